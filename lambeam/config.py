@@ -1,0 +1,149 @@
+"""Settings: lambeam.toml first, then LAMBEAM_* variables, then flags.
+
+One typed `Settings` object is built at the entry point and passed down; nothing reads the
+environment at import time.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from lambeam.errors import ConfigError, ProjectNotFoundError
+
+__all__ = ["CONFIG_FILE", "STATE_DIR", "Settings", "find_project_root", "load_settings"]
+
+CONFIG_FILE = "lambeam.toml"
+STATE_DIR = ".lambeam"
+
+_TOP_LEVEL = {"project", "storage", "pipelines", "train", "functions"}
+_STORAGE_KEYS = {"database_url", "artifacts", "s3_endpoint_url"}
+_ENV = {
+    "database_url": "LAMBEAM_DATABASE_URL",
+    "artifacts": "LAMBEAM_ARTIFACTS",
+    "s3_endpoint_url": "LAMBEAM_S3_ENDPOINT_URL",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a lambeam command needs to know about its project."""
+
+    root: Path
+    name: str
+    database_url: str
+    artifacts: str
+    s3_endpoint_url: str | None = None
+    pipelines: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    train: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    functions: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / CONFIG_FILE
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / STATE_DIR
+
+    def with_overrides(self, **values: Any) -> Settings:
+        """A copy with flag values applied (None means: keep the current value)."""
+        return replace(self, **{k: v for k, v in values.items() if v is not None})
+
+
+def find_project_root(start: Path | None = None) -> Path:
+    """The nearest directory at or above `start` that holds a lambeam.toml."""
+    here = (start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / CONFIG_FILE).is_file():
+            return candidate
+    raise ProjectNotFoundError(
+        f"no {CONFIG_FILE} in {here} or any parent directory; run `lambeam init` to make one"
+    )
+
+
+def load_settings(
+    root: Path | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Read lambeam.toml under `root` (found upwards from the cwd if None) and apply LAMBEAM_*."""
+    environ = os.environ if environ is None else environ
+    root = find_project_root(root) if root is None else root.resolve()
+    path = root / CONFIG_FILE
+    if not path.is_file():
+        raise ProjectNotFoundError(f"{path} does not exist; run `lambeam init` to make it")
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: malformed TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason})") from None
+
+    unknown = sorted(set(doc) - _TOP_LEVEL)
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown section [{unknown[0]}]; expected one of "
+            + ", ".join(f"[{s}]" for s in sorted(_TOP_LEVEL))
+        )
+    project = _table(doc, "project", path)
+    storage = _table(doc, "storage", path)
+    bad = sorted(set(storage) - _STORAGE_KEYS)
+    if bad:
+        raise ConfigError(f"{path}: [storage] has unknown key {bad[0]!r}")
+
+    values: dict[str, Any] = {
+        "database_url": f"sqlite:///{root / STATE_DIR / 'lambeam.db'}",
+        "artifacts": str(root / STATE_DIR / "artifacts"),
+        "s3_endpoint_url": None,
+    }
+    for key in _STORAGE_KEYS:
+        if key in storage:
+            if not isinstance(storage[key], str):
+                raise ConfigError(f"{path}: [storage] {key} must be a string")
+            values[key] = storage[key]
+        if environ.get(_ENV[key]):
+            values[key] = environ[_ENV[key]]
+    values["artifacts"] = _absolute_location(values["artifacts"], root)
+    values["database_url"] = _absolute_sqlite(values["database_url"], root)
+
+    return Settings(
+        root=root,
+        name=str(project.get("name", root.name)),
+        pipelines=_named_tables(doc, "pipelines", path),
+        train=_named_tables(doc, "train", path),
+        functions=_named_tables(doc, "functions", path),
+        **values,
+    )
+
+
+def _table(doc: Mapping[str, Any], key: str, path: Path) -> Mapping[str, Any]:
+    value = doc.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{path}: [{key}] must be a table")
+    return value
+
+
+def _named_tables(doc: Mapping[str, Any], key: str, path: Path) -> dict[str, Mapping[str, Any]]:
+    section = _table(doc, key, path)
+    for name, value in section.items():
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: [{key}.{name}] must be a table")
+    return dict(section)
+
+
+def _absolute_location(location: str, root: Path) -> str:
+    """Relative artifact folders are relative to the project root; URLs stay as they are."""
+    if "://" in location:
+        return location
+    path = Path(location)
+    return str(path if path.is_absolute() else root / path)
+
+
+def _absolute_sqlite(url: str, root: Path) -> str:
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and url != prefix + ":memory:":
+        return prefix + str(root / url[len(prefix) :])
+    return url

@@ -1,0 +1,242 @@
+"""Dataset versions: the immutable output of a pipeline run, and how training reads one.
+
+A dataset version is one `dataset_versions` row pointing at a manifest (JSON, in the artifact
+store) that lists everything else by digest:
+
+    {
+      "format": 1,
+      "pipeline": "penguins",
+      "content_hash": "…",
+      "label": "species" | null,
+      "input_columns": [{"name": "island", "type": "string", "categories": [...] | null}, …],
+      "features": [{"name": "island", "kind": "dense", "columns": ["island__Biscoe", …]},
+                   {"name": "text", "kind": "sparse", "width": 1000}],
+      "shards": [{"digest": "…", "rows": 123, "train_rows": 98, "test_rows": 25}, …],
+      "transform": "<digest of the fitted transform, skops>",
+      "transform_types": ["lambeam.data.transformers.DeriveColumns", …],
+      "stats": "<digest of the analyzers' statistics, JSON>",
+      "profile": {"column": {"count": …, "missing": …, …}, …},
+      "raw_sample": "<digest of up to 1,000 raw test rows, Parquet>" | null
+    }
+
+Each shard is Parquet with a `__split` column ("train"/"test"), the label column (raw values) when
+there is one, one float64 column per dense feature, and for each sparse block two list columns
+`<block>.indices` (int32) and `<block>.values` (float64), one row's non-zeros each.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import scipy.sparse as sp
+from sqlalchemy import func, select
+
+from lambeam.errors import DatasetNotFoundError
+from lambeam.storage import ArtifactStore, Database
+from lambeam.storage.schema import DatasetVersionRow
+
+__all__ = [
+    "SPLIT_COLUMN",
+    "DatasetVersion",
+    "get_dataset_version",
+    "list_dataset_versions",
+    "parse_dataset_ref",
+]
+
+SPLIT_COLUMN = "__split"
+MANIFEST_FORMAT = 1
+
+
+@dataclass
+class DatasetVersion:
+    """A dataset version's record and manifest, with readers for its artifacts."""
+
+    id: int
+    pipeline: str
+    number: int
+    content_hash: str
+    spec_hash: str
+    rows: int
+    inputs: list[dict[str, Any]]
+    spec: dict[str, Any]
+    runner: str
+    duration_s: float
+    created_at: datetime
+    created_by: str
+    manifest: dict[str, Any]
+    store: ArtifactStore = field(repr=False)
+
+    @property
+    def ref(self) -> str:
+        """The version's name, `pipeline:number`."""
+        return f"{self.pipeline}:{self.number}"
+
+    @property
+    def label(self) -> str | None:
+        return self.manifest.get("label")
+
+    @property
+    def input_columns(self) -> list[dict[str, Any]]:
+        """The raw columns the fitted transform takes, with their types and known categories."""
+        return list(self.manifest["input_columns"])
+
+    @property
+    def profile(self) -> dict[str, Any]:
+        return dict(self.manifest.get("profile", {}))
+
+    def feature_names(self) -> list[str]:
+        """Names of the feature matrix's columns, in order."""
+        names: list[str] = []
+        for block in self.manifest["features"]:
+            if block["kind"] == "dense":
+                names.extend(block["columns"])
+            else:
+                names.extend(f"{block['name']}[{i}]" for i in range(block["width"]))
+        return names
+
+    def frame(self, split: str | None = None) -> pd.DataFrame:
+        """All shards as one DataFrame (the stored columns), optionally one split only."""
+        tables = [
+            pq.read_table(io.BytesIO(self.store.get_bytes(shard["digest"])))
+            for shard in self.manifest["shards"]
+        ]
+        table = pa.concat_tables(tables) if tables else pa.table({})
+        frame = table.to_pandas()
+        if split is not None:
+            frame = frame[frame[SPLIT_COLUMN] == split].reset_index(drop=True)
+        return frame
+
+    def features(self, split: str | None = None) -> tuple[Any, np.ndarray | None]:
+        """The feature matrix X (dense ndarray, or CSR when a block is sparse) and labels y."""
+        frame = self.frame(split)
+        return self.matrix(frame), self.labels(frame)
+
+    def matrix(self, frame: pd.DataFrame) -> Any:
+        """Assemble the feature matrix from stored shard columns, in feature order."""
+        parts: list[Any] = []
+        sparse = False
+        for block in self.manifest["features"]:
+            if block["kind"] == "dense":
+                parts.append(frame[block["columns"]].to_numpy(dtype=np.float64))
+            else:
+                sparse = True
+                parts.append(_csr(frame, block["name"], block["width"]))
+        if not parts:
+            return np.empty((len(frame), 0))
+        if sparse:
+            return sp.hstack([sp.csr_matrix(p) for p in parts], format="csr")
+        return np.hstack(parts)
+
+    def labels(self, frame: pd.DataFrame) -> np.ndarray | None:
+        """The label column of a shard frame, or None for an unlabelled dataset."""
+        return None if self.label is None else frame[self.label].to_numpy()
+
+    def transform(self) -> Any:
+        """The fitted scikit-learn transform, loaded from skops with its recorded trusted types."""
+        from skops.io import get_untrusted_types, loads
+
+        data = self.store.get_bytes(self.manifest["transform"])
+        allowed = set(self.manifest.get("transform_types", []))
+        untrusted = set(get_untrusted_types(data=data))
+        unexpected = sorted(untrusted - allowed)
+        if unexpected:
+            from lambeam.errors import UntrustedModelError
+
+            raise UntrustedModelError(
+                f"dataset version {self.ref}: its transform holds unexpected types {unexpected}"
+            )
+        return loads(data, trusted=sorted(untrusted))
+
+    def stats(self) -> dict[str, Any]:
+        """The analyzers' full-pass statistics the transform was built from."""
+        return json.loads(self.store.get_bytes(self.manifest["stats"]))
+
+    def raw_sample(self) -> pd.DataFrame | None:
+        """Up to 1,000 raw rows of the test split (inputs of the transform), or None."""
+        digest = self.manifest.get("raw_sample")
+        if not digest:
+            return None
+        return pq.read_table(io.BytesIO(self.store.get_bytes(digest))).to_pandas()
+
+
+def _csr(frame: pd.DataFrame, name: str, width: int) -> sp.csr_matrix:
+    indices = frame[f"{name}.indices"]
+    values = frame[f"{name}.values"]
+    lengths = np.fromiter((len(v) for v in indices), dtype=np.int64, count=len(indices))
+    indptr = np.concatenate([[0], np.cumsum(lengths)])
+    flat_idx = np.concatenate([np.asarray(v, dtype=np.int32) for v in indices]) if len(indices) else np.empty(0, np.int32)
+    flat_val = np.concatenate([np.asarray(v, dtype=np.float64) for v in values]) if len(values) else np.empty(0)
+    return sp.csr_matrix((flat_val, flat_idx, indptr), shape=(len(frame), width))
+
+
+def parse_dataset_ref(ref: str) -> tuple[str, int | None]:
+    """`pipeline` (its latest version) or `pipeline:N` into (pipeline, N or None)."""
+    name, sep, number = ref.partition(":")
+    if not name:
+        raise DatasetNotFoundError(f"{ref!r} is not a dataset reference; use PIPELINE or PIPELINE:N")
+    if not sep:
+        return name, None
+    if not number.isdigit() or int(number) < 1:
+        raise DatasetNotFoundError(f"{ref!r}: the version after ':' must be a number from 1")
+    return name, int(number)
+
+
+def get_dataset_version(db: Database, store: ArtifactStore, ref: str) -> DatasetVersion:
+    """The dataset version `pipeline:N`, or the newest of `pipeline`."""
+    pipeline, number = parse_dataset_ref(ref)
+    with db.session() as session:
+        query = select(DatasetVersionRow).where(DatasetVersionRow.pipeline == pipeline)
+        if number is None:
+            latest = select(func.max(DatasetVersionRow.number)).where(
+                DatasetVersionRow.pipeline == pipeline
+            )
+            query = query.where(DatasetVersionRow.number == latest.scalar_subquery())
+        else:
+            query = query.where(DatasetVersionRow.number == number)
+        row = session.scalars(query).first()
+    if row is None:
+        what = f"pipeline {pipeline!r} has no dataset version" + (f" {number}" if number else "")
+        raise DatasetNotFoundError(f"{what}; run `lambeam pipeline run {pipeline}` first")
+    return _from_row(row, store)
+
+
+def list_dataset_versions(
+    db: Database, store: ArtifactStore, pipeline: str | None = None
+) -> list[DatasetVersion]:
+    """Every dataset version (of one pipeline, if named), oldest first."""
+    with db.session() as session:
+        query = select(DatasetVersionRow).order_by(
+            DatasetVersionRow.pipeline, DatasetVersionRow.number
+        )
+        if pipeline is not None:
+            query = query.where(DatasetVersionRow.pipeline == pipeline)
+        rows = list(session.scalars(query))
+    return [_from_row(row, store) for row in rows]
+
+
+def _from_row(row: DatasetVersionRow, store: ArtifactStore) -> DatasetVersion:
+    manifest = json.loads(store.get_bytes(row.manifest))
+    return DatasetVersion(
+        id=row.id,
+        pipeline=row.pipeline,
+        number=row.number,
+        content_hash=row.content_hash,
+        spec_hash=row.spec_hash,
+        rows=row.rows,
+        inputs=list(row.inputs),
+        spec=dict(row.spec),
+        runner=row.runner,
+        duration_s=row.duration_s,
+        created_at=row.created_at,
+        created_by=row.created_by,
+        manifest=manifest,
+        store=store,
+    )

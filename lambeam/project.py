@@ -1,0 +1,81 @@
+"""A lambeam project: its settings, metadata database and artifact store, opened together."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from lambeam.config import CONFIG_FILE, STATE_DIR, Settings, load_settings
+from lambeam.errors import ConfigError
+from lambeam.storage import ArtifactStore, Database
+
+__all__ = ["Project", "init_project"]
+
+_TEMPLATE = """\
+# lambeam project: pipelines, training jobs and (later) functions, declared.
+[project]
+name = "{name}"
+
+# Where metadata and artifacts live. The defaults are a SQLite file and a folder in .lambeam/;
+# LAMBEAM_DATABASE_URL and LAMBEAM_ARTIFACTS override these (e.g. postgresql+psycopg://…, s3://…).
+# [storage]
+# database_url = "sqlite:///.lambeam/lambeam.db"
+# artifacts = ".lambeam/artifacts"
+
+# [pipelines.example]
+# source = "data/*.csv"
+# label = "target"
+# split = {{ test = 0.2, key = "id" }}
+# columns = {{ amount = ["impute:median", "standardize"], city = [{{ onehot = {{ top_k = 20 }} }}] }}
+
+# [train.example]
+# dataset = "example"
+# estimator = "sklearn.ensemble.RandomForestClassifier"
+# params = {{ n_estimators = 200, random_state = 0 }}
+"""
+
+
+@dataclass
+class Project:
+    """What every command works on: settings, the metadata database, the artifact store."""
+
+    settings: Settings
+    db: Database
+    store: ArtifactStore
+
+    @classmethod
+    def open(cls, root: Path | None = None, environ: Mapping[str, str] | None = None) -> Project:
+        """Open the project at `root` (or found upwards from the cwd), migrating its database."""
+        settings = load_settings(root, environ)
+        return cls.from_settings(settings)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Project:
+        """Open the database and artifact store that `settings` name."""
+        return cls(settings, Database(settings.database_url), ArtifactStore.from_settings(settings))
+
+    def close(self) -> None:
+        """Release database connections."""
+        self.db.dispose()
+
+
+def init_project(
+    root: Path, name: str | None = None, environ: Mapping[str, str] | None = None
+) -> Project:
+    """Create lambeam.toml and .lambeam/ in `root` (keeping an existing lambeam.toml)."""
+    root = root.resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    config = root / CONFIG_FILE
+    if not config.exists():
+        config.write_text(_TEMPLATE.format(name=name or root.name), encoding="utf-8")
+    elif not config.is_file():
+        raise ConfigError(f"{config} exists and is not a file")
+    state = root / STATE_DIR
+    state.mkdir(exist_ok=True)
+    ignore = state / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("*\n", encoding="utf-8")
+    os.chmod(state, 0o700)
+    return Project.open(root, environ)

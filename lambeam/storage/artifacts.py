@@ -1,0 +1,174 @@
+"""The artifact store: immutable blobs addressed by their sha256, on any fsspec filesystem.
+
+Layout under the store's location:
+
+    objects/ab/abcdef…    one file per blob, named by the sha256 of its bytes
+    runs/<run id>/…       scratch space of a running job; never referenced by metadata
+
+A blob is written under its final name only once its bytes are complete (an atomic rename on a
+local folder, a single PUT on S3), and every read hashes what it got before handing it over, so
+nothing half-written or corrupted is ever returned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import fsspec
+from fsspec.core import url_to_fs
+
+from lambeam.errors import ArtifactIntegrityError, StorageError
+
+__all__ = ["ArtifactStore", "sha256_bytes", "sha256_file"]
+
+_CHUNK = 1 << 20
+
+
+def sha256_bytes(data: bytes) -> str:
+    """The hex sha256 of `data`."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: str | os.PathLike[str], fs: Any = None) -> str:
+    """The hex sha256 of a file, read in chunks (local, or on `fs` when given)."""
+    digest = hashlib.sha256()
+    opener = fs.open if fs is not None else open
+    with opener(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class ArtifactStore:
+    """Content-addressed blobs under `location`: a folder, or a URL such as s3://bucket/prefix."""
+
+    def __init__(self, location: str, storage_options: Mapping[str, Any] | None = None) -> None:
+        self.location = location.rstrip("/")
+        self.storage_options = dict(storage_options or {})
+        self._fs: Any = None
+        self._root = ""
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> ArtifactStore:
+        """The store a project's settings name, with the S3 endpoint applied when set."""
+        options: dict[str, Any] = {}
+        if settings.artifacts.startswith("s3://") and settings.s3_endpoint_url:
+            options["client_kwargs"] = {"endpoint_url": settings.s3_endpoint_url}
+        return cls(settings.artifacts, options)
+
+    # The filesystem is opened lazily so a store pickles cleanly into Beam workers.
+    def __getstate__(self) -> dict[str, Any]:
+        return {"location": self.location, "storage_options": self.storage_options}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["location"], state["storage_options"])  # type: ignore[misc]
+
+    @property
+    def fs(self) -> Any:
+        if self._fs is None:
+            self._fs, self._root = url_to_fs(self.location, **self.storage_options)
+            if self.is_local:
+                self._fs.makedirs(self._root, exist_ok=True)
+        return self._fs
+
+    @property
+    def is_local(self) -> bool:
+        return "://" not in self.location or self.location.startswith("file://")
+
+    def _path(self, digest: str) -> str:
+        _check_digest(digest)
+        self.fs  # noqa: B018 - resolves the root
+        return f"{self._root}/objects/{digest[:2]}/{digest}"
+
+    def url(self, digest: str) -> str:
+        """A URL for the blob that fsspec (and so pandas or pyarrow) can open."""
+        path = self._path(digest)
+        return path if self.is_local else self.fs.unstrip_protocol(path)
+
+    def exists(self, digest: str) -> bool:
+        """Whether a blob with this digest is stored."""
+        return bool(self.fs.exists(self._path(digest)))
+
+    def put_bytes(self, data: bytes) -> str:
+        """Store `data`; returns its sha256. Storing the same bytes twice is a no-op."""
+        digest = sha256_bytes(data)
+        path = self._path(digest)
+        if self.fs.exists(path):
+            return digest
+        try:
+            if self.is_local:
+                self._write_local_atomically(path, data)
+            else:
+                # One PUT: the object appears whole or not at all.
+                self.fs.pipe_file(path, data)
+        except OSError as exc:
+            raise StorageError(f"cannot write artifact {digest[:12]} to {self.location}: {exc}")
+        return digest
+
+    def put_file(self, source: str | os.PathLike[str]) -> str:
+        """Store a local file's content; returns its sha256."""
+        return self.put_bytes(Path(source).read_bytes())
+
+    def get_bytes(self, digest: str) -> bytes:
+        """The blob's bytes, verified against its digest."""
+        path = self._path(digest)
+        try:
+            data = self.fs.cat_file(path)
+        except FileNotFoundError:
+            raise StorageError(f"artifact {digest} is missing from {self.location}") from None
+        actual = sha256_bytes(data)
+        if actual != digest:
+            raise ArtifactIntegrityError(
+                f"artifact {digest} in {self.location} is corrupted: its content hashes to {actual}"
+            )
+        return data
+
+    def get_file(self, digest: str, dest: str | os.PathLike[str]) -> Path:
+        """Copy the blob to a local file, verified; `dest` appears only once it is complete."""
+        dest = Path(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        self._write_local_atomically(str(dest), self.get_bytes(digest))
+        return dest
+
+    def scratch(self, run_id: str | None = None) -> str:
+        """A fresh scratch location (same filesystem) for a job's intermediate files."""
+        self.fs  # noqa: B018
+        run_id = run_id or uuid.uuid4().hex
+        return f"{self.location}/runs/{run_id}"
+
+    def remove_scratch(self, scratch: str) -> None:
+        """Delete a scratch location and everything under it."""
+        fs, path = url_to_fs(scratch, **self.storage_options)
+        if fs.exists(path):
+            fs.rm(path, recursive=True)
+
+    def open_scratch(self, url: str, mode: str = "rb") -> Any:
+        """Open a file under a scratch location."""
+        return fsspec.open(url, mode, **self.storage_options).open()
+
+    @staticmethod
+    def _write_local_atomically(path: str, data: bytes) -> None:
+        folder = os.path.dirname(path)
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+
+def _check_digest(digest: str) -> None:
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise StorageError(f"{digest!r} is not a sha256 digest")

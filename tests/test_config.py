@@ -1,0 +1,47 @@
+"""Settings: lambeam.toml, then LAMBEAM_* variables; clear errors for a bad file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lambeam.config import load_settings
+from lambeam.errors import ConfigError, ProjectNotFoundError
+from lambeam.project import init_project
+
+
+def test_init_makes_toml_and_state(tmp_path: Path) -> None:
+    project = init_project(tmp_path / "p", environ={})
+    assert (tmp_path / "p" / "lambeam.toml").is_file()
+    assert (tmp_path / "p" / ".lambeam" / "lambeam.db").is_file()
+    assert project.settings.artifacts == str((tmp_path / "p" / ".lambeam" / "artifacts").resolve())
+    project.close()
+
+
+def test_environment_overrides_toml(tmp_path: Path) -> None:
+    (tmp_path / "lambeam.toml").write_text('[storage]\nartifacts = "a"\n')
+    settings = load_settings(tmp_path, environ={})
+    assert settings.artifacts == str(tmp_path.resolve() / "a")
+    env = {"LAMBEAM_ARTIFACTS": "s3://bucket/prefix", "LAMBEAM_DATABASE_URL": "sqlite:///x.db"}
+    settings = load_settings(tmp_path, environ=env)
+    assert settings.artifacts == "s3://bucket/prefix"
+    assert settings.database_url == f"sqlite:///{tmp_path.resolve() / 'x.db'}"
+
+
+def test_malformed_toml_names_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "lambeam.toml").write_text("[pipelines.a]\nsource = \n")
+    with pytest.raises(ConfigError, match=r"lambeam.toml: malformed TOML: .*line 2"):
+        load_settings(tmp_path, environ={})
+
+
+def test_unknown_section_is_named(tmp_path: Path) -> None:
+    (tmp_path / "lambeam.toml").write_text("[pipeline.a]\nsource = 'x'\n")
+    with pytest.raises(ConfigError, match=r"unknown section \[pipeline\]"):
+        load_settings(tmp_path, environ={})
+
+
+def test_no_project_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ProjectNotFoundError, match="lambeam init"):
+        load_settings(environ={})
