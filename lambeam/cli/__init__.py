@@ -1,0 +1,65 @@
+"""The `lambeam` command: thin commands that parse, call one library function, and print."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+
+from lambeam.cli import _datasets, _models, _project, _training
+from lambeam.cli._console import err_console
+from lambeam.errors import LambeamError
+
+__all__ = ["app", "main", "run"]
+
+app = typer.Typer(
+    name="lambeam",
+    help="Self-hosted serverless machine learning: Beam pipelines, training, a model registry.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    project: Annotated[
+        Path | None,
+        typer.Option("--project", "-C", help="Project folder (default: found upwards from here)."),
+    ] = None,
+) -> None:
+    ctx.obj = {"root": project}
+
+
+_project.register(app)
+_training.register(app)
+app.add_typer(_datasets.pipeline_app, name="pipeline")
+app.add_typer(_datasets.datasets_app, name="datasets")
+app.add_typer(_models.models_app, name="models")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; lambeam errors become one line on stderr and their exit code."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except LambeamError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code or 0)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        err_console.print("aborted")
+        return 130
+    return 0
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""`lambeam pipeline run` and `lambeam datasets ls|show`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from lambeam.cli._console import RichReporter, console, print_json
+from lambeam.cli._context import open_project
+from lambeam.data import get_dataset_version, list_dataset_versions, run_pipeline
+from lambeam.data.dataset import DatasetVersion
+
+__all__ = ["datasets_app", "pipeline_app"]
+
+pipeline_app = typer.Typer(help="Run Beam pipelines declared as [pipelines.NAME].", no_args_is_help=True)
+datasets_app = typer.Typer(help="Dataset versions written by pipelines.", no_args_is_help=True)
+
+
+@pipeline_app.command(
+    "run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)
+def run(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="A pipeline declared as [pipelines.NAME].")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the dataset version as JSON.")] = False,
+) -> None:
+    """Run a pipeline on Beam and store a dataset version.
+
+    Beam pipeline options follow `--` and pass through unchanged, e.g.
+    `lambeam pipeline run NAME -- --runner FlinkRunner --flink_master host:8081`.
+    """
+    with open_project(ctx) as project:
+        result = run_pipeline(project, name, beam_args=list(ctx.args), reporter=RichReporter(quiet=as_json))
+    version = result.dataset_version
+    if as_json:
+        print_json({**_summary(version), "created": result.created})
+        return
+    verb = "wrote" if result.created else "unchanged; same content as"
+    console.print(
+        f"{verb} dataset version [bold]{version.ref}[/]: {version.rows} rows, "
+        f"content {version.content_hash[:12]}"
+    )
+
+
+@datasets_app.command("ls")
+def ls(
+    ctx: typer.Context,
+    pipeline: Annotated[str | None, typer.Argument(help="Only this pipeline's versions.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """List dataset versions."""
+    with open_project(ctx) as project:
+        versions = list_dataset_versions(project.db, project.store, pipeline)
+    if as_json:
+        print_json([_summary(v) for v in versions])
+        return
+    table = Table("version", "rows", "content", "created", "by")
+    for v in versions:
+        table.add_row(v.ref, str(v.rows), v.content_hash[:12], f"{v.created_at:%Y-%m-%d %H:%M}", v.created_by)
+    console.print(table)
+
+
+@datasets_app.command("show")
+def show(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="PIPELINE (newest) or PIPELINE:N.")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Show a dataset version: inputs, columns, split sizes and the column profile."""
+    with open_project(ctx) as project:
+        version = get_dataset_version(project.db, project.store, ref)
+    detail = {**_summary(version), "inputs": version.inputs, "profile": version.profile,
+              "input_columns": version.input_columns, "features": len(version.feature_names())}
+    if as_json:
+        print_json(detail)
+        return
+    console.print(f"[bold]{version.ref}[/] {version.rows} rows, content {version.content_hash}")
+    for item in version.inputs:
+        console.print(f"  input {item.get('path')} sha256 {str(item.get('sha256'))[:12]}")
+    table = Table("column", "type", "count", "missing", "mean", "std", "min", "max", "top")
+    types = {c["name"]: c["type"] for c in version.input_columns}
+    for column, stats in version.profile.items():
+        top = stats.get("top_values") or []
+        table.add_row(
+            column, types.get(column, ""), *(_num(stats.get(k)) for k in ("count", "missing", "mean", "std", "min", "max")),
+            ", ".join(str(t[0] if isinstance(t, (list, tuple)) else t) for t in top[:3]),
+        )
+    console.print(table)
+
+
+def _summary(version: DatasetVersion) -> dict:
+    shards = version.manifest.get("shards", [])
+    return {
+        "ref": version.ref,
+        "id": version.id,
+        "rows": version.rows,
+        "train_rows": sum(s.get("train_rows", 0) for s in shards),
+        "test_rows": sum(s.get("test_rows", 0) for s in shards),
+        "content_hash": version.content_hash,
+        "spec_hash": version.spec_hash,
+        "label": version.label,
+        "runner": version.runner,
+        "duration_s": version.duration_s,
+        "created_at": version.created_at,
+        "created_by": version.created_by,
+    }
+
+
+def _num(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)

@@ -1,0 +1,140 @@
+"""`lambeam models ls | show | alias set | alias rm | compare`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from lambeam.cli._console import console, print_json
+from lambeam.cli._context import open_project
+from lambeam.cli._training import metrics_table
+from lambeam.registry import (
+    compare_model_versions,
+    get_model_version,
+    list_model_versions,
+    list_models,
+    remove_alias,
+    set_alias,
+)
+
+__all__ = ["models_app"]
+
+models_app = typer.Typer(help="The model registry: versions, aliases, comparisons.", no_args_is_help=True)
+alias_app = typer.Typer(help="Move or remove a model's aliases (every move is audited).", no_args_is_help=True)
+models_app.add_typer(alias_app, name="alias")
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+@models_app.command("ls")
+def ls(
+    ctx: typer.Context,
+    model: Annotated[str | None, typer.Argument(help="List this model's versions.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List models, or one model's versions."""
+    with open_project(ctx) as project:
+        if model is None:
+            models = list_models(project.db)
+            if as_json:
+                print_json([m.to_dict() for m in models])
+                return
+            table = Table("model", "versions", "latest", "aliases", "updated")
+            for m in models:
+                aliases = ", ".join(f"{a}→{v}" for a, v in sorted(m.aliases.items()))
+                table.add_row(m.name, str(m.versions), str(m.latest), aliases, f"{m.updated_at:%Y-%m-%d %H:%M}")
+            console.print(table)
+            return
+        versions = list_model_versions(project.db, project.store, model)
+    if as_json:
+        print_json([v.to_dict() for v in versions])
+        return
+    table = Table("version", "task", "estimator", "dataset", "onnx", "aliases", "created", "by")
+    for v in versions:
+        table.add_row(
+            v.ref, v.task, v.estimator.rsplit(".", 1)[-1], str(v.lineage.get("dataset", {}).get("ref", "-")),
+            v.onnx_status, ", ".join(v.aliases), f"{v.created_at:%Y-%m-%d %H:%M}", v.created_by,
+        )
+    console.print(table)
+
+
+@models_app.command("show")
+def show(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="MODEL (newest), MODEL:N or MODEL@ALIAS.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Show a model version: lineage, params, metrics, signature, ONNX check."""
+    with open_project(ctx) as project:
+        version = get_model_version(project.db, project.store, ref)
+    if as_json:
+        print_json(version.to_dict())
+        return
+    console.print(f"[bold]{version.ref}[/] {version.task} · {version.estimator}")
+    console.print(f"  aliases: {', '.join(version.aliases) or '-'}")
+    console.print(f"  dataset: {version.lineage.get('dataset', {}).get('ref', '-')}")
+    console.print(f"  created: {version.created_at:%Y-%m-%d %H:%M:%S} by {version.created_by} in {version.duration_s:.1f}s")
+    console.print(f"  onnx: {version.onnx_status} {version.onnx_check or ''}")
+    console.print(f"  params: {version.params}")
+    inputs = ", ".join(f"{i['name']}:{i['type']}" for i in version.signature.get("inputs", []))
+    console.print(f"  inputs: {inputs}")
+    console.print(metrics_table({version.ref: version.metrics}))
+    matrix = version.metrics.get("confusion_matrix")
+    if matrix:
+        table = Table("actual \\ predicted", *matrix["labels"])
+        for label, row in zip(matrix["labels"], matrix["matrix"], strict=True):
+            table.add_row(label, *map(str, row))
+        console.print(table)
+
+
+@models_app.command("compare")
+def compare(
+    ctx: typer.Context,
+    refs: Annotated[list[str], typer.Argument(help="Two or more MODEL:N / MODEL@ALIAS.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Compare model versions side by side: metrics, params, data, ONNX."""
+    with open_project(ctx) as project:
+        comparison = compare_model_versions(project.db, project.store, refs)
+    if as_json:
+        print_json(comparison)
+        return
+    by_ref = {v["ref"]: v.get("metrics", {}) for v in comparison["versions"]}
+    console.print(metrics_table(by_ref))
+    for metric, ref in sorted(comparison.get("best", {}).items()):
+        console.print(f"best {metric}: {ref}")
+
+
+@alias_app.command("set")
+def alias_set(
+    ctx: typer.Context,
+    model: Annotated[str, typer.Argument(help="Model name.")],
+    alias: Annotated[str, typer.Argument(help="Alias, e.g. prod.")],
+    version: Annotated[int, typer.Argument(help="Version number it should point at.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Point ALIAS of MODEL at VERSION."""
+    with open_project(ctx) as project:
+        set_alias(project.db, model, alias, version)
+    if as_json:
+        print_json({"model": model, "alias": alias, "version": version})
+    else:
+        console.print(f"{model}@{alias} → {model}:{version}")
+
+
+@alias_app.command("rm")
+def alias_rm(
+    ctx: typer.Context,
+    model: Annotated[str, typer.Argument(help="Model name.")],
+    alias: Annotated[str, typer.Argument(help="Alias to remove.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Remove ALIAS from MODEL."""
+    with open_project(ctx) as project:
+        remove_alias(project.db, model, alias)
+    if as_json:
+        print_json({"model": model, "alias": alias, "removed": True})
+    else:
+        console.print(f"removed {model}@{alias}")

@@ -1,0 +1,62 @@
+"""`lambeam train NAME`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from lambeam.cli._console import RichReporter, console, print_json
+from lambeam.cli._context import open_project
+from lambeam.training import run_training
+
+__all__ = ["register", "metrics_table"]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train)
+
+
+def train(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="A training job declared as [train.NAME].")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the model version as JSON.")] = False,
+) -> None:
+    """Fit [train.NAME] on its dataset version, score it on the test split, register it."""
+    with open_project(ctx) as project:
+        result = run_training(project, name, RichReporter(quiet=as_json))
+    version = result.model_version
+    if as_json:
+        print_json(version.to_dict())
+        return
+    console.print(
+        f"registered [bold]{version.ref}[/] ({version.task}, {version.estimator}) "
+        f"in {version.duration_s:.1f}s; ONNX: {version.onnx_status}"
+    )
+    if result.search is not None:
+        best = result.search.best
+        console.print(
+            f"search: {len(result.search.candidates)} candidates, best {result.search.scoring}="
+            f"{best.mean_score:.4f} with {best.params}"
+        )
+    console.print(metrics_table({version.ref: version.metrics}))
+    for warning in result.warnings:
+        console.print(f"[yellow]warning:[/] {warning}")
+
+
+def metrics_table(by_ref: dict[str, dict]) -> Table:
+    """A table of scalar metrics, one column per model version."""
+    table = Table("metric", *by_ref.keys())
+    names = sorted({k for m in by_ref.values() for k, v in m.items() if isinstance(v, (int, float))})
+    for name in names:
+        table.add_row(name, *(_fmt(m.get(name)) for m in by_ref.values()))
+    return table
+
+
+def _fmt(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value)
