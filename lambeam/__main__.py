@@ -1,0 +1,5 @@
+"""`python -m lambeam` runs the CLI."""
+
+from lambeam.cli import run
+
+run()

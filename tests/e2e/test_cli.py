@@ -1,0 +1,139 @@
+"""The CLI as a user drives it: `lambeam init`, `pipeline run`, `train`, `models …`, in subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).resolve().parents[2] / "lambeam" / "quickstart" / "data"
+LAMBEAM = [sys.executable, "-m", "lambeam"]
+
+TOML = """
+[project]
+name = "cli-test"
+
+[pipelines.penguins]
+source = "data/penguins.csv"
+label = "species"
+split = { test = 0.3 }
+drop = ["year"]
+
+[pipelines.penguins.columns]
+bill_length_mm = ["impute:median", "standardize"]
+bill_depth_mm = ["impute:median", "standardize"]
+flipper_length_mm = ["impute:mean", "standardize"]
+body_mass_g = ["impute:median", "standardize"]
+island = ["onehot"]
+sex = [{ impute = { constant = "unknown" } }, "onehot"]
+
+[train.logreg]
+dataset = "penguins"
+model = "penguins"
+estimator = "sklearn.linear_model.LogisticRegression"
+params = { max_iter = 500 }
+
+[train.forest]
+dataset = "penguins:1"
+model = "penguins"
+estimator = "sklearn.ensemble.RandomForestClassifier"
+params = { n_estimators = 30, random_state = 0 }
+"""
+
+
+def lambeam(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LAMBEAM_")}
+    env["COLUMNS"] = "200"
+    proc = subprocess.run([*LAMBEAM, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"lambeam {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("cli")
+    lambeam(root, "init", ".")
+    (root / "lambeam.toml").write_text(TOML)
+    (root / "data").mkdir()
+    shutil.copy(DATA / "penguins.csv", root / "data" / "penguins.csv")
+    lambeam(root, "pipeline", "run", "penguins")
+    lambeam(root, "train", "logreg")
+    lambeam(root, "train", "forest")
+    return root
+
+
+def test_init_makes_a_project(tmp_path: Path) -> None:
+    out = lambeam(tmp_path, "init", "proj", "--name", "demo").stdout
+    assert "project demo" in out
+    assert (tmp_path / "proj" / "lambeam.toml").is_file()
+    assert (tmp_path / "proj" / ".lambeam" / "lambeam.db").is_file()
+
+
+def test_pipeline_and_datasets_json(trained: Path) -> None:
+    runs = json.loads(lambeam(trained, "pipeline", "run", "penguins", "--json").stdout)
+    assert runs["created"] is False and runs["ref"] == "penguins:1"
+    listed = json.loads(lambeam(trained, "datasets", "ls", "--json").stdout)
+    assert [v["ref"] for v in listed] == ["penguins:1"]
+    assert listed[0]["rows"] == 344 and listed[0]["train_rows"] + listed[0]["test_rows"] == 344
+    shown = json.loads(lambeam(trained, "datasets", "show", "penguins", "--json").stdout)
+    assert shown["profile"]["bill_length_mm"]["missing"] == 2
+
+
+def test_models_ls_show_alias_compare(trained: Path) -> None:
+    models = json.loads(lambeam(trained, "models", "ls", "--json").stdout)
+    assert models[0]["name"] == "penguins" and models[0]["latest"] == 2
+    lambeam(trained, "models", "alias", "set", "penguins", "prod", "1")
+    shown = json.loads(lambeam(trained, "models", "show", "penguins@prod", "--json").stdout)
+    assert shown["number"] == 1 and "prod" in shown["aliases"]
+    assert shown["task"] == "classification"
+    assert {"accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "confusion_matrix"} <= set(shown["metrics"])
+    assert shown["lineage"]["dataset"]["ref"] == "penguins:1"
+    assert shown["lineage"]["libraries"]["scikit-learn"]
+    compared = json.loads(lambeam(trained, "models", "compare", "penguins:1", "penguins:2", "--json").stdout)
+    assert [v["ref"] for v in compared["versions"]] == ["penguins:1", "penguins:2"]
+    assert compared["best"]["accuracy"] in ("penguins:1", "penguins:2")
+    assert "penguins:1" in lambeam(trained, "models", "ls", "penguins").stdout
+    lambeam(trained, "models", "alias", "rm", "penguins", "prod")
+    missing = lambeam(trained, "models", "show", "penguins@prod", check=False)
+    assert missing.returncode != 0 and "prod" in missing.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("train", "nope"), "no [train.nope]"),
+        (("pipeline", "run", "nope"), "nope"),
+        (("models", "show", "ghost"), "ghost"),
+        (("models", "alias", "set", "penguins", "prod", "99"), "99"),
+    ],
+)
+def test_errors_are_one_line_with_nonzero_exit(trained: Path, args: tuple[str, ...], needle: str) -> None:
+    proc = lambeam(trained, *args, check=False)
+    assert proc.returncode != 0
+    lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error:") and needle in lines[0]
+    assert "Traceback" not in proc.stderr
+
+
+def test_no_project_is_a_clear_error(tmp_path: Path) -> None:
+    proc = lambeam(tmp_path, "datasets", "ls", check=False)
+    assert proc.returncode == 2 and "lambeam init" in proc.stderr
+
+
+def test_malformed_toml_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "lambeam.toml").write_text("[pipelines.x\nsource='a'\n")
+    proc = lambeam(tmp_path, "pipeline", "run", "x", check=False)
+    assert proc.returncode == 2 and "malformed TOML" in proc.stderr and "line 1" in proc.stderr
+
+
+def test_help_lists_the_commands(tmp_path: Path) -> None:
+    out = lambeam(tmp_path, "--help").stdout
+    for command in ("init", "quickstart", "pipeline", "train", "models", "datasets"):
+        assert command in out
