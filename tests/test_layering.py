@@ -1,0 +1,47 @@
+"""Dependencies point one way: faces → services → ground (../shared/STYLE.md)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "lambeam"
+
+# What each part may import from lambeam besides itself.
+ALLOWED = {
+    "errors": set(),
+    "progress": set(),
+    "config": {"errors"},
+    "storage": {"errors", "config"},
+    "project": {"errors", "config", "storage"},
+    "data": {"errors", "config", "storage", "progress", "project"},
+    "registry": {"errors", "config", "storage", "progress"},
+    "training": {"errors", "config", "storage", "progress", "project", "data", "registry"},
+    "quickstart": {"errors", "config", "storage", "progress", "project", "data", "registry", "training"},
+    "cli": {"errors", "config", "storage", "progress", "project", "data", "registry", "training", "quickstart"},
+}
+
+
+def _imports(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("lambeam."):
+            found.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            found.update(a.name.split(".")[1] for a in node.names if a.name.startswith("lambeam."))
+    return found
+
+
+@pytest.mark.parametrize("part", sorted(ALLOWED))
+def test_part_imports_only_what_it_may(part: str) -> None:
+    files = list((PACKAGE / part).rglob("*.py")) if (PACKAGE / part).is_dir() else [PACKAGE / f"{part}.py"]
+    for path in files:
+        wrong = _imports(path) - ALLOWED[part] - {part}
+        assert not wrong, f"{path.relative_to(PACKAGE.parent)} imports lambeam.{sorted(wrong)[0]}"
+
+
+def test_every_part_is_listed() -> None:
+    parts = {p.stem for p in PACKAGE.iterdir() if (p.suffix == ".py" or p.is_dir()) and not p.name.startswith("_")}
+    assert parts <= set(ALLOWED), sorted(parts - set(ALLOWED))
