@@ -1,0 +1,49 @@
+"""The model registry: immutable, numbered model versions and audited, mutable aliases.
+
+    version = register_model_version(db, store, model="churn", pipeline=fitted, …)
+    set_alias(db, "churn", "prod", version.number)
+    pipeline = get_model_version(db, store, "churn@prod").load()
+
+A version holds its pipeline as skops (loaded only with its recorded trusted types), an ONNX graph
+when one converts (trusted only once it agrees with scikit-learn on held-out rows), its signature,
+metrics, params and lineage.
+"""
+
+from lambeam.registry.aliases import alias_history, remove_alias, set_alias
+from lambeam.registry.compare import compare_model_versions, metric_direction
+from lambeam.registry.onnx_export import ATOL, RTOL, compare_outputs, onnx_feed
+from lambeam.registry.records import ModelSummary, ModelVersion
+from lambeam.registry.refs import ModelRef, parse_model_ref
+from lambeam.registry.serialization import TRUSTED_MODULES
+from lambeam.registry.signature import validate_signature
+from lambeam.registry.versions import (
+    get_model_version,
+    list_model_versions,
+    list_models,
+    register_model_version,
+)
+
+__all__ = [
+    "ATOL",
+    "ONNX_STATUSES",
+    "RTOL",
+    "TRUSTED_MODULES",
+    "ModelRef",
+    "ModelSummary",
+    "ModelVersion",
+    "alias_history",
+    "compare_model_versions",
+    "compare_outputs",
+    "get_model_version",
+    "list_model_versions",
+    "list_models",
+    "metric_direction",
+    "onnx_feed",
+    "parse_model_ref",
+    "register_model_version",
+    "remove_alias",
+    "set_alias",
+    "validate_signature",
+]
+
+ONNX_STATUSES = ("trusted", "disagrees", "unconvertible", "unchecked")

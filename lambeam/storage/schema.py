@@ -63,6 +63,8 @@ class ModelVersionRow(Base):
     skops: Mapped[str] = mapped_column(String(64))
     onnx: Mapped[str | None] = mapped_column(String(64), nullable=True)
     onnx_status: Mapped[str] = mapped_column(String(40))
+    # rows, agreement, max_abs_diff, tolerance, error: how the ONNX graph compared (migration 0002).
+    onnx_check: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     trusted_types: Mapped[list[Any]] = mapped_column(JSON)
     params: Mapped[dict[str, Any]] = mapped_column(JSON)
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON)

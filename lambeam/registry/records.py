@@ -1,0 +1,113 @@
+"""What the registry hands out: model versions and model summaries, as plain records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from lambeam.registry.serialization import load_pipeline
+from lambeam.storage import ArtifactStore
+
+__all__ = ["ModelSummary", "ModelVersion"]
+
+
+@dataclass
+class ModelVersion:
+    """One immutable, numbered version of a model, with readers for its artifacts."""
+
+    name: str
+    number: int
+    task: str
+    estimator: str
+    params: dict[str, Any]
+    metrics: dict[str, Any]
+    signature: dict[str, Any]
+    lineage: dict[str, Any]
+    onnx_status: str
+    onnx_check: dict[str, Any]
+    skops_digest: str
+    onnx_digest: str | None
+    trusted_types: list[str]
+    aliases: list[str]
+    created_at: datetime
+    created_by: str
+    duration_s: float
+    dataset_version_id: int | None
+    dataset: str | None = None
+    store: ArtifactStore | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def ref(self) -> str:
+        """The version's name, `model:number`."""
+        return f"{self.name}:{self.number}"
+
+    def load(self) -> Any:
+        """The fitted scikit-learn Pipeline, loaded from skops with the recorded trusted types."""
+        return load_pipeline(
+            self._store().get_bytes(self.skops_digest), self.trusted_types, what=f"model {self.ref}"
+        )
+
+    def onnx_bytes(self) -> bytes | None:
+        """The ONNX graph, or None when the pipeline did not convert.
+
+        Check `onnx_status == "trusted"` before serving it instead of the pipeline.
+        """
+        if self.onnx_digest is None:
+            return None
+        return self._store().get_bytes(self.onnx_digest)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict of the record (for `--json` output and the REST API)."""
+        return {
+            "name": self.name,
+            "number": self.number,
+            "ref": self.ref,
+            "task": self.task,
+            "estimator": self.estimator,
+            "params": self.params,
+            "metrics": self.metrics,
+            "signature": self.signature,
+            "lineage": self.lineage,
+            "onnx_status": self.onnx_status,
+            "onnx_check": self.onnx_check,
+            "skops_digest": self.skops_digest,
+            "onnx_digest": self.onnx_digest,
+            "trusted_types": list(self.trusted_types),
+            "aliases": list(self.aliases),
+            "created_at": self.created_at.isoformat(),
+            "created_by": self.created_by,
+            "duration_s": self.duration_s,
+            "dataset_version_id": self.dataset_version_id,
+            "dataset": self.dataset,
+        }
+
+    def _store(self) -> ArtifactStore:
+        if self.store is None:
+            raise ValueError(f"model {self.ref} was built without an artifact store")
+        return self.store
+
+
+@dataclass
+class ModelSummary:
+    """One line of `lambeam models ls`: a model, its newest version and its aliases."""
+
+    name: str
+    description: str
+    latest_version: int | None
+    version_count: int
+    aliases: dict[str, int]
+    created_at: datetime
+    updated_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict of the summary."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "latest_version": self.latest_version,
+            "version_count": self.version_count,
+            "aliases": dict(self.aliases),
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+        }

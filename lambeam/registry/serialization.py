@@ -1,0 +1,57 @@
+"""Fitted pipelines as skops bytes, loaded only when every type in them is trusted.
+
+No plain pickle is ever loaded. At register time the types skops does not trust by default are
+listed; they must come from scikit-learn, NumPy, SciPy or lambeam, or be named by the user
+(`trusted_extra`), and the list is recorded with the version. At load time the bytes are audited
+again and anything outside that recorded list is refused before an object is built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import skops.io as sio
+
+from lambeam.errors import UntrustedModelError
+
+__all__ = ["TRUSTED_MODULES", "dump_pipeline", "is_trusted", "load_pipeline"]
+
+TRUSTED_MODULES = ("sklearn", "numpy", "scipy", "lambeam")
+
+
+def is_trusted(type_name: str, extra: Iterable[str] = ()) -> bool:
+    """Whether a dotted type name is in the default trusted modules or named in `extra`."""
+    if type_name in set(extra):
+        return True
+    return any(type_name.startswith(module + ".") for module in TRUSTED_MODULES)
+
+
+def dump_pipeline(pipeline: Any, *, trusted_extra: Iterable[str] = (), what: str = "model") -> tuple[bytes, list[str]]:
+    """skops bytes of `pipeline` and the sorted list of non-default types it holds.
+
+    Raises UntrustedModelError naming every type outside the trusted set.
+    """
+    extra = list(trusted_extra)
+    data = sio.dumps(pipeline)
+    types = sorted(sio.get_untrusted_types(data=data))
+    refused = [name for name in types if not is_trusted(name, extra)]
+    if refused:
+        raise UntrustedModelError(
+            f"{what} holds types that are not trusted: {', '.join(refused)};"
+            " name them in the training spec's trusted types if you trust their code"
+        )
+    return data, types
+
+
+def load_pipeline(data: bytes, recorded_types: Iterable[str], *, what: str = "model") -> Any:
+    """The object in skops `data`, refused if it holds a type outside `recorded_types`."""
+    recorded = set(recorded_types)
+    types = sorted(sio.get_untrusted_types(data=data))
+    unexpected = [name for name in types if name not in recorded]
+    if unexpected:
+        raise UntrustedModelError(
+            f"{what}: its stored bytes hold types not recorded at registration:"
+            f" {', '.join(unexpected)}; refusing to load it"
+        )
+    return sio.loads(data, trusted=types)

@@ -1,0 +1,269 @@
+"""Registering model versions and finding them again by reference.
+
+A version's artifacts (skops, ONNX) are in the store before its row is inserted, so no row ever
+points at a missing blob. Numbers are max+1 within the inserting transaction; the unique
+(model, number) constraint turns a concurrent register into an IntegrityError, retried here.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from lambeam.errors import (
+    AliasNotFoundError,
+    DatasetNotFoundError,
+    ModelNotFoundError,
+    StorageError,
+    TrainingError,
+)
+from lambeam.registry._json import jsonable
+from lambeam.registry.onnx_export import export_onnx
+from lambeam.registry.records import ModelSummary, ModelVersion
+from lambeam.registry.refs import check_model_name, parse_model_ref
+from lambeam.registry.serialization import dump_pipeline
+from lambeam.registry.signature import validate_signature
+from lambeam.storage import ArtifactStore, Database, current_user, utcnow
+from lambeam.storage.schema import DatasetVersionRow, ModelAliasRow, ModelRow, ModelVersionRow
+
+__all__ = [
+    "get_model_version",
+    "list_model_versions",
+    "list_models",
+    "register_model_version",
+]
+
+_ATTEMPTS = 8
+
+
+def register_model_version(
+    db: Database,
+    store: ArtifactStore,
+    *,
+    model: str,
+    pipeline: Any,
+    task: str,
+    estimator: str,
+    params: dict[str, Any],
+    metrics: dict[str, Any],
+    signature: dict[str, Any],
+    lineage: dict[str, Any],
+    dataset_version_id: int | None,
+    raw_sample: pd.DataFrame | None,
+    duration_s: float,
+    trusted_extra: Iterable[str] = (),
+    created_by: str | None = None,
+) -> ModelVersion:
+    """Store a fitted pipeline as the next version of `model` (created on first use).
+
+    The pipeline is saved as skops (refused with UntrustedModelError if it holds a type outside
+    scikit-learn, NumPy, SciPy, lambeam and `trusted_extra`) and exported to ONNX, checked on
+    `raw_sample` (held-out raw rows); an ONNX failure is recorded, never raised.
+    """
+    check_model_name(model)
+    for what, value in (("task", task), ("estimator", estimator)):
+        if not isinstance(value, str) or not value:
+            raise TrainingError(f"model {model!r}: {what} must be a non-empty string")
+    signature = jsonable(validate_signature(signature))
+    data, trusted_types = dump_pipeline(pipeline, trusted_extra=trusted_extra, what=f"model {model!r}")
+    exported = export_onnx(pipeline, signature, raw_sample)
+    skops_digest = store.put_bytes(data)
+    onnx_digest = store.put_bytes(exported.model) if exported.model is not None else None
+    values = {
+        "task": task,
+        "estimator": estimator,
+        "skops": skops_digest,
+        "onnx": onnx_digest,
+        "onnx_status": exported.status,
+        "onnx_check": jsonable(exported.check),
+        "trusted_types": trusted_types,
+        "params": jsonable(dict(params)),
+        "metrics": jsonable(dict(metrics)),
+        "signature": signature,
+        "lineage": jsonable(dict(lineage)),
+        "dataset_version_id": dataset_version_id,
+        "duration_s": float(duration_s),
+        "created_by": created_by or current_user(),
+    }
+    for attempt in range(_ATTEMPTS):
+        try:
+            with db.session() as session:
+                row = _insert_version(session, model, values)
+                dataset = _dataset_refs(session, [row])
+            return _record(row, store, [], dataset.get(row.dataset_version_id))
+        except StorageError as exc:
+            if not isinstance(exc.__cause__, IntegrityError) or attempt == _ATTEMPTS - 1:
+                raise
+            # Another register took this number (or created the model) first; take the next.
+            time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _insert_version(session: Session, model: str, values: dict[str, Any]) -> ModelVersionRow:
+    now = utcnow()
+    dataset_id = values["dataset_version_id"]
+    if dataset_id is not None and session.get(DatasetVersionRow, dataset_id) is None:
+        raise DatasetNotFoundError(f"model {model!r}: there is no dataset version with id {dataset_id}")
+    if session.get(ModelRow, model) is None:
+        session.add(ModelRow(name=model, description="", created_at=now))
+        session.flush()
+    latest = session.scalar(select(func.max(ModelVersionRow.number)).where(ModelVersionRow.model == model))
+    row = ModelVersionRow(model=model, number=(latest or 0) + 1, created_at=now, **values)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def get_model_version(db: Database, store: ArtifactStore, ref: str) -> ModelVersion:
+    """The version `ref` names: `name` (the newest), `name:N`, or `name@alias`."""
+    parsed = parse_model_ref(ref)
+    with db.session() as session:
+        require_model(session, parsed.name)
+        number = parsed.number
+        if parsed.alias is not None:
+            alias = session.get(ModelAliasRow, (parsed.name, parsed.alias))
+            if alias is None:
+                raise AliasNotFoundError(f"model {parsed.name!r} has no alias {parsed.alias!r}")
+            number = alias.version
+        query = select(ModelVersionRow).where(ModelVersionRow.model == parsed.name)
+        if number is None:
+            query = query.order_by(ModelVersionRow.number.desc()).limit(1)
+        else:
+            query = query.where(ModelVersionRow.number == number)
+        row = session.scalars(query).first()
+        if row is None:
+            if number is None:
+                raise ModelNotFoundError(f"model {parsed.name!r} has no versions")
+            raise ModelNotFoundError(f"model {parsed.name!r} has no version {number}")
+        aliases = _aliases_by_version(session, parsed.name).get(row.number, [])
+        dataset = _dataset_refs(session, [row])
+    return _record(row, store, aliases, dataset.get(row.dataset_version_id))
+
+
+def list_model_versions(db: Database, store: ArtifactStore, name: str) -> list[ModelVersion]:
+    """Every version of model `name`, oldest first."""
+    with db.session() as session:
+        require_model(session, name)
+        rows = list(
+            session.scalars(
+                select(ModelVersionRow)
+                .where(ModelVersionRow.model == name)
+                .order_by(ModelVersionRow.number)
+            )
+        )
+        aliases = _aliases_by_version(session, name)
+        datasets = _dataset_refs(session, rows)
+    return [
+        _record(row, store, aliases.get(row.number, []), datasets.get(row.dataset_version_id))
+        for row in rows
+    ]
+
+
+def list_models(db: Database) -> list[ModelSummary]:
+    """Every model, by name: newest version number, version count, aliases, last change."""
+    with db.session() as session:
+        models = list(session.scalars(select(ModelRow).order_by(ModelRow.name)))
+        stats = {
+            name: (latest, count, newest)
+            for name, latest, count, newest in session.execute(
+                select(
+                    ModelVersionRow.model,
+                    func.max(ModelVersionRow.number),
+                    func.count(ModelVersionRow.id),
+                    func.max(ModelVersionRow.created_at),
+                ).group_by(ModelVersionRow.model)
+            )
+        }
+        aliases: dict[str, dict[str, int]] = {}
+        alias_times: dict[str, list[datetime]] = {}
+        for alias in session.scalars(select(ModelAliasRow).order_by(ModelAliasRow.alias)):
+            aliases.setdefault(alias.model, {})[alias.alias] = alias.version
+            alias_times.setdefault(alias.model, []).append(as_utc(alias.updated_at))
+    summaries = []
+    for model in models:
+        latest, count, newest = stats.get(model.name, (None, 0, None))
+        times = [as_utc(model.created_at), *alias_times.get(model.name, [])]
+        if newest is not None:
+            times.append(as_utc(newest))
+        summaries.append(
+            ModelSummary(
+                name=model.name,
+                description=model.description,
+                latest_version=latest,
+                version_count=count,
+                aliases=aliases.get(model.name, {}),
+                created_at=as_utc(model.created_at),
+                updated_at=max(times),
+            )
+        )
+    return summaries
+
+
+def require_model(session: Session, name: str) -> ModelRow:
+    """The model's row, or ModelNotFoundError."""
+    check_model_name(name)
+    row = session.get(ModelRow, name)
+    if row is None:
+        raise ModelNotFoundError(f"there is no model named {name!r}")
+    return row
+
+
+def as_utc(moment: datetime) -> datetime:
+    """A timezone-aware UTC datetime (SQLite hands back naive ones)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _aliases_by_version(session: Session, name: str) -> dict[int, list[str]]:
+    aliases: dict[int, list[str]] = {}
+    for alias in session.scalars(
+        select(ModelAliasRow).where(ModelAliasRow.model == name).order_by(ModelAliasRow.alias)
+    ):
+        aliases.setdefault(alias.version, []).append(alias.alias)
+    return aliases
+
+
+def _dataset_refs(session: Session, rows: list[ModelVersionRow]) -> dict[int | None, str]:
+    ids = {row.dataset_version_id for row in rows if row.dataset_version_id is not None}
+    if not ids:
+        return {}
+    found = session.execute(
+        select(DatasetVersionRow.id, DatasetVersionRow.pipeline, DatasetVersionRow.number).where(
+            DatasetVersionRow.id.in_(ids)
+        )
+    )
+    return {id_: f"{pipeline}:{number}" for id_, pipeline, number in found}
+
+
+def _record(
+    row: ModelVersionRow, store: ArtifactStore, aliases: list[str], dataset: str | None
+) -> ModelVersion:
+    return ModelVersion(
+        name=row.model,
+        number=row.number,
+        task=row.task,
+        estimator=row.estimator,
+        params=dict(row.params),
+        metrics=dict(row.metrics),
+        signature=dict(row.signature),
+        lineage=dict(row.lineage),
+        onnx_status=row.onnx_status,
+        onnx_check=dict(row.onnx_check or {}),
+        skops_digest=row.skops,
+        onnx_digest=row.onnx,
+        trusted_types=list(row.trusted_types),
+        aliases=list(aliases),
+        created_at=as_utc(row.created_at),
+        created_by=row.created_by,
+        duration_s=row.duration_s,
+        dataset_version_id=row.dataset_version_id,
+        dataset=dataset,
+        store=store,
+    )
