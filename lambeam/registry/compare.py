@@ -28,7 +28,7 @@ def metric_direction(metric: str) -> str:
 def compare_model_versions(db: Database, store: ArtifactStore, refs: list[str]) -> dict[str, Any]:
     """The versions `refs` name, side by side.
 
-    Returns {"refs": [resolved "name:N", …], "versions": [version.to_dict() minus signature, …],
+    Returns {"refs": [resolved "name:N", …], "versions": [{ref, task, estimator, dataset, onnx_status, metrics, params, …}, …],
     "metrics": {metric: {ref: value | None}}, "params": {param: {ref: value | None}},
     "best": {metric: ref | None}, "direction": {metric: "max" | "min"}}. Ties go to the
     earliest ref given; a metric no version has as a number has best None.
@@ -74,6 +74,8 @@ def _summary(version: ModelVersion) -> dict[str, Any]:
         "onnx_status": version.onnx_status,
         "onnx_agreement": version.onnx_check.get("agreement"),
         "aliases": list(version.aliases),
+        "metrics": version.metrics,
+        "params": version.params,
         "created_at": version.created_at.isoformat(),
         "created_by": version.created_by,
         "duration_s": version.duration_s,

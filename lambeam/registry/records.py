@@ -94,8 +94,8 @@ class ModelSummary:
 
     name: str
     description: str
-    latest_version: int | None
-    version_count: int
+    latest: int | None  # the newest version's number (None before the first version)
+    versions: int  # how many versions there are
     aliases: dict[str, int]
     created_at: datetime
     updated_at: datetime
@@ -105,8 +105,8 @@ class ModelSummary:
         return {
             "name": self.name,
             "description": self.description,
-            "latest_version": self.latest_version,
-            "version_count": self.version_count,
+            "latest": self.latest,
+            "versions": self.versions,
             "aliases": dict(self.aliases),
             "created_at": self.created_at.isoformat(),
             "updated_at": self.updated_at.isoformat(),

@@ -50,18 +50,19 @@ def check_alias_name(alias: str) -> str:
 
 def parse_model_ref(ref: str) -> ModelRef:
     """`name` (newest version), `name:N` or `name@alias` into a ModelRef."""
-    if not isinstance(ref, str) or not ref:
-        raise ConfigError(f"{ref!r} is not a model reference; use NAME, NAME:N or NAME@ALIAS")
-    if ref.count(":") + ref.count("@") > 1:
-        raise ConfigError(f"{ref!r} is not a model reference; use NAME, NAME:N or NAME@ALIAS")
-    if ":" in ref:
-        name, _, number = ref.partition(":")
-        check_model_name(name)
-        if not number.isdigit() or int(number) < 1:
-            raise ConfigError(f"{ref!r}: the version after ':' must be a number from 1")
-        return ModelRef(name, number=int(number))
-    if "@" in ref:
-        name, _, alias = ref.partition("@")
-        check_model_name(name)
-        return ModelRef(name, alias=check_alias_name(alias))
-    return ModelRef(check_model_name(ref))
+    usage = f"{ref!r} is not a model reference; use NAME, NAME:N or NAME@ALIAS"
+    if not isinstance(ref, str) or not ref or ref.count(":") + ref.count("@") > 1:
+        raise ConfigError(usage)
+    try:
+        if ":" in ref:
+            name, _, number = ref.partition(":")
+            check_model_name(name)
+            if not number.isdigit() or int(number) < 1:
+                raise ConfigError("the version after ':' must be a number from 1")
+            return ModelRef(name, number=int(number))
+        if "@" in ref:
+            name, _, alias = ref.partition("@")
+            return ModelRef(check_model_name(name), alias=check_alias_name(alias))
+        return ModelRef(check_model_name(ref))
+    except ConfigError as exc:
+        raise ConfigError(f"{usage}: {exc}") from None

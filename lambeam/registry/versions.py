@@ -197,8 +197,8 @@ def list_models(db: Database) -> list[ModelSummary]:
             ModelSummary(
                 name=model.name,
                 description=model.description,
-                latest_version=latest,
-                version_count=count,
+                latest=latest,
+                versions=count,
                 aliases=aliases.get(model.name, {}),
                 created_at=as_utc(model.created_at),
                 updated_at=max(times),
