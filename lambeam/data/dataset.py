@@ -20,7 +20,8 @@ store) that lists everything else by digest:
     }
 
 Each shard is Parquet with a `__split` column ("train"/"test"), the label column (raw values) when
-there is one, one float64 column per dense feature, and for each sparse block two list columns
+there is one, the split key column (raw values, never a feature: for joining rows back) when there
+is one, one float64 column per dense feature, and for each sparse block two list columns
 `<block>.indices` (int32) and `<block>.values` (float64), one row's non-zeros each.
 """
 

@@ -1,0 +1,250 @@
+"""The Beam pipeline: read → prepare → profile (pass 1) → analyze (pass 2) → build transform → write.
+
+Elements are whole batches (a prepared pandas frame of up to ~64k rows, with the raw rows the
+transform takes and each row's split hash), never one Python object per row. Everything a worker
+touches goes through fsspec and the (picklable) artifact store, so any runner can execute it.
+The last steps write a small result file under the run's scratch location for the driver.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import apache_beam as beam
+import numpy as np
+import pandas as pd
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from lambeam.data import analyzers
+from lambeam.data.errors import guard, guard_iter
+from lambeam.data.frames import column_type, row_hashes, split_of
+from lambeam.data.sources import read_batches
+from lambeam.data.spec import PipelineSpec
+from lambeam.data.steps import PRIVATE, apply_steps
+from lambeam.data.transform import build_transform, feature_layout
+from lambeam.data.writer import encode_shard, parquet_bytes, sample_rows, smallest, store_shard
+from lambeam.errors import ColumnError
+from lambeam.storage import ArtifactStore
+
+__all__ = ["Batch", "build_pipeline", "result_url"]
+
+_ROW = f"{PRIVATE}_row"
+
+
+@dataclass
+class Batch:
+    """One prepared batch: the frame after steps, the raw rows it came from, and split hashes."""
+
+    frame: pd.DataFrame
+    raw: pd.DataFrame
+    hashes: np.ndarray
+    test: np.ndarray
+    raw_types: dict[str, str]
+
+
+def result_url(scratch: str) -> str:
+    return f"{scratch}/result.json"
+
+
+class ReadAndPrepare(beam.DoFn):
+    """Read one input file in batches and run the filter/derive/function steps on each."""
+
+    def __init__(self, spec: PipelineSpec, storage_options: dict[str, Any]) -> None:
+        self.spec = spec
+        self.storage_options = storage_options
+
+    def process(self, url: str) -> Iterator[Batch]:
+        yield from guard_iter(self._batches(url))
+
+    def _batches(self, url: str) -> Iterator[Batch]:
+        spec = self.spec
+        steps = [s for s in spec.to_dict()["steps"]]
+        for raw in read_batches(url, spec.source, self.storage_options):
+            raw_types = {str(c): column_type(raw[c]) for c in raw.columns}
+            frame = raw
+            if steps:
+                frame = raw.assign(**{_ROW: np.arange(len(raw))})
+                frame = apply_steps(frame, steps, place=f"{spec.place} ")
+                positions = frame.pop(_ROW).to_numpy()
+            if frame.empty:
+                continue
+            for col, where in ((spec.split.key, "split.key"), (spec.label, "label")):
+                if col is not None and col not in frame.columns:
+                    raise ColumnError(
+                        f"{spec.place} {where}: unknown column {col!r}; columns are "
+                        + ", ".join(map(str, frame.columns))
+                    )
+            if spec.split.key is not None:
+                hashes = row_hashes(frame, spec.split.key, [])
+            else:
+                hashes = row_hashes(raw, None, list(raw.columns))
+                if steps:
+                    hashes = hashes[positions]
+            rows = raw.iloc[positions].reset_index(drop=True) if steps else raw
+            frame = frame.reset_index(drop=True)
+            yield Batch(frame, rows, hashes, split_of(hashes, spec.split.test), raw_types)
+
+
+class MergePartials(beam.CombineFn):
+    """Merge analyzers.Partial objects (order-independent by construction)."""
+
+    def create_accumulator(self) -> analyzers.Partial:
+        return analyzers.Partial()
+
+    def add_input(self, acc: analyzers.Partial, partial: analyzers.Partial) -> analyzers.Partial:
+        return guard(acc.merge)(partial)
+
+    def merge_accumulators(self, accs: Any) -> analyzers.Partial:
+        merged = analyzers.Partial()
+        for acc in accs:
+            guard(merged.merge)(acc)
+        return merged
+
+    def extract_output(self, acc: analyzers.Partial) -> analyzers.Partial:
+        return acc
+
+
+class SmallestRows(beam.CombineFn):
+    """The raw sample: test rows with the smallest split hashes, whatever the batch order."""
+
+    def create_accumulator(self) -> pd.DataFrame | None:
+        return None
+
+    def add_input(self, acc: pd.DataFrame | None, frame: pd.DataFrame) -> pd.DataFrame:
+        return frame if acc is None else smallest(pd.concat([acc, frame], ignore_index=True))
+
+    def merge_accumulators(self, accs: Any) -> pd.DataFrame | None:
+        frames = [a for a in accs if a is not None]
+        return smallest(pd.concat(frames, ignore_index=True)) if frames else None
+
+    def extract_output(self, acc: pd.DataFrame | None) -> pd.DataFrame | None:
+        return acc
+
+
+def _plan(partial: analyzers.Partial, spec: PipelineSpec) -> dict[str, Any]:
+    if partial.rows == 0:
+        return {"rows": 0}
+    plans = analyzers.plan_columns(spec, partial)
+    return {"rows": partial.rows, "plans": plans, "profile": analyzers.finish_profile(partial),
+            "raw_types": partial.raw_types}
+
+
+def _input_columns(spec: PipelineSpec, raw_types: dict[str, str], stats: dict[str, Any]) -> list[dict[str, Any]]:
+    excluded = {spec.label} if spec.transform_steps else {spec.label, spec.split.key, *spec.drop}
+    columns = []
+    for name, typ in raw_types.items():
+        if name in excluded:
+            continue
+        entry = stats["columns"].get(name, {})
+        vocabulary = entry.get("vocabulary")
+        categories = [v for v, _ in vocabulary] if typ == "string" and vocabulary is not None else None
+        columns.append({"name": name, "type": typ, "categories": categories})
+    return columns
+
+
+def _build(partial: analyzers.Partial, plan: dict[str, Any], spec: PipelineSpec, store: ArtifactStore) -> dict[str, Any]:
+    if plan["rows"] == 0:
+        return {"rows": 0}
+    from skops.io import dumps
+
+    stats = {"rows": plan["rows"], "profile": plan["profile"],
+             "columns": analyzers.finish_encoders(plan["plans"], partial, spec.place)}
+    steps = [s for s in spec.to_dict()["steps"] if "filter" not in s]
+    transform = build_transform(stats, steps)
+    return {
+        "rows": plan["rows"],
+        "stats": stats,
+        "transform": transform,
+        "transform_digest": store.put_bytes(dumps(transform)),
+        "layout": feature_layout(transform, stats),
+        "input_columns": _input_columns(spec, plan["raw_types"], stats),
+    }
+
+
+class WriteShard(beam.DoFn):
+    """Apply the fitted transform (a side input) to a batch and store the result as a shard."""
+
+    def __init__(self, spec: PipelineSpec, store: ArtifactStore) -> None:
+        self.spec = spec
+        self.store = store
+
+    def process(self, batch: Batch, built: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        yield guard(self._write)(batch, built)
+
+    def _write(self, batch: Batch, built: dict[str, Any]) -> dict[str, Any]:
+        spec = self.spec
+        inputs = batch.raw if spec.transform_steps else batch.frame
+        features = built["transform"].transform(inputs)
+        passed = {c: batch.frame[c] for c in dict.fromkeys((spec.label, spec.split.key)) if c is not None}
+        table, sums = encode_shard(features, built["layout"], batch.test, passed)
+        return store_shard(self.store, table, sums)
+
+
+def _store_sample(sample: pd.DataFrame | None, store: ArtifactStore) -> str | None:
+    if sample is None or sample.empty:
+        return None
+    import pyarrow as pa
+
+    frame = sample.drop(columns=[c for c in sample.columns if str(c).startswith(PRIVATE)])
+    return store.put_bytes(parquet_bytes(pa.Table.from_pandas(frame, preserve_index=False)))
+
+
+def _write_result(shards: list[dict[str, Any]], built: dict[str, Any], sample: str | None,
+                  store: ArtifactStore, url: str) -> None:
+    result = {key: built[key] for key in ("rows", "stats", "transform_digest", "layout", "input_columns") if key in built}
+    result["shards"] = sorted(shards, key=lambda s: s["digest"])
+    result["raw_sample"] = sample
+    with store.open_scratch(url, "wb") as handle:
+        handle.write(json.dumps(result, sort_keys=True).encode())
+
+
+def build_pipeline(pipeline: beam.Pipeline, spec: PipelineSpec, paths: list[str],
+                   store: ArtifactStore, scratch: str) -> None:
+    """Add the whole dataset-version graph to `pipeline`."""
+    options = dict(store.storage_options)
+    batches = (
+        pipeline
+        | "input files" >> beam.Create(paths)
+        | "spread files" >> beam.Reshuffle()
+        | "read and prepare" >> beam.ParDo(ReadAndPrepare(spec, options))
+    )
+    profile = (
+        batches
+        | "profile batches" >> beam.Map(guard(lambda b: analyzers.profile_batch(b.frame, b.raw_types, spec)))
+        | "merge profiles" >> beam.CombineGlobally(MergePartials())
+    )
+    plan = profile | "plan columns" >> beam.Map(guard(_plan), spec)
+    encoders = (
+        batches
+        | "analyze batches" >> beam.Map(
+            guard(lambda b, p: analyzers.encoder_batch(b.frame, p["plans"])), beam.pvalue.AsSingleton(plan))
+        | "merge analyzers" >> beam.CombineGlobally(MergePartials())
+    )
+    built = encoders | "build transform" >> beam.Map(guard(_build), beam.pvalue.AsSingleton(plan), spec, store)
+    shards = (
+        batches
+        | "write shards" >> beam.ParDo(WriteShard(spec, store), beam.pvalue.AsSingleton(built))
+        | "list shards" >> beam.combiners.ToList()
+    )
+    sample = (
+        batches
+        | "sample batches" >> beam.Map(lambda b: sample_rows(b.raw, b.hashes, b.test))
+        | "smallest hashes" >> beam.CombineGlobally(SmallestRows())
+        | "store sample" >> beam.Map(_store_sample, store)
+    )
+    _ = shards | "write result" >> beam.Map(
+        guard(_write_result), beam.pvalue.AsSingleton(built), beam.pvalue.AsSingleton(sample), store, result_url(scratch)
+    )
+
+
+def run_beam(spec: PipelineSpec, paths: list[str], store: ArtifactStore, scratch: str,
+             beam_args: list[str]) -> dict[str, Any]:
+    """Run the graph with `beam_args` as PipelineOptions; the result file's content."""
+    options = PipelineOptions(beam_args)
+    with beam.Pipeline(options=options) as pipeline:
+        build_pipeline(pipeline, spec, paths, store, scratch)
+    with store.open_scratch(result_url(scratch), "rb") as handle:
+        return json.loads(handle.read())

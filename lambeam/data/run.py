@@ -1,0 +1,148 @@
+"""Running a declared pipeline to a dataset version: the library call behind `lambeam pipeline run`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+
+from lambeam.data.dataset import MANIFEST_FORMAT, DatasetVersion, _from_row
+from lambeam.data.errors import unwrap
+from lambeam.data.pipeline import run_beam
+from lambeam.data.sources import expand_source, hash_inputs
+from lambeam.data.spec import PipelineSpec, parse_pipeline_spec
+from lambeam.errors import ConfigError, EmptyDatasetError, LambeamError
+from lambeam.progress import Reporter, SilentReporter
+from lambeam.project import Project
+from lambeam.storage import current_user, utcnow
+from lambeam.storage.schema import DatasetVersionRow
+
+__all__ = ["PipelineRun", "content_hash", "load_spec", "run_pipeline"]
+
+_MASK = (1 << 64) - 1
+
+
+@dataclass(frozen=True)
+class PipelineRun:
+    """What a run produced: the dataset version, and whether it is new (False: same content)."""
+
+    dataset_version: DatasetVersion
+    created: bool
+
+
+def load_spec(project: Project, name: str) -> PipelineSpec:
+    """The validated spec of [pipelines.NAME] in the project's lambeam.toml."""
+    pipelines = project.settings.pipelines
+    if name not in pipelines:
+        known = ", ".join(sorted(pipelines)) or "none"
+        raise ConfigError(f"lambeam.toml has no [pipelines.{name}]; declared pipelines: {known}")
+    return parse_pipeline_spec(name, pipelines[name])
+
+
+def run_pipeline(
+    project: Project, name: str, beam_args: list[str] | None = None, reporter: Reporter | None = None
+) -> PipelineRun:
+    """Run [pipelines.NAME] on Beam (options from `beam_args`) and record its dataset version."""
+    reporter = reporter or SilentReporter()
+    spec = load_spec(project, name)
+    store = project.store
+    started = time.monotonic()
+    with reporter.stage("hashing inputs"):
+        paths = expand_source(spec.source, project.settings.root, store.storage_options)
+        inputs = hash_inputs(paths, store.storage_options)
+    scratch = store.scratch(uuid.uuid4().hex)
+    args = list(beam_args or [])
+    try:
+        with reporter.stage("running Beam pipeline"):
+            try:
+                result = run_beam(spec, paths, store, scratch, args)
+            except LambeamError:
+                raise
+            except Exception as exc:
+                raise unwrap(exc, f"pipeline {name}") from None
+    finally:
+        store.remove_scratch(scratch)
+    if not result.get("rows") or not result.get("shards"):
+        raise EmptyDatasetError(
+            f"{spec.place}: no rows to write (source {spec.source.path!r} is empty or the steps removed every row)"
+        )
+    with reporter.stage("storing dataset version"):
+        return _record(project, spec, result, inputs, _runner(args), time.monotonic() - started)
+
+
+def content_hash(result: dict[str, Any], label: str | None) -> str:
+    """sha256 of the dataset's content only: schema, features, statistics, rows and row hashes."""
+    per_split: dict[str, Any] = {}
+    for split in ("train", "test"):
+        per_split[split] = {
+            "rows": sum(s[f"{split}_rows"] for s in result["shards"]),
+            "row_hash_sum": sum(s[f"{split}_hash"] for s in result["shards"]) & _MASK,
+        }
+    content = {
+        "label": label,
+        "input_columns": result["input_columns"],
+        "features": result["layout"],
+        "stats": result["stats"],
+        "splits": per_split,
+    }
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _record(project: Project, spec: PipelineSpec, result: dict[str, Any], inputs: list[dict[str, Any]],
+            runner: str, duration: float) -> PipelineRun:
+    from skops.io import get_untrusted_types
+
+    store = project.store
+    digest = content_hash(result, spec.label)
+    transform_bytes = store.get_bytes(result["transform_digest"])
+    stats_digest = store.put_bytes(json.dumps(result["stats"], sort_keys=True).encode())
+    manifest = {
+        "format": MANIFEST_FORMAT,
+        "pipeline": spec.name,
+        "content_hash": digest,
+        "label": spec.label,
+        "input_columns": result["input_columns"],
+        "features": result["layout"],
+        "shards": [{k: s[k] for k in ("digest", "rows", "train_rows", "test_rows")} for s in result["shards"]],
+        "transform": result["transform_digest"],
+        "transform_types": sorted(get_untrusted_types(data=transform_bytes)),
+        "stats": stats_digest,
+        "profile": result["stats"]["profile"],
+        "raw_sample": result["raw_sample"],
+    }
+    manifest_digest = store.put_bytes(json.dumps(manifest, sort_keys=True, indent=1).encode())
+    with project.db.session() as session:
+        latest = session.scalars(
+            select(DatasetVersionRow)
+            .where(DatasetVersionRow.pipeline == spec.name)
+            .order_by(DatasetVersionRow.number.desc())
+            .limit(1)
+        ).first()
+        if latest is not None and latest.content_hash == digest:
+            row, created = latest, False
+        else:
+            number = (session.scalar(
+                select(func.max(DatasetVersionRow.number)).where(DatasetVersionRow.pipeline == spec.name)
+            ) or 0) + 1
+            row = DatasetVersionRow(
+                pipeline=spec.name, number=number, content_hash=digest, spec_hash=spec.spec_hash(),
+                manifest=manifest_digest, rows=int(result["rows"]), spec=spec.to_dict(), inputs=inputs,
+                runner=runner, duration_s=duration, created_at=utcnow(), created_by=current_user(),
+            )
+            session.add(row)
+            session.flush()
+            created = True
+    return PipelineRun(_from_row(row, store), created)
+
+
+def _runner(args: list[str]) -> str:
+    from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+    runner = PipelineOptions(args).view_as(StandardOptions).runner
+    return str(runner or "DirectRunner")

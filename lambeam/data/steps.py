@@ -1,0 +1,97 @@
+"""Applying a pipeline's preparation steps (filter, derive, function) to one canonical frame.
+
+Steps are given in their canonical dict form ({"filter": expr} | {"derive": {col: expr}} |
+{"function": "module:fn"}), the form a fitted transform stores, so the pipeline and a served model
+run the very same code.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lambeam.data.frames import canonical_frame
+from lambeam.errors import ColumnError, ConfigError, PipelineError
+
+__all__ = ["PRIVATE", "apply_steps", "load_function"]
+
+PRIVATE = "__lambeam"
+
+
+def apply_steps(frame: pd.DataFrame, steps: Sequence[Mapping[str, Any]], place: str = "") -> pd.DataFrame:
+    """Run `steps` in order on `frame`; errors name the step (`place` prefixes them)."""
+    for index, step in enumerate(steps):
+        (kind, arg), = step.items()
+        where = f"{place}steps[{index}] ({kind})"
+        if kind == "filter":
+            mask = _evaluate(frame, arg, where)
+            mask = np.asarray(mask)
+            if mask.dtype != bool:
+                if mask.shape != (len(frame),):
+                    raise ColumnError(f"{where}: filter {arg!r} is not a row-wise condition")
+                mask = np.asarray(pd.Series(mask).fillna(False).astype(bool))
+            frame = frame.loc[mask]
+        elif kind == "derive":
+            frame = frame.copy(deep=False)
+            for name, expression in arg.items():
+                values = _evaluate(frame, expression, f"{where} {name}")
+                frame[name] = values
+            frame = canonical_frame(frame)
+        else:
+            function = load_function(arg, where)
+            rows = len(frame)
+            # Private columns (the split hash, row positions) are kept out of user code.
+            private = [c for c in frame.columns if str(c).startswith(PRIVATE)]
+            try:
+                result = function(frame.drop(columns=private))
+            except Exception as exc:
+                raise PipelineError(f"{where}: function {arg} failed: {type(exc).__name__}: {exc}") from None
+            if not isinstance(result, pd.DataFrame):
+                raise PipelineError(f"{where}: function {arg} returned {type(result).__name__}, not a DataFrame")
+            if len(result) != rows:
+                raise PipelineError(
+                    f"{where}: function {arg} returned {len(result)} rows for {rows}; a function "
+                    "step must keep every row (use a filter step to drop rows)"
+                )
+            result = canonical_frame(result)
+            for col in private:
+                result[col] = frame[col].to_numpy()
+            frame = result
+    return frame
+
+
+def _evaluate(frame: pd.DataFrame, expression: str, where: str) -> Any:
+    try:
+        return frame.eval(expression, engine="numexpr" if _numexpr() else "python")
+    except pd.errors.UndefinedVariableError as exc:
+        name = str(exc).split("'")[1] if "'" in str(exc) else str(exc)
+        raise ColumnError(
+            f"{where}: unknown column {name!r} in {expression!r}; columns are "
+            + ", ".join(map(str, frame.columns))
+        ) from None
+    except Exception as exc:
+        raise ColumnError(f"{where}: cannot evaluate {expression!r}: {type(exc).__name__}: {exc}") from None
+
+
+def load_function(path: str, where: str = "function") -> Callable[[pd.DataFrame], pd.DataFrame]:
+    """Import "module:function"."""
+    module_name, _, attr = path.partition(":")
+    try:
+        function = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"{where}: cannot import {path}: {exc}") from None
+    if not callable(function):
+        raise ConfigError(f"{where}: {path} is not callable")
+    return function
+
+
+def _numexpr() -> bool:
+    try:
+        import numexpr  # noqa: F401
+    except ImportError:
+        return False
+    return True
