@@ -12,13 +12,18 @@ from lambeam.storage import ArtifactStore, Database
 
 __all__ = ["LOWER_IS_BETTER", "compare_model_versions", "metric_direction"]
 
-# Losses and errors; every other metric (accuracy, f1, r2, roc_auc, …) is better higher.
-LOWER_IS_BETTER = frozenset({"rmse", "mae", "mse", "log_loss", "mape", "brier_score"})
+# Losses and errors (also as suffixes: `test_rmse`, `brier_score_loss`); every other metric
+# (accuracy, f1, r2, roc_auc, silhouette, …) is better higher.
+LOWER_IS_BETTER = frozenset({"rmse", "mae", "mse", "mape", "log_loss", "loss", "error", "inertia"})
+# Counts and rates that describe a version rather than rank it.
+UNRANKED = frozenset({"test_rows", "train_rows", "rows", "clusters", "components", "anomaly_rate"})
 
 
-def metric_direction(metric: str) -> str:
-    """"min" for a loss or error metric (also as a suffix: `test_rmse`), else "max"."""
+def metric_direction(metric: str) -> str | None:
+    """"min" for a loss or error, None for a descriptive count, else "max"."""
     name = metric.lower()
+    if name in UNRANKED:
+        return None
     if name.startswith("neg_"):
         return "max"
     lower = name in LOWER_IS_BETTER or any(name.endswith("_" + loss) for loss in LOWER_IS_BETTER)
@@ -30,24 +35,27 @@ def compare_model_versions(db: Database, store: ArtifactStore, refs: list[str]) 
 
     Returns {"refs": [resolved "name:N", …], "versions": [{ref, task, estimator, dataset, onnx_status, metrics, params, …}, …],
     "metrics": {metric: {ref: value | None}}, "params": {param: {ref: value | None}},
-    "best": {metric: ref | None}, "direction": {metric: "max" | "min"}}. Ties go to the
-    earliest ref given; a metric no version has as a number has best None.
+    "best": {metric: ref}, "direction": {metric: "max" | "min"}}. Only metrics that rank
+    (numbers, not counts like test_rows) appear in best; ties go to the earliest ref given.
     """
     if not refs:
         raise ConfigError("compare needs at least one model reference")
-    versions = [get_model_version(db, store, ref) for ref in refs]
+    versions: list[ModelVersion] = []
+    for ref in refs:
+        version = get_model_version(db, store, ref)
+        if all(version.ref != seen.ref for seen in versions):  # `churn` and `churn:3` may coincide
+            versions.append(version)
     resolved = [version.ref for version in versions]
     metrics = _table(versions, "metrics")
-    best: dict[str, str | None] = {}
+    best: dict[str, str] = {}
     direction: dict[str, str] = {}
     for metric, values in metrics.items():
-        direction[metric] = metric_direction(metric)
+        way = metric_direction(metric)
         numbers = [(ref, value) for ref, value in values.items() if _is_number(value)]
-        if not numbers:
-            best[metric] = None
+        if way is None or not numbers:
             continue
-        pick = min if direction[metric] == "min" else max
-        target = pick(value for _, value in numbers)
+        direction[metric] = way
+        target = (min if way == "min" else max)(value for _, value in numbers)
         best[metric] = next(ref for ref, value in numbers if value == target)
     return {
         "refs": resolved,
