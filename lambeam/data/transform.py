@@ -37,7 +37,7 @@ def build_transform(stats: dict[str, Any], transform_steps: list[dict[str, Any]]
         if steps:
             block: Any = Pipeline(steps)
         else:  # a numeric column not named in `columns` passes through as it is
-            block = _fitted(FunctionTransformer(feature_names_out="one-to-one"), name, True)
+            block = _fitted(FunctionTransformer(feature_names_out="one-to-one"), name)
         blocks.append((name, FrozenEstimator(block), [name]))
     sparse = any(e["ops"] and next(iter(e["ops"][-1])) == "tfidf" for e in stats["columns"].values())
     columns = ColumnTransformer(
@@ -80,12 +80,14 @@ def _column_steps(name: str, entry: dict[str, Any]) -> list[tuple[str, Any]]:
             imputer = SimpleImputer(strategy="constant", fill_value=fill, keep_empty_features=True)
             steps.append(("impute", imputer.fit(_frame(name, [fill], number))))
         elif kind == "log":
-            steps.append(("log", _fitted(FunctionTransformer(np.log1p, feature_names_out="one-to-one"), name, number)))
+            log = FunctionTransformer(np.log1p, validate=True, feature_names_out="one-to-one")
+            steps.append(("log", _fitted(log, name if not steps else None)))
         elif kind == "clip":
             clip = FunctionTransformer(
-                np.clip, kw_args={"a_min": params["low"], "a_max": params["high"]}, feature_names_out="one-to-one"
+                np.clip, kw_args={"a_min": params["low"], "a_max": params["high"]}, validate=True,
+                feature_names_out="one-to-one",
             )
-            steps.append(("clip", _fitted(clip, name, number)))
+            steps.append(("clip", _fitted(clip, name if not steps else None)))
         elif kind == "standardize":
             scaler = StandardScaler()
             # mean_/var_/scale_ are the full-data moments from pass 2 (population variance, as
@@ -102,7 +104,8 @@ def _column_steps(name: str, entry: dict[str, Any]) -> list[tuple[str, Any]]:
             low = entry.get("min") if entry.get("min") is not None else 0.0
             high = entry.get("max") if entry.get("max") is not None else low
             # Fitting on the two extremes gives exactly the data_min_/data_max_ of the full pass.
-            steps.append(("minmax", MinMaxScaler().fit(_frame(name, [low, high], True) if not steps else [[low], [high]])))
+            extremes = _frame(name, [low, high], True)
+            steps.append(("minmax", MinMaxScaler().fit(extremes if not steps else extremes.to_numpy())))
         elif kind == "buckets":
             edges = np.asarray(entry.get("edges") or [0.0, 0.0], dtype=np.float64)
             if len(edges) == 1:
@@ -119,7 +122,8 @@ def _column_steps(name: str, entry: dict[str, Any]) -> list[tuple[str, Any]]:
             if not steps:
                 imputer = SimpleImputer(strategy="constant", fill_value="", keep_empty_features=True)
                 steps.append(("impute", imputer.fit(_frame(name, [""], False))))
-            steps.append(("flatten", FunctionTransformer(np.ravel)))
+            # TfidfVectorizer takes one document per row: a 1-D array, not the imputer's column.
+            steps.append(("flatten", FunctionTransformer(np.ravel, feature_names_out="one-to-one")))
             vectorizer = TfidfVectorizer(
                 vocabulary={t: i for i, t in enumerate(entry["terms"])}, ngram_range=tuple(params["ngram"])
             )
@@ -143,8 +147,10 @@ def _onehot(name: str, entry: dict[str, Any], params: dict[str, Any], after_step
     return encoder.fit(sample if after_step else pd.DataFrame({name: sample[:, 0]}))
 
 
-def _fitted(transformer: FunctionTransformer, name: str, number: bool) -> FunctionTransformer:
-    return transformer.fit(_frame(name, [1.0] if number else ["x"], number))
+def _fitted(transformer: FunctionTransformer, name: str | None) -> FunctionTransformer:
+    """Fit a stateless numeric transformer on one value (named when it is a block's first step)."""
+    sample = _frame(name or "x", [1.0], True)
+    return transformer.fit(sample if name is not None else sample.to_numpy())
 
 
 def _mark_fitted(estimator: Any, name: str | None) -> None:

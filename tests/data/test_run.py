@@ -1,0 +1,171 @@
+"""run_pipeline end to end on the DirectRunner: sources, steps, operations, split, determinism."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from lambeam.data import get_dataset_version, list_dataset_versions, run_pipeline
+from lambeam.data.frames import row_hashes, split_of
+from lambeam.project import Project
+from tests.data.conftest import version_count, with_pipelines
+from tests.data.reference import assert_transform_reproduces, read_raw
+
+WORDS = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu".split()
+
+
+def sample_frame(rows: int = 240, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    amount = rng.gamma(2.0, 50.0, rows)
+    amount[rng.random(rows) < 0.1] = np.nan
+    return pd.DataFrame({
+        "id": np.arange(1000, 1000 + rows),
+        "amount": amount,
+        "age": rng.integers(18, 90, rows).astype(float),
+        "score": rng.normal(0, 1, rows),
+        "city": rng.choice(["paris", "oslo", "rome", "lima", "kyiv"], rows, p=[0.4, 0.3, 0.2, 0.07, 0.03]),
+        "member": rng.random(rows) < 0.5,
+        "note": [" ".join(rng.choice(WORDS, 4)) for _ in range(rows)],
+        "label": rng.choice(["yes", "no"], rows),
+    })
+
+
+def write_csv(path: Path, frame: pd.DataFrame) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False)
+    return path
+
+
+ALL_OPS = {
+    "amount": ["impute:median", "log", "standardize"],
+    "age": [{"clip": [20, 80]}, "minmax"],
+    "score": [{"impute": {"constant": 0}}, {"buckets": 4}],
+    "city": [{"onehot": {"top_k": 3, "min_frequency": 2, "oov": True}}],
+    "note": [{"tfidf": {"max_features": 8, "ngram": [1, 2], "min_df": 2}}],
+}
+
+
+def test_every_operation_and_the_transform_reproduces_the_features(project: Project, tmp_path: Path) -> None:
+    frame = sample_frame()
+    source = write_csv(tmp_path / "in" / "data.csv", frame)
+    spec = {
+        "source": str(source),
+        "label": "label",
+        "split": {"test": 0.3, "key": "id"},
+        "steps": [
+            {"filter": "age >= 25"},
+            {"derive": {"per_year": "amount / age"}},
+            {"function": "tests.data.functions:add_flag"},
+        ],
+        "columns": {**ALL_OPS, "per_year": ["impute:mean", "standardize"]},
+    }
+    run = run_pipeline(with_pipelines(project, demo=spec), "demo")
+    version = run.dataset_version
+    assert run.created and version.ref == "demo:1"
+    kinds = {b["name"]: b for b in version.manifest["features"]}
+    assert kinds["note"]["kind"] == "sparse" and kinds["note"]["width"] == 8
+    assert kinds["city"]["columns"] == ["city_oslo", "city_paris", "city_rome", "city_infrequent_sklearn"]
+    assert kinds["member"]["columns"] == ["member"]  # booleans pass through as 0.0/1.0
+    assert "flag" in kinds and "id" not in kinds and "label" not in kinds
+    # The key test: the stored transform applied to the raw rows gives exactly what was written.
+    raw = read_raw(source)
+    raw = raw[raw["age"] >= 25]
+    assert_transform_reproduces(version, raw, "id")
+
+    stats = version.stats()["columns"]
+    kept = raw["amount"].fillna(raw["amount"].median())
+    assert stats["amount"]["mean"] == pytest.approx(np.log1p(kept).mean(), rel=1e-2)
+    assert stats["age"]["min"] == raw["age"].min() and stats["age"]["max"] == 80
+    assert len(stats["score"]["edges"]) == 5
+    profile = version.profile
+    assert profile["amount"]["missing"] == int(raw["amount"].isna().sum())
+    assert set(profile["amount"]) >= {"mean", "std", "min", "max", "p01", "p50", "p99"}
+    assert profile["city"]["top"][0][0] == "paris"
+    inputs = {c["name"]: c for c in version.input_columns}
+    assert inputs["city"]["categories"] == ["paris", "oslo", "rome"]
+    assert inputs["amount"] == {"name": "amount", "type": "number", "categories": None}
+    assert "label" not in inputs
+
+
+def test_split_is_deterministic_by_key_and_respects_the_ratio(make: Callable[..., Project], tmp_path: Path) -> None:
+    frame = sample_frame(rows=2000)
+    source = write_csv(tmp_path / "data.csv", frame)
+    spec = {"source": str(source), "label": "label", "split": {"test": 0.25, "key": "id"},
+            "columns": {"note": ["tfidf"]}}
+    splits = []
+    for name in ("one", "two"):
+        version = run_pipeline(with_pipelines(make(name), demo=spec), "demo").dataset_version
+        stored = version.frame()
+        splits.append(dict(zip(stored["id"], stored["__split"], strict=True)))
+    assert splits[0] == splits[1]
+    test_share = sum(v == "test" for v in splits[0].values()) / len(splits[0])
+    assert 0.2 < test_share < 0.3
+    expected = split_of(row_hashes(read_raw(source), "id", []), 0.25)
+    assert [splits[0][i] == "test" for i in frame["id"].astype(float)] == expected.tolist()
+    version = get_dataset_version(make("one").db, make("one").store, "demo")
+    sample = version.raw_sample()
+    assert sample is not None and set(sample["id"]) <= {i for i, s in splits[0].items() if s == "test"}
+
+
+def test_running_twice_gives_the_same_content_and_no_new_version(project: Project, tmp_path: Path) -> None:
+    source = write_csv(tmp_path / "data.csv", sample_frame())
+    with_pipelines(project, demo={"source": str(source), "label": "label", "columns": ALL_OPS})
+    first = run_pipeline(project, "demo")
+    second = run_pipeline(project, "demo", beam_args=["--direct_num_workers=2"])
+    assert first.created and not second.created
+    assert second.dataset_version.content_hash == first.dataset_version.content_hash
+    assert second.dataset_version.number == 1
+    assert first.dataset_version.stats() == second.dataset_version.stats()
+    assert [v.ref for v in list_dataset_versions(project.db, project.store, "demo")] == ["demo:1"]
+    write_csv(tmp_path / "data.csv", sample_frame(seed=5))
+    third = run_pipeline(project, "demo")
+    assert third.created and third.dataset_version.number == 2
+    assert third.dataset_version.content_hash != first.dataset_version.content_hash
+
+
+def test_jsonl_parquet_glob_and_schema_override(project: Project, tmp_path: Path) -> None:
+    frame = sample_frame(rows=90)
+    parts = [frame.iloc[:30], frame.iloc[30:60], frame.iloc[60:]]
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    parts[0].to_json(folder / "a.jsonl", orient="records", lines=True)
+    pq.write_table(pa.Table.from_pandas(parts[1], preserve_index=False), folder / "b.parquet")
+    write_csv(folder / "c.csv", parts[2])
+    for fmt, ext in (("jsonl", "jsonl"), ("parquet", "parquet"), ("csv", "csv")):
+        spec = {"source": {"path": str(folder / f"*.{ext}"), "format": fmt, "schema": {"id": "string"}},
+                "label": "label", "split": {"key": "id"}}
+        version = run_pipeline(with_pipelines(project, **{fmt: spec}), fmt).dataset_version
+        assert version.rows == 30
+        assert version.frame()["id"].map(type).eq(str).all()
+        assert {c["name"]: c["type"] for c in version.input_columns}["member"] == "number"
+    # A relative glob over several files of one format, as lambeam.toml would declare it.
+    for i, part in enumerate(parts):
+        write_csv(project.settings.root / "data" / f"part-{i}.csv", part)
+    with_pipelines(project, many={"source": "data/part-*.csv", "label": "label", "split": {"key": "id"}})
+    run = run_pipeline(project, "many")
+    assert run.dataset_version.rows == 90 and len(run.dataset_version.inputs) == 3
+    assert version_count(project) == 4
+
+
+def test_unlabelled_dataset_without_key_hashes_whole_rows(project: Project, tmp_path: Path) -> None:
+    frame = sample_frame(rows=120).drop(columns=["label", "note"])
+    source = write_csv(tmp_path / "data.csv", frame)
+    spec = {"source": str(source), "drop": ["id"], "split": {"test": 0.5}}
+    version = run_pipeline(with_pipelines(project, plain=spec), "plain").dataset_version
+    assert version.label is None
+    X, y = version.features()
+    assert y is None and X.shape[0] == 120
+    raw = read_raw(source)
+    expected = split_of(row_hashes(raw, None, list(raw.columns)), 0.5)
+    stored = version.frame()
+    assert sorted(stored["__split"].eq("test")) == sorted(expected)
+    assert "id" not in {c["name"] for c in version.input_columns}
+    manifest_text = json.dumps(version.manifest)
+    assert "tfidf" not in manifest_text
