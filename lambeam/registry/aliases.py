@@ -41,14 +41,22 @@ def set_alias(db: Database, model: str, alias: str, version: int, by: str | None
         current = _locked_alias(session, model, alias)
         now = utcnow()
         if current is None:
-            session.add(ModelAliasRow(model=model, alias=alias, version=version, updated_at=now, updated_by=by))
+            session.add(
+                ModelAliasRow(
+                    model=model, alias=alias, version=version, updated_at=now, updated_by=by
+                )
+            )
             previous = None
         elif current.version == version:
             return
         else:
             previous = current.version
             current.version, current.updated_at, current.updated_by = version, now, by
-        session.add(AliasEvent(model=model, alias=alias, from_version=previous, to_version=version, at=now, by=by))
+        session.add(
+            AliasEvent(
+                model=model, alias=alias, from_version=previous, to_version=version, at=now, by=by
+            )
+        )
 
 
 def remove_alias(db: Database, model: str, alias: str, by: str | None = None) -> None:
@@ -61,7 +69,14 @@ def remove_alias(db: Database, model: str, alias: str, by: str | None = None) ->
         if current is None:
             raise AliasNotFoundError(f"model {model!r} has no alias {alias!r}")
         session.add(
-            AliasEvent(model=model, alias=alias, from_version=current.version, to_version=None, at=utcnow(), by=by)
+            AliasEvent(
+                model=model,
+                alias=alias,
+                from_version=current.version,
+                to_version=None,
+                at=utcnow(),
+                by=by,
+            )
         )
         session.delete(current)
 
@@ -74,7 +89,9 @@ def alias_history(db: Database, model: str) -> list[dict[str, Any]]:
     with db.session() as session:
         require_model(session, model)
         events = list(
-            session.scalars(select(AliasEvent).where(AliasEvent.model == model).order_by(AliasEvent.id))
+            session.scalars(
+                select(AliasEvent).where(AliasEvent.model == model).order_by(AliasEvent.id)
+            )
         )
     return [
         {

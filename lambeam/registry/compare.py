@@ -20,7 +20,7 @@ UNRANKED = frozenset({"test_rows", "train_rows", "rows", "clusters", "components
 
 
 def metric_direction(metric: str) -> str | None:
-    """"min" for a loss or error, None for a descriptive count, else "max"."""
+    """ "min" for a loss or error, None for a descriptive count, else "max"."""
     name = metric.lower()
     if name in UNRANKED:
         return None
@@ -69,7 +69,10 @@ def compare_model_versions(db: Database, store: ArtifactStore, refs: list[str]) 
 
 def _table(versions: list[ModelVersion], attribute: str) -> dict[str, dict[str, Any]]:
     keys = sorted({key for version in versions for key in getattr(version, attribute)})
-    return {key: {version.ref: getattr(version, attribute).get(key) for version in versions} for key in keys}
+    return {
+        key: {version.ref: getattr(version, attribute).get(key) for version in versions}
+        for key in keys
+    }
 
 
 def _summary(version: ModelVersion) -> dict[str, Any]:

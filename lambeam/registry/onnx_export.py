@@ -58,7 +58,9 @@ class OnnxExport:
     check: dict[str, Any] = field(default_factory=dict)
 
 
-def onnx_feed(signature: dict[str, Any], frame: pd.DataFrame, input_type: str = "double") -> dict[str, np.ndarray]:
+def onnx_feed(
+    signature: dict[str, Any], frame: pd.DataFrame, input_type: str = "double"
+) -> dict[str, np.ndarray]:
     """ONNX inputs for raw rows: one [n, 1] array per signature column.
 
     Missing strings become "" (an unknown category to the graph); missing numbers stay NaN.
@@ -126,7 +128,9 @@ def compare_outputs(
     }
 
 
-def export_onnx(pipeline: Any, signature: dict[str, Any], raw_sample: pd.DataFrame | None) -> OnnxExport:
+def export_onnx(
+    pipeline: Any, signature: dict[str, Any], raw_sample: pd.DataFrame | None
+) -> OnnxExport:
     """Convert `pipeline` to ONNX and check it on `raw_sample`; never raises."""
     tolerance = {"atol": ATOL, "rtol": RTOL}
     has_numbers = any(kind == "number" for _, kind in input_columns(signature))
@@ -176,14 +180,18 @@ def export_onnx(pipeline: Any, signature: dict[str, Any], raw_sample: pd.DataFra
         error = f"the graph has {len(outputs)} outputs, expected at least {len(expected)}"
         return OnnxExport("disagrees", model, _check(rows, 0.0, None, tolerance, error, input_type))
     result = compare_outputs(expected, outputs[: len(expected)])
-    error = "; ".join(result["errors"]) or None
-    check = _check(rows, result["agreement"], result["max_abs_diff"], tolerance, error, input_type)
+    mismatch = "; ".join(result["errors"]) or None
+    check = _check(
+        rows, result["agreement"], result["max_abs_diff"], tolerance, mismatch, input_type
+    )
     check["compared"] = [name for name, _, _ in expected]
-    status = "trusted" if result["agreement"] == 1.0 and not error else "disagrees"
+    status = "trusted" if result["agreement"] == 1.0 and not mismatch else "disagrees"
     if status == "disagrees":
         log.warning(
             "ONNX export disagrees with scikit-learn on %.1f%% of %d rows (max abs diff %g)",
-            100 * (1 - result["agreement"]), rows, result["max_abs_diff"],
+            100 * (1 - result["agreement"]),
+            rows,
+            result["max_abs_diff"],
         )
     return OnnxExport(status, model, check)
 

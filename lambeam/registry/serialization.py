@@ -27,7 +27,9 @@ def is_trusted(type_name: str, extra: Iterable[str] = ()) -> bool:
     return any(type_name.startswith(module + ".") for module in TRUSTED_MODULES)
 
 
-def dump_pipeline(pipeline: Any, *, trusted_extra: Iterable[str] = (), what: str = "model") -> tuple[bytes, list[str]]:
+def dump_pipeline(
+    pipeline: Any, *, trusted_extra: Iterable[str] = (), what: str = "model"
+) -> tuple[bytes, list[str]]:
     """skops bytes of `pipeline` and the sorted list of non-default types it holds.
 
     Raises UntrustedModelError naming every type outside the trusted set.

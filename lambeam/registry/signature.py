@@ -44,7 +44,9 @@ def validate_signature(signature: Any) -> dict[str, Any]:
             )
         categories = column.get("categories")
         if categories is not None and not isinstance(categories, list):
-            raise TrainingError(f"model signature: input {name!r}: categories must be a list or None")
+            raise TrainingError(
+                f"model signature: input {name!r}: categories must be a list or None"
+            )
         if not isinstance(column.get("nullable"), bool):
             raise TrainingError(f"model signature: input {name!r}: nullable must be true or false")
     if not isinstance(signature.get("outputs"), dict):

@@ -73,7 +73,9 @@ def register_model_version(
         if not isinstance(value, str) or not value:
             raise TrainingError(f"model {model!r}: {what} must be a non-empty string")
     signature = jsonable(validate_signature(signature))
-    data, trusted_types = dump_pipeline(pipeline, trusted_extra=trusted_extra, what=f"model {model!r}")
+    data, trusted_types = dump_pipeline(
+        pipeline, trusted_extra=trusted_extra, what=f"model {model!r}"
+    )
     exported = export_onnx(pipeline, signature, raw_sample)
     skops_digest = store.put_bytes(data)
     onnx_digest = store.put_bytes(exported.model) if exported.model is not None else None
@@ -111,11 +113,15 @@ def _insert_version(session: Session, model: str, values: dict[str, Any]) -> Mod
     now = utcnow()
     dataset_id = values["dataset_version_id"]
     if dataset_id is not None and session.get(DatasetVersionRow, dataset_id) is None:
-        raise DatasetNotFoundError(f"model {model!r}: there is no dataset version with id {dataset_id}")
+        raise DatasetNotFoundError(
+            f"model {model!r}: there is no dataset version with id {dataset_id}"
+        )
     if session.get(ModelRow, model) is None:
         session.add(ModelRow(name=model, description="", created_at=now))
         session.flush()
-    latest = session.scalar(select(func.max(ModelVersionRow.number)).where(ModelVersionRow.model == model))
+    latest = session.scalar(
+        select(func.max(ModelVersionRow.number)).where(ModelVersionRow.model == model)
+    )
     row = ModelVersionRow(model=model, number=(latest or 0) + 1, created_at=now, **values)
     session.add(row)
     session.flush()

@@ -33,24 +33,39 @@ def frame(rows: int = 240, seed: int = 0) -> pd.DataFrame:
 
 
 def class_labels(data: pd.DataFrame) -> np.ndarray:
-    score = data["amount"].fillna(50).to_numpy() / 10 - data["age"].to_numpy() / 20 + (data["city"] == "oslo") * 1.5
+    score = (
+        data["amount"].fillna(50).to_numpy() / 10
+        - data["age"].to_numpy() / 20
+        + (data["city"] == "oslo") * 1.5
+    )
     return np.where(score > np.median(score), "yes", "no")
 
 
 def regression_target(data: pd.DataFrame) -> np.ndarray:
-    return 3 * data["amount"].fillna(50).to_numpy() - data["age"].to_numpy() + 10 * (data["city"] == "quito")
+    return (
+        3 * data["amount"].fillna(50).to_numpy()
+        - data["age"].to_numpy()
+        + 10 * (data["city"] == "quito")
+    )
 
 
 def transform() -> ColumnTransformer:
     """Impute and scale numbers, one-hot the city: the shape of a dataset's fitted transform."""
     numbers = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
     return ColumnTransformer(
-        [("numbers", numbers, ["amount", "age"]), ("city", OneHotEncoder(handle_unknown="ignore"), ["city"])]
+        [
+            ("numbers", numbers, ["amount", "age"]),
+            ("city", OneHotEncoder(handle_unknown="ignore"), ["city"]),
+        ]
     )
 
 
-def fitted(estimator: BaseEstimator, data: pd.DataFrame, y: Any = None, steps: Any = None) -> Pipeline:
-    pipeline = Pipeline([("transform", steps if steps is not None else transform()), ("model", estimator)])
+def fitted(
+    estimator: BaseEstimator, data: pd.DataFrame, y: Any = None, steps: Any = None
+) -> Pipeline:
+    pipeline = Pipeline(
+        [("transform", steps if steps is not None else transform()), ("model", estimator)]
+    )
     return pipeline.fit(data, y) if y is not None else pipeline.fit(data)
 
 

@@ -10,7 +10,14 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 from lambeam.errors import ConfigError, ModelNotFoundError
 from lambeam.project import Project
 from lambeam.registry import compare_model_versions, metric_direction, set_alias
-from tests.registry.fitted import class_labels, fitted, frame, log_pipeline, register, regression_target
+from tests.registry.fitted import (
+    class_labels,
+    fitted,
+    frame,
+    log_pipeline,
+    register,
+    regression_target,
+)
 
 DATA = frame(rows=80)
 
@@ -18,9 +25,26 @@ DATA = frame(rows=80)
 def test_compare_side_by_side(registry: Project) -> None:
     db, store = registry.db, registry.store
     y = class_labels(DATA)
-    register(db, store, fitted(LogisticRegression(C=1.0), DATA, y), metrics={"accuracy": 0.80, "log_loss": 0.40, "f1": 0.7, "test_rows": 16}, sample=DATA)
-    register(db, store, fitted(LogisticRegression(C=0.1), DATA, y), metrics={"accuracy": 0.85, "log_loss": 0.45}, sample=DATA)
-    register(db, store, log_pipeline(DATA, y, LogisticRegression()), metrics={"accuracy": 0.85, "log_loss": 0.30, "f1": None})
+    register(
+        db,
+        store,
+        fitted(LogisticRegression(C=1.0), DATA, y),
+        metrics={"accuracy": 0.80, "log_loss": 0.40, "f1": 0.7, "test_rows": 16},
+        sample=DATA,
+    )
+    register(
+        db,
+        store,
+        fitted(LogisticRegression(C=0.1), DATA, y),
+        metrics={"accuracy": 0.85, "log_loss": 0.45},
+        sample=DATA,
+    )
+    register(
+        db,
+        store,
+        log_pipeline(DATA, y, LogisticRegression()),
+        metrics={"accuracy": 0.85, "log_loss": 0.30, "f1": None},
+    )
     set_alias(db, "churn", "prod", 2)
 
     result = compare_model_versions(db, store, ["churn:1", "churn@prod", "churn"])
@@ -40,13 +64,29 @@ def test_compare_side_by_side(registry: Project) -> None:
     assert [v["ref"] for v in versions] == result["refs"]
     assert [v["onnx_status"] for v in versions] == ["trusted", "trusted", "unconvertible"]
     assert versions[1]["aliases"] == ["prod"] and versions[0]["metrics"]["accuracy"] == 0.80
-    assert versions[0]["estimator"].endswith("LogisticRegression") and versions[0]["dataset"] is None
+    assert (
+        versions[0]["estimator"].endswith("LogisticRegression") and versions[0]["dataset"] is None
+    )
 
 
 def test_compare_across_models_and_errors(registry: Project) -> None:
     db, store = registry.db, registry.store
-    register(db, store, fitted(LinearRegression(), DATA, regression_target(DATA)), model="price", task="regression", metrics={"rmse": 2.0, "r2": 0.9})
-    register(db, store, fitted(LinearRegression(fit_intercept=False), DATA, regression_target(DATA)), model="price", task="regression", metrics={"rmse": 3.0, "r2": 0.8})
+    register(
+        db,
+        store,
+        fitted(LinearRegression(), DATA, regression_target(DATA)),
+        model="price",
+        task="regression",
+        metrics={"rmse": 2.0, "r2": 0.9},
+    )
+    register(
+        db,
+        store,
+        fitted(LinearRegression(fit_intercept=False), DATA, regression_target(DATA)),
+        model="price",
+        task="regression",
+        metrics={"rmse": 3.0, "r2": 0.8},
+    )
     result = compare_model_versions(db, store, ["price:2", "price:1", "price"])
     assert result["refs"] == ["price:2", "price:1"]  # `price` is price:2 again
     assert result["best"] == {"r2": "price:1", "rmse": "price:1"}
@@ -58,9 +98,21 @@ def test_compare_across_models_and_errors(registry: Project) -> None:
 
 @pytest.mark.parametrize(
     ("metric", "direction"),
-    [("rmse", "min"), ("mae", "min"), ("log_loss", "min"), ("test_rmse", "min"), ("accuracy", "max"),
-     ("r2", "max"), ("neg_mean_squared_error", "max"), ("roc_auc", "max"), ("mean_absolute_error", "min"),
-     ("inertia", "min"), ("silhouette", "max"), ("test_rows", None), ("anomaly_rate", None)],
+    [
+        ("rmse", "min"),
+        ("mae", "min"),
+        ("log_loss", "min"),
+        ("test_rmse", "min"),
+        ("accuracy", "max"),
+        ("r2", "max"),
+        ("neg_mean_squared_error", "max"),
+        ("roc_auc", "max"),
+        ("mean_absolute_error", "min"),
+        ("inertia", "min"),
+        ("silhouette", "max"),
+        ("test_rows", None),
+        ("anomaly_rate", None),
+    ],
 )
 def test_metric_direction(metric: str, direction: str | None) -> None:
     assert metric_direction(metric) == direction

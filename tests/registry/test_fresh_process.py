@@ -42,7 +42,9 @@ def test_fresh_process_reproduces_predictions(tmp_path: Path) -> None:
     root = tmp_path / "proj"
     project = init_project(root, environ={})
     train, rows = frame(rows=200, seed=0), frame(rows=40, seed=5)
-    forest = fitted(RandomForestClassifier(n_estimators=20, random_state=0), train, class_labels(train))
+    forest = fitted(
+        RandomForestClassifier(n_estimators=20, random_state=0), train, class_labels(train)
+    )
     linear = fitted(LinearRegression(), train, regression_target(train))
     register(project.db, project.store, forest, sample=rows)
     register(project.db, project.store, linear, model="price", task="regression", sample=rows)
@@ -59,7 +61,12 @@ def test_fresh_process_reproduces_predictions(tmp_path: Path) -> None:
     rows.to_parquet(tmp_path / "rows.parquet")  # Parquet keeps every float64 bit
     proc = subprocess.run(
         [sys.executable, "-c", SCRIPT, str(root), str(tmp_path / "rows.parquet")],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120,
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     got = json.loads(proc.stdout.strip().splitlines()[-1])

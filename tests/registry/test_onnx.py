@@ -20,7 +20,6 @@ from tests.registry.fitted import (
     log_pipeline,
     register,
     regression_target,
-    signature,
 )
 
 TRAIN, HELD_OUT = frame(rows=240, seed=0), frame(rows=120, seed=1)
@@ -57,16 +56,23 @@ def test_convertible_pipelines_are_trusted(registry: Project, estimator, task: s
         assert list(outputs[0]) == list(pipeline.predict(HELD_OUT))
         np.testing.assert_allclose(outputs[1], pipeline.predict_proba(HELD_OUT), atol=ATOL)
     else:
-        np.testing.assert_allclose(outputs[0].ravel(), pipeline.predict(HELD_OUT), atol=ATOL, rtol=1e-4)
+        np.testing.assert_allclose(
+            outputs[0].ravel(), pipeline.predict(HELD_OUT), atol=ATOL, rtol=1e-4
+        )
 
 
 def test_clusterer_is_trusted_and_float64_is_used_when_it_runs(project: Project) -> None:
     # Without an imputer every operator exists for float64, so the graph keeps double inputs.
     steps = ColumnTransformer(
-        [("numbers", StandardScaler(), ["age"]), ("city", OneHotEncoder(handle_unknown="ignore"), ["city"])]
+        [
+            ("numbers", StandardScaler(), ["age"]),
+            ("city", OneHotEncoder(handle_unknown="ignore"), ["city"]),
+        ]
     )
     pipeline = fitted(KMeans(n_clusters=3, n_init=2, random_state=0), TRAIN, steps=steps)
-    version = register(project.db, project.store, pipeline, model="segments", task="clustering", sample=HELD_OUT)
+    version = register(
+        project.db, project.store, pipeline, model="segments", task="clustering", sample=HELD_OUT
+    )
     assert version.onnx_status == "trusted", version.onnx_check
     assert version.onnx_check["input_type"] == "double"
     assert version.onnx_check["compared"] == ["label", "scores"]
@@ -74,7 +80,9 @@ def test_clusterer_is_trusted_and_float64_is_used_when_it_runs(project: Project)
 
 def test_unconvertible_is_recorded_with_its_reason(registry: Project) -> None:
     pipeline = log_pipeline(TRAIN, regression_target(TRAIN), LinearRegression())
-    version = register(registry.db, registry.store, pipeline, model="logged", task="regression", sample=HELD_OUT)
+    version = register(
+        registry.db, registry.store, pipeline, model="logged", task="regression", sample=HELD_OUT
+    )
     assert version.onnx_status == "unconvertible"
     assert version.onnx_digest is None and version.onnx_bytes() is None
     reason = version.onnx_check["error"]
@@ -92,7 +100,9 @@ def test_disagreeing_graph_is_stored_but_never_trusted(registry: Project) -> Non
     held_out = HELD_OUT.copy()
     held_out["amount"] = 1e8 + np.random.default_rng(3).uniform(0, 1000, len(held_out))
     pipeline = fitted(LinearRegression(), train, train["amount"].to_numpy() - 1e8)
-    version = register(registry.db, registry.store, pipeline, model="big", task="regression", sample=held_out)
+    version = register(
+        registry.db, registry.store, pipeline, model="big", task="regression", sample=held_out
+    )
     assert version.onnx_status == "disagrees"
     check = version.onnx_check
     assert check["input_type"] == "float" and check["rows"] == 120
@@ -112,16 +122,23 @@ def test_without_a_sample_the_graph_is_unchecked(project: Project) -> None:
 def test_compare_outputs_row_by_row() -> None:
     labels = np.array(["no", "yes", "yes", "no"])
     proba = np.array([[0.9, 0.1], [0.2, 0.8], [0.4, 0.6], [0.7, 0.3]])
-    same = compare_outputs([("label", labels, True), ("probabilities", proba, False)], [labels.astype(object), proba.astype(np.float32)])
+    same = compare_outputs(
+        [("label", labels, True), ("probabilities", proba, False)],
+        [labels.astype(object), proba.astype(np.float32)],
+    )
     assert same["agreement"] == 1.0 and same["max_abs_diff"] < 1e-6 and same["rows"] == 4
     other_labels = np.array(["no", "yes", "no", "no"], dtype=object)
     nudged = proba.copy()
     nudged[0, 0] += 5e-5  # inside atol + rtol * |x|
     nudged[3, 1] += 1e-3  # outside it
-    result = compare_outputs([("label", labels, True), ("probabilities", proba, False)], [other_labels, nudged])
+    result = compare_outputs(
+        [("label", labels, True), ("probabilities", proba, False)], [other_labels, nudged]
+    )
     assert result["agreement"] == 0.5  # rows 2 (label) and 3 (probability) disagree
     assert result["max_abs_diff"] == pytest.approx(1e-3)
     shape = compare_outputs([("variable", np.zeros(4), False)], [np.zeros((4, 2))])
     assert shape["agreement"] == 0.0 and "shape" in shape["errors"][0]
-    numeric = compare_outputs([("label", np.array([0, 1, 1]), True)], [np.array([0, 1, 1], dtype=np.int64)])
+    numeric = compare_outputs(
+        [("label", np.array([0, 1, 1]), True)], [np.array([0, 1, 1], dtype=np.int64)]
+    )
     assert numeric["agreement"] == 1.0

@@ -20,11 +20,11 @@ from tests.registry.fitted import class_labels, fitted, frame, register, transfo
 class Clip(TransformerMixin, BaseEstimator):
     """A user's own transformer: skops does not know it, so it is untrusted unless named."""
 
-    def fit(self, X, y=None):  # noqa: ANN001, ANN201 - scikit-learn's protocol
+    def fit(self, X, y=None):
         self.n_features_in_ = X.shape[1]
         return self
 
-    def transform(self, X):  # noqa: ANN001, ANN201
+    def transform(self, X):
         return np.clip(X, -2, 2)
 
 
@@ -58,7 +58,9 @@ def test_prefix_lookalikes_are_not_trusted(registry: Project) -> None:
 
     assert is_trusted("sklearn.tree._tree.Tree") and is_trusted("lambeam.data.transformers.X")
     assert not is_trusted("sklearn_evil.Payload") and not is_trusted("numpyx.Y")
-    assert is_trusted("mypkg.Model", ["mypkg.Model"]) and not is_trusted("mypkg.Other", ["mypkg.Model"])
+    assert is_trusted("mypkg.Model", ["mypkg.Model"]) and not is_trusted(
+        "mypkg.Other", ["mypkg.Model"]
+    )
 
 
 def test_stored_bytes_with_an_unrecorded_type_are_refused_at_load(registry: Project) -> None:

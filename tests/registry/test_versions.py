@@ -19,7 +19,14 @@ from lambeam.registry import (
     set_alias,
 )
 from lambeam.storage.schema import ModelRow, ModelVersionRow
-from tests.registry.fitted import class_labels, fitted, frame, register, regression_target, signature
+from tests.registry.fitted import (
+    class_labels,
+    fitted,
+    frame,
+    register,
+    regression_target,
+    signature,
+)
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +49,9 @@ def test_versions_are_numbered_per_model_from_one(registry: Project, classifier)
 
 def test_record_holds_what_was_registered(registry: Project, classifier) -> None:
     db, store = registry.db, registry.store
-    version = register(db, store, classifier, metrics={"accuracy": 0.875, "f1": float("nan")}, created_by="ana")
+    version = register(
+        db, store, classifier, metrics={"accuracy": 0.875, "f1": float("nan")}, created_by="ana"
+    )
     assert version.task == "classification"
     assert version.estimator == "sklearn.linear_model._logistic.LogisticRegression"
     assert version.params["max_iter"] == 500
@@ -69,7 +78,22 @@ def test_refs_name_number_and_alias(registry: Project, classifier) -> None:
     assert get_model_version(db, store, "churn:3").aliases == []
 
 
-@pytest.mark.parametrize("ref", ["a:b:c", "name:x", "name:0", "name:", "name@", "@prod", "name@3", "name@Prod", "", "a@b:1", "bad name"])
+@pytest.mark.parametrize(
+    "ref",
+    [
+        "a:b:c",
+        "name:x",
+        "name:0",
+        "name:",
+        "name@",
+        "@prod",
+        "name@3",
+        "name@Prod",
+        "",
+        "a@b:1",
+        "bad name",
+    ],
+)
 def test_malformed_refs_are_config_errors(ref: str) -> None:
     with pytest.raises(ConfigError) as caught:
         parse_model_ref(ref)
@@ -120,9 +144,19 @@ def test_bad_inputs_register_nothing(registry: Project, classifier) -> None:
         from lambeam.registry import register_model_version
 
         register_model_version(
-            db, store, model="churn", pipeline=classifier, task="classification", estimator="x.Y",
-            params={}, metrics={}, signature=signature(), lineage={}, dataset_version_id=42,
-            raw_sample=None, duration_s=0.0,
+            db,
+            store,
+            model="churn",
+            pipeline=classifier,
+            task="classification",
+            estimator="x.Y",
+            params={},
+            metrics={},
+            signature=signature(),
+            lineage={},
+            dataset_version_id=42,
+            raw_sample=None,
+            duration_s=0.0,
         )
     with db.session() as session:
         assert session.scalar(select(func.count()).select_from(ModelVersionRow)) == 0
