@@ -16,7 +16,7 @@ from lambeam.data.errors import unwrap
 from lambeam.data.pipeline import run_beam
 from lambeam.data.sources import expand_source, hash_inputs
 from lambeam.data.spec import PipelineSpec, parse_pipeline_spec
-from lambeam.errors import ConfigError, EmptyDatasetError, LambeamError
+from lambeam.errors import ConfigError, EmptyDatasetError
 from lambeam.progress import Reporter, SilentReporter
 from lambeam.project import Project
 from lambeam.storage import current_user, utcnow
@@ -61,9 +61,7 @@ def run_pipeline(
         with reporter.stage("running Beam pipeline"):
             try:
                 result = run_beam(spec, paths, store, scratch, args)
-            except LambeamError:
-                raise
-            except Exception as exc:
+            except Exception as exc:  # Beam wraps worker errors; unwrap finds the lambeam one
                 raise unwrap(exc, f"pipeline {name}") from None
     finally:
         store.remove_scratch(scratch)

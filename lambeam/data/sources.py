@@ -73,6 +73,8 @@ def read_batches(
         try:
             yield from _rebatch(_arrow_batches(handle, fmt, source), source.schema, url)
         except pa.ArrowInvalid as exc:
+            if str(exc).startswith("Empty CSV file"):
+                return  # no header, no rows: contributes nothing
             raise _arrow_error(exc, url) from None
 
 
