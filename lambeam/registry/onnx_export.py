@@ -17,6 +17,7 @@ Nothing here raises: conversion must never make registering fail, so every failu
 
 from __future__ import annotations
 
+import copy
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import is_classifier, is_regressor
+from sklearn.compose import ColumnTransformer
+from sklearn.pipeline import FeatureUnion, Pipeline
 
 from lambeam.registry.signature import input_columns
 
@@ -205,13 +208,46 @@ def _convert(pipeline: Any, signature: dict[str, Any], input_type: str) -> bytes
         (name, number_type([None, 1]) if kind == "number" else StringTensorType([None, 1]))
         for name, kind in input_columns(signature)
     ]
-    final = _final_estimator(pipeline)
+    convertible = _unfrozen(copy.deepcopy(pipeline))
+    final = _final_estimator(convertible)
     # Plain arrays, not a list of {class: probability} maps, so that outputs compare directly.
     options = {id(final): {"zipmap": False}} if is_classifier(final) else None
     graph = convert_sklearn(
-        pipeline, initial_types=initial_types, options=options, target_opset=TARGET_OPSET
+        convertible, initial_types=initial_types, options=options, target_opset=TARGET_OPSET
     )
     return graph.SerializeToString()
+
+
+def _unfrozen(estimator: Any) -> Any:
+    """`estimator` with every FrozenEstimator replaced by the fitted estimator it wraps.
+
+    A dataset's transform freezes its fitted column pipelines (so ColumnTransformer.fit cannot
+    refit them); skl2onnx has no converter for the wrapper, though it computes exactly what the
+    wrapped estimator does. Works in place, so callers pass a copy; the check on the raw sample
+    still compares against the original pipeline.
+    """
+    try:
+        from sklearn.frozen import FrozenEstimator
+    except ImportError:  # scikit-learn < 1.6 has no FrozenEstimator
+        return estimator
+    if isinstance(estimator, FrozenEstimator):
+        return _unfrozen(estimator.estimator)
+    if isinstance(estimator, Pipeline):
+        estimator.steps = [(name, _unfrozen(step)) for name, step in estimator.steps]
+    elif isinstance(estimator, ColumnTransformer):
+        for attribute in ("transformers", "transformers_"):
+            if hasattr(estimator, attribute):
+                blocks = [
+                    (name, block if isinstance(block, str) else _unfrozen(block), columns)
+                    for name, block, columns in getattr(estimator, attribute)
+                ]
+                setattr(estimator, attribute, blocks)
+    elif isinstance(estimator, FeatureUnion):
+        estimator.transformer_list = [
+            (name, part if isinstance(part, str) else _unfrozen(part))
+            for name, part in estimator.transformer_list
+        ]
+    return estimator
 
 
 def _session(model: bytes) -> Any:

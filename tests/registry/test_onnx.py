@@ -142,3 +142,27 @@ def test_compare_outputs_row_by_row() -> None:
         [("label", np.array([0, 1, 1]), True)], [np.array([0, 1, 1], dtype=np.int64)]
     )
     assert numeric["agreement"] == 1.0
+
+
+def test_frozen_column_pipelines_convert_like_the_ones_they_wrap(project: Project) -> None:
+    # Dataset transforms freeze their fitted column pipelines; the graph is built from what they
+    # wrap, and the registered pipeline itself is left as it was.
+    from sklearn.frozen import FrozenEstimator
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+
+    numbers = Pipeline([("impute", SimpleImputer()), ("scale", StandardScaler())]).fit(
+        TRAIN[["amount", "age"]]
+    )
+    city = OneHotEncoder(handle_unknown="ignore").fit(TRAIN[["city"]])
+    steps = ColumnTransformer(
+        [
+            ("numbers", FrozenEstimator(numbers), ["amount", "age"]),
+            ("city", FrozenEstimator(city), ["city"]),
+        ]
+    )
+    pipeline = fitted(LogisticRegression(max_iter=500), TRAIN, class_labels(TRAIN), steps=steps)
+    version = register(project.db, project.store, pipeline, sample=HELD_OUT)
+    assert version.onnx_status == "trusted", version.onnx_check
+    assert isinstance(pipeline[0].transformers_[0][1], FrozenEstimator)
+    assert isinstance(version.load()[0].transformers_[0][1], FrozenEstimator)
