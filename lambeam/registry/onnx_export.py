@@ -49,6 +49,7 @@ TARGET_OPSET = {"": 17, "ai.onnx.ml": 3}
 # (another category mapping, a wrong imputed value) is far outside it.
 ATOL = 1e-4
 RTOL = 1e-4
+_TOLERANCE = {"atol": ATOL, "rtol": RTOL}
 _PROVIDERS = ["CPUExecutionProvider"]
 
 
@@ -135,7 +136,20 @@ def export_onnx(
     pipeline: Any, signature: dict[str, Any], raw_sample: pd.DataFrame | None
 ) -> OnnxExport:
     """Convert `pipeline` to ONNX and check it on `raw_sample`; never raises."""
-    tolerance = {"atol": ATOL, "rtol": RTOL}
+    try:
+        return _export(pipeline, signature, raw_sample)
+    except Exception as exc:  # registering must not fail because of ONNX
+        log.exception("ONNX export failed unexpectedly")
+        error = f"ONNX export failed: {_one_line(exc)}"
+        return OnnxExport(
+            "unconvertible", None, _check(0, None, None, dict(_TOLERANCE), error, None)
+        )
+
+
+def _export(
+    pipeline: Any, signature: dict[str, Any], raw_sample: pd.DataFrame | None
+) -> OnnxExport:
+    tolerance = dict(_TOLERANCE)
     has_numbers = any(kind == "number" for _, kind in input_columns(signature))
     session = None
     model: bytes | None = None
