@@ -169,7 +169,6 @@ def _export(
             reason = f"ONNX Runtime cannot load the converted graph: {_one_line(exc)}"
             model = None
     if session is None or model is None:
-        log.info("model is not convertible to ONNX: %s", reason)
         return OnnxExport("unconvertible", None, _check(0, None, None, tolerance, reason, None))
 
     if raw_sample is None or len(raw_sample) == 0:
@@ -191,7 +190,6 @@ def _export(
         outputs = session.run(None, onnx_feed(signature, raw_sample, input_type))
     except Exception as exc:  # noqa: BLE001 - a graph that fails on real rows is not trusted
         error = f"ONNX Runtime failed on the raw sample: {_one_line(exc)}"
-        log.warning("ONNX export disagrees with scikit-learn: %s", error)
         return OnnxExport("disagrees", model, _check(rows, 0.0, None, tolerance, error, input_type))
     if len(outputs) < len(expected):
         error = f"the graph has {len(outputs)} outputs, expected at least {len(expected)}"
@@ -203,13 +201,6 @@ def _export(
     )
     check["compared"] = [name for name, _, _ in expected]
     status = "trusted" if result["agreement"] == 1.0 and not mismatch else "disagrees"
-    if status == "disagrees":
-        log.warning(
-            "ONNX export disagrees with scikit-learn on %.1f%% of %d rows (max abs diff %g)",
-            100 * (1 - result["agreement"]),
-            rows,
-            result["max_abs_diff"],
-        )
     return OnnxExport(status, model, check)
 
 

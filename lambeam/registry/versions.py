@@ -7,6 +7,7 @@ points at a missing blob. Numbers are max+1 within the inserting transaction; th
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Iterable
@@ -42,6 +43,7 @@ __all__ = [
 ]
 
 _ATTEMPTS = 8
+log = logging.getLogger(__name__)
 
 
 def register_model_version(
@@ -100,13 +102,31 @@ def register_model_version(
             with db.session() as session:
                 row = _insert_version(session, model, values)
                 dataset = _dataset_refs(session, [row])
-            return _record(row, store, [], dataset.get(row.dataset_version_id))
+            version = _record(row, store, [], dataset.get(row.dataset_version_id))
+            _log_onnx(version)
+            return version
         except StorageError as exc:
             if not isinstance(exc.__cause__, IntegrityError) or attempt == _ATTEMPTS - 1:
                 raise
             # Another register took this number (or created the model) first; take the next.
             time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _log_onnx(version: ModelVersion) -> None:
+    check = version.onnx_check
+    if version.onnx_status == "disagrees":
+        log.warning(
+            "model %s: its ONNX graph disagrees with scikit-learn on %d rows (agreement %s, max"
+            " abs diff %s%s); it is stored but not trusted",
+            version.ref,
+            check.get("rows", 0),
+            check.get("agreement"),
+            check.get("max_abs_diff"),
+            f", {check['error']}" if check.get("error") else "",
+        )
+    elif version.onnx_status == "unconvertible":
+        log.info("model %s: not convertible to ONNX: %s", version.ref, check.get("error"))
 
 
 def _insert_version(session: Session, model: str, values: dict[str, Any]) -> ModelVersionRow:

@@ -92,7 +92,9 @@ def test_unconvertible_is_recorded_with_its_reason(registry: Project) -> None:
     np.testing.assert_array_equal(loaded.predict(HELD_OUT), pipeline.predict(HELD_OUT))
 
 
-def test_disagreeing_graph_is_stored_but_never_trusted(registry: Project) -> None:
+def test_disagreeing_graph_is_stored_but_never_trusted(
+    registry: Project, caplog: pytest.LogCaptureFixture
+) -> None:
     # Amounts around 1e8 with meaningful units: the float32 graph (forced by the imputer, which
     # ONNX Runtime implements for float32 only) cannot represent them; float64 scikit-learn can.
     train = TRAIN.copy()
@@ -108,6 +110,7 @@ def test_disagreeing_graph_is_stored_but_never_trusted(registry: Project) -> Non
     assert check["input_type"] == "float" and check["rows"] == 120
     assert check["agreement"] < 1.0 and check["max_abs_diff"] > 1.0
     assert version.onnx_bytes() is not None  # kept for inspection, marked not trusted
+    assert any("big:1" in r.message and "disagrees" in r.message for r in caplog.records)
 
 
 def test_without_a_sample_the_graph_is_unchecked(project: Project) -> None:
