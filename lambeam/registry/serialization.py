@@ -13,7 +13,7 @@ from typing import Any
 
 import skops.io as sio
 
-from lambeam.errors import UntrustedModelError
+from lambeam.errors import TrainingError, UntrustedModelError
 
 __all__ = ["TRUSTED_MODULES", "dump_pipeline", "is_trusted", "load_pipeline"]
 
@@ -32,10 +32,17 @@ def dump_pipeline(
 ) -> tuple[bytes, list[str]]:
     """skops bytes of `pipeline` and the sorted list of non-default types it holds.
 
-    Raises UntrustedModelError naming every type outside the trusted set.
+    Raises UntrustedModelError naming every type outside the trusted set, TrainingError when
+    skops cannot persist the object at all.
     """
     extra = list(trusted_extra)
-    data = sio.dumps(pipeline)
+    try:
+        data = sio.dumps(pipeline)
+    except Exception as exc:  # skops raises several types for objects it cannot persist
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise TrainingError(
+            f"{what} cannot be saved with skops: {type(exc).__name__}: {first}"
+        ) from exc
     types = sorted(sio.get_untrusted_types(data=data))
     refused = [name for name in types if not is_trusted(name, extra)]
     if refused:

@@ -79,3 +79,13 @@ def test_stored_bytes_with_an_unrecorded_type_are_refused_at_load(registry: Proj
     tampered = get_model_version(db, store, "churn:1")
     with pytest.raises(UntrustedModelError, match=f"churn:1.*{CLIP}"):
         tampered.load()
+
+
+def test_an_object_skops_cannot_save_is_a_training_error(registry: Project) -> None:
+    from lambeam.errors import TrainingError
+
+    pipeline = fitted(LogisticRegression(), DATA, class_labels(DATA))
+    pipeline[-1].history_ = (step for step in range(3))  # generators cannot be persisted
+    with pytest.raises(TrainingError, match="cannot be saved with skops: TypeError"):
+        register(registry.db, registry.store, pipeline)
+    assert list_models(registry.db) == []
