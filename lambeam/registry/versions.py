@@ -117,7 +117,7 @@ def _log_onnx(version: ModelVersion) -> None:
     check = version.onnx_check
     if version.onnx_status == "disagrees":
         log.warning(
-            "model %s: its ONNX graph disagrees with scikit-learn on %d rows (agreement %s, max"
+            "model %s: its ONNX graph disagrees with scikit-learn on a %d-row sample (agreement %s, max"
             " abs diff %s%s); it is stored but not trusted",
             version.ref,
             check.get("rows", 0),
