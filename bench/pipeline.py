@@ -130,8 +130,9 @@ def main() -> None:
                         help="a Beam option for the lambeam side (repeatable)")
     args = parser.parse_args()
     rows = args.rows or (100_000 if args.quick else 1_000_000)
-    beam_args = args.beam_arg if args.beam_arg is not None else [
-        "--direct_num_workers=2", "--direct_running_mode=multi_processing"]
+    # Beam's defaults (the DirectRunner in this process): on two shared cores, measured faster than
+    # --direct_num_workers=2 --direct_running_mode=multi_processing (see BENCHMARKS.md).
+    beam_args = args.beam_arg if args.beam_arg is not None else []
     with tempfile.TemporaryDirectory(prefix="lambeam-bench-") as tmp:
         workdir = Path(tmp)
         csv = workdir / "input.csv"

@@ -12,6 +12,7 @@ the same inputs give bit-identical statistics however Beam groups the batches.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -307,8 +308,20 @@ def text_analyzer(params: Mapping[str, Any]) -> Any:
     return CountVectorizer(ngram_range=tuple(params["ngram"]), dtype=np.int64)
 
 
+# CountVectorizer's default token_pattern is (?u)\b\w\w+\b: maximal runs of two or more word
+# characters. \w\w+ (greedy, so it always takes a whole run) finds the same tokens, faster.
+_WORDS = re.compile(r"\w\w+")
+# Joins a batch's documents into one string; a word token, so it shows where each document ends.
+_BOUNDARY = " zzlambeamdocumentboundaryzz "
+
+
 def _term_counts(values: np.ndarray, params: Mapping[str, Any]) -> tuple[dict[str, list[int]], int]:
+    """{term: [term frequency, document frequency]} over a batch, and its number of documents."""
     docs = np.where(pd.isna(values), "", values)
+    if tuple(params["ngram"]) == (1, 1):
+        fast = _word_counts(docs)
+        if fast is not None:
+            return fast, len(docs)
     vectorizer = text_analyzer(params)
     try:
         counts = vectorizer.fit_transform(docs)
@@ -318,6 +331,24 @@ def _term_counts(values: np.ndarray, params: Mapping[str, Any]) -> tuple[dict[st
     df = np.bincount(counts.indices, minlength=counts.shape[1])
     terms = vectorizer.get_feature_names_out()
     return {t: [int(a), int(b)] for t, a, b in zip(terms.tolist(), tf.tolist(), df.tolist(), strict=True)}, len(docs)
+
+
+def _word_counts(docs: np.ndarray) -> dict[str, list[int]] | None:
+    """Unigram counts tokenised as CountVectorizer's default analyzer does (lowercase, then the
+    default token pattern), but with one regex pass over the whole batch instead of one per
+    document: the same tokens, several times faster. None if a document contains the boundary."""
+    tokens = np.array(_WORDS.findall(_BOUNDARY.join(docs).lower()), dtype=object)
+    boundary = tokens == _BOUNDARY.strip()
+    if int(boundary.sum()) != len(docs) - 1:
+        return None
+    document = np.cumsum(boundary)[~boundary]
+    codes, terms = pd.factorize(tokens[~boundary])
+    if not len(terms):
+        return {}
+    tf = np.bincount(codes, minlength=len(terms))
+    pairs = np.unique(document.astype(np.int64) * len(terms) + codes)
+    df = np.bincount(pairs % len(terms), minlength=len(terms))
+    return {t: [int(a), int(b)] for t, a, b in zip(terms.tolist(), tf.tolist(), df.tolist(), strict=True)}
 
 
 def finish_encoders(plans: list[ColumnPlan], partial: Partial, place: str) -> dict[str, Any]:
