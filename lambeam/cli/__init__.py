@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import click
 import typer
+from rich.markup import escape
 
 from lambeam.cli import _datasets, _models, _project, _training
 from lambeam.cli._console import err_console
@@ -15,12 +17,23 @@ from lambeam.errors import LambeamError
 
 __all__ = ["app", "main", "run"]
 
+
+class _QuietBeamImports(logging.Filter):
+    """Drop Beam's import-time notice about Google Cloud clients that lambeam does not use."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("apitools not found")
+
+
+logging.getLogger().addFilter(_QuietBeamImports())
+
 app = typer.Typer(
     name="lambeam",
     help="Self-hosted serverless machine learning: Beam pipelines, training, a model registry.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 
 
@@ -47,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app(args=argv, standalone_mode=False)
     except LambeamError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return exc.exit_code
     except click.exceptions.Exit as exc:
         return int(exc.exit_code or 0)

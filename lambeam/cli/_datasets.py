@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from lambeam.cli._console import RichReporter, console, print_json
 from lambeam.cli._context import open_project
-from lambeam.data import get_dataset_version, list_dataset_versions, run_pipeline
-from lambeam.data.dataset import DatasetVersion
+
+if TYPE_CHECKING:
+    from lambeam.data import DatasetVersion
 
 __all__ = ["datasets_app", "pipeline_app"]
 
-pipeline_app = typer.Typer(help="Run Beam pipelines declared as [pipelines.NAME].", no_args_is_help=True)
-datasets_app = typer.Typer(help="Dataset versions written by pipelines.", no_args_is_help=True)
+pipeline_app = typer.Typer(help="Run Beam pipelines declared as [pipelines.NAME].", no_args_is_help=True, rich_markup_mode=None)
+datasets_app = typer.Typer(help="Dataset versions written by pipelines.", no_args_is_help=True, rich_markup_mode=None)
 
 
 @pipeline_app.command(
@@ -31,6 +33,8 @@ def run(
     Beam pipeline options follow `--` and pass through unchanged, e.g.
     `lambeam pipeline run NAME -- --runner FlinkRunner --flink_master host:8081`.
     """
+    from lambeam.data import run_pipeline
+
     with open_project(ctx) as project:
         result = run_pipeline(project, name, beam_args=list(ctx.args), reporter=RichReporter(quiet=as_json))
     version = result.dataset_version
@@ -51,6 +55,8 @@ def ls(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """List dataset versions."""
+    from lambeam.data import list_dataset_versions
+
     with open_project(ctx) as project:
         versions = list_dataset_versions(project.db, project.store, pipeline)
     if as_json:
@@ -69,6 +75,8 @@ def show(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Show a dataset version: inputs, columns, split sizes and the column profile."""
+    from lambeam.data import get_dataset_version
+
     with open_project(ctx) as project:
         version = get_dataset_version(project.db, project.store, ref)
     detail = {**_summary(version), "inputs": version.inputs, "profile": version.profile,
@@ -76,9 +84,9 @@ def show(
     if as_json:
         print_json(detail)
         return
-    console.print(f"[bold]{version.ref}[/] {version.rows} rows, content {version.content_hash}")
+    console.print(f"[bold]{escape(version.ref)}[/] {version.rows} rows, content {version.content_hash}")
     for item in version.inputs:
-        console.print(f"  input {item.get('path')} sha256 {str(item.get('sha256'))[:12]}")
+        console.print(f"  input {escape(str(item.get('path')))} sha256 {str(item.get('sha256'))[:12]}")
     table = Table("column", "type", "count", "missing", "mean", "std", "min", "max", "top")
     types = {c["name"]: c["type"] for c in version.input_columns}
     for column, stats in version.profile.items():

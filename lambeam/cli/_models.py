@@ -5,24 +5,17 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from lambeam.cli._console import console, print_json
 from lambeam.cli._context import open_project
 from lambeam.cli._training import metrics_table
-from lambeam.registry import (
-    compare_model_versions,
-    get_model_version,
-    list_model_versions,
-    list_models,
-    remove_alias,
-    set_alias,
-)
 
 __all__ = ["models_app"]
 
-models_app = typer.Typer(help="The model registry: versions, aliases, comparisons.", no_args_is_help=True)
-alias_app = typer.Typer(help="Move or remove a model's aliases (every move is audited).", no_args_is_help=True)
+models_app = typer.Typer(help="The model registry: versions, aliases, comparisons.", no_args_is_help=True, rich_markup_mode=None)
+alias_app = typer.Typer(help="Move or remove a model's aliases (every move is audited).", no_args_is_help=True, rich_markup_mode=None)
 models_app.add_typer(alias_app, name="alias")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
@@ -35,6 +28,8 @@ def ls(
     as_json: JsonFlag = False,
 ) -> None:
     """List models, or one model's versions."""
+    from lambeam.registry import list_model_versions, list_models
+
     with open_project(ctx) as project:
         if model is None:
             models = list_models(project.db)
@@ -67,19 +62,21 @@ def show(
     as_json: JsonFlag = False,
 ) -> None:
     """Show a model version: lineage, params, metrics, signature, ONNX check."""
+    from lambeam.registry import get_model_version
+
     with open_project(ctx) as project:
         version = get_model_version(project.db, project.store, ref)
     if as_json:
         print_json(version.to_dict())
         return
-    console.print(f"[bold]{version.ref}[/] {version.task} · {version.estimator}")
-    console.print(f"  aliases: {', '.join(version.aliases) or '-'}")
-    console.print(f"  dataset: {version.lineage.get('dataset', {}).get('ref', '-')}")
+    console.print(f"[bold]{escape(version.ref)}[/] {version.task} · {escape(version.estimator)}")
+    console.print(f"  aliases: {', '.join(version.aliases) or '-'}", markup=False)
+    console.print(f"  dataset: {version.lineage.get('dataset', {}).get('ref', '-')}", markup=False)
     console.print(f"  created: {version.created_at:%Y-%m-%d %H:%M:%S} by {version.created_by} in {version.duration_s:.1f}s")
-    console.print(f"  onnx: {version.onnx_status} {version.onnx_check or ''}")
-    console.print(f"  params: {version.params}")
+    console.print(f"  onnx: {version.onnx_status} {version.onnx_check or ''}", markup=False)
+    console.print(f"  params: {version.params}", markup=False)
     inputs = ", ".join(f"{i['name']}:{i['type']}" for i in version.signature.get("inputs", []))
-    console.print(f"  inputs: {inputs}")
+    console.print(f"  inputs: {inputs}", markup=False)
     console.print(metrics_table({version.ref: version.metrics}))
     matrix = version.metrics.get("confusion_matrix")
     if matrix:
@@ -96,6 +93,8 @@ def compare(
     as_json: JsonFlag = False,
 ) -> None:
     """Compare model versions side by side: metrics, params, data, ONNX."""
+    from lambeam.registry import compare_model_versions
+
     with open_project(ctx) as project:
         comparison = compare_model_versions(project.db, project.store, refs)
     if as_json:
@@ -104,7 +103,7 @@ def compare(
     by_ref = {v["ref"]: v.get("metrics", {}) for v in comparison["versions"]}
     console.print(metrics_table(by_ref))
     for metric, ref in sorted(comparison.get("best", {}).items()):
-        console.print(f"best {metric}: {ref}")
+        console.print(f"best {metric}: {ref}", markup=False)
 
 
 @alias_app.command("set")
@@ -116,12 +115,14 @@ def alias_set(
     as_json: JsonFlag = False,
 ) -> None:
     """Point ALIAS of MODEL at VERSION."""
+    from lambeam.registry import set_alias
+
     with open_project(ctx) as project:
         set_alias(project.db, model, alias, version)
     if as_json:
         print_json({"model": model, "alias": alias, "version": version})
     else:
-        console.print(f"{model}@{alias} → {model}:{version}")
+        console.print(f"{model}@{alias} → {model}:{version}", markup=False)
 
 
 @alias_app.command("rm")
@@ -132,9 +133,11 @@ def alias_rm(
     as_json: JsonFlag = False,
 ) -> None:
     """Remove ALIAS from MODEL."""
+    from lambeam.registry import remove_alias
+
     with open_project(ctx) as project:
         remove_alias(project.db, model, alias)
     if as_json:
         print_json({"model": model, "alias": alias, "removed": True})
     else:
-        console.print(f"removed {model}@{alias}")
+        console.print(f"removed {model}@{alias}", markup=False)

@@ -10,7 +10,6 @@ import typer
 from lambeam.cli._console import RichReporter, console
 from lambeam.cli._training import metrics_table
 from lambeam.project import init_project
-from lambeam.quickstart import run_quickstart
 
 __all__ = ["register"]
 
@@ -37,8 +36,10 @@ def quickstart(
     directory: Annotated[Path, typer.Option("--dir", help="Where to make the demo project.")] = Path("lambeam-quickstart"),
 ) -> None:
     """The whole flow on data shipped with lambeam: pipelines, training, comparison, an alias."""
+    from lambeam.quickstart import run_quickstart
+
     summary = run_quickstart(directory, RichReporter())
     for line in summary.lines:
-        console.print(line)
+        console.print(line, markup=False)
     console.print(metrics_table(summary.metrics))
     console.print(f"[bold green]prod[/]: {summary.prod}")

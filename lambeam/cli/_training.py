@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from lambeam.cli._console import RichReporter, console, print_json
 from lambeam.cli._context import open_project
-from lambeam.training import run_training
 
 __all__ = ["register", "metrics_table"]
 
@@ -24,6 +24,8 @@ def train(
     as_json: Annotated[bool, typer.Option("--json", help="Print the model version as JSON.")] = False,
 ) -> None:
     """Fit [train.NAME] on its dataset version, score it on the test split, register it."""
+    from lambeam.training import run_training
+
     with open_project(ctx) as project:
         result = run_training(project, name, RichReporter(quiet=as_json))
     version = result.model_version
@@ -38,11 +40,12 @@ def train(
         best = result.search.best
         console.print(
             f"search: {len(result.search.candidates)} candidates, best {result.search.scoring}="
-            f"{best.mean_score:.4f} with {best.params}"
+            f"{best.mean_score:.4f} with {best.params}",
+            markup=False,
         )
     console.print(metrics_table({version.ref: version.metrics}))
     for warning in result.warnings:
-        console.print(f"[yellow]warning:[/] {warning}")
+        console.print(f"[yellow]warning:[/] {escape(warning)}")
 
 
 def metrics_table(by_ref: dict[str, dict]) -> Table:

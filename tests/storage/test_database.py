@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import select, text
 
 from lambeam.errors import StorageError
@@ -14,8 +16,17 @@ def test_migrates_to_head_and_is_idempotent(database_url: str) -> None:
     assert {"dataset_versions", "models", "model_versions", "model_aliases", "alias_events"} <= db.tables()
     Database(database_url).migrate()  # a second open is a no-op
     with db.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == _head()
     db.dispose()
+
+
+def _head() -> str:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).resolve().parents[2] / "lambeam" / "storage" / "migrations"))
+    return ScriptDirectory.from_config(config).get_current_head()
 
 
 def test_session_commits_or_rolls_back(database_url: str) -> None:
