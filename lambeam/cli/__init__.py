@@ -44,7 +44,12 @@ def _root(
         Path | None,
         typer.Option("--project", "-C", help="Project folder (default: found upwards from here)."),
     ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show Beam's and the libraries' own logs.")
+    ] = False,
 ) -> None:
+    # Beam logs a failing step's traceback itself; the CLI shows the one-line error instead.
+    logging.getLogger("apache_beam").setLevel(logging.INFO if verbose else logging.CRITICAL)
     ctx.obj = {"root": project}
 
 
