@@ -346,8 +346,10 @@ def _word_counts(docs: np.ndarray) -> dict[str, list[int]] | None:
     if not len(terms):
         return {}
     tf = np.bincount(codes, minlength=len(terms))
-    pairs = np.unique(document.astype(np.int64) * len(terms) + codes)
-    df = np.bincount(pairs % len(terms), minlength=len(terms))
+    pairs = np.sort(document.astype(np.int64) * len(terms) + codes)
+    first = np.ones(len(pairs), dtype=bool)  # distinct (document, term) pairs, by sorting
+    first[1:] = pairs[1:] != pairs[:-1]
+    df = np.bincount(pairs[first] % len(terms), minlength=len(terms))
     return {t: [int(a), int(b)] for t, a, b in zip(terms.tolist(), tf.tolist(), df.tolist(), strict=True)}
 
 
