@@ -38,7 +38,15 @@ __all__ = [
     "value_ops",
 ]
 
-PROFILE_QUANTILES = {"p01": 0.01, "p05": 0.05, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p95": 0.95, "p99": 0.99}
+PROFILE_QUANTILES = {
+    "p01": 0.01,
+    "p05": 0.05,
+    "p25": 0.25,
+    "p50": 0.5,
+    "p75": 0.75,
+    "p95": 0.95,
+    "p99": 0.99,
+}
 _TOP = 10
 
 
@@ -52,7 +60,9 @@ class Moments:
         values = values[~np.isnan(values)]
         if len(values):
             mean = float(values.mean())
-            self.parts.append((len(values), float(values.sum()), float(((values - mean) ** 2).sum())))
+            self.parts.append(
+                (len(values), float(values.sum()), float(((values - mean) ** 2).sum()))
+            )
 
     def merge(self, other: Moments) -> None:
         self.parts.extend(other.parts)
@@ -142,8 +152,11 @@ def _counts(values: np.ndarray) -> dict[Any, int]:
 def profile_batch(frame: pd.DataFrame, raw_types: dict[str, str], spec: PipelineSpec) -> Partial:
     """Pass 1 on one prepared batch: profile every column (and what imputation will need)."""
     text_columns = {c for c, ops in spec.columns.items() if any(o.name == "tfidf" for o in ops)}
-    most_frequent = {c for c, ops in spec.columns.items()
-                     if any(o.name == "impute" and o.params["strategy"] == "most_frequent" for o in ops)}
+    most_frequent = {
+        c
+        for c, ops in spec.columns.items()
+        if any(o.name == "impute" and o.params["strategy"] == "most_frequent" for o in ops)
+    }
     partial = Partial(rows=len(frame), raw_types=dict(raw_types))
     for name in frame.columns:
         if str(name).startswith("__lambeam"):
@@ -173,10 +186,16 @@ def finish_profile(partial: Partial) -> dict[str, Any]:
         entry: dict[str, Any] = {"type": part.type, "count": part.count, "missing": part.missing}
         if part.type == "number":
             _, mean, var = part.moments.result() if part.moments else (0, math.nan, math.nan)
-            entry.update(mean=_num(mean), std=_num(math.sqrt(var) if var == var else var),
-                         min=_num(part.minimum), max=_num(part.maximum))
+            entry.update(
+                mean=_num(mean),
+                std=_num(math.sqrt(var) if not math.isnan(var) else var),
+                min=_num(part.minimum),
+                max=_num(part.maximum),
+            )
             sketch = part.sketch or QuantileSketch()
-            for key, q in zip(PROFILE_QUANTILES, sketch.quantiles(list(PROFILE_QUANTILES.values())), strict=True):
+            for key, q in zip(
+                PROFILE_QUANTILES, sketch.quantiles(list(PROFILE_QUANTILES.values())), strict=True
+            ):
                 entry[key] = _num(q)
         if part.counts is not None:
             entry["distinct"] = len(part.counts)
@@ -215,7 +234,7 @@ def plan_columns(spec: PipelineSpec, partial: Partial) -> list[ColumnPlan]:
         if missing:
             raise DataError(
                 f"{place} label: {missing} row(s) have no {spec.label!r} value; drop them with a "
-                f"step such as {{filter = \"{spec.label}.notna()\"}}"
+                f'step such as {{filter = "{spec.label}.notna()"}}'
             )
     excluded = {spec.label, spec.split.key, *spec.drop}
     plans = []
@@ -224,7 +243,11 @@ def plan_columns(spec: PipelineSpec, partial: Partial) -> list[ColumnPlan]:
             continue
         ops = spec.columns.get(name)
         if ops is None:
-            ops = () if part.type == "number" else (Op("onehot", {"top_k": 20, "min_frequency": 1, "oov": True}),)
+            ops = (
+                ()
+                if part.type == "number"
+                else (Op("onehot", {"top_k": 20, "min_frequency": 1, "oov": True}),)
+            )
         impute = None
         for op in ops:
             need = OP_TYPES[op.name]
@@ -266,7 +289,9 @@ def value_ops(values: np.ndarray, plan: ColumnPlan) -> np.ndarray:
                 values = values.astype(np.float64)
         elif op.name == "log":
             if np.nanmin(values, initial=0.0) <= -1:
-                raise ColumnError(f"column {plan.name!r}: log (log1p) needs values > -1, found {np.nanmin(values)}")
+                raise ColumnError(
+                    f"column {plan.name!r}: log (log1p) needs values > -1, found {np.nanmin(values)}"
+                )
             values = np.log1p(values)
         elif op.name == "clip":
             values = np.clip(values, op.params["low"], op.params["high"])
@@ -330,7 +355,10 @@ def _term_counts(values: np.ndarray, params: Mapping[str, Any]) -> tuple[dict[st
     tf = np.asarray(counts.sum(axis=0)).ravel()
     df = np.bincount(counts.indices, minlength=counts.shape[1])
     terms = vectorizer.get_feature_names_out()
-    return {t: [int(a), int(b)] for t, a, b in zip(terms.tolist(), tf.tolist(), df.tolist(), strict=True)}, len(docs)
+    return {
+        t: [int(a), int(b)]
+        for t, a, b in zip(terms.tolist(), tf.tolist(), df.tolist(), strict=True)
+    }, len(docs)
 
 
 def _word_counts(docs: np.ndarray) -> dict[str, list[int]] | None:
@@ -350,14 +378,20 @@ def _word_counts(docs: np.ndarray) -> dict[str, list[int]] | None:
     first = np.ones(len(pairs), dtype=bool)  # distinct (document, term) pairs, by sorting
     first[1:] = pairs[1:] != pairs[:-1]
     df = np.bincount(pairs[first] % len(terms), minlength=len(terms))
-    return {t: [int(a), int(b)] for t, a, b in zip(terms.tolist(), tf.tolist(), df.tolist(), strict=True)}
+    return {
+        t: [int(a), int(b)]
+        for t, a, b in zip(terms.tolist(), tf.tolist(), df.tolist(), strict=True)
+    }
 
 
 def finish_encoders(plans: list[ColumnPlan], partial: Partial, place: str) -> dict[str, Any]:
     """Per feature column: its plan and the fitted values its encoder will carry."""
     out: dict[str, Any] = {}
     for plan in plans:
-        entry: dict[str, Any] = {"type": plan.type, "ops": [{o.name: dict(o.params)} for o in plan.ops]}
+        entry: dict[str, Any] = {
+            "type": plan.type,
+            "ops": [{o.name: dict(o.params)} for o in plan.ops],
+        }
         if plan.impute is not None:
             entry["impute"] = plan.impute
         part = partial.columns.get(plan.name)
@@ -372,28 +406,43 @@ def finish_encoders(plans: list[ColumnPlan], partial: Partial, place: str) -> di
                 sketch = part.sketch or QuantileSketch()
                 n = encoder.params["n"]
                 edges = sketch.quantiles([i / n for i in range(n + 1)])
-                entry["edges"] = sorted({_num(e) for e in edges if e == e})
+                entry["edges"] = sorted({float(e) for e in edges if not math.isnan(e)})
             elif encoder.name == "onehot":
-                ranked = [(v, c) for v, c in _ranked(part.counts or {}) if c >= encoder.params["min_frequency"]]
+                ranked = [
+                    (v, c)
+                    for v, c in _ranked(part.counts or {})
+                    if c >= encoder.params["min_frequency"]
+                ]
                 entry["vocabulary"] = [[v, c] for v, c in ranked[: encoder.params["top_k"]]]
             elif encoder.name == "tfidf":
                 entry.update(_tfidf_vocabulary(plan.name, part, encoder.params, place))
         elif encoder is not None and encoder.name == "tfidf":
-            entry.update(_tfidf_vocabulary(plan.name, ColumnPartial("string"), encoder.params, place))
+            entry.update(
+                _tfidf_vocabulary(plan.name, ColumnPartial("string"), encoder.params, place)
+            )
         out[plan.name] = entry
     return out
 
 
-def _tfidf_vocabulary(name: str, part: ColumnPartial, params: Mapping[str, Any], place: str) -> dict[str, Any]:
+def _tfidf_vocabulary(
+    name: str, part: ColumnPartial, params: Mapping[str, Any], place: str
+) -> dict[str, Any]:
     kept = [(t, tf, df) for t, (tf, df) in (part.terms or {}).items() if df >= params["min_df"]]
     kept.sort(key=lambda x: (-x[1], x[0]))
     kept = sorted(kept[: params["max_features"]])
     if not kept:
-        raise ColumnError(f"{place} columns.{name}: tfidf found no terms (min_df {params['min_df']})")
+        raise ColumnError(
+            f"{place} columns.{name}: tfidf found no terms (min_df {params['min_df']})"
+        )
     n = part.documents
     # Smooth idf, as TfidfTransformer computes it: ln((1 + n) / (1 + df)) + 1.
     idf = [math.log((1 + n) / (1 + df)) + 1.0 for _, _, df in kept]
-    return {"documents": n, "terms": [t for t, _, _ in kept], "document_frequency": [df for _, _, df in kept], "idf": idf}
+    return {
+        "documents": n,
+        "terms": [t for t, _, _ in kept],
+        "document_frequency": [df for _, _, df in kept],
+        "idf": idf,
+    }
 
 
 def _ranked(counts: Mapping[Any, int]) -> list[tuple[Any, int]]:

@@ -20,7 +20,7 @@ __all__ = ["guard", "guard_iter", "unwrap"]
 
 T = TypeVar("T")
 _START, _END = "<<lambeam:", ":lambeam>>"
-_MARKED = re.compile(re.escape(_START) + r"(\w+)\|(.*?)" + re.escape(_END), re.S)
+_MARKED = re.compile(re.escape(_START) + r"(\w+)\|(.*?)" + re.escape(_END), re.DOTALL)
 
 
 def _mark(exc: LambeamError) -> LambeamError:

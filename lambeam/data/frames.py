@@ -18,15 +18,22 @@ from lambeam.errors import ColumnError
 __all__ = ["canonical_frame", "column_type", "from_arrow", "row_hashes", "split_of"]
 
 
-def from_arrow(table: pa.Table | pa.RecordBatch, schema: Mapping[str, str], where: str) -> pd.DataFrame:
+def from_arrow(
+    table: pa.Table | pa.RecordBatch, schema: Mapping[str, str], where: str
+) -> pd.DataFrame:
     """An Arrow batch as a canonical frame, with `schema` overrides applied."""
     columns: dict[str, object] = {}
     for name, array in zip(table.column_names, table.columns, strict=True):
         typ = array.type
         if pa.types.is_dictionary(typ):
-            array = array.cast(typ.value_type) if isinstance(array, pa.Array) else array.cast(typ.value_type)
+            array = array.cast(typ.value_type)
             typ = array.type
-        if pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_boolean(typ) or pa.types.is_decimal(typ):
+        if (
+            pa.types.is_integer(typ)
+            or pa.types.is_floating(typ)
+            or pa.types.is_boolean(typ)
+            or pa.types.is_decimal(typ)
+        ):
             columns[name] = array.cast(pa.float64()).to_numpy(zero_copy_only=False)
         elif pa.types.is_null(typ):
             columns[name] = np.full(len(array), np.nan)
@@ -41,7 +48,9 @@ def from_arrow(table: pa.Table | pa.RecordBatch, schema: Mapping[str, str], wher
     return frame
 
 
-def canonical_frame(frame: pd.DataFrame, schema: Mapping[str, str] | None = None, where: str = "") -> pd.DataFrame:
+def canonical_frame(
+    frame: pd.DataFrame, schema: Mapping[str, str] | None = None, where: str = ""
+) -> pd.DataFrame:
     """`frame` with numbers as float64 and strings as object/np.nan; `schema` forces types."""
     schema = schema or {}
     out = {}
@@ -54,7 +63,9 @@ def canonical_frame(frame: pd.DataFrame, schema: Mapping[str, str] | None = None
             out[name] = _to_number(values, name, where)
         elif forced == "string":
             out[name] = _to_string(values)
-        elif pd.api.types.is_bool_dtype(values.dtype) or pd.api.types.is_numeric_dtype(values.dtype):
+        elif pd.api.types.is_bool_dtype(values.dtype) or pd.api.types.is_numeric_dtype(
+            values.dtype
+        ):
             out[name] = values.to_numpy(dtype=np.float64, na_value=np.nan)
         else:
             out[name] = _to_string(values)
@@ -62,7 +73,7 @@ def canonical_frame(frame: pd.DataFrame, schema: Mapping[str, str] | None = None
 
 
 def column_type(values: pd.Series) -> str:
-    """"number" or "string": the canonical type of a column."""
+    """ "number" or "string": the canonical type of a column."""
     return "number" if values.dtype == np.float64 else "string"
 
 
@@ -81,19 +92,24 @@ def _to_number(values: pd.Series, name: str, where: str) -> np.ndarray:
     if pd.api.types.is_bool_dtype(values.dtype) or pd.api.types.is_numeric_dtype(values.dtype):
         return values.to_numpy(dtype=np.float64, na_value=np.nan)
     strings = values.astype(object).where(values.notna(), None)
-    numbers = pd.to_numeric(strings.map(lambda v: v.strip() if isinstance(v, str) else v), errors="coerce")
+    numbers = pd.to_numeric(
+        strings.map(lambda v: v.strip() if isinstance(v, str) else v), errors="coerce"
+    )
     bad = numbers.isna() & strings.notna() & (strings.map(lambda v: str(v).strip()) != "")
     if bad.any():
         example = strings[bad].iloc[0]
         raise ColumnError(
             f"column {name!r}{' in ' + where if where else ''}: text in a numeric column "
-            f"(e.g. {example!r}, {int(bad.sum())} such value(s)); fix the data or declare it \"string\""
+            f'(e.g. {example!r}, {int(bad.sum())} such value(s)); fix the data or declare it "string"'
         )
     return numbers.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def _to_string(values: pd.Series) -> np.ndarray:
-    if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
+    if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) in (
+        "string",
+        "empty",
+    ):
         return _objects(values.to_numpy())
     if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
         mask = values.isna().to_numpy()
@@ -103,7 +119,11 @@ def _to_string(values: pd.Series) -> np.ndarray:
         return text
     array = values.to_numpy(dtype=object, na_value=np.nan)
     mask = pd.isna(array)
-    out = np.array([v if isinstance(v, str) else str(v) for v in array], dtype=object) if len(array) else array
+    out = (
+        np.array([v if isinstance(v, str) else str(v) for v in array], dtype=object)
+        if len(array)
+        else array
+    )
     out[mask] = np.nan
     return out
 

@@ -128,11 +128,17 @@ def _plan(partial: analyzers.Partial, spec: PipelineSpec) -> dict[str, Any]:
     if partial.rows == 0:
         return {"rows": 0}
     plans = analyzers.plan_columns(spec, partial)
-    return {"rows": partial.rows, "plans": plans, "profile": analyzers.finish_profile(partial),
-            "raw_types": partial.raw_types}
+    return {
+        "rows": partial.rows,
+        "plans": plans,
+        "profile": analyzers.finish_profile(partial),
+        "raw_types": partial.raw_types,
+    }
 
 
-def _input_columns(spec: PipelineSpec, raw_types: dict[str, str], stats: dict[str, Any]) -> list[dict[str, Any]]:
+def _input_columns(
+    spec: PipelineSpec, raw_types: dict[str, str], stats: dict[str, Any]
+) -> list[dict[str, Any]]:
     excluded = {spec.label} if spec.transform_steps else {spec.label, spec.split.key, *spec.drop}
     columns = []
     for name, typ in raw_types.items():
@@ -140,18 +146,25 @@ def _input_columns(spec: PipelineSpec, raw_types: dict[str, str], stats: dict[st
             continue
         entry = stats["columns"].get(name, {})
         vocabulary = entry.get("vocabulary")
-        categories = [v for v, _ in vocabulary] if typ == "string" and vocabulary is not None else None
+        categories = (
+            [v for v, _ in vocabulary] if typ == "string" and vocabulary is not None else None
+        )
         columns.append({"name": name, "type": typ, "categories": categories})
     return columns
 
 
-def _build(partial: analyzers.Partial, plan: dict[str, Any], spec: PipelineSpec, store: ArtifactStore) -> dict[str, Any]:
+def _build(
+    partial: analyzers.Partial, plan: dict[str, Any], spec: PipelineSpec, store: ArtifactStore
+) -> dict[str, Any]:
     if plan["rows"] == 0:
         return {"rows": 0}
     from skops.io import dumps
 
-    stats = {"rows": plan["rows"], "profile": plan["profile"],
-             "columns": analyzers.finish_encoders(plan["plans"], partial, spec.place)}
+    stats = {
+        "rows": plan["rows"],
+        "profile": plan["profile"],
+        "columns": analyzers.finish_encoders(plan["plans"], partial, spec.place),
+    }
     steps = [s for s in spec.to_dict()["steps"] if "filter" not in s]
     transform = build_transform(stats, steps)
     return {
@@ -178,7 +191,9 @@ class WriteShard(beam.DoFn):
         spec = self.spec
         inputs = batch.raw if spec.transform_steps else batch.frame
         features = built["transform"].transform(inputs)
-        passed = {c: batch.frame[c] for c in dict.fromkeys((spec.label, spec.split.key)) if c is not None}
+        passed = {
+            c: batch.frame[c] for c in dict.fromkeys((spec.label, spec.split.key)) if c is not None
+        }
         table, sums = encode_shard(features, built["layout"], batch.test, passed)
         return store_shard(self.store, table, sums)
 
@@ -192,17 +207,31 @@ def _store_sample(sample: pd.DataFrame | None, store: ArtifactStore) -> str | No
     return store.put_bytes(parquet_bytes(pa.Table.from_pandas(frame, preserve_index=False)))
 
 
-def _write_result(shards: list[dict[str, Any]], built: dict[str, Any], sample: str | None,
-                  store: ArtifactStore, url: str) -> None:
-    result = {key: built[key] for key in ("rows", "stats", "transform_digest", "layout", "input_columns") if key in built}
+def _write_result(
+    shards: list[dict[str, Any]],
+    built: dict[str, Any],
+    sample: str | None,
+    store: ArtifactStore,
+    url: str,
+) -> None:
+    result = {
+        key: built[key]
+        for key in ("rows", "stats", "transform_digest", "layout", "input_columns")
+        if key in built
+    }
     result["shards"] = sorted(shards, key=lambda s: s["digest"])
     result["raw_sample"] = sample
     with store.open_scratch(url, "wb") as handle:
         handle.write(json.dumps(result, sort_keys=True).encode())
 
 
-def build_pipeline(pipeline: beam.Pipeline, spec: PipelineSpec, paths: list[str],
-                   store: ArtifactStore, scratch: str) -> None:
+def build_pipeline(
+    pipeline: beam.Pipeline,
+    spec: PipelineSpec,
+    paths: list[str],
+    store: ArtifactStore,
+    scratch: str,
+) -> None:
     """Add the whole dataset-version graph to `pipeline`."""
     options = dict(store.storage_options)
     batches = (
@@ -213,17 +242,23 @@ def build_pipeline(pipeline: beam.Pipeline, spec: PipelineSpec, paths: list[str]
     )
     profile = (
         batches
-        | "profile batches" >> beam.Map(guard(lambda b: analyzers.profile_batch(b.frame, b.raw_types, spec)))
+        | "profile batches"
+        >> beam.Map(guard(lambda b: analyzers.profile_batch(b.frame, b.raw_types, spec)))
         | "merge profiles" >> beam.CombineGlobally(MergePartials())
     )
     plan = profile | "plan columns" >> beam.Map(guard(_plan), spec)
     encoders = (
         batches
-        | "analyze batches" >> beam.Map(
-            guard(lambda b, p: analyzers.encoder_batch(b.frame, p["plans"])), beam.pvalue.AsSingleton(plan))
+        | "analyze batches"
+        >> beam.Map(
+            guard(lambda b, p: analyzers.encoder_batch(b.frame, p["plans"])),
+            beam.pvalue.AsSingleton(plan),
+        )
         | "merge analyzers" >> beam.CombineGlobally(MergePartials())
     )
-    built = encoders | "build transform" >> beam.Map(guard(_build), beam.pvalue.AsSingleton(plan), spec, store)
+    built = encoders | "build transform" >> beam.Map(
+        guard(_build), beam.pvalue.AsSingleton(plan), spec, store
+    )
     shards = (
         batches
         | "write shards" >> beam.ParDo(WriteShard(spec, store), beam.pvalue.AsSingleton(built))
@@ -236,12 +271,17 @@ def build_pipeline(pipeline: beam.Pipeline, spec: PipelineSpec, paths: list[str]
         | "store sample" >> beam.Map(_store_sample, store)
     )
     _ = shards | "write result" >> beam.Map(
-        guard(_write_result), beam.pvalue.AsSingleton(built), beam.pvalue.AsSingleton(sample), store, result_url(scratch)
+        guard(_write_result),
+        beam.pvalue.AsSingleton(built),
+        beam.pvalue.AsSingleton(sample),
+        store,
+        result_url(scratch),
     )
 
 
-def run_beam(spec: PipelineSpec, paths: list[str], store: ArtifactStore, scratch: str,
-             beam_args: list[str]) -> dict[str, Any]:
+def run_beam(
+    spec: PipelineSpec, paths: list[str], store: ArtifactStore, scratch: str, beam_args: list[str]
+) -> dict[str, Any]:
     """Run the graph with `beam_args` as PipelineOptions; the result file's content."""
     options = PipelineOptions(beam_args)
     with beam.Pipeline(options=options) as pipeline:

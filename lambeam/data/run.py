@@ -45,7 +45,10 @@ def load_spec(project: Project, name: str) -> PipelineSpec:
 
 
 def run_pipeline(
-    project: Project, name: str, beam_args: list[str] | None = None, reporter: Reporter | None = None
+    project: Project,
+    name: str,
+    beam_args: list[str] | None = None,
+    reporter: Reporter | None = None,
 ) -> PipelineRun:
     """Run [pipelines.NAME] on Beam (options from `beam_args`) and record its dataset version."""
     reporter = reporter or SilentReporter()
@@ -61,7 +64,7 @@ def run_pipeline(
         with reporter.stage("running Beam pipeline"):
             try:
                 result = run_beam(spec, paths, store, scratch, args)
-            except Exception as exc:  # Beam wraps worker errors; unwrap finds the lambeam one
+            except Exception as exc:  # noqa: BLE001 - Beam wraps worker errors; unwrap finds ours
                 raise unwrap(exc, f"pipeline {name}") from None
     finally:
         store.remove_scratch(scratch)
@@ -92,8 +95,14 @@ def content_hash(result: dict[str, Any], label: str | None) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _record(project: Project, spec: PipelineSpec, result: dict[str, Any], inputs: list[dict[str, Any]],
-            runner: str, duration: float) -> PipelineRun:
+def _record(
+    project: Project,
+    spec: PipelineSpec,
+    result: dict[str, Any],
+    inputs: list[dict[str, Any]],
+    runner: str,
+    duration: float,
+) -> PipelineRun:
     from skops.io import get_untrusted_types
 
     store = project.store
@@ -107,7 +116,10 @@ def _record(project: Project, spec: PipelineSpec, result: dict[str, Any], inputs
         "label": spec.label,
         "input_columns": result["input_columns"],
         "features": result["layout"],
-        "shards": [{k: s[k] for k in ("digest", "rows", "train_rows", "test_rows")} for s in result["shards"]],
+        "shards": [
+            {k: s[k] for k in ("digest", "rows", "train_rows", "test_rows")}
+            for s in result["shards"]
+        ],
         "transform": result["transform_digest"],
         "transform_types": sorted(get_untrusted_types(data=transform_bytes)),
         "stats": stats_digest,
@@ -125,13 +137,27 @@ def _record(project: Project, spec: PipelineSpec, result: dict[str, Any], inputs
         if latest is not None and latest.content_hash == digest:
             row, created = latest, False
         else:
-            number = (session.scalar(
-                select(func.max(DatasetVersionRow.number)).where(DatasetVersionRow.pipeline == spec.name)
-            ) or 0) + 1
+            number = (
+                session.scalar(
+                    select(func.max(DatasetVersionRow.number)).where(
+                        DatasetVersionRow.pipeline == spec.name
+                    )
+                )
+                or 0
+            ) + 1
             row = DatasetVersionRow(
-                pipeline=spec.name, number=number, content_hash=digest, spec_hash=spec.spec_hash(),
-                manifest=manifest_digest, rows=int(result["rows"]), spec=spec.to_dict(), inputs=inputs,
-                runner=runner, duration_s=duration, created_at=utcnow(), created_by=current_user(),
+                pipeline=spec.name,
+                number=number,
+                content_hash=digest,
+                spec_hash=spec.spec_hash(),
+                manifest=manifest_digest,
+                rows=int(result["rows"]),
+                spec=spec.to_dict(),
+                inputs=inputs,
+                runner=runner,
+                duration_s=duration,
+                created_at=utcnow(),
+                created_by=current_user(),
             )
             session.add(row)
             session.flush()

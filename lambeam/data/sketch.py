@@ -74,7 +74,9 @@ class QuantileSketch:
         if self.count == 0:
             return [math.nan for _ in qs]
         # Buckets in increasing value order: negatives by decreasing key, zeros, positives.
-        order: list[tuple[float, int]] = [(-self._value(k), n) for k, n in sorted(self.negative.items(), reverse=True)]
+        order: list[tuple[float, int]] = [
+            (-self._value(k), n) for k, n in sorted(self.negative.items(), reverse=True)
+        ]
         if self.zeros:
             order.append((0.0, self.zeros))
         order.extend((self._value(k), n) for k, n in sorted(self.positive.items()))

@@ -69,7 +69,9 @@ def read_batches(
 ) -> Iterator[pd.DataFrame]:
     """Canonical frames of up to BATCH_ROWS rows each, in file order."""
     fmt = source.format_of(url)
-    with fsspec.open(url, "rb", compression="infer", **source_options(url, storage_options)) as handle:
+    with fsspec.open(
+        url, "rb", compression="infer", **source_options(url, storage_options)
+    ) as handle:
         try:
             yield from _rebatch(_arrow_batches(handle, fmt, source), source.schema, url)
         except pa.ArrowInvalid as exc:
@@ -95,7 +97,9 @@ def _arrow_batches(handle: Any, fmt: str, source: SourceSpec) -> Iterator[pa.Rec
         yield from reader
 
 
-def _rebatch(batches: Iterator[pa.RecordBatch], schema: Mapping[str, str], url: str) -> Iterator[pd.DataFrame]:
+def _rebatch(
+    batches: Iterator[pa.RecordBatch], schema: Mapping[str, str], url: str
+) -> Iterator[pd.DataFrame]:
     pending: list[pa.RecordBatch] = []
     rows = 0
     for batch in batches:
@@ -112,7 +116,9 @@ def _rebatch(batches: Iterator[pa.RecordBatch], schema: Mapping[str, str], url: 
         yield from_arrow(pa.Table.from_batches(pending), schema, url)
 
 
-_CSV_CONVERSION = re.compile(r"In CSV column #(\d+): .*?conversion error to (\w+): invalid value '(.*)'")
+_CSV_CONVERSION = re.compile(
+    r"In CSV column #(\d+): .*?conversion error to (\w+): invalid value '(.*)'"
+)
 
 
 def _arrow_error(exc: pa.ArrowInvalid, url: str) -> DataError:

@@ -34,8 +34,15 @@ __all__ = [
 ]
 
 FORMATS = ("csv", "jsonl", "parquet")
-_EXTENSIONS = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".json": "jsonl",
-               ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
+_EXTENSIONS = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".jsonl": "jsonl",
+    ".json": "jsonl",
+    ".ndjson": "jsonl",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
 _TYPES = ("number", "string")
 _KEYS = {"source", "steps", "label", "split", "columns", "drop", "description"}
 
@@ -45,8 +52,14 @@ ENCODERS = ("standardize", "minmax", "buckets", "onehot", "tfidf")
 OPERATIONS = VALUE_OPS + ENCODERS
 # Which column type each operation needs (None: either).
 OP_TYPES: dict[str, str | None] = {
-    "impute": None, "log": "number", "clip": "number", "standardize": "number",
-    "minmax": "number", "buckets": "number", "onehot": "string", "tfidf": "string",
+    "impute": None,
+    "log": "number",
+    "clip": "number",
+    "standardize": "number",
+    "minmax": "number",
+    "buckets": "number",
+    "onehot": "string",
+    "tfidf": "string",
 }
 _IMPUTE = ("mean", "median", "most_frequent", "constant")
 _ONEHOT = {"top_k": 20, "min_frequency": 1, "oov": True}
@@ -95,7 +108,11 @@ class Op:
     params: Mapping[str, Any] = field(default_factory=dict)
 
     def describe(self) -> str:
-        return self.name if not self.params else f"{self.name}{json.dumps(dict(self.params), sort_keys=True)}"
+        return (
+            self.name
+            if not self.params
+            else f"{self.name}{json.dumps(dict(self.params), sort_keys=True)}"
+        )
 
 
 @dataclass(frozen=True)
@@ -125,17 +142,24 @@ class PipelineSpec:
     def to_dict(self) -> dict[str, Any]:
         """The canonical form: what is stored with a dataset version and hashed."""
         return {
-            "source": {"path": self.source.path, "format": self.source.format,
-                       "schema": dict(sorted(self.source.schema.items()))},
+            "source": {
+                "path": self.source.path,
+                "format": self.source.format,
+                "schema": dict(sorted(self.source.schema.items())),
+            },
             "steps": [
-                {"filter": s.expression} if s.kind == "filter"
-                else {"derive": dict(s.derive)} if s.kind == "derive"
+                {"filter": s.expression}
+                if s.kind == "filter"
+                else {"derive": dict(s.derive)}
+                if s.kind == "derive"
                 else {"function": s.function}
                 for s in self.steps
             ],
             "label": self.label,
             "split": {"test": self.split.test, "key": self.split.key},
-            "columns": {c: [{o.name: dict(o.params)} for o in ops] for c, ops in self.columns.items()},
+            "columns": {
+                c: [{o.name: dict(o.params)} for o in ops] for c, ops in self.columns.items()
+            },
             "drop": list(self.drop),
         }
 
@@ -196,7 +220,7 @@ def _source(value: Any, fail: Any) -> SourceSpec:
         raise fail("source.format", f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
     schema = value.get("schema", {})
     if not isinstance(schema, Mapping):
-        raise fail("source.schema", "must be a table {column = \"number\"|\"string\"}")
+        raise fail("source.schema", 'must be a table {column = "number"|"string"}')
     for col, typ in schema.items():
         if typ not in _TYPES:
             raise fail(f"source.schema.{col}", f"unknown type {typ!r}; expected number or string")
@@ -211,20 +235,22 @@ def _steps(value: Any, fail: Any) -> tuple[Step, ...]:
         where = f"steps[{i}]"
         if not isinstance(item, Mapping) or len(item) != 1:
             raise fail(where, "must be a table with one key: filter, derive or function")
-        (kind, arg), = item.items()
+        ((kind, arg),) = item.items()
         if kind == "filter":
             if not isinstance(arg, str) or not arg.strip():
                 raise fail(where, "filter must be a pandas expression string")
             steps.append(Step("filter", i, expression=arg))
         elif kind == "derive":
-            if not isinstance(arg, Mapping) or not arg or not all(
-                isinstance(v, str) for v in arg.values()
+            if (
+                not isinstance(arg, Mapping)
+                or not arg
+                or not all(isinstance(v, str) for v in arg.values())
             ):
-                raise fail(where, "derive must be a table {new_column = \"expression\"}")
+                raise fail(where, 'derive must be a table {new_column = "expression"}')
             steps.append(Step("derive", i, derive=dict(arg)))
         elif kind == "function":
             if not isinstance(arg, str) or ":" not in arg:
-                raise fail(where, "function must be \"module:function\"")
+                raise fail(where, 'function must be "module:function"')
             steps.append(Step("function", i, function=arg))
         else:
             raise fail(where, f"unknown step {kind!r}; expected filter, derive or function")
@@ -233,7 +259,7 @@ def _steps(value: Any, fail: Any) -> tuple[Step, ...]:
 
 def _split(value: Any, fail: Any) -> SplitSpec:
     if not isinstance(value, Mapping):
-        raise fail("split", "must be a table {test = 0.2, key = \"column\"}")
+        raise fail("split", 'must be a table {test = 0.2, key = "column"}')
     bad = sorted(set(value) - {"test", "key"})
     if bad:
         raise fail(f"split.{bad[0]}", "unknown key; expected test or key")
@@ -260,7 +286,9 @@ def _columns(value: Any, fail: Any) -> dict[str, tuple[Op, ...]]:
         names = [o.name for o in parsed]
         encoders = [n for n in names if n in ENCODERS]
         if len(encoders) > 1 or (encoders and names[-1] not in ENCODERS):
-            raise fail(where, "at most one encoder (" + ", ".join(ENCODERS) + ") and it must come last")
+            raise fail(
+                where, "at most one encoder (" + ", ".join(ENCODERS) + ") and it must come last"
+            )
         if "impute" in names and names.index("impute") != 0:
             raise fail(where, "impute must be the first operation")
         if names.count("impute") > 1:
@@ -279,7 +307,7 @@ def _op(value: Any, fail: Any) -> Op:
             raise fail(f"{name!r} takes no ':' argument")
         params: Any = arg or None
     elif isinstance(value, Mapping) and len(value) == 1:
-        (name, params), = value.items()
+        ((name, params),) = value.items()
         if name not in OPERATIONS:
             raise fail(f"unknown operation {name!r}; {expected}")
     else:
@@ -290,22 +318,27 @@ def _op(value: Any, fail: Any) -> Op:
             params = "mean"
         if isinstance(params, str):
             if params not in _IMPUTE[:3]:
-                raise fail(f"impute strategy {params!r}; expected mean, median, most_frequent or {{constant=…}}")
+                raise fail(
+                    f"impute strategy {params!r}; expected mean, median, most_frequent or {{constant=…}}"
+                )
             return Op("impute", {"strategy": params})
         if isinstance(params, Mapping) and set(params) == {"constant"}:
             fill = params["constant"]
             if isinstance(fill, bool) or not isinstance(fill, int | float | str):
                 raise fail("impute constant must be a number or a string")
             return Op("impute", {"strategy": "constant", "fill_value": fill})
-        raise fail("impute must be \"impute:mean|median|most_frequent\" or {impute={constant=…}}")
+        raise fail('impute must be "impute:mean|median|most_frequent" or {impute={constant=…}}')
     if name in ("standardize", "minmax", "log"):
         if params not in (None, {}, True):
             raise fail(f"{name!r} takes no parameters")
         return Op(name)
     if name == "clip":
-        if (not isinstance(params, list) or len(params) != 2
-                or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in params)
-                or params[0] > params[1]):
+        if (
+            not isinstance(params, list)
+            or len(params) != 2
+            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in params)
+            or params[0] > params[1]
+        ):
             raise fail("clip must be {clip=[low, high]} with low <= high")
         return Op("clip", {"low": float(params[0]), "high": float(params[1])})
     if name == "buckets":
@@ -324,13 +357,19 @@ def _op(value: Any, fail: Any) -> Op:
         raise fail(f"{name} has no parameter {bad[0]!r}; expected {', '.join(defaults)}")
     merged = {**defaults, **params}
     for key in ("top_k", "min_frequency", "max_features", "min_df"):
-        if key in merged and (isinstance(merged[key], bool) or not isinstance(merged[key], int) or merged[key] < 1):
+        if key in merged and (
+            isinstance(merged[key], bool) or not isinstance(merged[key], int) or merged[key] < 1
+        ):
             raise fail(f"{name}.{key} must be a whole number >= 1")
     if name == "onehot" and not isinstance(merged["oov"], bool):
         raise fail("onehot.oov must be true or false")
     if name == "tfidf":
         ngram = merged["ngram"]
-        if (not isinstance(ngram, list) or len(ngram) != 2 or not all(isinstance(n, int) for n in ngram)
-                or not 1 <= ngram[0] <= ngram[1]):
+        if (
+            not isinstance(ngram, list)
+            or len(ngram) != 2
+            or not all(isinstance(n, int) for n in ngram)
+            or not 1 <= ngram[0] <= ngram[1]
+        ):
             raise fail("tfidf.ngram must be [low, high] with 1 <= low <= high")
     return Op(name, merged)

@@ -22,10 +22,12 @@ __all__ = ["PRIVATE", "apply_steps", "load_function"]
 PRIVATE = "__lambeam"
 
 
-def apply_steps(frame: pd.DataFrame, steps: Sequence[Mapping[str, Any]], place: str = "") -> pd.DataFrame:
+def apply_steps(
+    frame: pd.DataFrame, steps: Sequence[Mapping[str, Any]], place: str = ""
+) -> pd.DataFrame:
     """Run `steps` in order on `frame`; errors name the step (`place` prefixes them)."""
     for index, step in enumerate(steps):
-        (kind, arg), = step.items()
+        ((kind, arg),) = step.items()
         where = f"{place}steps[{index}] ({kind})"
         if kind == "filter":
             mask = _evaluate(frame, arg, where)
@@ -48,10 +50,14 @@ def apply_steps(frame: pd.DataFrame, steps: Sequence[Mapping[str, Any]], place: 
             private = [c for c in frame.columns if str(c).startswith(PRIVATE)]
             try:
                 result = function(frame.drop(columns=private))
-            except Exception as exc:
-                raise PipelineError(f"{where}: function {arg} failed: {type(exc).__name__}: {exc}") from None
+            except Exception as exc:  # noqa: BLE001 - user code: any failure names its step
+                raise PipelineError(
+                    f"{where}: function {arg} failed: {type(exc).__name__}: {exc}"
+                ) from None
             if not isinstance(result, pd.DataFrame):
-                raise PipelineError(f"{where}: function {arg} returned {type(result).__name__}, not a DataFrame")
+                raise PipelineError(
+                    f"{where}: function {arg} returned {type(result).__name__}, not a DataFrame"
+                )
             if len(result) != rows:
                 raise PipelineError(
                     f"{where}: function {arg} returned {len(result)} rows for {rows}; a function "
@@ -73,8 +79,10 @@ def _evaluate(frame: pd.DataFrame, expression: str, where: str) -> Any:
             f"{where}: unknown column {name!r} in {expression!r}; columns are "
             + ", ".join(map(str, frame.columns))
         ) from None
-    except Exception as exc:
-        raise ColumnError(f"{where}: cannot evaluate {expression!r}: {type(exc).__name__}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - a bad expression, named with its step
+        raise ColumnError(
+            f"{where}: cannot evaluate {expression!r}: {type(exc).__name__}: {exc}"
+        ) from None
 
 
 def load_function(path: str, where: str = "function") -> Callable[[pd.DataFrame], pd.DataFrame]:

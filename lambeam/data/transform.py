@@ -19,7 +19,13 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.frozen import FrozenEstimator
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import FunctionTransformer, KBinsDiscretizer, MinMaxScaler, OneHotEncoder, StandardScaler
+from sklearn.preprocessing import (
+    FunctionTransformer,
+    KBinsDiscretizer,
+    MinMaxScaler,
+    OneHotEncoder,
+    StandardScaler,
+)
 
 from lambeam.data.transformers import DeriveColumns
 
@@ -39,9 +45,14 @@ def build_transform(stats: dict[str, Any], transform_steps: list[dict[str, Any]]
         else:  # a numeric column not named in `columns` passes through as it is
             block = _fitted(FunctionTransformer(feature_names_out="one-to-one"), name)
         blocks.append((name, FrozenEstimator(block), [name]))
-    sparse = any(e["ops"] and next(iter(e["ops"][-1])) == "tfidf" for e in stats["columns"].values())
+    sparse = any(
+        e["ops"] and next(iter(e["ops"][-1])) == "tfidf" for e in stats["columns"].values()
+    )
     columns = ColumnTransformer(
-        blocks, remainder="drop", sparse_threshold=1.0 if sparse else 0.0, verbose_feature_names_out=False
+        blocks,
+        remainder="drop",
+        sparse_threshold=1.0 if sparse else 0.0,
+        verbose_feature_names_out=False,
     )
     columns.fit(_one_row(stats))
     try:
@@ -49,7 +60,9 @@ def build_transform(stats: dict[str, Any], transform_steps: list[dict[str, Any]]
     except ValueError:  # two blocks produced the same name: prefix each with its block
         columns.set_params(verbose_feature_names_out=True)
     if transform_steps:
-        return Pipeline([("derive", DeriveColumns(transform_steps).fit(None)), ("columns", columns)])
+        return Pipeline(
+            [("derive", DeriveColumns(transform_steps).fit(None)), ("columns", columns)]
+        )
     return columns
 
 
@@ -64,7 +77,9 @@ def feature_layout(transform: Any, stats: dict[str, Any]) -> list[dict[str, Any]
         if entry["ops"] and next(iter(entry["ops"][-1])) == "tfidf":
             layout.append({"name": block, "kind": "sparse", "width": piece.stop - piece.start})
         else:
-            layout.append({"name": block, "kind": "dense", "columns": [str(n) for n in names[piece]]})
+            layout.append(
+                {"name": block, "kind": "dense", "columns": [str(n) for n in names[piece]]}
+            )
     return layout
 
 
@@ -72,7 +87,7 @@ def _column_steps(name: str, entry: dict[str, Any]) -> list[tuple[str, Any]]:
     steps: list[tuple[str, Any]] = []
     number = entry["type"] == "number"
     for op in entry["ops"]:
-        (kind, params), = op.items()
+        ((kind, params),) = op.items()
         if kind == "impute":
             # Every strategy becomes a constant: the value Beam computed over the full data.
             fill = entry.get("impute")
@@ -84,7 +99,9 @@ def _column_steps(name: str, entry: dict[str, Any]) -> list[tuple[str, Any]]:
             steps.append(("log", _fitted(log, name if not steps else None)))
         elif kind == "clip":
             clip = FunctionTransformer(
-                np.clip, kw_args={"a_min": params["low"], "a_max": params["high"]}, validate=True,
+                np.clip,
+                kw_args={"a_min": params["low"], "a_max": params["high"]},
+                validate=True,
                 feature_names_out="one-to-one",
             )
             steps.append(("clip", _fitted(clip, name if not steps else None)))
@@ -105,12 +122,16 @@ def _column_steps(name: str, entry: dict[str, Any]) -> list[tuple[str, Any]]:
             high = entry.get("max") if entry.get("max") is not None else low
             # Fitting on the two extremes gives exactly the data_min_/data_max_ of the full pass.
             extremes = _frame(name, [low, high], True)
-            steps.append(("minmax", MinMaxScaler().fit(extremes if not steps else extremes.to_numpy())))
+            steps.append(
+                ("minmax", MinMaxScaler().fit(extremes if not steps else extremes.to_numpy()))
+            )
         elif kind == "buckets":
             edges = np.asarray(entry.get("edges") or [0.0, 0.0], dtype=np.float64)
             if len(edges) == 1:
                 edges = np.array([edges[0], edges[0]])
-            discretizer = KBinsDiscretizer(n_bins=max(len(edges) - 1, 2), encode="ordinal", strategy="quantile")
+            discretizer = KBinsDiscretizer(
+                n_bins=max(len(edges) - 1, 2), encode="ordinal", strategy="quantile"
+            )
             # bin_edges_ are the quantiles of the pass-2 sketch (duplicates removed, as fit does).
             discretizer.bin_edges_ = _object_array([edges])
             discretizer.n_bins_ = np.array([len(edges) - 1])
@@ -120,12 +141,15 @@ def _column_steps(name: str, entry: dict[str, Any]) -> list[tuple[str, Any]]:
             steps.append(("onehot", _onehot(name, entry, params, bool(steps))))
         elif kind == "tfidf":
             if not steps:
-                imputer = SimpleImputer(strategy="constant", fill_value="", keep_empty_features=True)
+                imputer = SimpleImputer(
+                    strategy="constant", fill_value="", keep_empty_features=True
+                )
                 steps.append(("impute", imputer.fit(_frame(name, [""], False))))
             # TfidfVectorizer takes one document per row: a 1-D array, not the imputer's column.
             steps.append(("flatten", FunctionTransformer(np.ravel, feature_names_out="one-to-one")))
             vectorizer = TfidfVectorizer(
-                vocabulary={t: i for i, t in enumerate(entry["terms"])}, ngram_range=tuple(params["ngram"])
+                vocabulary={t: i for i, t in enumerate(entry["terms"])},
+                ngram_range=tuple(params["ngram"]),
             )
             # idf_ holds smooth idf from the full-pass document frequencies (pass 2).
             vectorizer.idf_ = np.asarray(entry["idf"], dtype=np.float64)
@@ -133,13 +157,17 @@ def _column_steps(name: str, entry: dict[str, Any]) -> list[tuple[str, Any]]:
     return steps
 
 
-def _onehot(name: str, entry: dict[str, Any], params: dict[str, Any], after_step: bool) -> OneHotEncoder:
+def _onehot(
+    name: str, entry: dict[str, Any], params: dict[str, Any], after_step: bool
+) -> OneHotEncoder:
     vocabulary = [v for v, _ in entry.get("vocabulary", [])]
     if params["oov"]:
         # Each vocabulary value twice and the OOV token once with min_frequency=2: categories_ are
         # exactly the vocabulary plus one infrequent category, where unknown values go.
         values = [v for v in vocabulary for _ in range(2)] + [OOV]
-        encoder = OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=2, sparse_output=False)
+        encoder = OneHotEncoder(
+            handle_unknown="infrequent_if_exist", min_frequency=2, sparse_output=False
+        )
     else:
         values = vocabulary or [OOV]
         encoder = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
@@ -173,7 +201,9 @@ def _frame(name: str, values: list[Any], number: bool) -> pd.DataFrame:
 
 def _one_row(stats: dict[str, Any]) -> pd.DataFrame:
     """A one-row frame of the feature columns, for ColumnTransformer.fit's bookkeeping only."""
-    return pd.DataFrame({
-        name: np.array([0.0]) if entry["type"] == "number" else np.array(["x"], dtype=object)
-        for name, entry in stats["columns"].items()
-    })
+    return pd.DataFrame(
+        {
+            name: np.array([0.0]) if entry["type"] == "number" else np.array(["x"], dtype=object)
+            for name, entry in stats["columns"].items()
+        }
+    )

@@ -51,18 +51,22 @@ def encode_shard(
     for block in layout:
         if block["kind"] == "dense":
             width = len(block["columns"])
-            part = matrix[:, start:start + width]
+            part = matrix[:, start : start + width]
             dense = part.toarray() if sp.issparse(part) else part
             for i, name in enumerate(block["columns"]):
                 columns[name] = pa.array(np.ascontiguousarray(dense[:, i], dtype=np.float64))
             row_hash += _hash(pd.DataFrame(dense)) if width else 0
         else:
             width = block["width"]
-            part = sp.csr_matrix(matrix[:, start:start + width])
+            part = sp.csr_matrix(matrix[:, start : start + width])
             part.sort_indices()
             offsets = pa.array(part.indptr.astype(np.int32))
-            columns[f"{block['name']}.indices"] = pa.ListArray.from_arrays(offsets, pa.array(part.indices.astype(np.int32)))
-            columns[f"{block['name']}.values"] = pa.ListArray.from_arrays(offsets, pa.array(part.data.astype(np.float64)))
+            columns[f"{block['name']}.indices"] = pa.ListArray.from_arrays(
+                offsets, pa.array(part.indices.astype(np.int32))
+            )
+            columns[f"{block['name']}.values"] = pa.ListArray.from_arrays(
+                offsets, pa.array(part.data.astype(np.float64))
+            )
             row_hash += _sparse_hash(part)
         start += width
     row_hash = row_hash * np.uint64(0x9E3779B97F4A7C15) + test.astype(np.uint64)
@@ -90,7 +94,9 @@ def sample_rows(raw: pd.DataFrame, hashes: np.ndarray, test: np.ndarray) -> pd.D
     """The batch's test rows with the smallest split hashes (at most SAMPLE_ROWS), hash attached."""
     picked = raw.loc[test].copy()
     picked["__lambeam_hash"] = hashes[test]
-    picked["__lambeam_tie"] = pd.util.hash_pandas_object(picked.drop(columns="__lambeam_hash"), index=False).to_numpy()
+    picked["__lambeam_tie"] = pd.util.hash_pandas_object(
+        picked.drop(columns="__lambeam_hash"), index=False
+    ).to_numpy()
     return smallest(picked)
 
 

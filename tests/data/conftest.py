@@ -17,7 +17,9 @@ from tests.conftest import make_project
 
 def with_pipelines(project: Project, **pipelines: Mapping[str, Any]) -> Project:
     """`project` with these [pipelines.NAME] tables, as load_settings would have read them."""
-    project.settings = replace(project.settings, pipelines={**project.settings.pipelines, **pipelines})
+    project.settings = replace(
+        project.settings, pipelines={**project.settings.pipelines, **pipelines}
+    )
     return project
 
 

@@ -12,7 +12,14 @@ from lambeam.data.analyzers import Moments, _term_counts
 @pytest.mark.parametrize("ngram", [[1, 1], [1, 2]])
 def test_term_counts_match_count_vectorizer(ngram: list[int]) -> None:
     docs = np.array(
-        ["Hello, World! hello", "", np.nan, "a b c_d ÉTÉ été", "x1 x22 _ __ 12 Σσς", "don't stop-me now!!"],
+        [
+            "Hello, World! hello",
+            "",
+            np.nan,
+            "a b c_d ÉTÉ été",
+            "x1 x22 _ __ 12 Σσς",
+            "don't stop-me now!!",
+        ],
         dtype=object,
     )
     counts, documents = _term_counts(docs, {"ngram": ngram})
@@ -20,7 +27,10 @@ def test_term_counts_match_count_vectorizer(ngram: list[int]) -> None:
     matrix = vectorizer.fit_transform(np.where([isinstance(d, str) for d in docs], docs, ""))
     tf = np.asarray(matrix.sum(axis=0)).ravel()
     df = np.asarray((matrix > 0).sum(axis=0)).ravel()
-    expected = {t: [int(a), int(b)] for t, a, b in zip(vectorizer.get_feature_names_out(), tf, df, strict=True)}
+    expected = {
+        t: [int(a), int(b)]
+        for t, a, b in zip(vectorizer.get_feature_names_out(), tf, df, strict=True)
+    }
     assert counts == expected and documents == len(docs)
 
 

@@ -15,7 +15,9 @@ from tests.data.test_run import ALL_OPS, sample_frame, write_csv
 from tests.services import S3Server, postgres_schema
 
 
-def test_source_and_artifacts_on_s3(s3_server: S3Server, make: Callable[..., Project], tmp_path: Path) -> None:
+def test_source_and_artifacts_on_s3(
+    s3_server: S3Server, make: Callable[..., Project], tmp_path: Path
+) -> None:
     bucket = s3_server.bucket()
     client = s3_server.client()
     locals_ = []
@@ -24,11 +26,18 @@ def test_source_and_artifacts_on_s3(s3_server: S3Server, make: Callable[..., Pro
         locals_.append(write_csv(tmp_path / f"part-{i}.csv", part))
         client.put_object(Bucket=bucket, Key=f"raw/part-{i}.csv", Body=locals_[-1].read_bytes())
     project = make(artifacts=f"s3://{bucket}/x", s3_endpoint_url=s3_server.endpoint_url)
-    spec = {"source": f"s3://{bucket}/raw/*.csv", "label": "label", "split": {"key": "id"}, "columns": ALL_OPS}
+    spec = {
+        "source": f"s3://{bucket}/raw/*.csv",
+        "label": "label",
+        "split": {"key": "id"},
+        "columns": ALL_OPS,
+    }
     run = run_pipeline(with_pipelines(project, remote=spec), "remote")
     version = run.dataset_version
     assert version.rows == 300 and [i["path"] for i in version.inputs] == [
-        f"s3://{bucket}/raw/part-0.csv", f"s3://{bucket}/raw/part-1.csv"]
+        f"s3://{bucket}/raw/part-0.csv",
+        f"s3://{bucket}/raw/part-1.csv",
+    ]
     listed = client.list_objects_v2(Bucket=bucket, Prefix="x/objects/")["Contents"]
     assert any(o["Key"].endswith(version.manifest["transform"]) for o in listed)
     assert "Contents" not in client.list_objects_v2(Bucket=bucket, Prefix="x/runs/")

@@ -21,12 +21,14 @@ from lambeam.errors import (
 from lambeam.project import Project
 from tests.data.conftest import version_count, with_pipelines
 
-ROWS = pd.DataFrame({
-    "id": [1, 2, 3, 4, 5, 6],
-    "x": [1.0, 2.0, None, 4.0, 5.0, 6.0],
-    "city": ["a", "b", "a", None, "c", "a"],
-    "label": ["y", "n", "y", "n", "y", "n"],
-})
+ROWS = pd.DataFrame(
+    {
+        "id": [1, 2, 3, 4, 5, 6],
+        "x": [1.0, 2.0, None, 4.0, 5.0, 6.0],
+        "city": ["a", "b", "a", None, "c", "a"],
+        "label": ["y", "n", "y", "n", "y", "n"],
+    }
+)
 
 
 @pytest.fixture
@@ -36,7 +38,9 @@ def source(tmp_path: Path) -> Path:
     return path
 
 
-def run_fails(project: Project, spec: dict[str, Any], error: type[LambeamError], *needles: str) -> str:
+def run_fails(
+    project: Project, spec: dict[str, Any], error: type[LambeamError], *needles: str
+) -> str:
     with pytest.raises(error) as caught:
         run_pipeline(with_pipelines(project, bad=spec), "bad")
     message = str(caught.value)
@@ -48,12 +52,19 @@ def run_fails(project: Project, spec: dict[str, Any], error: type[LambeamError],
 
 
 def test_missing_file(project: Project, tmp_path: Path) -> None:
-    run_fails(project, {"source": str(tmp_path / "nope" / "*.csv")}, SourceNotFoundError, "nope/*.csv")
+    run_fails(
+        project, {"source": str(tmp_path / "nope" / "*.csv")}, SourceNotFoundError, "nope/*.csv"
+    )
 
 
 def test_unknown_column_in_columns(project: Project, source: Path) -> None:
-    run_fails(project, {"source": str(source), "columns": {"colour": ["standardize"]}},
-              ColumnError, "[pipelines.bad] columns.colour", "'colour'")
+    run_fails(
+        project,
+        {"source": str(source), "columns": {"colour": ["standardize"]}},
+        ColumnError,
+        "[pipelines.bad] columns.colour",
+        "'colour'",
+    )
 
 
 def test_unknown_column_in_a_step(project: Project, source: Path) -> None:
@@ -77,13 +88,29 @@ def test_text_in_a_numeric_column(project: Project, tmp_path: Path) -> None:
 
 
 def test_wrong_type_for_an_operation(project: Project, source: Path) -> None:
-    run_fails(project, {"source": str(source), "columns": {"city": ["standardize"]}},
-              ColumnError, "columns.city", "standardize")
-    run_fails(project, {"source": str(source), "columns": {"x": ["tfidf"]}}, ColumnError, "columns.x", "tfidf")
+    run_fails(
+        project,
+        {"source": str(source), "columns": {"city": ["standardize"]}},
+        ColumnError,
+        "columns.city",
+        "standardize",
+    )
+    run_fails(
+        project,
+        {"source": str(source), "columns": {"x": ["tfidf"]}},
+        ColumnError,
+        "columns.x",
+        "tfidf",
+    )
 
 
 def test_empty_dataset(project: Project, source: Path, tmp_path: Path) -> None:
-    run_fails(project, {"source": str(source), "steps": [{"filter": "x > 100"}]}, EmptyDatasetError, "no rows")
+    run_fails(
+        project,
+        {"source": str(source), "steps": [{"filter": "x > 100"}]},
+        EmptyDatasetError,
+        "no rows",
+    )
     empty = tmp_path / "empty.csv"
     empty.write_text("")
     run_fails(project, {"source": str(empty)}, EmptyDatasetError, "no rows")
@@ -95,8 +122,12 @@ def test_function_that_changes_the_row_count(project: Project, source: Path) -> 
 
 
 def test_unknown_operation(project: Project, source: Path) -> None:
-    message = run_fails(project, {"source": str(source), "columns": {"x": ["standardise"]}}, ConfigError,
-                        "lambeam.toml [pipelines.bad] columns.x: unknown operation 'standardise'; expected one of")
+    message = run_fails(
+        project,
+        {"source": str(source), "columns": {"x": ["standardise"]}},
+        ConfigError,
+        "lambeam.toml [pipelines.bad] columns.x: unknown operation 'standardise'; expected one of",
+    )
     assert "standardize" in message
 
 

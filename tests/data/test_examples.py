@@ -11,7 +11,6 @@ from tests.conftest import EXAMPLES
 from tests.data.conftest import with_pipelines
 from tests.data.reference import assert_transform_reproduces, read_raw
 
-
 # Penguins have no id; these measurements together are unique per bird in the shipped file.
 KEY = "bill_length_mm * 1e7 + bill_depth_mm * 1e5 + flipper_length_mm * 100 + body_mass_g / 100"
 
@@ -37,7 +36,7 @@ def test_penguins(project: Project) -> None:
     raw = read_raw(source)
     raw = raw[raw["sex"].notna()]
     assert version.rows == len(raw) == 333
-    X, y = version.features()
+    _, y = version.features()
     assert set(y) == {"Adelie", "Chinstrap", "Gentoo"}
     names = version.feature_names()
     assert "island_Biscoe" in names and "sex_male" in names and "year" not in names
@@ -66,7 +65,10 @@ def test_tweets_with_tfidf(project: Project) -> None:
     assert sp.issparse(X) and X.shape == (version.rows, 302)
     assert set(np.unique(y)) >= {"android", "iphone"}
     test_rows = version.manifest["shards"][0]["test_rows"]
-    assert 0.2 < sum(s["test_rows"] for s in version.manifest["shards"]) / version.rows < 0.3 or test_rows
+    assert (
+        0.2 < sum(s["test_rows"] for s in version.manifest["shards"]) / version.rows < 0.3
+        or test_rows
+    )
     raw = read_raw(source, {"id": "string"}, dtype={"id": str})
     assert_transform_reproduces(version, raw, "id")
     sample = version.raw_sample()

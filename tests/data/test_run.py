@@ -18,23 +18,40 @@ from lambeam.project import Project
 from tests.data.conftest import version_count, with_pipelines
 from tests.data.reference import assert_transform_reproduces, read_raw
 
-WORDS = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu".split()
+WORDS = [
+    "alpha",
+    "beta",
+    "gamma",
+    "delta",
+    "epsilon",
+    "zeta",
+    "eta",
+    "theta",
+    "iota",
+    "kappa",
+    "lambda",
+    "mu",
+]
 
 
 def sample_frame(rows: int = 240, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     amount = rng.gamma(2.0, 50.0, rows)
     amount[rng.random(rows) < 0.1] = np.nan
-    return pd.DataFrame({
-        "id": np.arange(1000, 1000 + rows),
-        "amount": amount,
-        "age": rng.integers(18, 90, rows).astype(float),
-        "score": rng.normal(0, 1, rows),
-        "city": rng.choice(["paris", "oslo", "rome", "lima", "kyiv"], rows, p=[0.4, 0.3, 0.2, 0.07, 0.03]),
-        "member": rng.random(rows) < 0.5,
-        "note": [" ".join(rng.choice(WORDS, 4)) for _ in range(rows)],
-        "label": rng.choice(["yes", "no"], rows),
-    })
+    return pd.DataFrame(
+        {
+            "id": np.arange(1000, 1000 + rows),
+            "amount": amount,
+            "age": rng.integers(18, 90, rows).astype(float),
+            "score": rng.normal(0, 1, rows),
+            "city": rng.choice(
+                ["paris", "oslo", "rome", "lima", "kyiv"], rows, p=[0.4, 0.3, 0.2, 0.07, 0.03]
+            ),
+            "member": rng.random(rows) < 0.5,
+            "note": [" ".join(rng.choice(WORDS, 4)) for _ in range(rows)],
+            "label": rng.choice(["yes", "no"], rows),
+        }
+    )
 
 
 def write_csv(path: Path, frame: pd.DataFrame) -> Path:
@@ -52,7 +69,9 @@ ALL_OPS = {
 }
 
 
-def test_every_operation_and_the_transform_reproduces_the_features(project: Project, tmp_path: Path) -> None:
+def test_every_operation_and_the_transform_reproduces_the_features(
+    project: Project, tmp_path: Path
+) -> None:
     frame = sample_frame()
     source = write_csv(tmp_path / "in" / "data.csv", frame)
     spec = {
@@ -71,7 +90,12 @@ def test_every_operation_and_the_transform_reproduces_the_features(project: Proj
     assert run.created and version.ref == "demo:1"
     kinds = {b["name"]: b for b in version.manifest["features"]}
     assert kinds["note"]["kind"] == "sparse" and kinds["note"]["width"] == 8
-    assert kinds["city"]["columns"] == ["city_oslo", "city_paris", "city_rome", "city_infrequent_sklearn"]
+    assert kinds["city"]["columns"] == [
+        "city_oslo",
+        "city_paris",
+        "city_rome",
+        "city_infrequent_sklearn",
+    ]
     assert kinds["member"]["columns"] == ["member"]  # booleans pass through as 0.0/1.0
     assert "flag" in kinds and "id" not in kinds and "label" not in kinds
     # The key test: the stored transform applied to the raw rows gives exactly what was written.
@@ -94,11 +118,17 @@ def test_every_operation_and_the_transform_reproduces_the_features(project: Proj
     assert "label" not in inputs
 
 
-def test_split_is_deterministic_by_key_and_respects_the_ratio(make: Callable[..., Project], tmp_path: Path) -> None:
+def test_split_is_deterministic_by_key_and_respects_the_ratio(
+    make: Callable[..., Project], tmp_path: Path
+) -> None:
     frame = sample_frame(rows=2000)
     source = write_csv(tmp_path / "data.csv", frame)
-    spec = {"source": str(source), "label": "label", "split": {"test": 0.25, "key": "id"},
-            "columns": {"note": ["tfidf"]}}
+    spec = {
+        "source": str(source),
+        "label": "label",
+        "split": {"test": 0.25, "key": "id"},
+        "columns": {"note": ["tfidf"]},
+    }
     splits = []
     for name in ("one", "two"):
         version = run_pipeline(with_pipelines(make(name), demo=spec), "demo").dataset_version
@@ -111,10 +141,14 @@ def test_split_is_deterministic_by_key_and_respects_the_ratio(make: Callable[...
     assert [splits[0][i] == "test" for i in frame["id"].astype(float)] == expected.tolist()
     version = get_dataset_version(make("one").db, make("one").store, "demo")
     sample = version.raw_sample()
-    assert sample is not None and set(sample["id"]) <= {i for i, s in splits[0].items() if s == "test"}
+    assert sample is not None and set(sample["id"]) <= {
+        i for i, s in splits[0].items() if s == "test"
+    }
 
 
-def test_running_twice_gives_the_same_content_and_no_new_version(project: Project, tmp_path: Path) -> None:
+def test_running_twice_gives_the_same_content_and_no_new_version(
+    project: Project, tmp_path: Path
+) -> None:
     source = write_csv(tmp_path / "data.csv", sample_frame())
     with_pipelines(project, demo={"source": str(source), "label": "label", "columns": ALL_OPS})
     first = run_pipeline(project, "demo")
@@ -139,8 +173,11 @@ def test_jsonl_parquet_glob_and_schema_override(project: Project, tmp_path: Path
     pq.write_table(pa.Table.from_pandas(parts[1], preserve_index=False), folder / "b.parquet")
     write_csv(folder / "c.csv", parts[2])
     for fmt, ext in (("jsonl", "jsonl"), ("parquet", "parquet"), ("csv", "csv")):
-        spec = {"source": {"path": str(folder / f"*.{ext}"), "format": fmt, "schema": {"id": "string"}},
-                "label": "label", "split": {"key": "id"}}
+        spec = {
+            "source": {"path": str(folder / f"*.{ext}"), "format": fmt, "schema": {"id": "string"}},
+            "label": "label",
+            "split": {"key": "id"},
+        }
         version = run_pipeline(with_pipelines(project, **{fmt: spec}), fmt).dataset_version
         assert version.rows == 30
         assert version.frame()["id"].map(type).eq(str).all()
@@ -148,7 +185,9 @@ def test_jsonl_parquet_glob_and_schema_override(project: Project, tmp_path: Path
     # A relative glob over several files of one format, as lambeam.toml would declare it.
     for i, part in enumerate(parts):
         write_csv(project.settings.root / "data" / f"part-{i}.csv", part)
-    with_pipelines(project, many={"source": "data/part-*.csv", "label": "label", "split": {"key": "id"}})
+    with_pipelines(
+        project, many={"source": "data/part-*.csv", "label": "label", "split": {"key": "id"}}
+    )
     run = run_pipeline(project, "many")
     assert run.dataset_version.rows == 90 and len(run.dataset_version.inputs) == 3
     assert version_count(project) == 4

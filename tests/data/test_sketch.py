@@ -39,7 +39,11 @@ def test_merge_order_does_not_change_the_sketch() -> None:
     backward = QuantileSketch()
     for part in reversed(parts):
         backward.merge(QuantileSketch().add(part))
-    pairs = QuantileSketch().add(np.concatenate(parts[4:])).merge(QuantileSketch().add(np.concatenate(parts[:4])))
+    pairs = (
+        QuantileSketch()
+        .add(np.concatenate(parts[4:]))
+        .merge(QuantileSketch().add(np.concatenate(parts[:4])))
+    )
     assert forward == backward == pairs
     qs = [0.1, 0.5, 0.9]
     assert forward.quantiles(qs) == backward.quantiles(qs) == pairs.quantiles(qs)
