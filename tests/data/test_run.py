@@ -208,3 +208,25 @@ def test_unlabelled_dataset_without_key_hashes_whole_rows(project: Project, tmp_
     assert "id" not in {c["name"] for c in version.input_columns}
     manifest_text = json.dumps(version.manifest)
     assert "tfidf" not in manifest_text
+
+
+def test_missing_strings_go_to_the_out_of_vocabulary_column(project: Project, tmp_path: Path) -> None:
+    frame = sample_frame(rows=60)
+    frame.loc[::4, ["city", "note"]] = np.nan
+    source = write_csv(tmp_path / "data.csv", frame)
+    spec = {
+        "source": str(source),
+        "split": {"key": "id"},
+        "columns": {
+            "city": ["onehot"],
+            "member": ["standardize"],
+            "note": ["tfidf"],
+            "label": [{"impute": {"constant": "none"}}, {"onehot": {"oov": False}}],
+        },
+    }
+    version = run_pipeline(with_pipelines(project, holes=spec), "holes").dataset_version
+    assert_transform_reproduces(version, read_raw(source), "id")
+    stored = version.frame().set_index("id")
+    missing = frame.loc[frame["city"].isna(), "id"].astype(float)
+    assert (stored.loc[missing, "city_infrequent_sklearn"] == 1.0).all()
+    assert stored.loc[missing, "note.indices"].map(len).eq(0).all()
