@@ -280,7 +280,7 @@ def _impute_value(op: Op, part: ColumnPartial) -> Any:
     return ranked[0][0] if ranked else None
 
 
-def value_ops(values: np.ndarray, plan: ColumnPlan) -> np.ndarray:
+def value_ops(values: np.ndarray, plan: ColumnPlan, place: str = "") -> np.ndarray:
     """A column's values after its value operations (impute, log, clip), as the transform does."""
     for op in plan.ops:
         if op.name == "impute" and plan.impute is not None:
@@ -290,7 +290,8 @@ def value_ops(values: np.ndarray, plan: ColumnPlan) -> np.ndarray:
         elif op.name == "log":
             if np.nanmin(values, initial=0.0) <= -1:
                 raise ColumnError(
-                    f"column {plan.name!r}: log (log1p) needs values > -1, found {np.nanmin(values)}"
+                    f"{place} columns.{plan.name}: log (log1p) needs values > -1, "
+                    f"found {np.nanmin(values)}; clip or filter them first"
                 )
             values = np.log1p(values)
         elif op.name == "clip":
@@ -298,7 +299,7 @@ def value_ops(values: np.ndarray, plan: ColumnPlan) -> np.ndarray:
     return values
 
 
-def encoder_batch(frame: pd.DataFrame, plans: list[ColumnPlan]) -> Partial:
+def encoder_batch(frame: pd.DataFrame, plans: list[ColumnPlan], place: str = "") -> Partial:
     """Pass 2 on one prepared batch: what each encoder needs, on values after value operations."""
     partial = Partial(rows=len(frame))
     for plan in plans:
@@ -306,7 +307,7 @@ def encoder_batch(frame: pd.DataFrame, plans: list[ColumnPlan]) -> Partial:
         values = frame[plan.name].to_numpy()
         if encoder is None and not any(op.name == "log" for op in plan.ops):
             continue
-        values = value_ops(values, plan)
+        values = value_ops(values, plan, place)
         part = ColumnPartial(plan.type)
         if encoder is None:
             pass

@@ -251,7 +251,7 @@ def build_pipeline(
         batches
         | "analyze batches"
         >> beam.Map(
-            guard(lambda b, p: analyzers.encoder_batch(b.frame, p["plans"])),
+            guard(lambda b, p: analyzers.encoder_batch(b.frame, p["plans"], spec.place)),
             beam.pvalue.AsSingleton(plan),
         )
         | "merge analyzers" >> beam.CombineGlobally(MergePartials())

@@ -77,7 +77,7 @@ def read_batches(
         except pa.ArrowInvalid as exc:
             if str(exc).startswith("Empty CSV file"):
                 return  # no header, no rows: contributes nothing
-            raise _arrow_error(exc, url) from None
+            raise _arrow_error(exc, url, storage_options) from None
 
 
 def _arrow_batches(handle: Any, fmt: str, source: SourceSpec) -> Iterator[pa.RecordBatch]:
@@ -121,12 +121,18 @@ _CSV_CONVERSION = re.compile(
 )
 
 
-def _arrow_error(exc: pa.ArrowInvalid, url: str) -> DataError:
+def _arrow_error(exc: pa.ArrowInvalid, url: str, storage_options: Mapping[str, Any]) -> DataError:
     text = str(exc).splitlines()[0]
     match = _CSV_CONVERSION.search(text)
     if match:
+        index = int(match[1])
+        with fsspec.open(
+            url, "rb", compression="infer", **source_options(url, storage_options)
+        ) as f:
+            names = pacsv.open_csv(f).schema.names
+        name = names[index] if index < len(names) else f"#{index + 1}"
         return ColumnError(
-            f"column #{int(match[1]) + 1} in {url}: text in a numeric column (e.g. {match[3]!r}) after "
-            f"the first rows were read as {match[2]}; declare its type in source.schema"
+            f"column {name!r} in {url}: text in a numeric column (e.g. {match[3]!r}) after the "
+            f"first rows were read as {match[2]}; declare it in source.schema"
         )
     return DataError(f"cannot read {url}: {text}")

@@ -154,3 +154,20 @@ def test_spec_errors_name_their_place(raw: dict[str, Any], needle: str) -> None:
 def test_unknown_pipeline(project: Project) -> None:
     with pytest.raises(ConfigError, match=r"no \[pipelines.ghost\]"):
         run_pipeline(project, "ghost")
+
+
+def test_log_of_values_at_or_below_minus_one(project: Project, tmp_path: Path) -> None:
+    path = tmp_path / "negative.csv"
+    ROWS.assign(x=[1.0, -3.0, 2.0, 4.0, 5.0, 6.0]).to_csv(path, index=False)
+    run_fails(
+        project, {"source": str(path), "columns": {"x": ["log"]}}, ColumnError, "columns.x", "-3.0"
+    )
+
+
+def test_text_after_the_rows_a_csv_type_was_inferred_from(project: Project, tmp_path: Path) -> None:
+    path = tmp_path / "late.csv"
+    with path.open("w") as handle:  # the first 8 MB block is all numbers, then a word
+        handle.write("n,x\n" + "1,2\n" * 2_300_000 + "2,oops\n")
+    run_fails(
+        project, {"source": str(path)}, ColumnError, "'x'", "late.csv", "'oops'", "source.schema"
+    )

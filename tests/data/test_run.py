@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -210,7 +213,9 @@ def test_unlabelled_dataset_without_key_hashes_whole_rows(project: Project, tmp_
     assert "tfidf" not in manifest_text
 
 
-def test_missing_strings_go_to_the_out_of_vocabulary_column(project: Project, tmp_path: Path) -> None:
+def test_missing_strings_go_to_the_out_of_vocabulary_column(
+    project: Project, tmp_path: Path
+) -> None:
     frame = sample_frame(rows=60)
     frame.loc[::4, ["city", "note"]] = np.nan
     source = write_csv(tmp_path / "data.csv", frame)
@@ -230,3 +235,22 @@ def test_missing_strings_go_to_the_out_of_vocabulary_column(project: Project, tm
     missing = frame.loc[frame["city"].isna(), "id"].astype(float)
     assert (stored.loc[missing, "city_infrequent_sklearn"] == 1.0).all()
     assert stored.loc[missing, "note.indices"].map(len).eq(0).all()
+
+
+class RecordingReporter:
+    """A reporter that remembers the stages it was shown."""
+
+    def __init__(self) -> None:
+        self.stages: list[str] = []
+
+    @contextmanager
+    def stage(self, description: str, total: int | None = None) -> Iterator[Any]:
+        self.stages.append(description)
+        yield SimpleNamespace(advance=lambda amount=1: None)
+
+
+def test_stages_are_reported(project: Project, tmp_path: Path) -> None:
+    source = write_csv(tmp_path / "data.csv", sample_frame(rows=30))
+    reporter = RecordingReporter()
+    run_pipeline(with_pipelines(project, demo={"source": str(source)}), "demo", reporter=reporter)
+    assert reporter.stages == ["hashing inputs", "running Beam pipeline", "storing dataset version"]
