@@ -155,7 +155,9 @@ def test_running_twice_gives_the_same_content_and_no_new_version(
     source = write_csv(tmp_path / "data.csv", sample_frame())
     with_pipelines(project, demo={"source": str(source), "label": "label", "columns": ALL_OPS})
     first = run_pipeline(project, "demo")
-    second = run_pipeline(project, "demo", beam_args=["--direct_num_workers=2"])
+    # The second run in two worker processes: the same content however the work is spread.
+    workers = ["--direct_num_workers=2", "--direct_running_mode=multi_processing"]
+    second = run_pipeline(project, "demo", beam_args=workers)
     assert first.created and not second.created
     assert second.dataset_version.content_hash == first.dataset_version.content_hash
     assert second.dataset_version.number == 1
