@@ -8,6 +8,12 @@
     columns = {bill_length_mm = ["impute:median", "standardize"], island = [{onehot = {top_k = 5}}]}
     drop = ["year"]
 
+Column operations, in order: value operations first ("impute:mean|median|most_frequent" or
+{impute={constant=…}} (first), "log" (log1p: values must be > -1), {clip=[lo, hi]}), then at most one
+encoder ("standardize", "minmax", {buckets=N} (quantile buckets), {onehot={top_k, min_frequency,
+oov}}, {tfidf={max_features, ngram, min_df}}). Columns not named pass through when numeric and get
+a default onehot when text; the label and the split key are never features.
+
 Every problem is a ConfigError whose one-line message names its place in lambeam.toml.
 """
 
