@@ -12,7 +12,6 @@ the same inputs give bit-identical statistics however Beam groups the batches.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +22,7 @@ import pandas as pd
 from lambeam.data.frames import column_type
 from lambeam.data.sketch import QuantileSketch
 from lambeam.data.spec import ENCODERS, OP_TYPES, Op, PipelineSpec
+from lambeam.data.terms import term_counts, tfidf_vocabulary
 from lambeam.errors import ColumnError, DataError
 
 __all__ = [
@@ -322,67 +322,9 @@ def encoder_batch(frame: pd.DataFrame, plans: list[ColumnPlan], place: str = "")
         elif encoder.name == "onehot":
             part.counts = _counts(values)
         elif encoder.name == "tfidf":
-            part.terms, part.documents = _term_counts(values, encoder.params)
+            part.terms, part.documents = term_counts(values, encoder.params)
         partial.columns[plan.name] = part
     return partial
-
-
-def text_analyzer(params: Mapping[str, Any]) -> Any:
-    """The CountVectorizer that tokenises exactly as the transform's TfidfVectorizer does."""
-    from sklearn.feature_extraction.text import CountVectorizer
-
-    return CountVectorizer(ngram_range=tuple(params["ngram"]), dtype=np.int64)
-
-
-# CountVectorizer's default token_pattern is (?u)\b\w\w+\b: maximal runs of two or more word
-# characters. \w\w+ (greedy, so it always takes a whole run) finds the same tokens, faster.
-_WORDS = re.compile(r"\w\w+")
-# Joins a batch's documents into one string; a word token, so it shows where each document ends.
-_BOUNDARY = " zzlambeamdocumentboundaryzz "
-
-
-def _term_counts(values: np.ndarray, params: Mapping[str, Any]) -> tuple[dict[str, list[int]], int]:
-    """{term: [term frequency, document frequency]} over a batch, and its number of documents."""
-    docs = np.where(pd.isna(values), "", values)
-    if tuple(params["ngram"]) == (1, 1):
-        fast = _word_counts(docs)
-        if fast is not None:
-            return fast, len(docs)
-    vectorizer = text_analyzer(params)
-    try:
-        counts = vectorizer.fit_transform(docs)
-    except ValueError:  # no token at all in this batch
-        return {}, len(docs)
-    tf = np.asarray(counts.sum(axis=0)).ravel()
-    df = np.bincount(counts.indices, minlength=counts.shape[1])
-    terms = vectorizer.get_feature_names_out()
-    return {
-        t: [int(a), int(b)]
-        for t, a, b in zip(terms.tolist(), tf.tolist(), df.tolist(), strict=True)
-    }, len(docs)
-
-
-def _word_counts(docs: np.ndarray) -> dict[str, list[int]] | None:
-    """Unigram counts tokenised as CountVectorizer's default analyzer does (lowercase, then the
-    default token pattern), but with one regex pass over the whole batch instead of one per
-    document: the same tokens, several times faster. None if a document contains the boundary."""
-    tokens = np.array(_WORDS.findall(_BOUNDARY.join(docs).lower()), dtype=object)
-    boundary = tokens == _BOUNDARY.strip()
-    if int(boundary.sum()) != len(docs) - 1:
-        return None
-    document = np.cumsum(boundary)[~boundary]
-    codes, terms = pd.factorize(tokens[~boundary])
-    if not len(terms):
-        return {}
-    tf = np.bincount(codes, minlength=len(terms))
-    pairs = np.sort(document.astype(np.int64) * len(terms) + codes)
-    first = np.ones(len(pairs), dtype=bool)  # distinct (document, term) pairs, by sorting
-    first[1:] = pairs[1:] != pairs[:-1]
-    df = np.bincount(pairs[first] % len(terms), minlength=len(terms))
-    return {
-        t: [int(a), int(b)]
-        for t, a, b in zip(terms.tolist(), tf.tolist(), df.tolist(), strict=True)
-    }
 
 
 def finish_encoders(plans: list[ColumnPlan], partial: Partial, place: str) -> dict[str, Any]:
@@ -416,34 +358,15 @@ def finish_encoders(plans: list[ColumnPlan], partial: Partial, place: str) -> di
                 ]
                 entry["vocabulary"] = [[v, c] for v, c in ranked[: encoder.params["top_k"]]]
             elif encoder.name == "tfidf":
-                entry.update(_tfidf_vocabulary(plan.name, part, encoder.params, place))
+                entry.update(
+                    tfidf_vocabulary(
+                        plan.name, part.terms or {}, part.documents, encoder.params, place
+                    )
+                )
         elif encoder is not None and encoder.name == "tfidf":
-            entry.update(
-                _tfidf_vocabulary(plan.name, ColumnPartial("string"), encoder.params, place)
-            )
+            entry.update(tfidf_vocabulary(plan.name, {}, 0, encoder.params, place))
         out[plan.name] = entry
     return out
-
-
-def _tfidf_vocabulary(
-    name: str, part: ColumnPartial, params: Mapping[str, Any], place: str
-) -> dict[str, Any]:
-    kept = [(t, tf, df) for t, (tf, df) in (part.terms or {}).items() if df >= params["min_df"]]
-    kept.sort(key=lambda x: (-x[1], x[0]))
-    kept = sorted(kept[: params["max_features"]])
-    if not kept:
-        raise ColumnError(
-            f"{place} columns.{name}: tfidf found no terms (min_df {params['min_df']})"
-        )
-    n = part.documents
-    # Smooth idf, as TfidfTransformer computes it: ln((1 + n) / (1 + df)) + 1.
-    idf = [math.log((1 + n) / (1 + df)) + 1.0 for _, _, df in kept]
-    return {
-        "documents": n,
-        "terms": [t for t, _, _ in kept],
-        "document_frequency": [df for _, _, df in kept],
-        "idf": idf,
-    }
 
 
 def _ranked(counts: Mapping[Any, int]) -> list[tuple[Any, int]]:

@@ -19,10 +19,9 @@ import scipy.sparse as sp
 from lambeam.data.dataset import SPLIT_COLUMN
 from lambeam.storage import ArtifactStore
 
-__all__ = ["SAMPLE_ROWS", "encode_shard", "parquet_bytes", "sample_rows"]
+__all__ = ["SAMPLE_ROWS", "encode_shard", "parquet_bytes", "sample_rows", "smallest", "store_shard"]
 
 SAMPLE_ROWS = 1000
-_MASK = (1 << 64) - 1
 
 
 def parquet_bytes(table: pa.Table) -> bytes:
@@ -83,11 +82,6 @@ def store_shard(store: ArtifactStore, table: pa.Table, sums: dict[str, int]) -> 
     """Put the shard in the store; the dict the manifest lists it with (plus its hash sums)."""
     digest = store.put_bytes(parquet_bytes(table))
     return {"digest": digest, "rows": table.num_rows, **sums}
-
-
-def combine_hashes(a: int, b: int) -> int:
-    """Sum of row hashes modulo 2**64: the same whatever order shards are combined in."""
-    return (a + b) & _MASK
 
 
 def sample_rows(raw: pd.DataFrame, hashes: np.ndarray, test: np.ndarray) -> pd.DataFrame:

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from sklearn.feature_extraction.text import CountVectorizer
 
-from lambeam.data.analyzers import Moments, _term_counts
+from lambeam.data.analyzers import Moments
+from lambeam.data.terms import term_counts
 
 
 @pytest.mark.parametrize("ngram", [[1, 1], [1, 2]])
@@ -22,7 +23,7 @@ def test_term_counts_match_count_vectorizer(ngram: list[int]) -> None:
         ],
         dtype=object,
     )
-    counts, documents = _term_counts(docs, {"ngram": ngram})
+    counts, documents = term_counts(docs, {"ngram": ngram})
     vectorizer = CountVectorizer(ngram_range=tuple(ngram))
     matrix = vectorizer.fit_transform(np.where([isinstance(d, str) for d in docs], docs, ""))
     tf = np.asarray(matrix.sum(axis=0)).ravel()
