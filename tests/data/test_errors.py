@@ -171,3 +171,12 @@ def test_text_after_the_rows_a_csv_type_was_inferred_from(project: Project, tmp_
     run_fails(
         project, {"source": str(path)}, ColumnError, "'x'", "late.csv", "'oops'", "source.schema"
     )
+
+
+def test_a_beam_failure_is_a_pipeline_error(project: Project, source: Path) -> None:
+    with pytest.raises(PipelineError, match="pipeline bad: Beam failed") as caught:
+        run_pipeline(
+            with_pipelines(project, bad={"source": str(source)}), "bad", ["--runner=NoSuchRunner"]
+        )
+    assert "\n" not in str(caught.value)
+    assert version_count(project) == 0
