@@ -129,9 +129,21 @@ class Partial:
     rows: int = 0
     raw_types: dict[str, str] = field(default_factory=dict)
     columns: dict[str, ColumnPartial] = field(default_factory=dict)
+    # The column orders batches showed (a set, so merging in any order gives the same result).
+    orders: set[tuple[str, ...]] = field(default_factory=set)
+    raw_orders: set[tuple[str, ...]] = field(default_factory=set)
+
+    def column_names(self) -> list[str]:
+        """Columns in a canonical order: the fullest order a batch showed, then any others sorted."""
+        return _canonical(self.orders, self.columns)
+
+    def raw_names(self) -> list[str]:
+        return _canonical(self.raw_orders, self.raw_types)
 
     def merge(self, other: Partial) -> Partial:
         self.rows += other.rows
+        self.orders |= other.orders
+        self.raw_orders |= other.raw_orders
         for name, typ in other.raw_types.items():
             if self.raw_types.setdefault(name, typ) != typ:
                 ColumnPartial(typ).merge(ColumnPartial(self.raw_types[name]), name)
@@ -141,6 +153,11 @@ class Partial:
             else:
                 self.columns[name] = part
         return self
+
+
+def _canonical(orders: set[tuple[str, ...]], names: Mapping[str, Any]) -> list[str]:
+    first = min(orders, key=lambda order: (-len(order), order)) if orders else ()
+    return [*first, *sorted(set(names) - set(first))]
 
 
 def _counts(values: np.ndarray) -> dict[Any, int]:
@@ -157,7 +174,8 @@ def profile_batch(frame: pd.DataFrame, raw_types: dict[str, str], spec: Pipeline
         for c, ops in spec.columns.items()
         if any(o.name == "impute" and o.params["strategy"] == "most_frequent" for o in ops)
     }
-    partial = Partial(rows=len(frame), raw_types=dict(raw_types))
+    partial = Partial(rows=len(frame), raw_types=dict(raw_types), raw_orders={tuple(raw_types)})
+    partial.orders.add(tuple(str(c) for c in frame.columns if not str(c).startswith("__lambeam")))
     for name in frame.columns:
         if str(name).startswith("__lambeam"):
             continue
@@ -182,7 +200,8 @@ def profile_batch(frame: pd.DataFrame, raw_types: dict[str, str], spec: Pipeline
 def finish_profile(partial: Partial) -> dict[str, Any]:
     """The column profile shown to users and stored in the manifest."""
     profile: dict[str, Any] = {}
-    for name, part in partial.columns.items():
+    for name in partial.column_names():
+        part = partial.columns[name]
         entry: dict[str, Any] = {"type": part.type, "count": part.count, "missing": part.missing}
         if part.type == "number":
             _, mean, var = part.moments.result() if part.moments else (0, math.nan, math.nan)
@@ -238,7 +257,8 @@ def plan_columns(spec: PipelineSpec, partial: Partial) -> list[ColumnPlan]:
             )
     excluded = {spec.label, spec.split.key, *spec.drop}
     plans = []
-    for name, part in columns.items():
+    for name in partial.column_names():
+        part = columns[name]
         if name in excluded:
             continue
         ops = spec.columns.get(name)

@@ -132,7 +132,7 @@ def _plan(partial: analyzers.Partial, spec: PipelineSpec) -> dict[str, Any]:
         "rows": partial.rows,
         "plans": plans,
         "profile": analyzers.finish_profile(partial),
-        "raw_types": partial.raw_types,
+        "raw_types": {name: partial.raw_types[name] for name in partial.raw_names()},
     }
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.feature_extraction.text import CountVectorizer
 
-from lambeam.data.analyzers import Moments
+from lambeam.data import parse_pipeline_spec
+from lambeam.data.analyzers import Moments, finish_profile, profile_batch
 from lambeam.data.terms import term_counts
 
 
@@ -47,3 +49,18 @@ def test_moments_do_not_depend_on_batch_order() -> None:
     n, mean, var = forward.result()
     assert n == 10_000 and mean == pytest.approx(np.concatenate(parts).mean(), rel=1e-12)
     assert var == pytest.approx(np.concatenate(parts).var(), rel=1e-9)
+
+
+def test_column_order_does_not_depend_on_merge_order() -> None:
+    spec = parse_pipeline_spec("demo", {"source": "a.jsonl"})
+    a = pd.DataFrame({"x": [1.0, 2.0], "city": ["a", "b"]})
+    b = pd.DataFrame({"city": ["c"], "x": [3.0], "extra": [1.0]})
+    types_a, types_b = (
+        {"x": "number", "city": "string"},
+        {"city": "string", "x": "number", "extra": "number"},
+    )
+    one = profile_batch(a, types_a, spec).merge(profile_batch(b, types_b, spec))
+    two = profile_batch(b, types_b, spec).merge(profile_batch(a, types_a, spec))
+    assert one.column_names() == two.column_names() == ["city", "x", "extra"]
+    assert one.raw_names() == two.raw_names()
+    assert finish_profile(one) == finish_profile(two)
