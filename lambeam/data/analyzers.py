@@ -48,6 +48,10 @@ PROFILE_QUANTILES = {
     "p99": 0.99,
 }
 _TOP = 10
+_MIXED = (
+    "column {name!r} holds numbers in some rows or files and text in others; "
+    "declare its type in source.schema"
+)
 
 
 @dataclass
@@ -95,10 +99,7 @@ class ColumnPartial:
 
     def merge(self, other: ColumnPartial, name: str) -> None:
         if other.type != self.type:
-            raise ColumnError(
-                f"column {name!r} holds numbers in some rows or files and text in others; "
-                "declare its type in source.schema"
-            )
+            raise ColumnError(_MIXED.format(name=name))
         self.count += other.count
         self.missing += other.missing
         self.minimum = min(self.minimum, other.minimum)
@@ -146,7 +147,7 @@ class Partial:
         self.raw_orders |= other.raw_orders
         for name, typ in other.raw_types.items():
             if self.raw_types.setdefault(name, typ) != typ:
-                ColumnPartial(typ).merge(ColumnPartial(self.raw_types[name]), name)
+                raise ColumnError(_MIXED.format(name=name))
         for name, part in other.columns.items():
             if name in self.columns:
                 self.columns[name].merge(part, name)

@@ -180,3 +180,13 @@ def test_a_beam_failure_is_a_pipeline_error(project: Project, source: Path) -> N
         )
     assert "\n" not in str(caught.value)
     assert version_count(project) == 0
+
+
+def test_numbers_in_one_file_and_text_in_another(project: Project, tmp_path: Path) -> None:
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    ROWS.to_csv(folder / "a.csv", index=False)
+    ROWS.assign(x=["one", "two", "three", "four", "five", "six"]).to_csv(
+        folder / "b.csv", index=False
+    )
+    run_fails(project, {"source": str(folder / "*.csv")}, ColumnError, "'x'", "source.schema")
