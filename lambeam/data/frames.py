@@ -28,13 +28,14 @@ def from_arrow(
         if pa.types.is_dictionary(typ):
             array = array.cast(typ.value_type)
             typ = array.type
-        if (
+        numeric = (
             pa.types.is_integer(typ)
             or pa.types.is_floating(typ)
             or pa.types.is_boolean(typ)
             or pa.types.is_decimal(typ)
-        ):
-            columns[name] = array.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        )
+        if numeric and schema.get(name) != "string":
+            columns[name] = _float64(array, name, where)
         elif pa.types.is_null(typ):
             columns[name] = np.full(len(array), np.nan)
         else:
@@ -46,6 +47,18 @@ def from_arrow(
     if overrides:
         frame = canonical_frame(frame, overrides, where)
     return frame
+
+
+def _float64(array: pa.Array | pa.ChunkedArray, name: str, where: str) -> np.ndarray:
+    try:
+        return array.cast(pa.float64()).to_numpy(zero_copy_only=False)
+    except pa.ArrowInvalid:
+        # Integers past 2**53 (ids, mostly) have no exact float64; say how to keep them.
+        big = next(v for v in array.to_pylist() if v is not None and abs(v) > 2**53)
+        raise ColumnError(
+            f"{where}: column {name!r} holds integers too large for a float64 (e.g. {big}); "
+            f'declare it as text with source.schema = {{ {name} = "string" }}'
+        ) from None
 
 
 def canonical_frame(

@@ -190,3 +190,16 @@ def test_numbers_in_one_file_and_text_in_another(project: Project, tmp_path: Pat
         folder / "b.csv", index=False
     )
     run_fails(project, {"source": str(folder / "*.csv")}, ColumnError, "'x'", "source.schema")
+
+
+def test_integers_too_large_for_a_float(project: Project, tmp_path: Path) -> None:
+    path = tmp_path / "ids.csv"
+    ROWS.assign(id=[278308122500661248 + i for i in range(6)]).to_csv(path, index=False)
+    run_fails(
+        project, {"source": str(path)}, ColumnError, "'id'", "ids.csv", "278308122500661248",
+        'schema = { id = "string" }',
+    )
+    run = run_pipeline(
+        with_pipelines(project, ok={"source": {"path": str(path), "schema": {"id": "string"}}}), "ok"
+    )
+    assert run.dataset_version.rows == 6
