@@ -50,6 +50,8 @@ def _root(
 ) -> None:
     # Beam logs a failing step's traceback itself; the CLI shows the one-line error instead.
     logging.getLogger("apache_beam").setLevel(logging.INFO if verbose else logging.CRITICAL)
+    # What lambeam logs (an ONNX check that disagrees, say) the commands print in their summary.
+    logging.getLogger("lambeam").setLevel(logging.INFO if verbose else logging.ERROR)
     ctx.obj = {"root": project}
 
 

@@ -21,7 +21,7 @@ import pandas as pd
 
 from lambeam.data.frames import column_type
 from lambeam.data.sketch import QuantileSketch
-from lambeam.data.spec import ENCODERS, OP_TYPES, Op, PipelineSpec
+from lambeam.data.spec import ENCODERS, ONEHOT_DEFAULTS, OP_TYPES, Op, PipelineSpec
 from lambeam.data.terms import term_counts, tfidf_vocabulary
 from lambeam.errors import ColumnError, DataError
 
@@ -267,7 +267,7 @@ def plan_columns(spec: PipelineSpec, partial: Partial) -> list[ColumnPlan]:
             ops = (
                 ()
                 if part.type == "number"
-                else (Op("onehot", {"top_k": 20, "min_frequency": 1, "oov": True}),)
+                else (Op("onehot", dict(ONEHOT_DEFAULTS)),)
             )
         impute = None
         for op in ops:

@@ -12,7 +12,7 @@ Column operations, in order: value operations first ("impute:mean|median|most_fr
 {impute={constant=…}} (first), "log" (log1p: values must be > -1), {clip=[lo, hi]}), then at most one
 encoder ("standardize", "minmax", {buckets=N} (quantile buckets), {onehot={top_k, min_frequency,
 oov}}, {tfidf={max_features, ngram, min_df}}). Columns not named pass through when numeric and get
-a default onehot when text; the label and the split key are never features.
+a default onehot (top 20, unknown values all zeros) when text; the label and the split key are never features.
 
 Every problem is a ConfigError whose one-line message names its place in lambeam.toml.
 """
@@ -30,6 +30,7 @@ from lambeam.errors import ConfigError
 __all__ = [
     "ENCODERS",
     "FORMATS",
+    "ONEHOT_DEFAULTS",
     "OPERATIONS",
     "Op",
     "PipelineSpec",
@@ -68,7 +69,10 @@ OP_TYPES: dict[str, str | None] = {
     "tfidf": "string",
 }
 _IMPUTE = ("mean", "median", "most_frequent", "constant")
-_ONEHOT = {"top_k": 20, "min_frequency": 1, "oov": True}
+# Like scikit-learn's handle_unknown="ignore" and tf.Transform's default of no OOV buckets: an
+# unknown (or missing) value is all zeros. oov=true adds an out-of-vocabulary column instead, which
+# skl2onnx cannot convert, so its models are served by scikit-learn rather than ONNX Runtime.
+ONEHOT_DEFAULTS = {"top_k": 20, "min_frequency": 1, "oov": False}
 _TFIDF = {"max_features": 1000, "ngram": [1, 1], "min_df": 1}
 
 
@@ -353,7 +357,7 @@ def _op(value: Any, fail: Any) -> Op:
         if isinstance(params, bool) or not isinstance(params, int) or params < 2:
             raise fail("buckets must be {buckets=N} with N >= 2")
         return Op("buckets", {"n": params})
-    defaults = _ONEHOT if name == "onehot" else _TFIDF
+    defaults = ONEHOT_DEFAULTS if name == "onehot" else _TFIDF
     if params is None:
         params = {}
     if not isinstance(params, Mapping):

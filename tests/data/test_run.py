@@ -215,17 +215,19 @@ def test_unlabelled_dataset_without_key_hashes_whole_rows(project: Project, tmp_
     assert "tfidf" not in manifest_text
 
 
-def test_missing_strings_go_to_the_out_of_vocabulary_column(
+def test_missing_strings_go_to_the_out_of_vocabulary_column_or_to_zeros(
     project: Project, tmp_path: Path
 ) -> None:
     frame = sample_frame(rows=60)
-    frame.loc[::4, ["city", "note"]] = np.nan
+    frame["town"] = frame["city"]
+    frame.loc[::4, ["city", "town", "note"]] = np.nan
     source = write_csv(tmp_path / "data.csv", frame)
     spec = {
         "source": str(source),
         "split": {"key": "id"},
         "columns": {
-            "city": ["onehot"],
+            "city": [{"onehot": {"oov": True}}],
+            "town": ["onehot"],
             "member": ["standardize"],
             "note": ["tfidf"],
             "label": [{"impute": {"constant": "none"}}, {"onehot": {"oov": False}}],
@@ -236,6 +238,9 @@ def test_missing_strings_go_to_the_out_of_vocabulary_column(
     stored = version.frame().set_index("id")
     missing = frame.loc[frame["city"].isna(), "id"].astype(float)
     assert (stored.loc[missing, "city_infrequent_sklearn"] == 1.0).all()
+    town = [c for c in stored.columns if c.startswith("town_")]
+    assert town and (stored.loc[missing, town] == 0.0).all().all()
+    assert (stored.drop(index=missing)[town].sum(axis=1) == 1.0).all()
     assert stored.loc[missing, "note.indices"].map(len).eq(0).all()
 
 
