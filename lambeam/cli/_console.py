@@ -12,7 +12,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-__all__ = ["RichReporter", "console", "err_console", "print_json"]
+__all__ = ["RichReporter", "cell", "console", "err_console", "print_json"]
 
 console = Console()
 err_console = Console(stderr=True)
@@ -21,6 +21,15 @@ err_console = Console(stderr=True)
 def print_json(value: Any) -> None:
     """Print `value` as indented JSON on stdout (dates as ISO strings)."""
     sys.stdout.write(json.dumps(value, indent=2, sort_keys=True, default=_default) + "\n")
+
+
+def cell(value: object, float_format: str = ".4f") -> str:
+    """A table cell: "-" for nothing, floats to `float_format`."""
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return format(value, float_format)
+    return str(value)
 
 
 def _default(value: Any) -> Any:

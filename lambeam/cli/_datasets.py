@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from lambeam.cli._console import RichReporter, console, print_json
+from lambeam.cli._console import RichReporter, cell, console, print_json
 from lambeam.cli._context import open_project
 
 if TYPE_CHECKING:
@@ -92,7 +92,7 @@ def show(
     for column, stats in version.profile.items():
         top = stats.get("top_values") or []
         table.add_row(
-            column, types.get(column, ""), *(_num(stats.get(k)) for k in ("count", "missing", "mean", "std", "min", "max")),
+            column, types.get(column, ""), *(cell(stats.get(k), '.4g') for k in ("count", "missing", "mean", "std", "min", "max")),
             ", ".join(str(t[0] if isinstance(t, (list, tuple)) else t) for t in top[:3]),
         )
     console.print(table)
@@ -115,10 +115,3 @@ def _summary(version: DatasetVersion) -> dict:
         "created_by": version.created_by,
     }
 
-
-def _num(value: object) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)

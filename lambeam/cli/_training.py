@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from lambeam.cli._console import RichReporter, console, print_json
+from lambeam.cli._console import RichReporter, cell, console, print_json
 from lambeam.cli._context import open_project
 
 __all__ = ["register", "metrics_table"]
@@ -53,13 +53,6 @@ def metrics_table(by_ref: dict[str, dict]) -> Table:
     table = Table("metric", *by_ref.keys())
     names = sorted({k for m in by_ref.values() for k, v in m.items() if isinstance(v, (int, float))})
     for name in names:
-        table.add_row(name, *(_fmt(m.get(name)) for m in by_ref.values()))
+        table.add_row(name, *(cell(m.get(name)) for m in by_ref.values()))
     return table
 
-
-def _fmt(value: object) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.4f}"
-    return str(value)
