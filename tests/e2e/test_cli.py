@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+# Its tests share one module-scoped project: keep them on one xdist worker.
+pytestmark = pytest.mark.xdist_group("cli")
+
 DATA = Path(__file__).resolve().parents[2] / "lambeam" / "quickstart" / "data"
 LAMBEAM = [sys.executable, "-m", "lambeam"]
 
@@ -120,6 +123,29 @@ def test_errors_are_one_line_with_nonzero_exit(trained: Path, args: tuple[str, .
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith("error:") and needle in lines[0]
     assert "Traceback" not in proc.stderr
+
+
+def test_bad_data_and_estimator_exit_nonzero_and_record_nothing(trained: Path) -> None:
+    toml = (trained / "lambeam.toml").read_text()
+    extra = """
+[pipelines.missing]
+source = "data/nowhere-*.csv"
+
+[train.typo]
+dataset = "penguins"
+estimator = "sklearn.ensemble.RandomForestClasifier"
+"""
+    (trained / "lambeam.toml").write_text(toml + extra)
+    try:
+        missing = lambeam(trained, "pipeline", "run", "missing", check=False)
+        assert missing.returncode == 1 and "nowhere-*.csv" in missing.stderr
+        typo = lambeam(trained, "train", "typo", check=False)
+        assert typo.returncode == 1 and "RandomForestClasifier" in typo.stderr
+        assert "Traceback" not in missing.stderr + typo.stderr
+        assert [v["ref"] for v in json.loads(lambeam(trained, "datasets", "ls", "--json").stdout)] == ["penguins:1"]
+        assert json.loads(lambeam(trained, "models", "ls", "--json").stdout)[0]["latest"] == 2
+    finally:
+        (trained / "lambeam.toml").write_text(toml)
 
 
 def test_no_project_is_a_clear_error(tmp_path: Path) -> None:

@@ -16,6 +16,9 @@ from lambeam.project import Project
 from lambeam.registry import get_model_version
 from lambeam.training import parse_train_spec, train
 
+# Its tests share one module-scoped project: keep them on one xdist worker.
+pytestmark = pytest.mark.xdist_group("training")
+
 WORDS = {
     "a": "ball goal team match score win league season coach player".split(),
     "b": "vote law court senate bill election party policy budget tax".split(),
