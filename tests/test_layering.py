@@ -15,12 +15,18 @@ ALLOWED = {
     "progress": set(),
     "config": {"errors"},
     "storage": {"errors", "config"},
-    "project": {"errors", "config", "storage"},
+    "project": {"errors", "config", "storage", "security"},
     "data": {"errors", "config", "storage", "progress", "project"},
     "registry": {"errors", "config", "storage", "progress"},
+    "security": {"errors", "config", "storage"},
+    "runtime": {"errors", "config", "storage", "progress"},
+    "functions": {"errors", "config", "storage", "progress", "project", "registry"},
     "training": {"errors", "config", "storage", "progress", "project", "data", "registry"},
     "quickstart": {"errors", "config", "storage", "progress", "project", "data", "registry", "training"},
-    "cli": {"errors", "config", "storage", "progress", "project", "data", "registry", "training", "quickstart"},
+    "cli": {
+        "errors", "config", "storage", "progress", "project", "data", "registry", "training",
+        "quickstart", "functions", "runtime", "security",
+    },
 }
 
 
