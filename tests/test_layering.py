@@ -42,7 +42,9 @@ def _imports(path: Path) -> set[str]:
 
 @pytest.mark.parametrize("part", sorted(ALLOWED))
 def test_part_imports_only_what_it_may(part: str) -> None:
-    files = list((PACKAGE / part).rglob("*.py")) if (PACKAGE / part).is_dir() else [PACKAGE / f"{part}.py"]
+    module = PACKAGE / f"{part}.py"
+    files = list((PACKAGE / part).rglob("*.py")) if (PACKAGE / part).is_dir() else [module]
+    files = [f for f in files if f.exists()]
     for path in files:
         wrong = _imports(path) - ALLOWED[part] - {part}
         assert not wrong, f"{path.relative_to(PACKAGE.parent)} imports lambeam.{sorted(wrong)[0]}"
