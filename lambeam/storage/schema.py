@@ -8,7 +8,18 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["AliasEvent", "Base", "DatasetVersionRow", "ModelAliasRow", "ModelRow", "ModelVersionRow"]
+__all__ = [
+    "AccessKeyRow",
+    "AliasEvent",
+    "Base",
+    "DatasetVersionRow",
+    "FunctionAliasRow",
+    "FunctionRow",
+    "FunctionVersionRow",
+    "ModelAliasRow",
+    "ModelRow",
+    "ModelVersionRow",
+]
 
 
 class Base(DeclarativeBase):
@@ -99,3 +110,66 @@ class AliasEvent(Base):
     to_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     by: Mapped[str] = mapped_column(String(200))
+
+
+class FunctionRow(Base):
+    """A function and its `$LATEST`: mutable until a version is published from it."""
+
+    __tablename__ = "functions"
+
+    name: Mapped[str] = mapped_column(String(140), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # "code" or "model"
+    config: Mapped[dict[str, Any]] = mapped_column(JSON)  # handler, memory, timeout, env, …
+    code_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    model_ref: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    reserved_concurrency: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    revision_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class FunctionVersionRow(Base):
+    """An immutable published version of a function (a model function's pins its model version)."""
+
+    __tablename__ = "function_versions"
+    __table_args__ = (UniqueConstraint("function", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    function: Mapped[str] = mapped_column(ForeignKey("functions.name", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    config: Mapped[dict[str, Any]] = mapped_column(JSON)
+    code_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    model_version: Mapped[str | None] = mapped_column(String(400), nullable=True)  # "churn:7"
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(200))
+
+
+class FunctionAliasRow(Base):
+    """A function alias: a version, optionally sending a weight of traffic to a second one."""
+
+    __tablename__ = "function_aliases"
+
+    function: Mapped[str] = mapped_column(
+        ForeignKey("functions.name", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    version: Mapped[str] = mapped_column(String(20))  # a number, or "$LATEST"
+    routing: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    revision_id: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AccessKeyRow(Base):
+    """An API access key. The secret is kept because SigV4 verification recomputes signatures."""
+
+    __tablename__ = "access_keys"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    secret: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
