@@ -1,0 +1,54 @@
+"""The credentials file `lambeam init` writes: <project>/.lambeam/credentials, mode 0600.
+
+It is an AWS shared-credentials file with one profile, `lambeam`, so boto3 and the AWS CLI read it
+unchanged:
+
+    AWS_SHARED_CREDENTIALS_FILE=<project>/.lambeam/credentials AWS_PROFILE=lambeam aws lambda …
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from lambeam.config import Settings
+from lambeam.security.keys import AccessKey
+
+__all__ = ["CREDENTIALS_FILE", "PROFILE", "credentials_path", "write_credentials_file"]
+
+CREDENTIALS_FILE = "credentials"
+PROFILE = "lambeam"
+
+
+def credentials_path(settings: Settings) -> Path:
+    """Where a project's credentials file lives: <project>/.lambeam/credentials."""
+    return settings.state_dir / CREDENTIALS_FILE
+
+
+def write_credentials_file(path: Path, key: AccessKey) -> Path:
+    """Write `key`'s id and secret to `path` as profile [lambeam], readable by its owner only.
+
+    The file is created with mode 0600 under a temporary name and renamed into place, so it is never
+    readable by others, not even for a moment, and a reader never sees half a file.
+    """
+    if key.secret is None:
+        raise ValueError("write_credentials_file needs the AccessKey create_access_key returned")
+    text = (
+        f"# lambeam access key {key.name!r} (role {key.role}). Keep this file private.\n"
+        f"# boto3: AWS_SHARED_CREDENTIALS_FILE={path} and profile_name={PROFILE!r}\n"
+        f"[{PROFILE}]\n"
+        f"aws_access_key_id = {key.id}\n"
+        f"aws_secret_access_key = {key.secret}\n"
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # whatever the umask
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return path

@@ -1,0 +1,136 @@
+"""Access keys: an AWS-style key id and secret per user or machine, kept in the metadata database.
+
+The secret is stored as given (not hashed) because Signature V4 verification must recompute the
+client's HMAC with it; the database is as sensitive as the credentials file.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from lambeam.security.errors import AccessKeyError, AccessKeyNotFoundError
+from lambeam.storage import Database, utcnow
+from lambeam.storage.schema import AccessKeyRow
+
+__all__ = [
+    "KEY_ID_PREFIX",
+    "ROLES",
+    "AccessKey",
+    "create_access_key",
+    "disable_access_key",
+    "get_secret",
+    "list_access_keys",
+]
+
+# Like AWS's "AKIA…": a fixed prefix and 16 more uppercase letters and digits, 20 in all.
+KEY_ID_PREFIX = "LBAK"
+KEY_ID_LENGTH = 20
+SECRET_LENGTH = 40
+# What a key may do is for the faces to enforce; "invoker" keys are meant to invoke functions only.
+ROLES = ("admin", "invoker")
+# last_used_at is a hint for `keys list`, not an audit log: write it at most this often per key.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+_ID_ALPHABET = string.ascii_uppercase + string.digits
+_SECRET_ALPHABET = string.ascii_letters + string.digits
+
+
+@dataclass(frozen=True)
+class AccessKey:
+    """An access key. `secret` is set only on the value `create_access_key` returns."""
+
+    id: str
+    name: str
+    role: str
+    created_at: datetime
+    disabled_at: datetime | None = None
+    last_used_at: datetime | None = None
+    secret: str | None = field(default=None, repr=False)
+
+    @property
+    def enabled(self) -> bool:
+        return self.disabled_at is None
+
+
+def create_access_key(db: Database, name: str, role: str = "admin") -> AccessKey:
+    """Make a new key with a random id and secret; the returned value is the one that holds both."""
+    if not name or not name.strip():
+        raise AccessKeyError("an access key needs a name (who or what will use it)")
+    if role not in ROLES:
+        raise AccessKeyError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+    key_id = KEY_ID_PREFIX + "".join(
+        secrets.choice(_ID_ALPHABET) for _ in range(KEY_ID_LENGTH - len(KEY_ID_PREFIX))
+    )
+    secret = "".join(secrets.choice(_SECRET_ALPHABET) for _ in range(SECRET_LENGTH))
+    row = AccessKeyRow(id=key_id, secret=secret, name=name, role=role, created_at=utcnow())
+    with db.session() as session:
+        session.add(row)
+    return _key(row, with_secret=True)
+
+
+def list_access_keys(db: Database, *, include_disabled: bool = True) -> list[AccessKey]:
+    """Every access key, oldest first, without secrets."""
+    query = select(AccessKeyRow).order_by(AccessKeyRow.created_at, AccessKeyRow.id)
+    if not include_disabled:
+        query = query.where(AccessKeyRow.disabled_at.is_(None))
+    with db.session() as session:
+        return [_key(row) for row in session.scalars(query)]
+
+
+def disable_access_key(db: Database, key_id: str) -> AccessKey:
+    """Refuse the key from now on (kept for the record; disabling twice keeps the first time)."""
+    with db.session() as session:
+        row = session.get(AccessKeyRow, key_id)
+        if row is None:
+            raise AccessKeyNotFoundError(f"no access key {key_id!r}; `lambeam keys list` shows them")
+        if row.disabled_at is None:
+            row.disabled_at = utcnow()
+        return _key(row)
+
+
+def get_secret(db: Database, key_id: str) -> str:
+    """The secret of `key_id` (disabled or not), for showing it again to its owner."""
+    with db.session() as session:
+        row = session.get(AccessKeyRow, key_id)
+        if row is None:
+            raise AccessKeyNotFoundError(f"no access key {key_id!r}; `lambeam keys list` shows them")
+        return row.secret
+
+
+def find_key_row(db: Database, key_id: str) -> tuple[AccessKey, str] | None:
+    """The key and its secret, or None; for the verifiers in this package only."""
+    with db.session() as session:
+        row = session.get(AccessKeyRow, key_id)
+        return None if row is None else (_key(row), row.secret)
+
+
+def touch_last_used(db: Database, key: AccessKey, now: datetime) -> None:
+    """Record that `key` was used at `now`, unless that was recorded less than a minute before."""
+    if key.last_used_at is not None and now - key.last_used_at < LAST_USED_RESOLUTION:
+        return
+    with db.session() as session:
+        row = session.get(AccessKeyRow, key.id)
+        if row is not None:
+            row.last_used_at = now
+
+
+def _key(row: AccessKeyRow, *, with_secret: bool = False) -> AccessKey:
+    return AccessKey(
+        id=row.id,
+        name=row.name,
+        role=row.role,
+        created_at=_aware(row.created_at),
+        disabled_at=_aware(row.disabled_at) if row.disabled_at else None,
+        last_used_at=_aware(row.last_used_at) if row.last_used_at else None,
+        secret=row.secret if with_secret else None,
+    )
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes even for timezone=True columns; lambeam stores UTC.
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value

@@ -1,0 +1,69 @@
+"""`Authorization: Bearer <key id>:<secret>` for the REST API."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from lambeam.security import (
+    MISSING_AUTHENTICATION_TOKEN,
+    AuthenticationError,
+    authenticate_bearer,
+    create_access_key,
+    disable_access_key,
+    list_access_keys,
+)
+from lambeam.storage import Database, utcnow
+
+
+def test_right_token_is_accepted_and_use_recorded(db: Database) -> None:
+    key = create_access_key(db, "admin")
+    now = utcnow()
+    found = authenticate_bearer(db, f"Bearer {key.id}:{key.secret}", now=now)
+    assert (found.id, found.role, found.secret) == (key.id, "admin", None)
+    assert list_access_keys(db)[0].last_used_at == now
+    # Within a minute the record is not rewritten; after it, it is.
+    authenticate_bearer(db, f"bearer {key.id}:{key.secret}", now=now + timedelta(seconds=30))
+    assert list_access_keys(db)[0].last_used_at == now
+    later = now + timedelta(minutes=2)
+    authenticate_bearer(db, f"Bearer {key.id}:{key.secret}", now=later)
+    assert list_access_keys(db)[0].last_used_at == later
+
+
+@pytest.mark.parametrize("header", [None, "", "   "])
+def test_missing_header_asks_for_credentials(db: Database, header: str | None) -> None:
+    with pytest.raises(AuthenticationError, match="credentials are required") as caught:
+        authenticate_bearer(db, header)
+    assert caught.value.http_status == 401
+    assert caught.value.error_code == MISSING_AUTHENTICATION_TOKEN
+
+
+def test_wrong_credentials_do_not_say_which_part(db: Database) -> None:
+    key = create_access_key(db, "admin")
+    other = create_access_key(db, "other")
+    messages = set()
+    for header in (
+        f"Bearer {key.id}:{other.secret}",  # another key's secret
+        f"Bearer {key.id}:{(key.secret or '')[:-1]}",  # one character short
+        f"Bearer LBAKUNKNOWNKEY000000:{key.secret}",  # unknown id
+    ):
+        with pytest.raises(AuthenticationError) as caught:
+            authenticate_bearer(db, header)
+        assert caught.value.http_status == 401
+        messages.add(str(caught.value))
+    assert len(messages) == 1
+    assert key.secret not in messages.pop()
+
+
+@pytest.mark.parametrize("header", ["Basic abc", "Bearer", "Bearer nocolon", "Bearer :secret", "Bearer id:"])
+def test_malformed_header_is_refused(db: Database, header: str) -> None:
+    with pytest.raises(AuthenticationError, match="malformed"):
+        authenticate_bearer(db, header)
+
+
+def test_disabled_key_is_refused(db: Database) -> None:
+    key = create_access_key(db, "admin")
+    disable_access_key(db, key.id)
+    with pytest.raises(AuthenticationError, match="invalid credentials"):
+        authenticate_bearer(db, f"Bearer {key.id}:{key.secret}")
