@@ -9,6 +9,7 @@ from pathlib import Path
 
 from lambeam.config import CONFIG_FILE, STATE_DIR, Settings, load_settings
 from lambeam.errors import ConfigError
+from lambeam.security import create_access_key, credentials_path, list_access_keys, write_credentials_file
 from lambeam.storage import ArtifactStore, Database
 
 __all__ = ["Project", "init_project"]
@@ -64,7 +65,10 @@ class Project:
 def init_project(
     root: Path, name: str | None = None, environ: Mapping[str, str] | None = None
 ) -> Project:
-    """Create lambeam.toml and .lambeam/ in `root` (keeping an existing lambeam.toml)."""
+    """Create lambeam.toml and .lambeam/ in `root` (keeping an existing lambeam.toml).
+
+    A project with no access key yet gets an admin key, written to .lambeam/credentials (mode 0600).
+    """
     root = root.resolve()
     root.mkdir(parents=True, exist_ok=True)
     config = root / CONFIG_FILE
@@ -78,4 +82,8 @@ def init_project(
     if not ignore.exists():
         ignore.write_text("*\n", encoding="utf-8")
     os.chmod(state, 0o700)
-    return Project.open(root, environ)
+    project = Project.open(root, environ)
+    if not list_access_keys(project.db):
+        key = create_access_key(project.db, "admin", role="admin")
+        write_credentials_file(credentials_path(project.settings), key)
+    return project

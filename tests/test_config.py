@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import configparser
+import stat
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,7 @@ import pytest
 from lambeam.config import load_settings
 from lambeam.errors import ConfigError, ProjectNotFoundError
 from lambeam.project import init_project
+from lambeam.security import get_secret, list_access_keys
 
 
 def test_init_makes_toml_and_state(tmp_path: Path) -> None:
@@ -17,6 +20,22 @@ def test_init_makes_toml_and_state(tmp_path: Path) -> None:
     assert (tmp_path / "p" / ".lambeam" / "lambeam.db").is_file()
     assert project.settings.artifacts == str((tmp_path / "p" / ".lambeam" / "artifacts").resolve())
     project.close()
+
+
+def test_init_creates_one_admin_key_and_private_credentials(tmp_path: Path) -> None:
+    project = init_project(tmp_path / "p", environ={})
+    (key,) = list_access_keys(project.db)
+    path = tmp_path / "p" / ".lambeam" / "credentials"
+    assert key.role == "admin" and stat.S_IMODE(path.stat().st_mode) == 0o600
+    parser = configparser.ConfigParser()
+    parser.read(path)
+    assert parser["lambeam"]["aws_access_key_id"] == key.id
+    assert parser["lambeam"]["aws_secret_access_key"] == get_secret(project.db, key.id)
+    project.close()
+    before = path.read_bytes()
+    again = init_project(tmp_path / "p", environ={})  # a second init keeps the key and the file
+    assert [k.id for k in list_access_keys(again.db)] == [key.id] and path.read_bytes() == before
+    again.close()
 
 
 def test_environment_overrides_toml(tmp_path: Path) -> None:
