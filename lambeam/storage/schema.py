@@ -126,6 +126,8 @@ class FunctionRow(Base):
     revision_id: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The highest version number ever published: Lambda never reuses a deleted version's number.
+    last_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class FunctionVersionRow(Base):

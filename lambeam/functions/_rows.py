@@ -1,0 +1,137 @@
+"""Finding function rows and turning them into records: shared by the service's modules."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lambeam.functions.config import LATEST, FunctionConfig, check_alias_name, check_function_name
+from lambeam.functions.errors import FunctionNotFoundError, PreconditionFailedError
+from lambeam.functions.records import AliasInfo, FunctionInfo
+from lambeam.storage.schema import FunctionAliasRow, FunctionRow, FunctionVersionRow
+
+_NUMBER = re.compile(r"[1-9][0-9]{0,9}")
+
+
+def new_revision() -> str:
+    """A fresh RevisionId: a UUID, as Lambda's are."""
+    return str(uuid.uuid4())
+
+
+def as_utc(moment: datetime) -> datetime:
+    """A timezone-aware UTC datetime (SQLite hands back naive ones)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def qualifier_kind(function: str, qualifier: str | int | None) -> tuple[str, str]:
+    """("latest" | "version" | "alias", normalised qualifier) for a Lambda qualifier."""
+    if qualifier is None or qualifier == LATEST:
+        return "latest", LATEST
+    if isinstance(qualifier, int) and not isinstance(qualifier, bool):
+        qualifier = str(qualifier)
+    if isinstance(qualifier, str) and _NUMBER.fullmatch(qualifier):
+        return "version", qualifier
+    return "alias", check_alias_name(function, qualifier)
+
+
+def function_row(session: Session, name: str, *, lock: bool = False) -> FunctionRow:
+    """The function's row (locked for update when `lock`), or FunctionNotFoundError."""
+    check_function_name(name)
+    query = select(FunctionRow).where(FunctionRow.name == name)
+    if lock:
+        query = query.with_for_update()
+    row = session.scalars(query).first()
+    if row is None:
+        raise FunctionNotFoundError(f"Function not found: {name}")
+    return row
+
+
+def version_row(session: Session, name: str, number: str | int) -> FunctionVersionRow:
+    """A published version's row, or FunctionNotFoundError naming `name:number`."""
+    row = session.scalars(
+        select(FunctionVersionRow).where(
+            FunctionVersionRow.function == name, FunctionVersionRow.number == int(number)
+        )
+    ).first()
+    if row is None:
+        raise FunctionNotFoundError(f"Function not found: {name}:{number} (no such version)")
+    return row
+
+
+def alias_row(session: Session, name: str, alias: str, *, lock: bool = False) -> FunctionAliasRow:
+    """An alias's row, or FunctionNotFoundError naming `name:alias`."""
+    query = select(FunctionAliasRow).where(
+        FunctionAliasRow.function == name, FunctionAliasRow.name == alias
+    )
+    if lock:
+        query = query.with_for_update()
+    row = session.scalars(query).first()
+    if row is None:
+        raise FunctionNotFoundError(f"Alias not found: {name}:{alias}")
+    return row
+
+
+def check_revision(what: str, current: str, expected: str | None) -> None:
+    """Refuse a change made against a stale RevisionId (Lambda's optimistic locking)."""
+    if expected is not None and expected != current:
+        raise PreconditionFailedError(
+            f"{what}: the RevisionId you gave ({expected}) is not the current one ({current});"
+            " get the resource again and retry"
+        )
+
+
+def stored_config(config: FunctionConfig) -> dict[str, Any]:
+    """A config as kept in a row: reserved concurrency lives in its own column, function-wide."""
+    data = config.to_dict()
+    data.pop("reserved_concurrency")
+    return data
+
+
+def config_of(data: dict[str, Any], reserved: int | None, name: str) -> FunctionConfig:
+    return FunctionConfig.from_dict({**data, "reserved_concurrency": reserved}, function=name)
+
+
+def latest_info(row: FunctionRow) -> FunctionInfo:
+    config = config_of(row.config, row.reserved_concurrency, row.name)
+    return FunctionInfo(
+        name=row.name,
+        version=LATEST,
+        config=config,
+        code_sha256=row.code_sha256,
+        model=row.model_ref,
+        revision_id=row.revision_id,
+        description=config.description,
+        created_at=as_utc(row.created_at),
+        updated_at=as_utc(row.updated_at),
+    )
+
+
+def version_info(function: FunctionRow, row: FunctionVersionRow) -> FunctionInfo:
+    return FunctionInfo(
+        name=row.function,
+        version=str(row.number),
+        config=config_of(row.config, function.reserved_concurrency, row.function),
+        code_sha256=row.code_sha256,
+        model=row.model_version,
+        revision_id=None,
+        description=row.description,
+        created_at=as_utc(row.created_at),
+        updated_at=as_utc(row.created_at),
+    )
+
+
+def alias_info(row: FunctionAliasRow) -> AliasInfo:
+    return AliasInfo(
+        function=row.function,
+        name=row.name,
+        version=row.version,
+        routing=dict(row.routing) if row.routing else None,
+        description=row.description,
+        revision_id=row.revision_id,
+        updated_at=as_utc(row.updated_at),
+    )
