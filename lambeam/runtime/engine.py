@@ -1,0 +1,306 @@
+"""The engine: one zygote, a pool per function, and `invoke` — the core every face calls.
+
+    engine = Engine(state_dir)
+    await engine.start()
+    result = await engine.invoke(spec, b'{"x": 1}')
+    await engine.stop()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import sys
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from lambeam.runtime import error_types as codes
+from lambeam.runtime.logs import FileLogSink, LogSink, billed_ms, format_report, frame_log
+from lambeam.runtime.outcomes import InstanceInfo, InvocationResult, describe_end
+from lambeam.runtime.pool import FunctionPool
+from lambeam.runtime.process import Ended, InstanceProcess
+from lambeam.runtime.spec import FunctionSpec, function_arn
+from lambeam.runtime.zygote_client import DEFAULT_PRELOAD, ZygoteClient
+
+__all__ = ["DEFAULT_ACCOUNT_ID", "DEFAULT_REGION", "Engine"]
+
+DEFAULT_REGION = "us-east-1"
+DEFAULT_ACCOUNT_ID = "000000000000"
+
+
+class Engine:
+    """Runs code functions in instances forked from one zygote, with Lambda's limits and logs.
+
+    `clock` (seconds, monotonic) decides when idle instances are reaped; inject one to test the
+    keep-warm period without waiting for it. `preload` is what the zygote imports before forking.
+    """
+
+    def __init__(
+        self,
+        state_dir: Path | str,
+        log_sink: LogSink | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        region: str = DEFAULT_REGION,
+        account_id: str = DEFAULT_ACCOUNT_ID,
+        keep_warm_s: float = 300.0,
+        throttle_wait_s: float = 0.25,
+        default_concurrency: int = 32,
+        memory_poll_s: float = 0.02,
+        reap_interval_s: float = 5.0,
+        preload: Sequence[str] = DEFAULT_PRELOAD,
+        python: str = sys.executable,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self.state_dir = Path(state_dir)
+        self.log_sink: LogSink = log_sink or FileLogSink(self.state_dir / "logs")
+        self.region = region
+        self.account_id = account_id
+        self._clock = clock
+        self._keep_warm_s = keep_warm_s
+        self._throttle_wait_s = throttle_wait_s
+        self._default_concurrency = default_concurrency
+        self._memory_poll_s = memory_poll_s
+        self._reap_interval_s = reap_interval_s
+        self._zygote = ZygoteClient(preload, python=python, environ=environ)
+        self._pools: dict[str, FunctionPool] = {}
+        self._warm: dict[tuple[str, str], FunctionSpec] = {}
+        self._reaper: asyncio.Task[None] | None = None
+        self._running = False
+
+    @property
+    def zygote_pid(self) -> int | None:
+        """The zygote's process id (None before start)."""
+        return self._zygote.pid
+
+    async def start(self) -> None:
+        """Start the zygote (waits for its imports) and the idle-instance reaper."""
+        (self.state_dir / "tmp").mkdir(parents=True, exist_ok=True)
+        await self._zygote.start()
+        self._running = True
+        self._reaper = asyncio.create_task(self._reap_forever())
+
+    async def stop(self) -> None:
+        """Kill every instance and the zygote."""
+        self._running = False
+        if self._reaper is not None:
+            self._reaper.cancel()
+            try:
+                await self._reaper
+            except asyncio.CancelledError:
+                pass
+        for pool in self._pools.values():
+            for instance in pool.instances():
+                pool.discard(instance)
+        await self._zygote.stop()
+
+    async def __aenter__(self) -> Engine:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def invoke(
+        self,
+        spec: FunctionSpec,
+        payload: bytes,
+        request_id: str | None = None,
+        qualifier: str | None = None,
+    ) -> InvocationResult:
+        """Run `spec`'s handler on `payload` (JSON bytes) in an idle or new instance.
+
+        Raises TooManyRequestsError when the function stays at its concurrency limit for the
+        throttle wait. Every other failure (the handler's, a timeout, memory, a crash) comes back
+        as a result with `function_error` set.
+        """
+        if not self._running:
+            raise codes.RuntimeUnavailableError("the engine is not running; call start() first")
+        request_id = request_id or str(uuid.uuid4())
+        pool = self._pool(spec)
+        limit = self._limit(spec)
+        await pool.acquire(limit, self._throttle_wait_s)
+        instance: InstanceProcess | None = None
+        try:
+            pool.retire_stale(spec)
+            instance = pool.take_idle(spec)
+            cold = instance is None
+            if instance is None:
+                instance = InstanceProcess(spec, self._zygote, self._memory_poll_s)
+                pool.add_busy(instance)
+                ended = await instance.start(self._init(spec), spec.timeout_s)
+                if ended is not None or instance.init_error is not None:
+                    pool.discard(instance)
+                    return self._finish(spec, request_id, instance, ended, cold=True)
+            header = {
+                "request_id": request_id,
+                "arn": function_arn(spec.name, self.region, self.account_id, qualifier),
+                "timeout_s": spec.timeout_s,
+            }
+            outcome = await instance.invoke(header, payload, spec.timeout_s)
+            pool.put_idle(instance, self._clock())
+            return self._finish(spec, request_id, instance, outcome, cold=cold)
+        except BaseException:
+            if instance is not None:
+                pool.discard(instance)  # its state is unknown (a cancelled caller, a bug)
+            raise
+        finally:
+            await pool.release()
+
+    async def ensure_warm(self, spec: FunctionSpec) -> int:
+        """Start instances until `spec` has its warm minimum; the number of its live instances."""
+        if not self._running:
+            raise codes.RuntimeUnavailableError("the engine is not running; call start() first")
+        self._warm[(spec.name, spec.version)] = spec
+        pool = self._pool(spec)
+        pool.retire_stale(spec)
+        have = sum(1 for i in pool.instances() if i.spec == spec)
+        started = await asyncio.gather(
+            *(self._start_idle(pool, spec) for _ in range(spec.warm_minimum - have))
+        )
+        return have + sum(started)
+
+    async def reap(self) -> int:
+        """Kill instances idle past the keep-warm period, down to each warm minimum; how many."""
+        now = self._clock()
+        return sum(
+            pool.reap(now, self._keep_warm_s, self._warm_minimum) for pool in self._pools.values()
+        )
+
+    def instances(self, function_name: str | None = None) -> list[InstanceInfo]:
+        """The live instances, of one function or of all."""
+        pools = [self._pools[function_name]] if function_name in self._pools else []
+        if function_name is None:
+            pools = list(self._pools.values())
+        return [
+            InstanceInfo(
+                function_name=pool.name,
+                version=i.spec.version,
+                pid=i.pid,
+                busy=i in pool.busy,
+                invocations=i.invocations,
+                idle_since=None if i in pool.busy else i.idle_since,
+            )
+            for pool in pools
+            for i in pool.instances()
+            if i.alive
+        ]
+
+    def _pool(self, spec: FunctionSpec) -> FunctionPool:
+        if spec.name not in self._pools:
+            self._pools[spec.name] = FunctionPool(spec.name)
+        return self._pools[spec.name]
+
+    def _limit(self, spec: FunctionSpec) -> int:
+        if spec.reserved_concurrency is not None:
+            return spec.reserved_concurrency
+        return self._default_concurrency
+
+    def _warm_minimum(self, spec: FunctionSpec) -> int:
+        current = self._warm.get((spec.name, spec.version))
+        return current.warm_minimum if current == spec and current is not None else 0
+
+    async def _start_idle(self, pool: FunctionPool, spec: FunctionSpec) -> bool:
+        instance = InstanceProcess(spec, self._zygote, self._memory_poll_s)
+        pool.add_busy(instance)
+        ended = await instance.start(self._init(spec), spec.timeout_s)
+        if ended is not None or instance.init_error is not None:
+            pool.discard(instance)
+            return False
+        pool.put_idle(instance, self._clock())
+        return True
+
+    async def _reap_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._reap_interval_s)
+            await self.reap()
+
+    def _init(self, spec: FunctionSpec) -> dict[str, Any]:
+        """What a new instance needs to know, sent with the fork request."""
+        code_dir = str(spec.code_dir.resolve())
+        path = [code_dir]
+        if spec.requirements_dir is not None:
+            path.append(str(spec.requirements_dir.resolve()))
+        stream = time.strftime("%Y/%m/%d", time.gmtime()) + f"/[{spec.version}]{uuid.uuid4().hex}"
+        tmp = self.state_dir / "tmp" / spec.name
+        tmp.mkdir(parents=True, exist_ok=True)
+        environ = dict(spec.environment)
+        environ.update(
+            {
+                "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+                "AWS_LAMBDA_FUNCTION_VERSION": spec.version,
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+                "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group_name,
+                "AWS_LAMBDA_LOG_STREAM_NAME": stream,
+                "AWS_REGION": self.region,
+                "AWS_DEFAULT_REGION": self.region,
+                "AWS_EXECUTION_ENV": f"AWS_Lambda_python{sys.version_info[0]}.{sys.version_info[1]}",
+                "LAMBDA_TASK_ROOT": code_dir,
+                "_HANDLER": spec.handler,
+                "TMPDIR": str(tmp),
+            }
+        )
+        return {
+            "handler": spec.handler,
+            "code_dir": code_dir,
+            "path": path,
+            "environ": environ,
+            "function_name": spec.name,
+            "function_version": spec.version,
+            "memory_mb": spec.memory_mb,
+            "log_group_name": spec.log_group_name,
+            "log_stream_name": stream,
+        }
+
+    def _finish(
+        self,
+        spec: FunctionSpec,
+        request_id: str,
+        instance: InstanceProcess,
+        outcome: Any,
+        cold: bool,
+    ) -> InvocationResult:
+        """Word the outcome, frame its log, hand the log to the sink."""
+        output = instance.take_log().decode("utf-8", errors="replace")
+        init_output = instance.init_output.decode("utf-8", errors="replace") if cold else ""
+        init_ms = instance.init_ms if cold else None
+        notice = ""
+        status = None
+        if outcome is None and instance.init_error is not None:
+            body = json.dumps(instance.init_error).encode()
+            error_type: str | None = instance.init_error.get("errorType")
+            notice = f"[ERROR] {error_type}: {instance.init_error.get('errorMessage')}"
+            duration_ms, status = 0.0, "error"
+        elif isinstance(outcome, Ended):
+            described = describe_end(outcome, request_id, spec.timeout_s)
+            body = json.dumps(described.document).encode()
+            error_type, notice, status = described.error_type, described.notice, described.status
+            duration_ms = spec.timeout_s * 1000 if outcome.reason == "timeout" else outcome.duration_ms
+        else:
+            body, error_type, duration_ms = outcome.payload, outcome.error_type, outcome.duration_ms
+        if status is None and error_type is not None:
+            status = "error"
+        max_memory_mb = max(1, math.ceil(instance.peak_kb / 1024))
+        report = format_report(
+            request_id, duration_ms, spec.memory_mb, max_memory_mb, init_ms,
+            status, error_type if status == "error" else None,
+        )
+        log = frame_log(request_id, spec.version, output, report, init_output, notice)
+        self.log_sink.write(spec.name, log)
+        return InvocationResult(
+            request_id=request_id,
+            payload=body,
+            function_error=codes.FUNCTION_ERROR_UNHANDLED if error_type is not None else None,
+            error_type=error_type,
+            log_tail=log,
+            duration_ms=duration_ms,
+            billed_ms=billed_ms(duration_ms),
+            max_memory_mb=max_memory_mb,
+            init_ms=init_ms,
+            executed_version=spec.version,
+            instance_pid=instance.pid or None,
+        )

@@ -1,0 +1,240 @@
+"""An instance's side: load the handler, then serve one invocation at a time until told to stop.
+
+Runs in a process just forked from the zygote. fd 1 and 2 go to the engine's log pipe, so prints,
+`logging` and C-level writes all land in the invocation's log. Every message to the engine is
+sent only after stdout and stderr are flushed, so the engine, on reading a response, finds all of
+that invocation's output already in the pipe.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import os
+import socket
+import sys
+import time
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+from lambeam.runtime import error_types as codes
+from lambeam.runtime.context import LambdaContext
+from lambeam.runtime.limits import read_memory
+from lambeam.runtime.protocol import encode_frame, recv_frame
+
+__all__ = ["run_instance"]
+
+Handler = Callable[[Any, LambdaContext], Any]
+
+
+class _InitError(Exception):
+    def __init__(self, payload: dict[str, Any]) -> None:
+        super().__init__(payload["errorMessage"])
+        self.payload = payload
+
+
+class _RequestIdFilter(logging.Filter):
+    """Stamps each record with the current request id, as Lambda's log format shows it."""
+
+    request_id = ""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.aws_request_id = self.request_id
+        return True
+
+
+def run_instance(conn: socket.socket, log_fd: int, init: dict[str, Any]) -> NoReturn:
+    """The instance's whole life; it ends only by os._exit (or by the engine's SIGKILL)."""
+    base = read_memory()
+    anon_at_fork = base.rss_anon_kb if base else 0
+    started = time.perf_counter()
+    _redirect_output(log_fd)
+    request_filter = _setup_process(init)
+    try:
+        handler = _load_handler(init["handler"])
+    except _InitError as exc:
+        _send(conn, {"op": "hello", "pid": os.getpid(), "anon_kb": anon_at_fork, "error": exc.payload})
+        os._exit(1)
+    except SystemExit as exc:
+        _exit_for(exc)
+    init_ms = (time.perf_counter() - started) * 1000
+    _send(conn, {"op": "hello", "pid": os.getpid(), "anon_kb": anon_at_fork, "init_ms": init_ms})
+    while True:
+        frame = recv_frame(conn)
+        if frame is None:
+            os._exit(0)
+        header, payload = frame
+        reply, body = _invoke(handler, header, payload, init, request_filter)
+        _send(conn, reply, body)
+
+
+def _redirect_output(log_fd: int) -> None:
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            stream.flush()
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    os.close(log_fd)
+    sys.stdout = open(1, "w", encoding="utf-8", errors="backslashreplace", closefd=False, buffering=1)
+    sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False, buffering=1)
+
+
+def _setup_process(init: dict[str, Any]) -> _RequestIdFilter:
+    os.environ.update(init["environ"])
+    for folder in reversed(init["path"]):
+        sys.path.insert(0, folder)
+    os.chdir(init["code_dir"])
+    request_filter = _RequestIdFilter()
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(_LambdaFormatter())
+    handler.addFilter(request_filter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    return request_filter
+
+
+class _LambdaFormatter(logging.Formatter):
+    """`[LEVEL]\\t<UTC time>Z\\t<request id>\\t<message>`: the Python runtime's text format."""
+
+    converter = time.gmtime
+
+    def __init__(self) -> None:
+        super().__init__(
+            "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s",
+            "%Y-%m-%dT%H:%M:%S",
+        )
+
+
+def _load_handler(spec: str) -> Handler:
+    module_name, _, attr = spec.rpartition(".")
+    module_name = module_name.replace("/", ".")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise _InitError(
+            codes.error_payload(
+                f"Unable to import module '{module_name}': {exc}",
+                codes.RUNTIME_IMPORT_MODULE_ERROR,
+                [],
+            )
+        ) from None
+    except SyntaxError as exc:
+        raise _InitError(
+            codes.error_payload(
+                f"Syntax error in module '{module_name}': {exc}",
+                codes.RUNTIME_USER_CODE_SYNTAX_ERROR,
+                [],
+            )
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - any failure at import is the user's init error
+        _log_exception(exc, skip_frames=1)
+        raise _InitError(codes.exception_payload(exc, skip_frames=1)) from None
+    handler = getattr(module, attr, None)
+    if handler is None:
+        raise _InitError(
+            codes.error_payload(
+                f"Handler '{attr}' missing on module '{module_name}'",
+                codes.RUNTIME_HANDLER_NOT_FOUND,
+                [],
+            )
+        )
+    if not callable(handler):
+        raise _InitError(
+            codes.error_payload(
+                f"Handler '{attr}' on module '{module_name}' is not callable",
+                codes.RUNTIME_HANDLER_NOT_FOUND,
+                [],
+            )
+        )
+    return handler  # type: ignore[no-any-return]
+
+
+def _invoke(
+    handler: Handler,
+    header: dict[str, Any],
+    payload: bytes,
+    init: dict[str, Any],
+    request_filter: _RequestIdFilter,
+) -> tuple[dict[str, Any], bytes]:
+    request_id = header["request_id"]
+    request_filter.request_id = request_id
+    context = LambdaContext(
+        aws_request_id=request_id,
+        function_name=init["function_name"],
+        function_version=init["function_version"],
+        invoked_function_arn=header["arn"],
+        memory_limit_in_mb=init["memory_mb"],
+        log_group_name=init["log_group_name"],
+        log_stream_name=init["log_stream_name"],
+        deadline=time.monotonic() + header["timeout_s"],
+    )
+    started = time.perf_counter()
+    error_type: str | None = None
+    try:
+        event = json.loads(payload) if payload.strip() else {}
+    except ValueError as exc:
+        doc = codes.error_payload(f"Unable to parse input as json: {exc}", codes.RUNTIME_UNMARSHAL_ERROR)
+        error_type = codes.RUNTIME_UNMARSHAL_ERROR
+    else:
+        try:
+            result = handler(event, context)
+        except SystemExit as exc:
+            _exit_for(exc)
+        except BaseException as exc:  # noqa: BLE001 - every other failure is the invocation's
+            _log_exception(exc, skip_frames=1)
+            doc = codes.exception_payload(exc, request_id, skip_frames=1)
+            error_type = doc["errorType"]
+        else:
+            try:
+                body = json.dumps(result).encode()
+            except (TypeError, ValueError) as exc:
+                doc = codes.error_payload(
+                    f"Unable to marshal response: {exc}", codes.RUNTIME_MARSHAL_ERROR
+                )
+                doc["requestId"] = request_id
+                error_type = codes.RUNTIME_MARSHAL_ERROR
+    duration_ms = (time.perf_counter() - started) * 1000
+    if error_type is not None:
+        body = json.dumps(doc).encode()
+    return {"op": "result", "error_type": error_type, "duration_ms": duration_ms}, body
+
+
+def _log_exception(exc: BaseException, skip_frames: int) -> None:
+    """`[ERROR] Type: message` and the trace, into the log, as Lambda's runtime writes them."""
+    doc = codes.exception_payload(exc, skip_frames=skip_frames)
+    trace = "".join(doc["stackTrace"])
+    sys.stderr.write(
+        f"[ERROR] {doc['errorType']}: {doc['errorMessage']}\n"
+        f"Traceback (most recent call last):\n{trace}"
+    )
+
+
+def _exit_for(exc: SystemExit) -> NoReturn:
+    """sys.exit() in user code ends the instance, as it ends Lambda's runtime."""
+    code = exc.code
+    if code is None:
+        status = 0
+    elif isinstance(code, int):
+        status = code & 0xFF
+    else:
+        sys.stderr.write(f"{code}\n")
+        status = 1
+    _flush()
+    os._exit(status)
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+
+
+def _send(conn: socket.socket, header: dict[str, Any], payload: bytes = b"") -> None:
+    _flush()
+    conn.sendall(encode_frame(header, payload))

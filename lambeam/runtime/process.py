@@ -1,0 +1,209 @@
+"""The engine's handle on one instance: start it, run one invocation, watch its limits, kill it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from lambeam.runtime.limits import read_memory
+from lambeam.runtime.protocol import ProtocolError, encode_frame, read_frame
+from lambeam.runtime.spec import FunctionSpec
+from lambeam.runtime.zygote_client import ExitStatus, ZygoteClient
+
+__all__ = ["Ended", "Finished", "InstanceProcess"]
+
+_EXIT_REPORT_WAIT_S = 2.0
+
+
+@dataclass(frozen=True)
+class Finished:
+    """The handler returned or raised; the instance is still alive."""
+
+    payload: bytes
+    error_type: str | None
+    duration_ms: float
+
+
+@dataclass(frozen=True)
+class Ended:
+    """The instance is gone: killed for its timeout or memory, or it exited by itself."""
+
+    reason: str  # "timeout", "memory" or "exit"
+    duration_ms: float
+    status: ExitStatus | None = None
+
+
+class InstanceProcess:
+    """One forked instance of one function version, serving one invocation at a time."""
+
+    def __init__(self, spec: FunctionSpec, zygote: ZygoteClient, memory_poll_s: float) -> None:
+        self.spec = spec
+        self.pid = 0
+        self.init_ms = 0.0
+        self.init_error: dict[str, Any] | None = None
+        self.invocations = 0
+        self.idle_since = 0.0
+        self.peak_kb = 0
+        self._zygote = zygote
+        self._memory_poll_s = memory_poll_s
+        self._anon_at_fork_kb = 0
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._log_fd = -1
+        self._log = bytearray()
+        self._over_memory = False
+        self._gone = False
+        self.init_output = b""
+
+    @property
+    def alive(self) -> bool:
+        return not self._gone
+
+    async def start(self, init: dict[str, Any], timeout_s: float) -> Ended | None:
+        """Fork the instance and wait for its handler to load; an Ended if it never got there."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        log_r, log_w = os.pipe()
+        started = time.perf_counter()
+        try:
+            self.pid = await self._zygote.spawn(init, theirs.fileno(), log_w)
+        except BaseException:
+            ours.close()
+            os.close(log_r)
+            raise
+        finally:
+            theirs.close()
+            os.close(log_w)
+        self._log_fd = log_r
+        os.set_blocking(log_r, False)
+        asyncio.get_running_loop().add_reader(log_r, self._read_log)
+        self._reader, self._writer = await asyncio.open_unix_connection(sock=ours)
+        try:
+            hello = await self._exchange(None, b"", timeout_s)
+        finally:
+            self.init_ms = (time.perf_counter() - started) * 1000
+        if isinstance(hello, Ended):
+            return hello
+        header, _ = hello
+        self.init_output = self.take_log()
+        self._anon_at_fork_kb = int(header.get("anon_kb", 0))
+        self.init_error = header.get("error")
+        self._sample_memory()
+        if self._over_memory:
+            return await self._end("memory", self.init_ms)
+        return None
+
+    async def invoke(self, header: dict[str, Any], payload: bytes, timeout_s: float) -> Finished | Ended:
+        """Run one invocation; the instance is killed if it passes its timeout or memory limit."""
+        self.invocations += 1
+        started = time.perf_counter()
+        outcome = await self._exchange(header, payload, timeout_s)
+        if isinstance(outcome, Ended):
+            return outcome
+        reply, body = outcome
+        self._sample_memory()
+        if self._over_memory:
+            return await self._end("memory", (time.perf_counter() - started) * 1000)
+        return Finished(body, reply.get("error_type"), float(reply.get("duration_ms", 0.0)))
+
+    def take_log(self) -> bytes:
+        """Everything the instance wrote since the last call (all of it, once a reply is read)."""
+        self._read_log()
+        text = bytes(self._log)
+        self._log.clear()
+        return text
+
+    def kill(self) -> None:
+        """SIGKILL the instance and let go of its socket and pipe."""
+        if self._gone:
+            return
+        self._gone = True
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        if self._writer is not None:
+            self._writer.close()
+        if self._log_fd >= 0:
+            self._read_log()
+            asyncio.get_running_loop().remove_reader(self._log_fd)
+            os.close(self._log_fd)
+            self._log_fd = -1
+        future = self._zygote.exit_status(self.pid)
+        future.add_done_callback(lambda _: self._zygote.forget(self.pid))
+
+    async def _exchange(
+        self, header: dict[str, Any] | None, payload: bytes, timeout_s: float
+    ) -> tuple[dict[str, Any], bytes] | Ended:
+        assert self._reader is not None and self._writer is not None
+        started = time.perf_counter()
+        watch = asyncio.create_task(self._watch_memory())
+        try:
+            if header is not None:
+                self._writer.write(encode_frame(header, payload))
+                await self._writer.drain()
+            reply = asyncio.ensure_future(read_frame(self._reader))
+            done, _ = await asyncio.wait({reply, watch}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            if not done:
+                reply.cancel()
+                return await self._end("timeout", elapsed_ms)
+            if reply not in done and not self._over_memory:
+                # The process is gone; whatever it sent before going still counts.
+                await asyncio.wait({reply}, timeout=_EXIT_REPORT_WAIT_S)
+            if reply.done() and not reply.cancelled() and reply.exception() is None:
+                return reply.result()
+            reply.cancel()
+            return await self._end("memory" if self._over_memory else "exit", elapsed_ms)
+        except (ConnectionError, ProtocolError, asyncio.IncompleteReadError):
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            return await self._end("memory" if self._over_memory else "exit", elapsed_ms)
+        finally:
+            watch.cancel()
+
+    async def _watch_memory(self) -> None:
+        """Poll the instance's memory until it passes its limit (then kill it) or goes."""
+        while True:
+            await asyncio.sleep(self._memory_poll_s)
+            if not self._sample_memory():
+                return
+            if self._over_memory:
+                self.kill()
+                return
+
+    def _sample_memory(self) -> bool:
+        sample = read_memory(self.pid)
+        if sample is None:
+            return False
+        self.peak_kb = max(self.peak_kb, sample.charged_kb(self._anon_at_fork_kb))
+        if self.peak_kb > self.spec.memory_mb * 1024:
+            self._over_memory = True
+        return True
+
+    async def _end(self, reason: str, duration_ms: float) -> Ended:
+        status_future = self._zygote.exit_status(self.pid)
+        self.kill()
+        status = None
+        if reason == "exit":
+            try:
+                status = await asyncio.wait_for(asyncio.shield(status_future), _EXIT_REPORT_WAIT_S)
+            except (TimeoutError, ConnectionError):
+                status = None
+        return Ended(reason, duration_ms, status)
+
+    def _read_log(self) -> None:
+        if self._log_fd < 0:
+            return
+        while True:
+            try:
+                chunk = os.read(self._log_fd, 65536)
+            except BlockingIOError:
+                return
+            if not chunk:
+                asyncio.get_running_loop().remove_reader(self._log_fd)
+                return
+            self._log += chunk
