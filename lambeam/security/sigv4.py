@@ -223,7 +223,11 @@ def _expected_signature(
     body: bytes,
     amz_date: str,
 ) -> str:
-    url = f"http://{signed['host']}{path}" + (f"?{query_string}" if query_string else "")
+    # The host the client signed is in `signed`; the URL only carries the path and query, so a
+    # strange Host value cannot change how they are parsed.
+    if not path.startswith("/"):
+        raise AuthenticationError(f"cannot verify a request for path {path!r}", INVALID_SIGNATURE)
+    url = f"http://lambeam.invalid{path}" + (f"?{query_string}" if query_string else "")
     request = AWSRequest(method=method.upper(), url=url, headers=dict(signed), data=body)
     request.context["timestamp"] = amz_date
     signer = _ExactHeaders(Credentials(key_id, secret), service, region)

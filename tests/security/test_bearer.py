@@ -31,12 +31,12 @@ def test_right_token_is_accepted_and_use_recorded(db: Database) -> None:
     assert list_access_keys(db)[0].last_used_at == later
 
 
-@pytest.mark.parametrize("header", [None, "", "   "])
-def test_missing_header_asks_for_credentials(db: Database, header: str | None) -> None:
-    with pytest.raises(AuthenticationError, match="credentials are required") as caught:
-        authenticate_bearer(db, header)
-    assert caught.value.http_status == 401
-    assert caught.value.error_code == MISSING_AUTHENTICATION_TOKEN
+def test_missing_header_asks_for_credentials(db: Database) -> None:
+    for header in (None, "", "   "):
+        with pytest.raises(AuthenticationError, match="credentials are required") as caught:
+            authenticate_bearer(db, header)
+        assert caught.value.http_status == 401
+        assert caught.value.error_code == MISSING_AUTHENTICATION_TOKEN
 
 
 def test_wrong_credentials_do_not_say_which_part(db: Database) -> None:
@@ -56,10 +56,10 @@ def test_wrong_credentials_do_not_say_which_part(db: Database) -> None:
     assert key.secret not in messages.pop()
 
 
-@pytest.mark.parametrize("header", ["Basic abc", "Bearer", "Bearer nocolon", "Bearer :secret", "Bearer id:"])
-def test_malformed_header_is_refused(db: Database, header: str) -> None:
-    with pytest.raises(AuthenticationError, match="malformed"):
-        authenticate_bearer(db, header)
+def test_malformed_header_is_refused(db: Database) -> None:
+    for header in ("Basic abc", "Bearer", "Bearer nocolon", "Bearer :secret", "Bearer id:"):
+        with pytest.raises(AuthenticationError, match="malformed"):
+            authenticate_bearer(db, header)
 
 
 def test_disabled_key_is_refused(db: Database) -> None:
