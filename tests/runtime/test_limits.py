@@ -1,0 +1,134 @@
+"""Timeouts, memory limits and crashes kill only the instance; the next call gets a fresh one."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from lambeam.runtime import (
+    RUNTIME_EXIT_ERROR,
+    RUNTIME_OUT_OF_MEMORY,
+    SANDBOX_TIMEDOUT,
+    Engine,
+)
+from tests.runtime.conftest import LoopThread, make_function
+
+MISBEHAVING = """
+    import os, signal, sys, time
+
+    def handler(event, context):
+        what = event.get("do")
+        if what == "sleep":
+            print("going to sleep")
+            time.sleep(event["seconds"])
+        elif what == "allocate":
+            hold = b"x" * (event["mb"] << 20)
+            time.sleep(event.get("hold", 0))
+            return {"pid": os.getpid(), "allocated": len(hold)}
+        elif what == "exit":
+            os._exit(event["status"])
+        elif what == "segfault":
+            os.kill(os.getpid(), signal.SIGSEGV)
+        elif what == "sys.exit":
+            sys.exit(event["status"])
+        return {"pid": os.getpid()}
+"""
+
+
+def _gone(pid: int, within_s: float = 10.0) -> bool:
+    """True once `pid` no longer exists (its parent, the zygote, reaps it)."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_past_its_timeout_an_instance_is_killed_and_replaced(
+    engine: Engine, loop: LoopThread, tmp_path: Path
+) -> None:
+    spec = make_function(tmp_path, MISBEHAVING, timeout_s=1.0)
+    warm = json.loads(loop.run(engine.invoke(spec, b"{}")).payload)["pid"]
+    result = loop.run(engine.invoke(spec, b'{"do": "sleep", "seconds": 30}'))
+    assert result.function_error == "Unhandled"
+    assert result.error_type == SANDBOX_TIMEDOUT
+    doc = json.loads(result.payload)
+    assert doc["errorType"] == SANDBOX_TIMEDOUT
+    assert doc["errorMessage"].endswith("Task timed out after 1.00 seconds")
+    assert result.instance_pid == warm
+    assert f"{result.request_id} Task timed out after 1.00 seconds" in result.log_tail
+    assert "going to sleep" in result.log_tail
+    assert "Status: timeout" in result.log_tail
+    assert _gone(warm)
+    after = loop.run(engine.invoke(spec, b"{}"))
+    assert after.function_error is None
+    assert json.loads(after.payload)["pid"] != warm
+    assert after.init_ms is not None
+
+
+def test_past_its_memory_limit_an_instance_is_killed_and_replaced(
+    engine: Engine, loop: LoopThread, tmp_path: Path
+) -> None:
+    spec = make_function(tmp_path, MISBEHAVING, memory_mb=128, timeout_s=20.0)
+    result = loop.run(engine.invoke(spec, b'{"do": "allocate", "mb": 400, "hold": 5}'))
+    assert result.error_type == RUNTIME_OUT_OF_MEMORY
+    assert json.loads(result.payload)["errorType"] == RUNTIME_OUT_OF_MEMORY
+    assert result.max_memory_mb > 128
+    assert result.duration_ms < 5000  # killed before the handler let go of its memory
+    assert _gone(result.instance_pid or 0)
+    after = loop.run(engine.invoke(spec, b"{}"))
+    assert after.function_error is None and after.instance_pid != result.instance_pid
+
+
+def test_a_short_spike_past_the_limit_is_caught_after_the_reply(
+    engine: Engine, loop: LoopThread, tmp_path: Path
+) -> None:
+    # the handler returns at once, so the peak may fall between two polls: VmHWM still shows it
+    spec = make_function(tmp_path, MISBEHAVING, memory_mb=128)
+    result = loop.run(engine.invoke(spec, b'{"do": "allocate", "mb": 300}'))
+    assert result.error_type == RUNTIME_OUT_OF_MEMORY
+
+
+def test_memory_under_the_limit_is_reported_not_punished(
+    engine: Engine, loop: LoopThread, tmp_path: Path
+) -> None:
+    spec = make_function(tmp_path, MISBEHAVING, memory_mb=256)
+    result = loop.run(engine.invoke(spec, b'{"do": "allocate", "mb": 60}'))
+    assert result.function_error is None
+    assert 60 <= result.max_memory_mb < 256
+    assert f"Max Memory Used: {result.max_memory_mb} MB" in result.log_tail
+
+
+@pytest.mark.parametrize(
+    ("event", "words"),
+    [
+        ({"do": "exit", "status": 3}, "Runtime exited with error: exit status 3"),
+        ({"do": "segfault"}, "Runtime exited with error: signal: segmentation fault"),
+        ({"do": "sys.exit", "status": 2}, "Runtime exited with error: exit status 2"),
+    ],
+)
+def test_a_crash_is_an_exit_error_and_other_functions_carry_on(
+    engine: Engine, loop: LoopThread, tmp_path: Path, event: dict[str, object], words: str
+) -> None:
+    crashing = make_function(tmp_path, MISBEHAVING)
+    bystander = make_function(tmp_path, MISBEHAVING)
+    bystander_pid = json.loads(loop.run(engine.invoke(bystander, b"{}")).payload)["pid"]
+
+    result = loop.run(engine.invoke(crashing, json.dumps(event).encode()))
+    assert result.function_error == "Unhandled"
+    assert result.error_type == RUNTIME_EXIT_ERROR
+    doc = json.loads(result.payload)
+    assert doc == {"errorMessage": f"RequestId: {result.request_id} Error: {words}", "errorType": RUNTIME_EXIT_ERROR}
+    assert words in result.log_tail
+
+    again = loop.run(engine.invoke(bystander, b"{}"))
+    assert json.loads(again.payload)["pid"] == bystander_pid
+    recovered = loop.run(engine.invoke(crashing, b"{}"))
+    assert recovered.function_error is None and recovered.instance_pid != result.instance_pid
