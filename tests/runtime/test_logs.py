@@ -1,0 +1,114 @@
+"""Each invocation's output, under its request id, framed by START/END/REPORT; the file sink."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from pathlib import Path
+
+from lambeam.runtime import Engine, FileLogSink
+from tests.runtime.conftest import LoopThread, make_function
+
+CHATTY = """
+    import logging, os, sys
+
+    print("loading the module")
+    logger = logging.getLogger("app")
+
+    def handler(event, context):
+        print("to stdout", event["n"])
+        sys.stderr.write("to stderr\\n")
+        os.write(1, b"c-level fd 1\\n")
+        os.write(2, b"c-level fd 2\\n")
+        logger.warning("a warning %d", event["n"])
+        return event["n"]
+"""
+
+REPORT = re.compile(
+    r"^REPORT RequestId: (?P<id>\S+)\tDuration: \d+\.\d\d ms\tBilled Duration: \d+ ms"
+    r"\tMemory Size: 512 MB\tMax Memory Used: \d+ MB(?P<init>\tInit Duration: \d+\.\d\d ms)?$"
+)
+
+
+def _framed(log: str, request_id: str) -> list[str]:
+    """The lines between START and END, checking the frame around them."""
+    lines = log.splitlines()
+    start = lines.index(f"START RequestId: {request_id} Version: $LATEST")
+    end = lines.index(f"END RequestId: {request_id}")
+    assert REPORT.match(lines[end + 1]).group("id") == request_id  # type: ignore[union-attr]
+    assert end + 2 == len(lines)
+    return lines[start + 1 : end]
+
+
+def test_output_of_every_kind_is_captured_under_its_request_id(
+    engine: Engine, loop: LoopThread, tmp_path: Path
+) -> None:
+    spec = make_function(tmp_path, CHATTY)
+    cold = loop.run(engine.invoke(spec, b'{"n": 1}', request_id="req-cold"))
+    warm = loop.run(engine.invoke(spec, b'{"n": 2}', request_id="req-warm"))
+    assert cold.payload == b"1" and warm.payload == b"2"
+
+    assert cold.log_tail.splitlines()[0] == "loading the module"  # init output, before START
+    body = _framed(cold.log_tail, "req-cold")
+    assert body[:4] == ["to stdout 1", "to stderr", "c-level fd 1", "c-level fd 2"]
+    assert re.fullmatch(r"\[WARNING\]\t\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\treq-cold\ta warning 1", body[4])
+    assert len(body) == 5
+
+    assert warm.log_tail.startswith("START RequestId: req-warm")
+    body = _framed(warm.log_tail, "req-warm")
+    assert body[0] == "to stdout 2" and body[4].endswith("\treq-warm\ta warning 2")
+    assert "req-cold" not in warm.log_tail
+
+
+def test_init_duration_only_on_a_cold_start_and_warm_instances_are_reused(
+    engine: Engine, loop: LoopThread, tmp_path: Path
+) -> None:
+    spec = make_function(tmp_path, CHATTY)
+    results = [loop.run(engine.invoke(spec, b'{"n": 0}')) for _ in range(3)]
+    reports = [REPORT.match(r.log_tail.splitlines()[-1]) for r in results]
+    assert reports[0] is not None and reports[0].group("init")
+    assert results[0].init_ms is not None and results[0].init_ms > 0
+    for result, report in zip(results[1:], reports[1:]):
+        assert report is not None and report.group("init") is None
+        assert result.init_ms is None
+        assert result.instance_pid == results[0].instance_pid
+    assert len(engine.instances(spec.name)) == 1
+
+
+def test_the_file_sink_keeps_every_invocation_and_can_be_followed(
+    engine: Engine, loop: LoopThread, tmp_path: Path
+) -> None:
+    spec = make_function(tmp_path, CHATTY)
+    sink = engine.log_sink
+    assert isinstance(sink, FileLogSink)
+    first = loop.run(engine.invoke(spec, b'{"n": 1}'))
+    assert list(sink.read(spec.name)) == first.log_tail.splitlines(keepends=True)
+
+    seen: list[str] = []
+    done = threading.Event()
+    give_up = time.monotonic() + 60
+
+    def follow() -> None:
+        for line in sink.read(spec.name, follow=True, stop=lambda: done.is_set() or time.monotonic() > give_up, poll_s=0.02):
+            seen.append(line)
+            if line.startswith("REPORT") and len([s for s in seen if s.startswith("REPORT")]) == 2:
+                done.set()
+
+    reader = threading.Thread(target=follow)
+    reader.start()
+    second = loop.run(engine.invoke(spec, b'{"n": 2}'))
+    reader.join(70)
+    assert done.is_set()
+    assert "".join(seen) == first.log_tail + second.log_tail
+    assert sink.path(spec.name) == Path(engine.state_dir) / "logs" / f"{spec.name}.log"
+
+
+def test_the_follow_reader_stops_when_told(tmp_path: Path) -> None:
+    sink = FileLogSink(tmp_path)
+    sink.write("quiet", "one\ntwo")
+    polls: list[float] = []
+    lines = list(sink.read("quiet", follow=True, stop=lambda: len(polls) >= 3, sleep=polls.append))
+    assert lines == ["one\n"]  # the unfinished line waits for its newline
+    assert polls == [0.1, 0.1, 0.1]
+    assert list(sink.read("quiet")) == ["one\n", "two"]
