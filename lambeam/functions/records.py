@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -71,6 +72,12 @@ class AliasInfo:
     description: str
     revision_id: str
     updated_at: datetime
+
+    def choose(self, rng: Callable[[], float]) -> str:
+        """The version one invocation runs: the additional one when `rng()` < its weight."""
+        if self.routing and rng() < float(self.routing["weight"]):
+            return str(self.routing["additional_version"])
+        return self.version
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -6,6 +6,7 @@ import random
 from collections.abc import Callable
 
 from lambeam.functions._rows import (
+    alias_info,
     alias_row,
     function_row,
     latest_info,
@@ -37,11 +38,7 @@ def resolve(
         function = function_row(session, name)
         if kind == "alias":
             alias = qualifier
-            row = alias_row(session, name, alias)
-            qualifier = row.version
-            routing = row.routing or {}
-            if routing and rng() < float(routing["weight"]):
-                qualifier = str(routing["additional_version"])
+            qualifier = alias_info(alias_row(session, name, alias)).choose(rng)
         if qualifier == LATEST:
             info: FunctionInfo = latest_info(function)
         else:
