@@ -87,7 +87,9 @@ def disable_access_key(db: Database, key_id: str) -> AccessKey:
     with db.session() as session:
         row = session.get(AccessKeyRow, key_id)
         if row is None:
-            raise AccessKeyNotFoundError(f"no access key {key_id!r}; `lambeam keys list` shows them")
+            raise AccessKeyNotFoundError(
+                f"no access key {key_id!r}; `lambeam keys list` shows them"
+            )
         if row.disabled_at is None:
             row.disabled_at = utcnow()
         return _key(row)
@@ -98,7 +100,9 @@ def get_secret(db: Database, key_id: str) -> str:
     with db.session() as session:
         row = session.get(AccessKeyRow, key_id)
         if row is None:
-            raise AccessKeyNotFoundError(f"no access key {key_id!r}; `lambeam keys list` shows them")
+            raise AccessKeyNotFoundError(
+                f"no access key {key_id!r}; `lambeam keys list` shows them"
+            )
         return row.secret
 
 

@@ -10,9 +10,11 @@ ASGI's `raw_path`; Lambda ARNs in paths are signed double-encoded), the raw quer
 header (a repeated header joined with ","), and the body bytes.
 
 Accepted: the `Authorization: AWS4-HMAC-SHA256 …` header with X-Amz-Date signed, any region, the
-given service. Not supported (refused): presigned URLs (auth in the query string), unsigned or
-streaming payloads (`x-amz-content-sha256: UNSIGNED-PAYLOAD` / `STREAMING-…`; boto3's lambda client
-always signs its payload), and session tokens, since lambeam issues none.
+given service; and presigned URLs (`client.generate_presigned_url`, auth in the query string) for
+requests without a body, until their X-Amz-Expires. Not supported (refused): a body on a presigned
+URL (it would not be signed), unsigned or streaming payloads (`x-amz-content-sha256:
+UNSIGNED-PAYLOAD` / `STREAMING-…`; boto3's lambda client always signs its payload), and session
+tokens, since lambeam issues none.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ import hashlib
 import hmac
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from urllib.parse import unquote
 
 from botocore.auth import SIGV4_TIMESTAMP, SigV4Auth
 from botocore.awsrequest import AWSRequest, HTTPHeaders
@@ -42,6 +46,29 @@ ALGORITHM = "AWS4-HMAC-SHA256"
 _FIELDS = re.compile(r"\s*(Credential|SignedHeaders|Signature)\s*=\s*([^,\s]+)\s*")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _DATE = re.compile(r"\d{8}T\d{6}Z")
+_QUERY_AUTH = {
+    "X-Amz-Algorithm",
+    "X-Amz-Credential",
+    "X-Amz-Date",
+    "X-Amz-Expires",
+    "X-Amz-SignedHeaders",
+    "X-Amz-Signature",
+}
+_MAX_PRESIGNED_EXPIRES_S = 7 * 24 * 3600  # AWS's own limit
+
+
+@dataclass(frozen=True)
+class _Claim:
+    """What a request says about its signature, from its Authorization header or its query."""
+
+    key_id: str
+    date: str  # the credential scope's YYYYMMDD
+    region: str
+    signed_headers: list[str]
+    signature: str
+    amz_date: str
+    query_to_sign: str  # the query string the signature covers (a presigned URL's, minus it)
+    expires_s: int | None = None  # presigned URLs only
 
 
 def verify_sigv4(
@@ -58,50 +85,49 @@ def verify_sigv4(
     """The enabled access key that signed this request with Signature V4, or AuthenticationError.
 
     Refused: no or malformed Authorization, missing or unsigned X-Amz-Date, a date more than
-    `max_skew_s` from `now`, another service's scope, an unknown or disabled key, a body that does
-    not match its x-amz-content-sha256, and any signature other than the one botocore computes.
+    `max_skew_s` from `now` (or a presigned URL past its X-Amz-Expires), another service's scope,
+    an unknown or disabled key, a body that does not match its x-amz-content-sha256, a body on a
+    presigned URL, and any signature other than the one botocore computes.
     """
     now = _aware(now or utcnow())
     lowered = {name.lower(): value for name, value in headers.items()}
     authorization = lowered.get("authorization", "").strip()
-    if not authorization:
-        if "X-Amz-Signature=" in query_string:
+    if authorization:
+        claim = _claim_from_header(authorization, lowered, query_string, service)
+    elif "X-Amz-Signature=" in query_string:
+        claim = _claim_from_query(query_string, service)
+        if body:
             raise AuthenticationError(
-                "presigned URLs are not supported; sign the Authorization header",
-                MISSING_AUTHENTICATION_TOKEN,
+                "a presigned URL does not sign a body; send a body with a signed Authorization header",
+                INVALID_SIGNATURE,
             )
+    else:
         raise AuthenticationError(
             "credentials are required: sign the request with AWS Signature V4 "
             "(boto3 does this with the access key id and secret from `lambeam init`)",
             MISSING_AUTHENTICATION_TOKEN,
         )
-    key_id, date, region, signed_headers, signature = _parse_authorization(authorization, service)
-
-    amz_date = lowered.get("x-amz-date", "").strip()
-    if not _DATE.fullmatch(amz_date):
+    if "host" not in claim.signed_headers:
+        raise AuthenticationError("SignedHeaders must include host", INVALID_SIGNATURE)
+    if claim.amz_date[:8] != claim.date:
         raise AuthenticationError(
-            "the request has no valid X-Amz-Date header (expected YYYYMMDDTHHMMSSZ)",
+            f"the credential scope date {claim.date} is not the date of X-Amz-Date {claim.amz_date}",
             INVALID_SIGNATURE,
         )
-    if "x-amz-date" not in signed_headers or "host" not in signed_headers:
-        raise AuthenticationError("SignedHeaders must include host and x-amz-date", INVALID_SIGNATURE)
-    if amz_date[:8] != date:
-        raise AuthenticationError(
-            f"the credential scope date {date} is not the date of X-Amz-Date {amz_date}",
-            INVALID_SIGNATURE,
-        )
-    _check_skew(amz_date, now, max_skew_s)
-    missing = [name for name in signed_headers if name not in lowered]
+    _check_time(claim, now, max_skew_s)
+    missing = [name for name in claim.signed_headers if name not in lowered]
     if missing:
-        raise AuthenticationError(f"signed header {missing[0]!r} is not in the request", INVALID_SIGNATURE)
-    if "x-amz-security-token" in lowered:
+        raise AuthenticationError(
+            f"signed header {missing[0]!r} is not in the request", INVALID_SIGNATURE
+        )
+    if "x-amz-security-token" in lowered or "X-Amz-Security-Token=" in query_string:
         raise AuthenticationError(
             "the security token included in the request is invalid: lambeam issues none",
             UNRECOGNIZED_CLIENT,
         )
     _check_payload_hash(lowered.get("x-amz-content-sha256"), body)
 
-    found = find_key_row(db, key_id)
+    found = find_key_row(db, claim.key_id)
     if found is None or not found[0].enabled:
         raise AuthenticationError(
             "the security token included in the request is invalid: unknown or disabled access key",
@@ -109,10 +135,15 @@ def verify_sigv4(
         )
     key, secret = found
     expected = _expected_signature(
-        key_id, secret, region, service, method, path, query_string,
-        {name: lowered[name] for name in signed_headers}, body, amz_date,
+        claim,
+        secret,
+        service,
+        method,
+        path,
+        {name: lowered[name] for name in claim.signed_headers},
+        body,
     )
-    if not hmac.compare_digest(expected.encode("ascii"), signature.encode("ascii")):
+    if not hmac.compare_digest(expected.encode("ascii"), claim.signature.encode("ascii")):
         raise AuthenticationError(
             "the request signature we calculated does not match the signature you provided; "
             "check the secret access key and the signing method",
@@ -122,8 +153,9 @@ def verify_sigv4(
     return key
 
 
-def _parse_authorization(value: str, service: str) -> tuple[str, str, str, list[str], str]:
-    """key id, scope date, region, signed header names, signature; or a 401 for anything else."""
+def _claim_from_header(
+    value: str, lowered: Mapping[str, str], query_string: str, service: str
+) -> _Claim:
     algorithm, _, rest = value.partition(" ")
     fields: dict[str, str] = {}
     for part in rest.split(","):
@@ -133,7 +165,56 @@ def _parse_authorization(value: str, service: str) -> tuple[str, str, str, list[
         fields[match.group(1)] = match.group(2)
     if algorithm != ALGORITHM or set(fields) != {"Credential", "SignedHeaders", "Signature"}:
         raise _malformed()
-    scope = fields["Credential"].split("/")
+    key_id, date, region = _parse_scope(fields["Credential"], service)
+    signed_headers = fields["SignedHeaders"].split(";")
+    amz_date = lowered.get("x-amz-date", "").strip()
+    if not _DATE.fullmatch(amz_date):
+        raise AuthenticationError(
+            "the request has no valid X-Amz-Date header (expected YYYYMMDDTHHMMSSZ)",
+            INVALID_SIGNATURE,
+        )
+    if "x-amz-date" not in signed_headers:
+        raise AuthenticationError("SignedHeaders must include x-amz-date", INVALID_SIGNATURE)
+    if not _HEX64.fullmatch(fields["Signature"]):
+        raise _malformed()
+    return _Claim(key_id, date, region, signed_headers, fields["Signature"], amz_date, query_string)
+
+
+def _claim_from_query(query_string: str, service: str) -> _Claim:
+    """A presigned URL's claim: X-Amz-* parameters in the query, as botocore's SigV4QueryAuth puts them."""
+    params: dict[str, str] = {}
+    kept = []
+    for pair in query_string.split("&"):
+        name, _, value = pair.partition("=")
+        if name in _QUERY_AUTH:
+            if name in params:
+                raise _malformed_query()
+            params[name] = unquote(value)
+        if name != "X-Amz-Signature":
+            kept.append(pair)
+    if set(params) != _QUERY_AUTH or params["X-Amz-Algorithm"] != ALGORITHM:
+        raise _malformed_query()
+    key_id, date, region = _parse_scope(params["X-Amz-Credential"], service)
+    expires = params["X-Amz-Expires"]
+    if not expires.isdigit() or not 1 <= int(expires) <= _MAX_PRESIGNED_EXPIRES_S:
+        raise _malformed_query()
+    if not _DATE.fullmatch(params["X-Amz-Date"]) or not _HEX64.fullmatch(params["X-Amz-Signature"]):
+        raise _malformed_query()
+    return _Claim(
+        key_id,
+        date,
+        region,
+        params["X-Amz-SignedHeaders"].split(";"),
+        params["X-Amz-Signature"],
+        params["X-Amz-Date"],
+        "&".join(kept),
+        int(expires),
+    )
+
+
+def _parse_scope(credential: str, service: str) -> tuple[str, str, str]:
+    """key id, date and region from `<key id>/<date>/<region>/<service>/aws4_request`."""
+    scope = credential.split("/")
     if len(scope) != 5 or scope[4] != "aws4_request" or not all(scope):
         raise _malformed()
     key_id, date, region, scope_service, _ = scope
@@ -142,14 +223,19 @@ def _parse_authorization(value: str, service: str) -> tuple[str, str, str, list[
             f"credential should be scoped to service {service!r}, not {scope_service!r}",
             INVALID_SIGNATURE,
         )
-    signature = fields["Signature"]
-    if not _HEX64.fullmatch(signature):
-        raise _malformed()
-    return key_id, date, region, fields["SignedHeaders"].split(";"), signature
+    return key_id, date, region
 
 
 def _aware(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def _malformed_query() -> AuthenticationError:
+    return AuthenticationError(
+        "malformed presigned URL: expected X-Amz-Algorithm, X-Amz-Credential, X-Amz-Date, "
+        f"X-Amz-Expires (1 to {_MAX_PRESIGNED_EXPIRES_S} s), X-Amz-SignedHeaders and X-Amz-Signature",
+        INVALID_SIGNATURE,
+    )
 
 
 def _malformed() -> AuthenticationError:
@@ -160,22 +246,30 @@ def _malformed() -> AuthenticationError:
     )
 
 
-def _check_skew(amz_date: str, now: datetime, max_skew_s: float) -> None:
+def _check_time(claim: _Claim, now: datetime, max_skew_s: float) -> None:
+    """Within `max_skew_s` of the signing time; a presigned URL, until it expires."""
     try:
-        signed_at = datetime.strptime(amz_date, SIGV4_TIMESTAMP).replace(tzinfo=UTC)
+        signed_at = datetime.strptime(claim.amz_date, SIGV4_TIMESTAMP).replace(tzinfo=UTC)
     except ValueError:
-        raise AuthenticationError(f"X-Amz-Date {amz_date} is not a date", INVALID_SIGNATURE) from None
-    skew = timedelta(seconds=max_skew_s)
-    if signed_at < now - skew:
         raise AuthenticationError(
-            f"signature expired: {amz_date} is now earlier than "
+            f"X-Amz-Date {claim.amz_date} is not a date", INVALID_SIGNATURE
+        ) from None
+    skew = timedelta(seconds=max_skew_s)
+    if claim.expires_s is not None and now > signed_at + timedelta(seconds=claim.expires_s):
+        raise AuthenticationError(
+            f"presigned URL expired: signed at {claim.amz_date} for {claim.expires_s} s",
+            INVALID_SIGNATURE,
+        )
+    if claim.expires_s is None and signed_at < now - skew:
+        raise AuthenticationError(
+            f"signature expired: {claim.amz_date} is now earlier than "
             f"{(now - skew).strftime(SIGV4_TIMESTAMP)} ({now.strftime(SIGV4_TIMESTAMP)} - "
             f"{max_skew_s:g} s); check the client's clock",
             INVALID_SIGNATURE,
         )
     if signed_at > now + skew:
         raise AuthenticationError(
-            f"signature not yet current: {amz_date} is still later than "
+            f"signature not yet current: {claim.amz_date} is still later than "
             f"{(now + skew).strftime(SIGV4_TIMESTAMP)}; check the client's clock",
             INVALID_SIGNATURE,
         )
@@ -212,24 +306,22 @@ class _ExactHeaders(SigV4Auth):
 
 
 def _expected_signature(
-    key_id: str,
+    claim: _Claim,
     secret: str,
-    region: str,
     service: str,
     method: str,
     path: str,
-    query_string: str,
     signed: Mapping[str, str],
     body: bytes,
-    amz_date: str,
 ) -> str:
     # The host the client signed is in `signed`; the URL only carries the path and query, so a
     # strange Host value cannot change how they are parsed.
     if not path.startswith("/"):
         raise AuthenticationError(f"cannot verify a request for path {path!r}", INVALID_SIGNATURE)
-    url = f"http://lambeam.invalid{path}" + (f"?{query_string}" if query_string else "")
+    query = claim.query_to_sign
+    url = f"http://lambeam.invalid{path}" + (f"?{query}" if query else "")
     request = AWSRequest(method=method.upper(), url=url, headers=dict(signed), data=body)
-    request.context["timestamp"] = amz_date
-    signer = _ExactHeaders(Credentials(key_id, secret), service, region)
+    request.context["timestamp"] = claim.amz_date
+    signer = _ExactHeaders(Credentials(claim.key_id, secret), service, claim.region)
     canonical = signer.canonical_request(request)
     return str(signer.signature(signer.string_to_sign(request, canonical), request))

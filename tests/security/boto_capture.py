@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import boto3
 from botocore.awsrequest import AWSResponse
@@ -24,7 +24,8 @@ class Captured:
 
     @property
     def signed_at(self) -> datetime:
-        return datetime.strptime(self.headers["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        date = self.headers.get("X-Amz-Date") or parse_qs(self.query_string)["X-Amz-Date"][0]
+        return datetime.strptime(date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
 
 
 class _Raw:
@@ -62,7 +63,9 @@ def capture(key_id: str, secret: str, call: Callable[[Any], Any]) -> Captured:
                 query_string=url.query,
                 # urllib3 adds Host when it sends; botocore signed it from the endpoint URL.
                 headers={"Host": url.netloc}
-                | {k: v.decode() if isinstance(v, bytes) else v for k, v in request.headers.items()},
+                | {
+                    k: v.decode() if isinstance(v, bytes) else v for k, v in request.headers.items()
+                },
                 body=body,
             )
         )
@@ -73,3 +76,20 @@ def capture(key_id: str, secret: str, call: Callable[[Any], Any]) -> Captured:
     call(client)
     assert len(seen) == 1
     return seen[0]
+
+
+def presign(
+    key_id: str, secret: str, operation: str, params: dict[str, Any], expires_in: int = 3600
+) -> Captured:
+    """The GET a caller of boto3's `generate_presigned_url` would send, and when it was signed."""
+    client = boto3.client(
+        "lambda",
+        endpoint_url="http://127.0.0.1:9",
+        region_name="us-east-1",
+        aws_access_key_id=key_id,
+        aws_secret_access_key=secret,
+    )
+    url = urlsplit(client.generate_presigned_url(operation, Params=params, ExpiresIn=expires_in))
+    return Captured(
+        method="GET", path=url.path, query_string=url.query, headers={"Host": url.netloc}, body=b""
+    )

@@ -31,7 +31,10 @@ def test_keys_are_created_and_listed(db: Database) -> None:
     assert admin.secret not in repr(admin)
 
     listed = list_access_keys(db)
-    assert [(k.id, k.name, k.role) for k in listed] == [(admin.id, "admin", "admin"), (ci.id, "ci", "invoker")]
+    assert [(k.id, k.name, k.role) for k in listed] == [
+        (admin.id, "admin", "admin"),
+        (ci.id, "ci", "invoker"),
+    ]
     assert all(k.secret is None and k.enabled and k.created_at.tzinfo for k in listed)
     assert get_secret(db, ci.id) == ci.secret
 

@@ -23,7 +23,7 @@ from lambeam.security import (
     verify_sigv4,
 )
 from lambeam.storage import Database
-from tests.security.boto_capture import Captured, capture
+from tests.security.boto_capture import Captured, capture, presign
 
 
 def _zip() -> bytes:
@@ -67,7 +67,9 @@ def _verify(db: Database, request: Captured, **overrides: Any) -> AccessKey:
     return verify_sigv4(db, **args)
 
 
-def _refused(db: Database, request: Captured, code: str, match: str | None = None, **overrides: Any) -> None:
+def _refused(
+    db: Database, request: Captured, code: str, match: str | None = None, **overrides: Any
+) -> None:
     with pytest.raises(AuthenticationError, match=match) as caught:
         _verify(db, request, **overrides)
     assert caught.value.http_status == 401
@@ -110,7 +112,9 @@ def test_disabled_key_is_refused(db: Database, key: AccessKey) -> None:
 @pytest.mark.parametrize("operation", ["invoke", "create_function"])
 def test_tampered_body_is_refused(db: Database, key: AccessKey, operation: str) -> None:
     request = capture(key.id, key.secret or "", CALLS[operation])
-    tampered = request.body.replace(b"3.5", b"9.5") if operation == "invoke" else request.body + b" "
+    tampered = (
+        request.body.replace(b"3.5", b"9.5") if operation == "invoke" else request.body + b" "
+    )
     assert tampered != request.body
     _refused(db, request, INVALID_SIGNATURE, "does not match", body=tampered)
 
@@ -150,7 +154,13 @@ def test_session_token_is_refused(db: Database, key: AccessKey) -> None:
 def test_date_beyond_skew_is_refused(db: Database, key: AccessKey) -> None:
     request = capture(key.id, key.secret or "", CALLS["invoke"])
     for offset in (timedelta(minutes=20), timedelta(minutes=-20)):  # stale, and from the future
-        _refused(db, request, INVALID_SIGNATURE, "check the client's clock", now=request.signed_at + offset)
+        _refused(
+            db,
+            request,
+            INVALID_SIGNATURE,
+            "check the client's clock",
+            now=request.signed_at + offset,
+        )
     assert _verify(db, request, now=request.signed_at + timedelta(minutes=14)).id == key.id
 
 
@@ -159,7 +169,13 @@ def test_missing_or_changed_date_is_refused(db: Database, key: AccessKey) -> Non
     without = {k: v for k, v in request.headers.items() if k != "X-Amz-Date"}
     _refused(db, request, INVALID_SIGNATURE, "X-Amz-Date", headers=without)
     later = (request.signed_at + timedelta(seconds=1)).strftime("%Y%m%dT%H%M%SZ")
-    _refused(db, request, INVALID_SIGNATURE, "does not match", headers=request.headers | {"X-Amz-Date": later})
+    _refused(
+        db,
+        request,
+        INVALID_SIGNATURE,
+        "does not match",
+        headers=request.headers | {"X-Amz-Date": later},
+    )
 
 
 def test_no_authorization_asks_for_credentials(db: Database, key: AccessKey) -> None:
@@ -167,9 +183,65 @@ def test_no_authorization_asks_for_credentials(db: Database, key: AccessKey) -> 
     without = {k: v for k, v in request.headers.items() if k != "Authorization"}
     _refused(db, request, MISSING_AUTHENTICATION_TOKEN, "credentials are required", headers=without)
     _refused(
-        db, request, MISSING_AUTHENTICATION_TOKEN, "presigned URLs are not supported",
-        headers=without, query_string="X-Amz-Signature=abc",
+        db,
+        request,
+        INVALID_SIGNATURE,
+        "malformed presigned URL",
+        headers=without,
+        query_string="X-Amz-Signature=abc",
     )
+
+
+def test_presigned_urls_are_accepted_until_they_expire(db: Database, key: AccessKey) -> None:
+    listing = presign(key.id, key.secret or "", "list_functions", {"MaxItems": 5}, expires_in=600)
+    assert "X-Amz-Signature=" in listing.query_string and "Authorization" not in listing.headers
+    assert _verify(db, listing).id == key.id
+    assert _verify(db, listing, now=listing.signed_at + timedelta(seconds=599)).id == key.id
+    _refused(
+        db,
+        listing,
+        INVALID_SIGNATURE,
+        "presigned URL expired",
+        now=listing.signed_at + timedelta(seconds=601),
+    )
+    getting = presign(
+        key.id,
+        key.secret or "",
+        "get_function",
+        {"FunctionName": "arn:aws:lambda:us-east-1:0:function:f"},
+    )
+    assert _verify(db, getting).id == key.id
+
+
+def test_tampered_presigned_urls_are_refused(db: Database, key: AccessKey) -> None:
+    url = presign(key.id, key.secret or "", "list_functions", {"MaxItems": 5})
+    _refused(
+        db,
+        url,
+        INVALID_SIGNATURE,
+        "does not match",
+        query_string=url.query_string.replace("MaxItems=5", "MaxItems=50"),
+    )
+    _refused(
+        db,
+        url,
+        INVALID_SIGNATURE,
+        "does not match",
+        query_string=url.query_string.replace("Expires=3600", "Expires=7200"),
+    )
+    _refused(db, url, INVALID_SIGNATURE, "does not match", path="/2015-03-31/functions/f")
+    _refused(db, url, INVALID_SIGNATURE, "does not sign a body", method="POST", body=b"{}")
+    _refused(
+        db,
+        url,
+        INVALID_SIGNATURE,
+        "malformed presigned URL",
+        query_string=url.query_string.replace("Expires=3600", "Expires=0"),
+    )
+    wrong = presign(key.id, "x" * 40, "list_functions", {"MaxItems": 5})
+    _refused(db, wrong, INVALID_SIGNATURE, "does not match")
+    disable_access_key(db, key.id)
+    _refused(db, url, UNRECOGNIZED_CLIENT)
 
 
 MANGLED = [
