@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from lambeam.security.errors import AccessKeyError, AccessKeyNotFoundError
 from lambeam.storage import Database, utcnow
@@ -85,11 +86,7 @@ def list_access_keys(db: Database, *, include_disabled: bool = True) -> list[Acc
 def disable_access_key(db: Database, key_id: str) -> AccessKey:
     """Refuse the key from now on (kept for the record; disabling twice keeps the first time)."""
     with db.session() as session:
-        row = session.get(AccessKeyRow, key_id)
-        if row is None:
-            raise AccessKeyNotFoundError(
-                f"no access key {key_id!r}; `lambeam keys list` shows them"
-            )
+        row = _existing(session, key_id)
         if row.disabled_at is None:
             row.disabled_at = utcnow()
         return _key(row)
@@ -98,12 +95,14 @@ def disable_access_key(db: Database, key_id: str) -> AccessKey:
 def get_secret(db: Database, key_id: str) -> str:
     """The secret of `key_id` (disabled or not), for showing it again to its owner."""
     with db.session() as session:
-        row = session.get(AccessKeyRow, key_id)
-        if row is None:
-            raise AccessKeyNotFoundError(
-                f"no access key {key_id!r}; `lambeam keys list` shows them"
-            )
-        return row.secret
+        return _existing(session, key_id).secret
+
+
+def _existing(session: Session, key_id: str) -> AccessKeyRow:
+    row = session.get(AccessKeyRow, key_id)
+    if row is None:
+        raise AccessKeyNotFoundError(f"no access key {key_id!r}")
+    return row
 
 
 def find_key_row(db: Database, key_id: str) -> tuple[AccessKey, str] | None:

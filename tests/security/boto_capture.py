@@ -38,15 +38,20 @@ class _Raw:
         yield self._body
 
 
-def capture(key_id: str, secret: str, call: Callable[[Any], Any]) -> Captured:
-    """Run `call(client)` on a boto3 lambda client and return the signed request it would send."""
-    client = boto3.client(
+def _client(key_id: str, secret: str) -> Any:
+    """An unmodified boto3 lambda client, aimed at a port nothing listens on."""
+    return boto3.client(
         "lambda",
         endpoint_url="http://127.0.0.1:9",
         region_name="us-east-1",
         aws_access_key_id=key_id,
         aws_secret_access_key=secret,
     )
+
+
+def capture(key_id: str, secret: str, call: Callable[[Any], Any]) -> Captured:
+    """Run `call(client)` on a boto3 lambda client and return the signed request it would send."""
+    client = _client(key_id, secret)
     seen: list[Captured] = []
 
     def before_send(request: Any, **_: Any) -> AWSResponse:
@@ -82,13 +87,7 @@ def presign(
     key_id: str, secret: str, operation: str, params: dict[str, Any], expires_in: int = 3600
 ) -> Captured:
     """The GET a caller of boto3's `generate_presigned_url` would send, and when it was signed."""
-    client = boto3.client(
-        "lambda",
-        endpoint_url="http://127.0.0.1:9",
-        region_name="us-east-1",
-        aws_access_key_id=key_id,
-        aws_secret_access_key=secret,
-    )
+    client = _client(key_id, secret)
     url = urlsplit(client.generate_presigned_url(operation, Params=params, ExpiresIn=expires_in))
     return Captured(
         method="GET", path=url.path, query_string=url.query, headers={"Host": url.netloc}, body=b""
