@@ -158,18 +158,17 @@ def _mode(mode: int) -> int:
 
 
 def _safe_name(name: str, what: str) -> str:
-    """`name` if unpacking it stays under the target directory; refuses zip slip."""
-    parts = PurePosixPath(name).parts
+    """`name` if it is a plain relative path that unpacks under the target directory."""
+    parts = name.split("/")
     if (
-        not name
-        or "\\" in name
+        "\\" in name
         or "\x00" in name
-        or name.startswith("/")
-        or (parts and ":" in parts[0])
-        or any(part in ("..", ".") for part in parts)
+        or ":" in parts[0]
+        or any(part in ("", ".", "..") for part in parts)
     ):
         raise CodeBundleError(
-            f"{what}: entry {name!r} would be unpacked outside the function's directory"
+            f"{what}: entry {name!r} is not a plain relative path; unpacked, it could land outside"
+            " the function's directory (zip slip)"
         )
     return name
 
