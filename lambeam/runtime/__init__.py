@@ -12,6 +12,7 @@ loading the handler. Each instance serves one invocation at a time; timeouts, me
 crashes kill only that instance, and the next invocation gets a fresh one.
 """
 
+from lambeam.runtime.coldstart import ColdStarts, measure_cold_starts
 from lambeam.runtime.context import LambdaContext
 from lambeam.runtime.engine import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, Engine
 from lambeam.runtime.error_types import (
@@ -60,6 +61,7 @@ __all__ = [
     "RUNTIME_USER_CODE_SYNTAX_ERROR",
     "SANDBOX_TIMEDOUT",
     "TOO_MANY_REQUESTS",
+    "ColdStarts",
     "Engine",
     "FileLogSink",
     "FunctionSpec",
@@ -70,4 +72,5 @@ __all__ = [
     "RuntimeUnavailableError",
     "TooManyRequestsError",
     "function_arn",
+    "measure_cold_starts",
 ]

@@ -171,6 +171,16 @@ class Engine:
             pool.reap(now, self._keep_warm_s, self._warm_minimum) for pool in self._pools.values()
         )
 
+    async def scale_to_zero(self, function_name: str) -> int:
+        """Kill every idle instance of a function (after an update or a delete); how many."""
+        pool = self._pools.get(function_name)
+        if pool is None:
+            return 0
+        idle = list(pool.idle)
+        for instance in idle:
+            pool.discard(instance)
+        return len(idle)
+
     def instances(self, function_name: str | None = None) -> list[InstanceInfo]:
         """The live instances, of one function or of all."""
         pools = [self._pools[function_name]] if function_name in self._pools else []

@@ -1,7 +1,7 @@
 """Real engines with real zygotes, driven from a background event loop.
 
-One event loop thread per module lets a module share one engine (one zygote start) across its
-tests, while each test stays a plain synchronous function.
+One event loop thread per session lets every test share one engine (one zygote start), while
+each test stays a plain synchronous function.
 """
 
 from __future__ import annotations
@@ -38,19 +38,19 @@ class LoopThread:
         self.loop.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def loop() -> Iterator[LoopThread]:
     thread = LoopThread()
     yield thread
     thread.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("runtime-state")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def engine(loop: LoopThread, state_dir: Path) -> Iterator[Engine]:
     """An engine with the default preload (numpy, pandas, scikit-learn, ONNX Runtime)."""
     eng = Engine(state_dir, FileLogSink(state_dir / "logs"))

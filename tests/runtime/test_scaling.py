@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from lambeam.runtime import TOO_MANY_REQUESTS, Engine, FunctionSpec, InvocationResult, TooManyRequestsError
+from lambeam.runtime import (
+    TOO_MANY_REQUESTS,
+    Engine,
+    FunctionSpec,
+    InvocationResult,
+    TooManyRequestsError,
+    measure_cold_starts,
+)
 from tests.runtime.conftest import LoopThread, make_function
 
 SLOW = """
@@ -122,3 +129,12 @@ def test_idle_instances_are_reaped_down_to_the_warm_minimum(
         assert (after.init_ms is None) == (warm_minimum == 1)
     finally:
         loop.run(engine.stop())
+
+
+def test_cold_starts_are_measured_from_zero_instances(engine: Engine, loop: LoopThread, tmp_path: Path) -> None:
+    spec = make_function(tmp_path, SLOW)
+    stats = loop.run(measure_cold_starts(engine, spec, count=4))
+    assert len(stats.samples_ms) == 4 and len(stats.init_ms) == 4
+    assert all(s >= i > 0 for s, i in zip(stats.samples_ms, stats.init_ms))
+    assert stats.p50_ms <= stats.p99_ms
+    assert engine.instances(spec.name) == []
