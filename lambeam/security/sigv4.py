@@ -323,5 +323,8 @@ def _expected_signature(
     request = AWSRequest(method=method.upper(), url=url, headers=dict(signed), data=body)
     request.context["timestamp"] = claim.amz_date
     signer = _ExactHeaders(Credentials(claim.key_id, secret), service, claim.region)
-    canonical = signer.canonical_request(request)
+    try:
+        canonical = signer.canonical_request(request)
+    except ValueError as exc:  # a path or query botocore cannot parse: nobody signed it
+        raise AuthenticationError(f"cannot verify this request: {exc}", INVALID_SIGNATURE) from None
     return str(signer.signature(signer.string_to_sign(request, canonical), request))

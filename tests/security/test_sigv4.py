@@ -135,6 +135,7 @@ def test_changed_path_or_query_is_refused(db: Database, key: AccessKey) -> None:
     _refused(db, invoke, INVALID_SIGNATURE, query_string="Qualifier=staging")
     _refused(db, invoke, INVALID_SIGNATURE, query_string="")
     _refused(db, invoke, INVALID_SIGNATURE, method="PUT")
+    _refused(db, invoke, INVALID_SIGNATURE, "cannot verify", path="*")
     listing = capture(key.id, key.secret or "", CALLS["list_functions"])
     _refused(db, listing, INVALID_SIGNATURE, query_string=listing.query_string.replace("5", "500"))
 
