@@ -284,6 +284,11 @@ def plan_columns(spec: PipelineSpec, partial: Partial) -> list[ColumnPlan]:
                 )
             if op.name == "impute":
                 impute = _impute_value(op, part)
+                if impute is None:
+                    raise ColumnError(
+                        f"{place} columns.{name}: {op.describe()} has nothing to compute from: "
+                        f"{name!r} has no values; use a constant or drop the column"
+                    )
         plans.append(ColumnPlan(name, part.type, tuple(ops), impute))
     return plans
 

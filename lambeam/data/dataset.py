@@ -40,9 +40,10 @@ import pyarrow.parquet as pq
 import scipy.sparse as sp
 from sqlalchemy import func, select
 
-from lambeam.errors import DatasetNotFoundError
+from lambeam.errors import DatasetNotFoundError, UntrustedModelError
 from lambeam.storage import ArtifactStore, Database
 from lambeam.storage.schema import DatasetVersionRow
+from lambeam.storage.trusted import is_trusted, load_pipeline
 
 __all__ = [
     "SPLIT_COLUMN",
@@ -142,19 +143,14 @@ class DatasetVersion:
 
     def transform(self) -> Any:
         """The fitted scikit-learn transform, loaded from skops with its recorded trusted types."""
-        from skops.io import get_untrusted_types, loads
-
-        data = self.store.get_bytes(self.manifest["transform"])
-        allowed = set(self.manifest.get("transform_types", []))
-        untrusted = set(get_untrusted_types(data=data))
-        unexpected = sorted(untrusted - allowed)
-        if unexpected:
-            from lambeam.errors import UntrustedModelError
-
+        recorded = list(self.manifest.get("transform_types", []))
+        refused = [name for name in recorded if not is_trusted(name)]
+        if refused:
             raise UntrustedModelError(
-                f"dataset version {self.ref}: its transform holds unexpected types {unexpected}"
+                f"dataset version {self.ref}: its transform records untrusted types {refused}"
             )
-        return loads(data, trusted=sorted(untrusted))
+        data = self.store.get_bytes(self.manifest["transform"])
+        return load_pipeline(data, recorded, what=f"dataset version {self.ref}'s transform")
 
     def stats(self) -> dict[str, Any]:
         """The analyzers' full-pass statistics the transform was built from."""

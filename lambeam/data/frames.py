@@ -51,7 +51,7 @@ def from_arrow(
 
 def _float64(array: pa.Array | pa.ChunkedArray, name: str, where: str) -> np.ndarray:
     try:
-        return array.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        return _finite(array.cast(pa.float64()).to_numpy(zero_copy_only=False), name, where)
     except pa.ArrowInvalid:
         # Integers past 2**53 (ids, mostly) have no exact float64; say how to keep them.
         big = next(v for v in array.to_pylist() if v is not None and abs(v) > 2**53)
@@ -103,7 +103,7 @@ def split_of(hashes: np.ndarray, test: float) -> np.ndarray:
 
 def _to_number(values: pd.Series, name: str, where: str) -> np.ndarray:
     if pd.api.types.is_bool_dtype(values.dtype) or pd.api.types.is_numeric_dtype(values.dtype):
-        return values.to_numpy(dtype=np.float64, na_value=np.nan)
+        return _finite(values.to_numpy(dtype=np.float64, na_value=np.nan), name, where)
     strings = values.astype(object).where(values.notna(), None)
     numbers = pd.to_numeric(
         strings.map(lambda v: v.strip() if isinstance(v, str) else v), errors="coerce"
@@ -115,7 +115,18 @@ def _to_number(values: pd.Series, name: str, where: str) -> np.ndarray:
             f"column {name!r}{' in ' + where if where else ''}: text in a numeric column "
             f'(e.g. {example!r}, {int(bad.sum())} such value(s)); fix the data or declare it "string"'
         )
-    return numbers.to_numpy(dtype=np.float64, na_value=np.nan)
+    return _finite(numbers.to_numpy(dtype=np.float64, na_value=np.nan), name, where)
+
+
+def _finite(values: np.ndarray, name: str, where: str) -> np.ndarray:
+    """`values`, refused if any is infinite: no statistic or model can use an infinity."""
+    infinite = np.isinf(values)
+    if infinite.any():
+        raise ColumnError(
+            f"column {name!r}{' in ' + where if where else ''}: {int(infinite.sum())} infinite "
+            f"value(s) (e.g. {values[infinite][0]}); fix the data, or filter the rows out"
+        )
+    return values
 
 
 def _to_string(values: pd.Series) -> np.ndarray:

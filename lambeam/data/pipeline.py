@@ -28,6 +28,7 @@ from lambeam.data.transform import build_transform, feature_layout
 from lambeam.data.writer import encode_shard, parquet_bytes, sample_rows, smallest, store_shard
 from lambeam.errors import ColumnError
 from lambeam.storage import ArtifactStore
+from lambeam.storage.trusted import dump_pipeline
 
 __all__ = ["Batch", "build_pipeline", "result_url"]
 
@@ -158,8 +159,6 @@ def _build(
 ) -> dict[str, Any]:
     if plan["rows"] == 0:
         return {"rows": 0}
-    from skops.io import dumps
-
     stats = {
         "rows": plan["rows"],
         "profile": plan["profile"],
@@ -167,11 +166,13 @@ def _build(
     }
     steps = [s for s in spec.to_dict()["steps"] if "filter" not in s]
     transform = build_transform(stats, steps)
+    data, types = dump_pipeline(transform, what=f"pipeline {spec.name}'s transform")
     return {
         "rows": plan["rows"],
         "stats": stats,
         "transform": transform,
-        "transform_digest": store.put_bytes(dumps(transform)),
+        "transform_digest": store.put_bytes(data),
+        "transform_types": types,
         "layout": feature_layout(transform, stats),
         "input_columns": _input_columns(spec, plan["raw_types"], stats),
     }
@@ -216,7 +217,9 @@ def _write_result(
 ) -> None:
     result = {
         key: built[key]
-        for key in ("rows", "stats", "transform_digest", "layout", "input_columns")
+        for key in (
+            "rows", "stats", "transform_digest", "transform_types", "layout", "input_columns"
+        )
         if key in built
     }
     result["shards"] = sorted(shards, key=lambda s: s["digest"])

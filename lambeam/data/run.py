@@ -103,11 +103,8 @@ def _record(
     runner: str,
     duration: float,
 ) -> PipelineRun:
-    from skops.io import get_untrusted_types
-
     store = project.store
     digest = content_hash(result, spec.label)
-    transform_bytes = store.get_bytes(result["transform_digest"])
     stats_digest = store.put_bytes(json.dumps(result["stats"], sort_keys=True).encode())
     manifest = {
         "format": MANIFEST_FORMAT,
@@ -121,7 +118,7 @@ def _record(
             for s in result["shards"]
         ],
         "transform": result["transform_digest"],
-        "transform_types": sorted(get_untrusted_types(data=transform_bytes)),
+        "transform_types": result["transform_types"],
         "stats": stats_digest,
         "profile": result["stats"]["profile"],
         "raw_sample": result["raw_sample"],

@@ -14,7 +14,7 @@ from lambeam.registry.compare import compare_model_versions, metric_direction
 from lambeam.registry.onnx_export import ATOL, RTOL, compare_outputs, onnx_feed
 from lambeam.registry.records import ModelSummary, ModelVersion
 from lambeam.registry.refs import ModelRef, parse_model_ref
-from lambeam.registry.serialization import TRUSTED_MODULES
+from lambeam.storage.trusted import TRUSTED_MODULES
 from lambeam.registry.signature import validate_signature
 from lambeam.registry.versions import (
     get_model_version,

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from lambeam.registry.serialization import load_pipeline
+from lambeam.storage.trusted import load_pipeline
 from lambeam.storage import ArtifactStore
 
 __all__ = ["ModelSummary", "ModelVersion"]

@@ -26,11 +26,11 @@ from lambeam.errors import (
     StorageError,
     TrainingError,
 )
-from lambeam.registry._json import jsonable
+from lambeam.storage.jsonable import jsonable
 from lambeam.registry.onnx_export import export_onnx
 from lambeam.registry.records import ModelSummary, ModelVersion
 from lambeam.registry.refs import check_model_name, parse_model_ref
-from lambeam.registry.serialization import dump_pipeline
+from lambeam.storage.trusted import dump_pipeline
 from lambeam.registry.signature import validate_signature
 from lambeam.storage import ArtifactStore, Database, current_user, utcnow
 from lambeam.storage.schema import DatasetVersionRow, ModelAliasRow, ModelRow, ModelVersionRow

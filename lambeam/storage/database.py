@@ -49,7 +49,7 @@ class Database:
         try:
             self.engine: Engine = create_engine(url, **options)
         except (SQLAlchemyError, ImportError, ValueError) as exc:
-            raise StorageError(f"cannot use database {_redact(url)}: {exc}") from None
+            raise StorageError(f"cannot use database {_redact(url)}: {_reason(exc)}") from None
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -65,7 +65,7 @@ class Database:
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")
         except SQLAlchemyError as exc:
-            raise StorageError(f"cannot migrate database {_redact(self.url)}: {exc}") from None
+            raise StorageError(f"cannot migrate database {_redact(self.url)}: {_reason(exc)}") from None
 
     def tables(self) -> set[str]:
         """The names of the tables that exist, for checks and diagnostics."""
@@ -80,7 +80,7 @@ class Database:
             session.commit()
         except SQLAlchemyError as exc:
             session.rollback()
-            raise StorageError(f"database {_redact(self.url)}: {exc}") from exc
+            raise StorageError(f"database {_redact(self.url)}: {_reason(exc)}") from exc
         except BaseException:
             session.rollback()
             raise
@@ -99,6 +99,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def _reason(exc: Exception) -> str:
+    # SQLAlchemy appends the SQL and a documentation link; the driver's first line says what failed.
+    cause = getattr(exc, "orig", None) or exc
+    lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
+    return lines[0] if lines else type(cause).__name__
 
 
 def _redact(url: str) -> str:

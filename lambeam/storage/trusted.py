@@ -1,6 +1,6 @@
-"""Fitted pipelines as skops bytes, loaded only when every type in them is trusted.
+"""Fitted scikit-learn objects as skops bytes, loaded only when every type in them is trusted.
 
-No plain pickle is ever loaded. At register time the types skops does not trust by default are
+Used for dataset transforms and model versions alike. No plain pickle is ever loaded. At register time the types skops does not trust by default are
 listed; they must come from scikit-learn, NumPy, SciPy or lambeam, or be named by the user
 (`trusted_extra`), and the list is recorded with the version. At load time the bytes are audited
 again and anything outside that recorded list is refused before an object is built.
@@ -48,7 +48,7 @@ def dump_pipeline(
     if refused:
         raise UntrustedModelError(
             f"{what} holds types that are not trusted: {', '.join(refused)};"
-            " name them in the training spec's trusted types if you trust their code"
+            " list them in `trusted` of the [train.NAME] table if you trust their code"
         )
     return data, types
 

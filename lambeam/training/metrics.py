@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 from sklearn import metrics
 
+from lambeam.storage.jsonable import jsonable
+
 __all__ = ["LOWER_IS_BETTER", "score"]
 
 # Metrics where a smaller value is the better model (everything else: higher is better).
@@ -31,7 +33,7 @@ def score(task: str, estimator: Any, X: Any, y: np.ndarray | None) -> dict[str, 
         result.update(_anomaly(estimator, X))
     elif task == "decomposition":
         result.update(_decomposition(estimator, X))
-    return {k: _plain(v) for k, v in result.items()}
+    return {k: jsonable(v) for k, v in result.items()}
 
 
 def _classification(estimator: Any, X: Any, y: Any) -> dict[str, Any]:
@@ -110,11 +112,3 @@ def _decomposition(estimator: Any, X: Any) -> dict[str, Any]:
 def _softmax(values: np.ndarray) -> np.ndarray:
     shifted = np.exp(values - values.max(axis=1, keepdims=True))
     return shifted / shifted.sum(axis=1, keepdims=True)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, np.generic):
-        return value.item()
-    return value

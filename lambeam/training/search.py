@@ -13,6 +13,7 @@ from sklearn.model_selection import ParameterGrid, ParameterSampler, check_cv, c
 
 from lambeam.errors import TrainingError
 from lambeam.progress import Reporter
+from lambeam.storage.jsonable import jsonable
 from lambeam.training.spec import SearchSpec
 
 __all__ = ["Candidate", "SearchResult", "run_search"]
@@ -99,7 +100,7 @@ def _evaluate(estimator: Any, params: dict[str, Any], X: Any, y: Any, cv: Any, s
     except ValueError as exc:
         raise TrainingError(f"search candidate {params}: {exc}") from None
     return Candidate(
-        params={k: _plain(v) for k, v in params.items()},
+        params={k: jsonable(v) for k, v in params.items()},
         mean_score=float(np.mean(scores)),
         std_score=float(np.std(scores)),
         fold_scores=[float(s) for s in scores],
@@ -112,7 +113,3 @@ def _default_scoring(task: str) -> str:
     if task not in defaults:
         raise TrainingError(f"a search over a {task} estimator needs `scoring` set in its search table")
     return defaults[task]
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value

@@ -8,11 +8,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sklearn.metrics import get_scorer_names
+
 from lambeam.errors import ConfigError
 
 __all__ = ["SearchSpec", "TrainSpec", "parse_train_spec"]
 
-_KEYS = {"dataset", "estimator", "params", "model", "search", "description"}
+_KEYS = {"dataset", "estimator", "params", "model", "search", "description", "trusted"}
 _SEARCH_KEYS = {"method", "params", "cv", "n_iter", "scoring", "random_state", "n_jobs"}
 
 
@@ -40,6 +42,7 @@ class TrainSpec:
     model: str = ""
     search: SearchSpec | None = None
     description: str = ""
+    trusted: tuple[str, ...] = ()
     raw: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -65,6 +68,11 @@ def parse_train_spec(name: str, raw: Mapping[str, Any]) -> TrainSpec:
     if not isinstance(model, str) or not model:
         raise ConfigError(f"{where}: `model` must be a non-empty string")
     search = _parse_search(where, raw["search"]) if "search" in raw else None
+    trusted = raw.get("trusted", [])
+    if not isinstance(trusted, list) or not all(isinstance(t, str) and t for t in trusted):
+        raise ConfigError(
+            f"{where}: `trusted` must be a list of type names (e.g. \"mypackage.models.MyModel\")"
+        )
     return TrainSpec(
         name=name,
         dataset=raw["dataset"].strip(),
@@ -73,6 +81,7 @@ def parse_train_spec(name: str, raw: Mapping[str, Any]) -> TrainSpec:
         model=model,
         search=search,
         description=str(raw.get("description", "")),
+        trusted=tuple(trusted),
         raw=dict(raw),
     )
 
@@ -98,8 +107,14 @@ def _parse_search(where: str, raw: Any) -> SearchSpec:
         if not isinstance(value, int) or value < (2 if key == "cv" else 1):
             raise ConfigError(f"{where}: `{key}` must be an integer of at least {2 if key == 'cv' else 1}")
     scoring = raw.get("scoring")
-    if scoring is not None and not isinstance(scoring, str):
-        raise ConfigError(f"{where}: `scoring` must be the name of a scikit-learn scorer")
+    if scoring is not None and (not isinstance(scoring, str) or scoring not in get_scorer_names()):
+        raise ConfigError(
+            f"{where}: `scoring` {scoring!r} is not a scikit-learn scorer name (e.g. accuracy, "
+            "f1_macro, roc_auc, r2, neg_root_mean_squared_error)"
+        )
+    for key in ("random_state", "n_jobs"):
+        if key in raw and (not isinstance(raw[key], int) or isinstance(raw[key], bool)):
+            raise ConfigError(f"{where}: `{key}` must be an integer")
     return SearchSpec(
         method=method,
         params={k: _nulls(v) for k, v in params.items()},

@@ -19,6 +19,7 @@ from lambeam.errors import ConfigError, TrainingError
 from lambeam.progress import Reporter, SilentReporter
 from lambeam.registry import ModelVersion, register_model_version
 from lambeam.storage import current_user
+from lambeam.storage.jsonable import jsonable
 from lambeam.training.estimators import build_estimator, estimator_path, infer_task
 from lambeam.training.metrics import score
 from lambeam.training.search import SearchResult, run_search
@@ -69,13 +70,13 @@ def train(project: Any, spec: TrainSpec, reporter: Reporter | None = None) -> Tr
             search = run_search(estimator, spec.search, X_train, y_train, task, reporter)
             estimator.set_params(**search.best.params)
         with reporter.stage(f"fitting {type(estimator).__name__} on {X_train.shape[0]} rows"):
-            _fit(estimator, X_train, y_train, spec)
+            _fit(estimator, X_train, y_train, spec, dataset)
         with reporter.stage("scoring on the test split"):
             metrics = score(task, estimator, X_test, y_test)
     caught = sorted({f"{w.category.__name__}: {w.message}" for w in seen if issubclass(w.category, ConvergenceWarning)})
 
     pipeline = Pipeline([("transform", dataset.transform()), ("model", estimator)])
-    params = {k: _plain(v) for k, v in estimator.get_params(deep=False).items()}
+    params = {k: jsonable(v) for k, v in estimator.get_params(deep=False).items()}
     duration = time.perf_counter() - started
     with reporter.stage("registering model version"):
         version = register_model_version(
@@ -92,7 +93,11 @@ def train(project: Any, spec: TrainSpec, reporter: Reporter | None = None) -> Tr
             dataset_version_id=dataset.id,
             raw_sample=dataset.raw_sample(),
             duration_s=duration,
-            trusted_extra=[estimator_path(estimator), *dataset.manifest.get("transform_types", [])],
+            trusted_extra=[
+                estimator_path(estimator),
+                *spec.trusted,
+                *dataset.manifest.get("transform_types", []),
+            ],
         )
     return TrainingRun(model_version=version, search=search, warnings=caught)
 
@@ -110,11 +115,17 @@ def _check_data(spec: TrainSpec, dataset: DatasetVersion, task: str, X: Any, y: 
         raise TrainingError(f"{where}: the training split of {dataset.ref} has only one class")
 
 
-def _fit(estimator: Any, X: Any, y: Any, spec: TrainSpec) -> None:
+def _fit(estimator: Any, X: Any, y: Any, spec: TrainSpec, dataset: DatasetVersion) -> None:
     try:
         estimator.fit(X, y) if y is not None else estimator.fit(X)
     except (ValueError, TypeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "NaN" in first and isinstance(X, np.ndarray):
+            gaps = [n for n, bad in zip(dataset.feature_names(), np.isnan(X).any(axis=0)) if bad]
+            first += (
+                f" (features with missing values: {', '.join(gaps[:5])}; give them an impute "
+                f"operation in [pipelines.{dataset.pipeline}.columns])"
+            )
         raise TrainingError(f"[train.{spec.name}]: {spec.estimator} failed to fit: {first}") from None
 
 
@@ -133,7 +144,7 @@ def _signature(dataset: DatasetVersion, task: str, estimator: Any) -> dict[str, 
         )
     outputs: dict[str, Any] = {"task": task}
     if task == "classification":
-        outputs["classes"] = [_plain(c) for c in estimator.classes_]
+        outputs["classes"] = [jsonable(c) for c in estimator.classes_]
         outputs["probabilities"] = hasattr(estimator, "predict_proba")
     return {"inputs": inputs, "outputs": outputs}
 
@@ -158,15 +169,3 @@ def _lineage(
         "duration_s": round(duration, 3),
         "warnings": warned,
     }
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    return repr(value)

@@ -203,3 +203,16 @@ def test_integers_too_large_for_a_float(project: Project, tmp_path: Path) -> Non
         with_pipelines(project, ok={"source": {"path": str(path), "schema": {"id": "string"}}}), "ok"
     )
     assert run.dataset_version.rows == 6
+
+
+def test_infinite_values_are_named(project: Project, tmp_path: Path) -> None:
+    path = tmp_path / "inf.csv"
+    ROWS.assign(x=[1.0, float("inf"), 2.0, 3.0, 4.0, 5.0]).to_csv(path, index=False)
+    run_fails(project, {"source": str(path)}, ColumnError, "'x'", "inf.csv", "infinite")
+
+
+def test_impute_of_a_column_without_values(project: Project, tmp_path: Path) -> None:
+    path = tmp_path / "empty_col.csv"
+    ROWS.assign(x=[None] * 6, b=[1.0] * 6).to_csv(path, index=False)
+    spec = {"source": {"path": str(path), "schema": {"x": "number"}}, "columns": {"x": ["impute:mean"]}}
+    run_fails(project, spec, ColumnError, "columns.x", "no values")

@@ -54,7 +54,7 @@ def test_named_type_is_trusted_recorded_and_loads(registry: Project) -> None:
 
 
 def test_prefix_lookalikes_are_not_trusted(registry: Project) -> None:
-    from lambeam.registry.serialization import is_trusted
+    from lambeam.storage.trusted import is_trusted
 
     assert is_trusted("sklearn.tree._tree.Tree") and is_trusted("lambeam.data.transformers.X")
     assert not is_trusted("sklearn_evil.Payload") and not is_trusted("numpyx.Y")

@@ -56,3 +56,11 @@ def test_unreachable_database_is_a_clear_error() -> None:
 
     with pytest.raises(StorageError, match="cannot migrate database"):
         Database("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2")
+
+
+def test_database_errors_are_one_line() -> None:
+    import pytest
+
+    with pytest.raises(StorageError) as caught:
+        Database("postgresql+psycopg://u:secret@127.0.0.1:1/x?connect_timeout=2")
+    assert "\n" not in str(caught.value) and "secret" not in str(caught.value)
