@@ -9,6 +9,7 @@ unchanged:
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 from lambeam.config import Settings
@@ -35,17 +36,17 @@ def write_credentials_file(path: Path, key: AccessKey) -> Path:
         raise ValueError("write_credentials_file needs the AccessKey create_access_key returned")
     text = (
         f"# lambeam access key {key.name!r} (role {key.role}). Keep this file private.\n"
-        f"# boto3: AWS_SHARED_CREDENTIALS_FILE={path} and profile_name={PROFILE!r}\n"
+        f"# boto3: AWS_SHARED_CREDENTIALS_FILE={path}, profile_name={PROFILE!r}, any region_name\n"
         f"[{PROFILE}]\n"
         f"aws_access_key_id = {key.id}\n"
         f"aws_secret_access_key = {key.secret}\n"
     )
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
     try:
-        os.fchmod(fd, 0o600)  # whatever the umask
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        with os.fdopen(os.open(temporary, flags, 0o600), "w", encoding="utf-8") as handle:
+            os.fchmod(handle.fileno(), 0o600)  # whatever the umask
             handle.write(text)
         os.replace(temporary, path)
     except BaseException:
