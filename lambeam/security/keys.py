@@ -34,9 +34,10 @@ KEY_ID_LENGTH = 20
 SECRET_LENGTH = 40
 # What a key may do is for the faces to enforce; "invoker" keys are meant to invoke functions only.
 ROLES = ("admin", "invoker")
-# last_used_at is a hint for `keys list`, not an audit log: write it at most this often per key.
+# last_used_at is a hint for whoever lists keys, not an audit log: write it at most this often per key.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
+_NAME_MAX = 200  # access_keys.name
 _ID_ALPHABET = string.ascii_uppercase + string.digits
 _SECRET_ALPHABET = string.ascii_letters + string.digits
 
@@ -60,8 +61,10 @@ class AccessKey:
 
 def create_access_key(db: Database, name: str, role: str = "admin") -> AccessKey:
     """Make a new key with a random id and secret; the returned value is the one that holds both."""
-    if not name or not name.strip():
-        raise AccessKeyError("an access key needs a name (who or what will use it)")
+    if not name or not name.strip() or len(name) > _NAME_MAX:
+        raise AccessKeyError(
+            f"an access key needs a name of 1 to {_NAME_MAX} characters (who or what will use it)"
+        )
     if role not in ROLES:
         raise AccessKeyError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
     key_id = KEY_ID_PREFIX + "".join(
