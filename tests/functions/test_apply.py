@@ -1,0 +1,109 @@
+"""`apply`: lambeam.toml's [functions.NAME] tables made true, created → unchanged → updated."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from lambeam.errors import ConfigError
+from lambeam.functions import Batching, apply, get_function, publish_version
+from lambeam.project import Project
+from lambeam.registry import set_alias
+from tests.functions.conftest import write_code
+from tests.registry.fitted import class_labels, fitted, frame, register
+
+TOML = """\
+[project]
+name = "demo"
+
+[functions.hello]
+code = "functions/hello"
+handler = "app.handler"
+memory = {memory}
+timeout = 10
+environment = {{ GREETING = "hi" }}
+description = "says hi"
+
+[functions.churn-api]
+model = "churn@prod"
+batching = {{ max_batch_size = 32, max_wait_ms = 5 }}
+reserved_concurrency = 4
+warm_minimum = 1
+"""
+
+
+def _open(root: Path, database_url: str, memory: int = 256) -> Project:
+    (root / "lambeam.toml").write_text(TOML.format(memory=memory))
+    return Project.open(root, environ={"LAMBEAM_DATABASE_URL": database_url})
+
+
+def test_created_unchanged_updated(database_url: str, tmp_path: Path) -> None:
+    root = tmp_path / "demo"
+    write_code(root / "functions" / "hello")
+    project = _open(root, database_url)
+    try:
+        data = frame(rows=60)
+        register(project.db, project.store, fitted(LogisticRegression(), data, class_labels(data)))
+        set_alias(project.db, "churn", "prod", 1)
+
+        first = apply(project)
+        assert [(r.name, r.action) for r in first] == [("churn-api", "created"), ("hello", "created")]
+        hello = get_function(project.db, "hello")
+        assert (hello.config.memory_mb, hello.config.timeout_s) == (256, 10)
+        assert hello.config.environment == {"GREETING": "hi"} and hello.description == "says hi"
+        churn = get_function(project.db, "churn-api")
+        assert churn.model == "churn@prod" and churn.config.batching == Batching(32, 5)
+        assert (churn.config.reserved_concurrency, churn.config.warm_minimum) == (4, 1)
+
+        second = apply(project)
+        assert [r.action for r in second] == ["unchanged", "unchanged"]
+        assert get_function(project.db, "hello").revision_id == hello.revision_id
+
+        (root / "functions" / "hello" / "app.py").write_text("def handler(e, c):\n    return 2\n")
+        third = apply(project)
+        assert [(r.name, r.action) for r in third] == [("churn-api", "unchanged"), ("hello", "updated")]
+        assert third[1].function.code_sha256 != hello.code_sha256
+        assert third[1].function.revision_id != hello.revision_id
+        publish_version(project.db, project.store, "hello")
+    finally:
+        project.close()
+
+    project = _open(root, database_url, memory=1024)
+    try:
+        only = apply(project, names=["hello"])
+        assert [(r.name, r.action) for r in only] == [("hello", "updated")]
+        assert only[0].function.config.memory_mb == 1024
+        assert only[0].to_dict()["function"]["config"]["memory_mb"] == 1024
+        assert get_function(project.db, "hello", "1").config.memory_mb == 256
+        with pytest.raises(ConfigError, match=r"has no \[functions.ghost\]"):
+            apply(project, names=["ghost"])
+    finally:
+        project.close()
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ('code = "fn"\nhandler = "app.handler"\nmemroy = 256', r"\[functions.bad\] has unknown key 'memroy'"),
+        ('code = "fn"\nhandler = "app.handler"\nmemory = 64', r"\[functions.bad\]: memory must be from 128"),
+        ('code = "fn"\nhandler = "app.handler"\ntimeout = 901', r"\[functions.bad\]: timeout must be"),
+        ('code = "fn"\nhandler = "app.handler"\nbatching = { size = 2 }', "batching has unknown key 'size'"),
+        ('code = "fn"', r"\[functions.bad\]: handler is required"),
+        ('code = "missing"\nhandler = "app.handler"', r"code = 'missing': .*missing does not exist"),
+        ('handler = "app.handler"', "needs exactly one of code"),
+        ('code = "fn"\nmodel = "churn@prod"', "needs exactly one of code"),
+        ('model = "churn@prod"\nenvironment = { AWS_REGION = "x" }', "environment: AWS_REGION is reserved"),
+    ],
+)
+def test_declaration_errors_name_function_and_key(tmp_path: Path, table: str, message: str) -> None:
+    root = tmp_path / "demo"
+    write_code(root / "fn")
+    (root / "lambeam.toml").write_text(f"[functions.bad]\n{table}\n")
+    project = Project.open(root, environ={})
+    try:
+        with pytest.raises(ConfigError, match=message):
+            apply(project)
+    finally:
+        project.close()
