@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,7 +55,14 @@ class Project:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Project:
-        """Open the database and artifact store that `settings` name."""
+        """Open the database and artifact store that `settings` name.
+
+        The project's folder goes on the import path, so the modules it names (custom pipeline
+        steps, estimator factories) import the same under `lambeam`, `python -m lambeam` and -C.
+        """
+        root = str(settings.root)
+        if root not in sys.path:
+            sys.path.insert(0, root)
         return cls(settings, Database(settings.database_url), ArtifactStore.from_settings(settings))
 
     def close(self) -> None:

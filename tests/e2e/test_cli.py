@@ -163,3 +163,33 @@ def test_help_lists_the_commands(tmp_path: Path) -> None:
     out = lambeam(tmp_path, "--help").stdout
     for command in ("init", "quickstart", "pipeline", "train", "models", "datasets"):
         assert command in out
+
+
+def test_project_modules_import_from_the_console_script_and_another_folder(
+    trained: Path, tmp_path: Path
+) -> None:
+    script = Path(sys.executable).with_name("lambeam")
+    (trained / "penguin_steps.py").write_text(
+        "def add_ratio(frame):\n"
+        "    return frame.assign(ratio=frame['bill_length_mm'] / frame['bill_depth_mm'])\n"
+    )
+    toml = (trained / "lambeam.toml").read_text()
+    extra = """
+[pipelines.stepped]
+source = "data/penguins.csv"
+label = "species"
+steps = [{ function = "penguin_steps:add_ratio" }]
+drop = ["year"]
+columns = { ratio = ["impute:median", "standardize"], bill_length_mm = ["impute:median"], bill_depth_mm = ["impute:median"], flipper_length_mm = ["impute:median"], body_mass_g = ["impute:median"] }
+"""
+    (trained / "lambeam.toml").write_text(toml + extra)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LAMBEAM_")}
+    try:
+        proc = subprocess.run(
+            [str(script), "-C", str(trained), "pipeline", "run", "stepped", "--json"],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout)["rows"] == 344
+    finally:
+        (trained / "lambeam.toml").write_text(toml)
