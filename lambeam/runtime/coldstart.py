@@ -32,7 +32,7 @@ class ColdStarts:
 async def measure_cold_starts(
     engine: Engine, spec: FunctionSpec, payload: bytes = b"{}", count: int = 20
 ) -> ColdStarts:
-    """Invoke `spec` `count` times, each from zero instances (the function is scaled to zero first)."""
+    """Invoke `spec` `count` times, each time from zero instances (scaled to zero before each)."""
     samples: list[float] = []
     inits: list[float] = []
     for _ in range(count):

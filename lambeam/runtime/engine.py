@@ -1,14 +1,15 @@
 """The engine: one zygote, a pool per function, and `invoke` — the core every face calls.
 
-    engine = Engine(state_dir)
-    await engine.start()
-    result = await engine.invoke(spec, b'{"x": 1}')
-    await engine.stop()
+engine = Engine(state_dir)
+await engine.start()
+result = await engine.invoke(spec, b'{"x": 1}')
+await engine.stop()
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import sys
@@ -22,7 +23,7 @@ from lambeam.runtime import error_types as codes
 from lambeam.runtime.logs import FileLogSink, LogSink, billed_ms, format_report, frame_log
 from lambeam.runtime.outcomes import InstanceInfo, InvocationResult, describe_end
 from lambeam.runtime.pool import FunctionPool
-from lambeam.runtime.process import Ended, InstanceProcess
+from lambeam.runtime.process import Ended, Finished, InstanceProcess
 from lambeam.runtime.spec import FunctionSpec, function_arn
 from lambeam.runtime.zygote_client import DEFAULT_PRELOAD, ZygoteClient
 
@@ -89,10 +90,8 @@ class Engine:
         self._running = False
         if self._reaper is not None:
             self._reaper.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._reaper
-            except asyncio.CancelledError:
-                pass
         for pool in self._pools.values():
             for instance in pool.instances():
                 pool.discard(instance)
@@ -130,11 +129,8 @@ class Engine:
             instance = pool.take_idle(spec)
             cold = instance is None
             if instance is None:
-                instance = InstanceProcess(spec, self._zygote, self._memory_poll_s)
-                pool.add_busy(instance)
-                ended = await instance.start(self._init(spec), spec.timeout_s)
+                instance, ended = await self._new_instance(pool, spec)
                 if ended is not None or instance.init_error is not None:
-                    pool.discard(instance)
                     return self._finish(spec, request_id, instance, ended, cold=True)
             header = {
                 "request_id": request_id,
@@ -214,12 +210,24 @@ class Engine:
         current = self._warm.get((spec.name, spec.version))
         return current.warm_minimum if current == spec and current is not None else 0
 
-    async def _start_idle(self, pool: FunctionPool, spec: FunctionSpec) -> bool:
+    async def _new_instance(
+        self, pool: FunctionPool, spec: FunctionSpec
+    ) -> tuple[InstanceProcess, Ended | None]:
+        """A started, busy instance; discarded already if it could not load its handler."""
         instance = InstanceProcess(spec, self._zygote, self._memory_poll_s)
         pool.add_busy(instance)
-        ended = await instance.start(self._init(spec), spec.timeout_s)
+        try:
+            ended = await instance.start(self._init(spec), spec.timeout_s)
+        except BaseException:
+            pool.discard(instance)
+            raise
         if ended is not None or instance.init_error is not None:
             pool.discard(instance)
+        return instance, ended
+
+    async def _start_idle(self, pool: FunctionPool, spec: FunctionSpec) -> bool:
+        instance, ended = await self._new_instance(pool, spec)
+        if ended is not None or instance.init_error is not None:
             return False
         pool.put_idle(instance, self._clock())
         return True
@@ -248,7 +256,7 @@ class Engine:
                 "AWS_LAMBDA_LOG_STREAM_NAME": stream,
                 "AWS_REGION": self.region,
                 "AWS_DEFAULT_REGION": self.region,
-                "AWS_EXECUTION_ENV": f"AWS_Lambda_python{sys.version_info[0]}.{sys.version_info[1]}",
+                "AWS_EXECUTION_ENV": "AWS_Lambda_python{}.{}".format(*sys.version_info[:2]),
                 "LAMBDA_TASK_ROOT": code_dir,
                 "_HANDLER": spec.handler,
                 "TMPDIR": str(tmp),
@@ -271,7 +279,7 @@ class Engine:
         spec: FunctionSpec,
         request_id: str,
         instance: InstanceProcess,
-        outcome: Any,
+        outcome: Finished | Ended | None,
         cold: bool,
     ) -> InvocationResult:
         """Word the outcome, frame its log, hand the log to the sink."""
@@ -280,24 +288,32 @@ class Engine:
         init_ms = instance.init_ms if cold else None
         notice = ""
         status = None
-        if outcome is None and instance.init_error is not None:
-            body = json.dumps(instance.init_error).encode()
-            error_type: str | None = instance.init_error.get("errorType")
-            notice = f"[ERROR] {error_type}: {instance.init_error.get('errorMessage')}"
-            duration_ms, status = 0.0, "error"
+        if isinstance(outcome, Finished):
+            body, error_type, duration_ms = outcome.payload, outcome.error_type, outcome.duration_ms
         elif isinstance(outcome, Ended):
             described = describe_end(outcome, request_id, spec.timeout_s)
             body = json.dumps(described.document).encode()
             error_type, notice, status = described.error_type, described.notice, described.status
-            duration_ms = spec.timeout_s * 1000 if outcome.reason == "timeout" else outcome.duration_ms
-        else:
-            body, error_type, duration_ms = outcome.payload, outcome.error_type, outcome.duration_ms
+            duration_ms = (
+                spec.timeout_s * 1000 if outcome.reason == "timeout" else outcome.duration_ms
+            )
+        else:  # the handler could not be loaded
+            init_error = instance.init_error or {}
+            body = json.dumps(init_error).encode()
+            error_type = init_error.get("errorType", codes.RUNTIME_IMPORT_MODULE_ERROR)
+            notice = f"[ERROR] {error_type}: {init_error.get('errorMessage')}"
+            duration_ms, status = 0.0, "error"
         if status is None and error_type is not None:
             status = "error"
         max_memory_mb = max(1, math.ceil(instance.peak_kb / 1024))
         report = format_report(
-            request_id, duration_ms, spec.memory_mb, max_memory_mb, init_ms,
-            status, error_type if status == "error" else None,
+            request_id,
+            duration_ms,
+            spec.memory_mb,
+            max_memory_mb,
+            init_ms,
+            status,
+            error_type if status == "error" else None,
         )
         log = frame_log(request_id, spec.version, output, report, init_output, notice)
         self.log_sink.write(spec.name, log)

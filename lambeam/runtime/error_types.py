@@ -1,7 +1,7 @@
 """Lambda's wire error types, and the error payloads built from them.
 
-The names are Lambda's own (awslambdaric's `Runtime.ImportModuleError` and friends), so that a client
-written for Lambda recognises them.
+The names are Lambda's own (awslambdaric's `Runtime.ImportModuleError` and friends), so that a
+client written for Lambda recognises them.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def error_payload(message: str, error_type: str, stack: list[str] | None = None)
 def exception_payload(
     exc: BaseException, request_id: str = "", skip_frames: int = 0, error_type: str | None = None
 ) -> dict[str, Any]:
-    """The error document for an exception raised by user code, as Lambda's Python runtime writes it.
+    """The error document for an exception in user code, as Lambda's Python runtime writes it.
 
     `skip_frames` drops the runtime's own frames from the top of the trace, so the stack starts in
     the user's code.

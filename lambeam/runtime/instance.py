@@ -8,6 +8,7 @@ that invocation's output already in the pipe.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import logging
@@ -16,7 +17,7 @@ import socket
 import sys
 import time
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TextIO
 
 from lambeam.runtime import error_types as codes
 from lambeam.runtime.context import LambdaContext
@@ -54,7 +55,9 @@ def run_instance(conn: socket.socket, log_fd: int, init: dict[str, Any]) -> NoRe
     try:
         handler = _load_handler(init["handler"])
     except _InitError as exc:
-        _send(conn, {"op": "hello", "pid": os.getpid(), "anon_kb": anon_at_fork, "error": exc.payload})
+        _send(
+            conn, {"op": "hello", "pid": os.getpid(), "anon_kb": anon_at_fork, "error": exc.payload}
+        )
         os._exit(1)
     except SystemExit as exc:
         _exit_for(exc)
@@ -79,8 +82,13 @@ def _redirect_output(log_fd: int) -> None:
     os.dup2(log_fd, 1)
     os.dup2(log_fd, 2)
     os.close(log_fd)
-    sys.stdout = open(1, "w", encoding="utf-8", errors="backslashreplace", closefd=False, buffering=1)
-    sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False, buffering=1)
+    sys.stdout = _text_stream(1)
+    sys.stderr = _text_stream(2)
+
+
+def _text_stream(fd: int) -> TextIO:
+    """A line-buffered text stream on `fd`, open for the rest of the process's life."""
+    return open(fd, "w", encoding="utf-8", errors="backslashreplace", closefd=False, buffering=1)
 
 
 def _setup_process(init: dict[str, Any]) -> _RequestIdFilter:
@@ -100,7 +108,7 @@ def _setup_process(init: dict[str, Any]) -> _RequestIdFilter:
 class _LambdaFormatter(logging.Formatter):
     """`[LEVEL]\\t<UTC time>Z\\t<request id>\\t<message>`: the Python runtime's text format."""
 
-    converter = time.gmtime
+    converter = staticmethod(time.gmtime)
 
     def __init__(self) -> None:
         super().__init__(
@@ -130,7 +138,7 @@ def _load_handler(spec: str) -> Handler:
                 [],
             )
         ) from None
-    except Exception as exc:  # noqa: BLE001 - any failure at import is the user's init error
+    except Exception as exc:
         _log_exception(exc, skip_frames=1)
         raise _InitError(codes.exception_payload(exc, skip_frames=1)) from None
     handler = getattr(module, attr, None)
@@ -177,14 +185,16 @@ def _invoke(
     try:
         event = json.loads(payload) if payload.strip() else {}
     except ValueError as exc:
-        doc = codes.error_payload(f"Unable to parse input as json: {exc}", codes.RUNTIME_UNMARSHAL_ERROR)
+        doc = codes.error_payload(
+            f"Unable to parse input as json: {exc}", codes.RUNTIME_UNMARSHAL_ERROR
+        )
         error_type = codes.RUNTIME_UNMARSHAL_ERROR
     else:
         try:
             result = handler(event, context)
         except SystemExit as exc:
             _exit_for(exc)
-        except BaseException as exc:  # noqa: BLE001 - every other failure is the invocation's
+        except BaseException as exc:
             _log_exception(exc, skip_frames=1)
             doc = codes.exception_payload(exc, request_id, skip_frames=1)
             error_type = doc["errorType"]
@@ -229,10 +239,8 @@ def _exit_for(exc: SystemExit) -> NoReturn:
 
 def _flush() -> None:
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(OSError, ValueError):
             stream.flush()
-        except (OSError, ValueError):
-            pass
 
 
 def _send(conn: socket.socket, header: dict[str, Any], payload: bytes = b"") -> None:

@@ -92,7 +92,7 @@ class FileLogSink:
         poll_s: float = 0.1,
         sleep: Callable[[float], None] = time.sleep,
     ) -> Iterator[str]:
-        """The function's log lines; with `follow`, keep waiting for new ones until `stop()` is true.
+        """The function's log lines; with `follow`, wait for new ones until `stop()` is true.
 
         A partial last line is held back until its newline arrives.
         """

@@ -1,4 +1,4 @@
-"""What an invocation returns, and how a killed or crashed instance is worded (as Lambda words it)."""
+"""What an invocation returns, and Lambda's words for a killed or crashed instance."""
 
 from __future__ import annotations
 
@@ -96,7 +96,9 @@ def _exit_words(end: Ended) -> str:
         return "Runtime exited with error: unknown status"
     if status.signal is not None:
         try:
-            word = _SIGNAL_WORDS.get(signal.Signals(status.signal)) or signal.strsignal(status.signal)
+            word = _SIGNAL_WORDS.get(signal.Signals(status.signal)) or signal.strsignal(
+                status.signal
+            )
         except ValueError:
             word = None
         return f"Runtime exited with error: signal: {(word or str(status.signal)).lower()}"

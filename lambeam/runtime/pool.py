@@ -79,7 +79,7 @@ class FunctionPool:
             self.idle.remove(instance)
 
     def retire_stale(self, spec: FunctionSpec) -> None:
-        """Kill idle instances of the same version built from a different spec (an updated $LATEST)."""
+        """Kill idle instances of this version made from another spec (an updated $LATEST)."""
         for instance in list(self.idle):
             if instance.spec.version == spec.version and instance.spec != spec:
                 self.discard(instance)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -97,7 +98,9 @@ class InstanceProcess:
             return await self._end("memory", self.init_ms)
         return None
 
-    async def invoke(self, header: dict[str, Any], payload: bytes, timeout_s: float) -> Finished | Ended:
+    async def invoke(
+        self, header: dict[str, Any], payload: bytes, timeout_s: float
+    ) -> Finished | Ended:
         """Run one invocation; the instance is killed if it passes its timeout or memory limit."""
         self.invocations += 1
         started = time.perf_counter()
@@ -122,10 +125,8 @@ class InstanceProcess:
         if self._gone:
             return
         self._gone = True
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         if self._writer is not None:
             self._writer.close()
         if self._log_fd >= 0:
@@ -147,7 +148,9 @@ class InstanceProcess:
                 self._writer.write(encode_frame(header, payload))
                 await self._writer.drain()
             reply = asyncio.ensure_future(read_frame(self._reader))
-            done, _ = await asyncio.wait({reply, watch}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                {reply, watch}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED
+            )
             elapsed_ms = (time.perf_counter() - started) * 1000
             if not done:
                 reply.cancel()

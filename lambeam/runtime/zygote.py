@@ -16,6 +16,7 @@ socket, or PR_SET_PDEATHSIG), and its instances die with it.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import gc
 import importlib
@@ -61,7 +62,10 @@ def main(argv: list[str]) -> NoReturn:
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda signum, frame: None)
-    _send(control, {"op": "ready", "pid": os.getpid(), "import_ms": (time.perf_counter() - started) * 1000})
+    _send(
+        control,
+        {"op": "ready", "pid": os.getpid(), "import_ms": (time.perf_counter() - started) * 1000},
+    )
 
     selector = selectors.DefaultSelector()
     selector.register(control, selectors.EVENT_READ)
@@ -79,19 +83,21 @@ def main(argv: list[str]) -> NoReturn:
                     for fd in fds:
                         os.close(fd)
             else:
-                try:
+                with contextlib.suppress(BlockingIOError):
                     os.read(wake_r, 4096)
-                except BlockingIOError:
-                    pass
                 _reap(control)
 
 
-def _spawn(control: socket.socket, header: dict[str, Any], fds: list[int], closing: tuple[Any, ...]) -> None:
+def _spawn(
+    control: socket.socket, header: dict[str, Any], fds: list[int], closing: tuple[Any, ...]
+) -> None:
     token = header["token"]
     if len(fds) != 2:
         for fd in fds:
             os.close(fd)
-        _send(control, {"op": "spawn_failed", "token": token, "error": "expected 2 file descriptors"})
+        _send(
+            control, {"op": "spawn_failed", "token": token, "error": "expected 2 file descriptors"}
+        )
         return
     sys.stdout.flush()
     sys.stderr.flush()
@@ -122,7 +128,7 @@ def _become_instance(fds: list[int], init: dict[str, Any], closing: tuple[Any, .
         conn = socket.socket(fileno=fds[0])
         conn.setblocking(True)
         run_instance(conn, fds[1], init)
-    except BaseException:  # noqa: BLE001 - nothing may escape back into the zygote's loop
+    except BaseException:
         import traceback
 
         traceback.print_exc()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import socket
@@ -37,7 +38,7 @@ _SINGLE_THREADED = {
     "NUMEXPR_NUM_THREADS": "1",
     "VECLIB_MAXIMUM_THREADS": "1",
 }
-# What instances may inherit from the server's environment; secrets (database URL, AWS keys) stay out.
+# What instances inherit from the server's environment; secrets (database URL, AWS keys) stay out.
 _INHERITED = ("PATH", "LANG", "LC_ALL", "TZ", "HOME", "PYTHONPATH", "VIRTUAL_ENV", "SYSTEMROOT")
 
 
@@ -77,7 +78,12 @@ class ZygoteClient:
 
     @property
     def alive(self) -> bool:
-        return self._process is not None and self._process.returncode is None and self._reader is not None and not self._reader.done()
+        return (
+            self._process is not None
+            and self._process.returncode is None
+            and self._reader is not None
+            and not self._reader.done()
+        )
 
     async def start(self) -> None:
         """Start the zygote (if it is not running) and wait until its imports are done."""
@@ -186,9 +192,9 @@ class ZygoteClient:
                 future.set_exception(OSError(header["error"]))
         elif op == "exited":
             status = ExitStatus(header.get("exit_code"), header.get("signal"))
-            future = self.exit_status(header["pid"])
-            if not future.done():
-                future.set_result(status)
+            ended = self.exit_status(header["pid"])
+            if not ended.done():
+                ended.set_result(status)
 
     async def _close(self) -> None:
         if self._control is not None:
@@ -196,10 +202,8 @@ class ZygoteClient:
             self._control = None
         if self._reader is not None:
             self._reader.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
-            except asyncio.CancelledError:
-                pass
             self._reader = None
         if self._process is not None:
             if self._process.returncode is None:

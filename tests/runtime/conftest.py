@@ -7,8 +7,10 @@ each test stays a plain synchronous function.
 from __future__ import annotations
 
 import asyncio
+import os
 import textwrap
 import threading
+import time
 import uuid
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
@@ -65,4 +67,18 @@ def make_function(root: Path, source: str, **spec: Any) -> FunctionSpec:
     code_dir = root / name
     code_dir.mkdir(parents=True)
     (code_dir / "app.py").write_text(textwrap.dedent(source))
-    return FunctionSpec(name=name, handler=spec.pop("handler", "app.handler"), code_dir=code_dir, **spec)
+    return FunctionSpec(
+        name=name, handler=spec.pop("handler", "app.handler"), code_dir=code_dir, **spec
+    )
+
+
+def process_gone(pid: int, within_s: float = 10.0) -> bool:
+    """True once `pid` no longer exists (its parent, the zygote, reaps it)."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.02)
+    return False

@@ -33,7 +33,8 @@ HELLO = """
             "remaining": context.get_remaining_time_in_millis(),
             "log_group_name": context.log_group_name,
             "log_stream_name": context.log_stream_name,
-            "env": {k: os.environ.get(k) for k in ("GREETING", "AWS_LAMBDA_FUNCTION_NAME", "AWS_REGION")},
+            "env": {k: os.environ.get(k) for k in ("GREETING", "AWS_LAMBDA_FUNCTION_NAME",
+                                                   "AWS_REGION")},
             "preloaded": [m in sys.modules for m in ("numpy", "pandas", "sklearn", "onnxruntime")],
             "ppid": os.getppid(),
             "cwd": os.getcwd(),
@@ -45,14 +46,19 @@ def test_hello_world_gets_the_event_and_lambdas_context(
     engine: Engine, loop: LoopThread, tmp_path: Path
 ) -> None:
     spec = make_function(tmp_path, HELLO, memory_mb=256, timeout_s=7.0)
-    result = loop.run(engine.invoke(spec, b'{"name": "world", "n": [1, 2]}', request_id="req-1", qualifier="prod"))
+    result = loop.run(
+        engine.invoke(spec, b'{"name": "world", "n": [1, 2]}', request_id="req-1", qualifier="prod")
+    )
     assert result.function_error is None and result.error_type is None
     body = json.loads(result.payload)
     assert body["event"] == {"name": "world", "n": [1, 2]}
     assert body["aws_request_id"] == result.request_id == "req-1"
     assert body["function_name"] == spec.name
     assert body["function_version"] == result.executed_version == "$LATEST"
-    assert body["invoked_function_arn"] == f"arn:aws:lambda:us-east-1:000000000000:function:{spec.name}:prod"
+    assert (
+        body["invoked_function_arn"]
+        == f"arn:aws:lambda:us-east-1:000000000000:function:{spec.name}:prod"
+    )
     assert body["memory_limit_in_mb"] == "256"
     assert 0 < body["remaining"] <= 7000
     assert body["log_group_name"] == f"/aws/lambda/{spec.name}"
@@ -69,11 +75,17 @@ def test_instances_are_forked_from_the_zygote_with_the_stack_imported(
     assert body["ppid"] == engine.zygote_pid != os.getpid()
 
 
-def test_environment_variables_reach_the_handler(engine: Engine, loop: LoopThread, tmp_path: Path) -> None:
+def test_environment_variables_reach_the_handler(
+    engine: Engine, loop: LoopThread, tmp_path: Path
+) -> None:
     spec = make_function(tmp_path, HELLO, environment={"GREETING": "bonjour"})
     body = json.loads(loop.run(engine.invoke(spec, b"")).payload)
     assert body["event"] == {}
-    assert body["env"] == {"GREETING": "bonjour", "AWS_LAMBDA_FUNCTION_NAME": spec.name, "AWS_REGION": "us-east-1"}
+    assert body["env"] == {
+        "GREETING": "bonjour",
+        "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+        "AWS_REGION": "us-east-1",
+    }
 
 
 def test_a_handler_exception_becomes_lambdas_error_payload(
@@ -107,18 +119,40 @@ def test_a_handler_exception_becomes_lambdas_error_payload(
 @pytest.mark.parametrize(
     ("source", "handler", "error_type", "message"),
     [
-        ("import no_such_module_anywhere\n", "app.handler", RUNTIME_IMPORT_MODULE_ERROR,
-         "Unable to import module 'app': No module named 'no_such_module_anywhere'"),
-        ("def handler(e, c):\n    return 1\n", "missing.handler", RUNTIME_IMPORT_MODULE_ERROR,
-         "Unable to import module 'missing': No module named 'missing'"),
-        ("def other(e, c):\n    return 1\n", "app.handler", RUNTIME_HANDLER_NOT_FOUND,
-         "Handler 'handler' missing on module 'app'"),
-        ("def handler(e, c)\n    return 1\n", "app.handler", RUNTIME_USER_CODE_SYNTAX_ERROR,
-         "Syntax error in module 'app'"),
+        (
+            "import no_such_module_anywhere\n",
+            "app.handler",
+            RUNTIME_IMPORT_MODULE_ERROR,
+            "Unable to import module 'app': No module named 'no_such_module_anywhere'",
+        ),
+        (
+            "def handler(e, c):\n    return 1\n",
+            "missing.handler",
+            RUNTIME_IMPORT_MODULE_ERROR,
+            "Unable to import module 'missing': No module named 'missing'",
+        ),
+        (
+            "def other(e, c):\n    return 1\n",
+            "app.handler",
+            RUNTIME_HANDLER_NOT_FOUND,
+            "Handler 'handler' missing on module 'app'",
+        ),
+        (
+            "def handler(e, c)\n    return 1\n",
+            "app.handler",
+            RUNTIME_USER_CODE_SYNTAX_ERROR,
+            "Syntax error in module 'app'",
+        ),
     ],
 )
 def test_init_failures_have_lambdas_error_types(
-    engine: Engine, loop: LoopThread, tmp_path: Path, source: str, handler: str, error_type: str, message: str
+    engine: Engine,
+    loop: LoopThread,
+    tmp_path: Path,
+    source: str,
+    handler: str,
+    error_type: str,
+    message: str,
 ) -> None:
     spec = make_function(tmp_path, source, handler=handler)
     result = loop.run(engine.invoke(spec, b"{}"))
@@ -132,7 +166,9 @@ def test_init_failures_have_lambdas_error_types(
     assert engine.instances(spec.name) == []
 
 
-def test_a_result_that_is_not_json_is_a_marshal_error(engine: Engine, loop: LoopThread, tmp_path: Path) -> None:
+def test_a_result_that_is_not_json_is_a_marshal_error(
+    engine: Engine, loop: LoopThread, tmp_path: Path
+) -> None:
     spec = make_function(tmp_path, "def handler(e, c):\n    return {1, 2}\n")
     result = loop.run(engine.invoke(spec, b"{}"))
     assert result.error_type == RUNTIME_MARSHAL_ERROR
@@ -141,9 +177,14 @@ def test_a_result_that_is_not_json_is_a_marshal_error(engine: Engine, loop: Loop
 
 def test_versions_never_share_an_instance(engine: Engine, loop: LoopThread, tmp_path: Path) -> None:
     latest = make_function(tmp_path, HELLO)
-    published = FunctionSpec(name=latest.name, handler=latest.handler, code_dir=latest.code_dir, version="1")
+    published = FunctionSpec(
+        name=latest.name, handler=latest.handler, code_dir=latest.code_dir, version="1"
+    )
     changed = FunctionSpec(
-        name=latest.name, handler=latest.handler, code_dir=latest.code_dir, environment={"GREETING": "new"}
+        name=latest.name,
+        handler=latest.handler,
+        code_dir=latest.code_dir,
+        environment={"GREETING": "new"},
     )
     first = loop.run(engine.invoke(latest, b"{}"))
     second = loop.run(engine.invoke(published, b"{}"))
@@ -158,8 +199,16 @@ def test_versions_never_share_an_instance(engine: Engine, loop: LoopThread, tmp_
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("timeout_s", 901), ("timeout_s", 0), ("memory_mb", 64), ("memory_mb", 20000), ("handler", "nodot"),
-     ("name", "bad name"), ("warm_minimum", -1), ("environment", {"1BAD": "x"})],
+    [
+        ("timeout_s", 901),
+        ("timeout_s", 0),
+        ("memory_mb", 64),
+        ("memory_mb", 20000),
+        ("handler", "nodot"),
+        ("name", "bad name"),
+        ("warm_minimum", -1),
+        ("environment", {"1BAD": "x"}),
+    ],
 )
 def test_specs_are_validated(tmp_path: Path, field: str, value: object) -> None:
     values: dict[str, object] = {"name": "ok", "handler": "app.handler", "code_dir": tmp_path}

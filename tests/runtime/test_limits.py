@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +13,7 @@ from lambeam.runtime import (
     SANDBOX_TIMEDOUT,
     Engine,
 )
-from tests.runtime.conftest import LoopThread, make_function
+from tests.runtime.conftest import LoopThread, make_function, process_gone
 
 MISBEHAVING = """
     import os, signal, sys, time
@@ -39,18 +37,6 @@ MISBEHAVING = """
 """
 
 
-def _gone(pid: int, within_s: float = 10.0) -> bool:
-    """True once `pid` no longer exists (its parent, the zygote, reaps it)."""
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.02)
-    return False
-
-
 def test_past_its_timeout_an_instance_is_killed_and_replaced(
     engine: Engine, loop: LoopThread, tmp_path: Path
 ) -> None:
@@ -66,7 +52,7 @@ def test_past_its_timeout_an_instance_is_killed_and_replaced(
     assert f"{result.request_id} Task timed out after 1.00 seconds" in result.log_tail
     assert "going to sleep" in result.log_tail
     assert "Status: timeout" in result.log_tail
-    assert _gone(warm)
+    assert process_gone(warm)
     after = loop.run(engine.invoke(spec, b"{}"))
     assert after.function_error is None
     assert json.loads(after.payload)["pid"] != warm
@@ -82,7 +68,7 @@ def test_past_its_memory_limit_an_instance_is_killed_and_replaced(
     assert json.loads(result.payload)["errorType"] == RUNTIME_OUT_OF_MEMORY
     assert result.max_memory_mb > 128
     assert result.duration_ms < 5000  # killed before the handler let go of its memory
-    assert _gone(result.instance_pid or 0)
+    assert process_gone(result.instance_pid or 0)
     after = loop.run(engine.invoke(spec, b"{}"))
     assert after.function_error is None and after.instance_pid != result.instance_pid
 
@@ -125,7 +111,10 @@ def test_a_crash_is_an_exit_error_and_other_functions_carry_on(
     assert result.function_error == "Unhandled"
     assert result.error_type == RUNTIME_EXIT_ERROR
     doc = json.loads(result.payload)
-    assert doc == {"errorMessage": f"RequestId: {result.request_id} Error: {words}", "errorType": RUNTIME_EXIT_ERROR}
+    assert doc == {
+        "errorMessage": f"RequestId: {result.request_id} Error: {words}",
+        "errorType": RUNTIME_EXIT_ERROR,
+    }
     assert words in result.log_tail
 
     again = loop.run(engine.invoke(bystander, b"{}"))

@@ -52,7 +52,9 @@ def test_output_of_every_kind_is_captured_under_its_request_id(
     assert cold.log_tail.splitlines()[0] == "loading the module"  # init output, before START
     body = _framed(cold.log_tail, "req-cold")
     assert body[:4] == ["to stdout 1", "to stderr", "c-level fd 1", "c-level fd 2"]
-    assert re.fullmatch(r"\[WARNING\]\t\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\treq-cold\ta warning 1", body[4])
+    assert re.fullmatch(
+        r"\[WARNING\]\t\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\treq-cold\ta warning 1", body[4]
+    )
     assert len(body) == 5
 
     assert warm.log_tail.startswith("START RequestId: req-warm")
@@ -69,7 +71,7 @@ def test_init_duration_only_on_a_cold_start_and_warm_instances_are_reused(
     reports = [REPORT.match(r.log_tail.splitlines()[-1]) for r in results]
     assert reports[0] is not None and reports[0].group("init")
     assert results[0].init_ms is not None and results[0].init_ms > 0
-    for result, report in zip(results[1:], reports[1:]):
+    for result, report in zip(results[1:], reports[1:], strict=False):
         assert report is not None and report.group("init") is None
         assert result.init_ms is None
         assert result.instance_pid == results[0].instance_pid
@@ -90,7 +92,12 @@ def test_the_file_sink_keeps_every_invocation_and_can_be_followed(
     give_up = time.monotonic() + 60
 
     def follow() -> None:
-        for line in sink.read(spec.name, follow=True, stop=lambda: done.is_set() or time.monotonic() > give_up, poll_s=0.02):
+        for line in sink.read(
+            spec.name,
+            follow=True,
+            stop=lambda: done.is_set() or time.monotonic() > give_up,
+            poll_s=0.02,
+        ):
             seen.append(line)
             if line.startswith("REPORT") and len([s for s in seen if s.startswith("REPORT")]) == 2:
                 done.set()

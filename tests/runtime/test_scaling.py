@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import time
 from pathlib import Path
 
 import pytest
@@ -18,7 +16,7 @@ from lambeam.runtime import (
     TooManyRequestsError,
     measure_cold_starts,
 )
-from tests.runtime.conftest import LoopThread, make_function
+from tests.runtime.conftest import LoopThread, make_function, process_gone
 
 SLOW = """
     import os, time
@@ -29,14 +27,20 @@ SLOW = """
 """
 
 
-def _together(engine: Engine, loop: LoopThread, spec: FunctionSpec, *payloads: bytes) -> list[InvocationResult | BaseException]:
+def _together(
+    engine: Engine, loop: LoopThread, spec: FunctionSpec, *payloads: bytes
+) -> list[InvocationResult | BaseException]:
     async def all_at_once() -> list[InvocationResult | BaseException]:
-        return await asyncio.gather(*(engine.invoke(spec, p) for p in payloads), return_exceptions=True)
+        return await asyncio.gather(
+            *(engine.invoke(spec, p) for p in payloads), return_exceptions=True
+        )
 
     return loop.run(all_at_once())
 
 
-def test_at_its_reserved_concurrency_a_function_throttles(engine: Engine, loop: LoopThread, tmp_path: Path) -> None:
+def test_at_its_reserved_concurrency_a_function_throttles(
+    engine: Engine, loop: LoopThread, tmp_path: Path
+) -> None:
     spec = make_function(tmp_path, SLOW, reserved_concurrency=1)
     outcomes = _together(engine, loop, spec, b'{"seconds": 2}', b'{"seconds": 2}')
     results = [o for o in outcomes if isinstance(o, InvocationResult)]
@@ -58,23 +62,31 @@ def test_a_waiting_invocation_takes_a_slot_freed_within_the_throttle_wait(
     try:
         spec = make_function(tmp_path, SLOW, reserved_concurrency=1)
         outcomes = _together(engine, loop, spec, b'{"seconds": 0.5}', b'{"seconds": 0.5}')
-        assert all(isinstance(o, InvocationResult) and o.function_error is None for o in outcomes), outcomes
+        assert all(
+            isinstance(o, InvocationResult) and o.function_error is None for o in outcomes
+        ), outcomes
         assert len({o.instance_pid for o in outcomes if isinstance(o, InvocationResult)}) == 1
     finally:
         loop.run(engine.stop())
 
 
-def test_busy_instances_make_the_pool_grow(engine: Engine, loop: LoopThread, tmp_path: Path) -> None:
+def test_busy_instances_make_the_pool_grow(
+    engine: Engine, loop: LoopThread, tmp_path: Path
+) -> None:
     spec = make_function(tmp_path, SLOW, reserved_concurrency=3)
     outcomes = _together(engine, loop, spec, *[b'{"seconds": 1.5}'] * 3)
-    assert all(isinstance(o, InvocationResult) and o.function_error is None for o in outcomes), outcomes
+    assert all(isinstance(o, InvocationResult) and o.function_error is None for o in outcomes), (
+        outcomes
+    )
     pids = {json.loads(o.payload) for o in outcomes if isinstance(o, InvocationResult)}
     assert len(pids) == 3
     assert {i.pid for i in engine.instances(spec.name)} == pids
     assert all(not i.busy for i in engine.instances(spec.name))
 
 
-def test_reserved_concurrency_zero_throttles_everything(engine: Engine, loop: LoopThread, tmp_path: Path) -> None:
+def test_reserved_concurrency_zero_throttles_everything(
+    engine: Engine, loop: LoopThread, tmp_path: Path
+) -> None:
     spec = make_function(tmp_path, SLOW, reserved_concurrency=0)
     with pytest.raises(TooManyRequestsError):
         loop.run(engine.invoke(spec, b"{}"))
@@ -86,17 +98,6 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
-
-
-def _gone(pid: int, within_s: float = 10.0) -> bool:
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.02)
-    return False
 
 
 @pytest.mark.parametrize("warm_minimum", [0, 1])
@@ -123,7 +124,7 @@ def test_idle_instances_are_reaped_down_to_the_warm_minimum(
         for outcome in outcomes:
             assert isinstance(outcome, InvocationResult)
             if outcome.instance_pid not in {i.pid for i in left}:
-                assert _gone(outcome.instance_pid or 0)
+                assert process_gone(outcome.instance_pid or 0)
 
         after = loop.run(engine.invoke(spec, b"{}"))
         assert (after.init_ms is None) == (warm_minimum == 1)
@@ -131,10 +132,12 @@ def test_idle_instances_are_reaped_down_to_the_warm_minimum(
         loop.run(engine.stop())
 
 
-def test_cold_starts_are_measured_from_zero_instances(engine: Engine, loop: LoopThread, tmp_path: Path) -> None:
+def test_cold_starts_are_measured_from_zero_instances(
+    engine: Engine, loop: LoopThread, tmp_path: Path
+) -> None:
     spec = make_function(tmp_path, SLOW)
     stats = loop.run(measure_cold_starts(engine, spec, count=4))
     assert len(stats.samples_ms) == 4 and len(stats.init_ms) == 4
-    assert all(s >= i > 0 for s, i in zip(stats.samples_ms, stats.init_ms))
+    assert all(s >= i > 0 for s, i in zip(stats.samples_ms, stats.init_ms, strict=False))
     assert stats.p50_ms <= stats.p99_ms
     assert engine.instances(spec.name) == []
