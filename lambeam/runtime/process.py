@@ -63,7 +63,10 @@ class InstanceProcess:
 
     @property
     def alive(self) -> bool:
-        return not self._gone
+        """False once killed, or once the zygote reports that the process ended."""
+        if self._gone:
+            return False
+        return not (self.pid and self._zygote.exit_status(self.pid).done())
 
     async def start(self, init: dict[str, Any], timeout_s: float) -> Ended | None:
         """Fork the instance and wait for its handler to load; an Ended if it never got there."""

@@ -177,6 +177,10 @@ class ZygoteClient:
                 for future in futures:
                     if future is not None and not future.done():
                         future.set_exception(gone)
+            # Instances die with their zygote (PR_SET_PDEATHSIG); nobody will report how.
+            for ended in self._exits.values():
+                if not ended.done():
+                    ended.set_result(ExitStatus())
 
     def _dispatch(self, header: dict[str, Any]) -> None:
         op = header.get("op")

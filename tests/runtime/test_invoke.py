@@ -215,3 +215,35 @@ def test_specs_are_validated(tmp_path: Path, field: str, value: object) -> None:
     values[field] = value
     with pytest.raises(ConfigError):
         FunctionSpec(**values)  # type: ignore[arg-type]
+
+
+def test_the_requirements_folder_is_importable(
+    engine: Engine, loop: LoopThread, tmp_path: Path
+) -> None:
+    requirements = tmp_path / "requirements"
+    (requirements / "vendored").mkdir(parents=True)
+    (requirements / "vendored" / "__init__.py").write_text("ANSWER = 42\n")
+    spec = make_function(
+        tmp_path,
+        "import vendored\n\ndef handler(e, c):\n    return vendored.ANSWER\n",
+        requirements_dir=requirements,
+    )
+    assert loop.run(engine.invoke(spec, b"{}")).payload == b"42"
+
+
+def test_large_events_results_and_outputs_pass_whole(
+    engine: Engine, loop: LoopThread, tmp_path: Path
+) -> None:
+    spec = make_function(
+        tmp_path,
+        """
+        def handler(event, context):
+            print("y" * 300_000)
+            return {"echo": event["blob"], "size": len(event["blob"])}
+        """,
+    )
+    blob = "x" * (5 << 20)
+    result = loop.run(engine.invoke(spec, json.dumps({"blob": blob}).encode()))
+    assert result.function_error is None
+    assert json.loads(result.payload) == {"echo": blob, "size": 5 << 20}
+    assert "y" * 300_000 + "\n" in result.log_tail

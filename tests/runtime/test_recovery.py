@@ -1,0 +1,49 @@
+"""The engine outlives its zygote and the instances that die while idle."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+
+from lambeam.runtime import Engine
+from tests.runtime.conftest import LoopThread, make_function, process_gone
+
+PID = """
+    import os
+
+    def handler(event, context):
+        return os.getpid()
+"""
+
+
+def test_an_instance_that_died_while_idle_is_replaced_not_reported(
+    engine: Engine, loop: LoopThread, tmp_path: Path
+) -> None:
+    spec = make_function(tmp_path, PID)
+    first = loop.run(engine.invoke(spec, b"{}"))
+    os.kill(json.loads(first.payload), signal.SIGKILL)
+    assert process_gone(json.loads(first.payload))
+    second = loop.run(engine.invoke(spec, b"{}"))
+    assert second.function_error is None
+    assert second.init_ms is not None and second.instance_pid != first.instance_pid
+
+
+def test_a_new_zygote_is_started_when_the_old_one_dies(loop: LoopThread, tmp_path: Path) -> None:
+    engine = Engine(tmp_path / "state", preload=())
+    loop.run(engine.start())
+    try:
+        spec = make_function(tmp_path, PID)
+        first = loop.run(engine.invoke(spec, b"{}"))
+        old_zygote = engine.zygote_pid
+        assert old_zygote is not None
+        os.kill(old_zygote, signal.SIGKILL)
+        assert process_gone(old_zygote)
+        assert process_gone(first.instance_pid or 0)  # instances die with their zygote
+        second = loop.run(engine.invoke(spec, b"{}"))
+        assert second.function_error is None, second.payload
+        assert engine.zygote_pid not in (None, old_zygote)
+        assert second.instance_pid != first.instance_pid
+    finally:
+        loop.run(engine.stop())
