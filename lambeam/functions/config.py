@@ -150,11 +150,12 @@ class FunctionConfig:
             raise ConfigError("batching is only for model functions")
         self._check_environment()
         if not isinstance(self.description, str) or len(self.description) > DESCRIPTION_LIMIT:
-            raise ConfigError(f"description must be a string of at most {DESCRIPTION_LIMIT} characters")
-        if self.requirements_sha256 is not None and not (
-            isinstance(self.requirements_sha256, str) and _DIGEST.fullmatch(self.requirements_sha256)
-        ):
-            raise ConfigError(f"requirements_sha256 must be a sha256 digest, got {self.requirements_sha256!r}")
+            raise ConfigError(
+                f"description must be a string of at most {DESCRIPTION_LIMIT} characters"
+            )
+        digest = self.requirements_sha256
+        if digest is not None and not (isinstance(digest, str) and _DIGEST.fullmatch(digest)):
+            raise ConfigError(f"requirements_sha256 must be a sha256 digest, got {digest!r}")
         # A private copy, so that the caller's dict cannot change a frozen config afterwards.
         object.__setattr__(self, "environment", dict(self.environment))
 
@@ -186,7 +187,7 @@ class FunctionConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], function: str | None = None) -> FunctionConfig:
-        """Build from `to_dict`'s shape; unknown keys and bad values are errors naming `function`."""
+        """Build from `to_dict`'s shape; unknown keys and bad values name `function`."""
         prefix = f"function {function!r}: " if function else ""
         known = set(cls.__dataclass_fields__)
         unknown = sorted(set(data) - known)

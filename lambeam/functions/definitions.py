@@ -102,7 +102,8 @@ def get_function(db: Database, name: str, qualifier: str | int | None = None) ->
 def list_functions(db: Database) -> list[FunctionInfo]:
     """Every function's `$LATEST`, by name."""
     with db.session() as session:
-        return [latest_info(r) for r in session.scalars(select(FunctionRow).order_by(FunctionRow.name))]
+        rows = session.scalars(select(FunctionRow).order_by(FunctionRow.name))
+        return [latest_info(row) for row in rows]
 
 
 def update_function_code(
@@ -225,7 +226,8 @@ def put_function_concurrency(db: Database, name: str, reserved: int) -> Function
     """
     if isinstance(reserved, bool) or not isinstance(reserved, int) or reserved < 0:
         raise ConfigError(
-            f"function {name!r}: reserved_concurrency must be an integer of at least 0, got {reserved!r}"
+            f"function {name!r}: reserved_concurrency must be an integer of at least 0,"
+            f" got {reserved!r}"
         )
     return _set_concurrency(db, name, reserved)
 
@@ -250,9 +252,9 @@ def _check_warm_minimums(
     """Every version's warm minimum must fit in the function-wide reserved concurrency."""
     if reserved is None:
         return
-    configs = [latest.to_dict()] if latest else [session.get(FunctionRow, name).config]  # type: ignore[union-attr]
-    configs += list(
-        session.scalars(select(FunctionVersionRow.config).where(FunctionVersionRow.function == name))
+    configs = [latest.to_dict() if latest else function_row(session, name).config]
+    configs += session.scalars(
+        select(FunctionVersionRow.config).where(FunctionVersionRow.function == name)
     )
     highest = max(int(c.get("warm_minimum", 0)) for c in configs)
     if highest > reserved:
@@ -273,7 +275,9 @@ def _prepare_source(
 ) -> _Source:
     if kind == "model":
         if code is not None or model is None:
-            raise ConfigError(f"function {name!r}: a model function takes a model reference and no code")
+            raise ConfigError(
+                f"function {name!r}: a model function takes a model reference and no code"
+            )
         try:
             ref = str(parse_model_ref(model))
         except ConfigError as exc:

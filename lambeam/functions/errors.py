@@ -31,7 +31,7 @@ class FunctionNotFoundError(NotFoundError):
 
 
 class CodeBundleError(ConfigError):
-    """A code bundle is too large, malformed or unsafe, or its requirements.txt failed to install."""
+    """A code bundle is too large, malformed or unsafe, or its requirements failed to install."""
 
     lambda_error = "InvalidParameterValueException"
 

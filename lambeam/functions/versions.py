@@ -40,7 +40,8 @@ def publish_version(
     """
     if not isinstance(description, str) or len(description) > DESCRIPTION_LIMIT:
         raise ConfigError(
-            f"function {name!r}: description must be a string of at most {DESCRIPTION_LIMIT} characters"
+            f"function {name!r}: description must be a string of at most {DESCRIPTION_LIMIT}"
+            " characters"
         )
     with db.session() as session:
         latest = latest_info(function_row(session, name))

@@ -103,7 +103,8 @@ def test_delete_refused_while_an_alias_uses_the_version(three_versions: Project)
     db = three_versions.db
     create_alias(db, "hello", "prod", "1", {"additional_version": "2", "weight": 0.1})
     for version in ("1", "2"):
-        with pytest.raises(FunctionConflictError, match=f"version {version} .* alias prod") as caught:
+        message = f"version {version} .* alias prod"
+        with pytest.raises(FunctionConflictError, match=message) as caught:
             delete_function(db, "hello", version)
         assert caught.value.http_status == 409
     delete_function(db, "hello", "3")

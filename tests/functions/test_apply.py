@@ -49,7 +49,10 @@ def test_created_unchanged_updated(database_url: str, tmp_path: Path) -> None:
         set_alias(project.db, "churn", "prod", 1)
 
         first = apply(project)
-        assert [(r.name, r.action) for r in first] == [("churn-api", "created"), ("hello", "created")]
+        assert [(r.name, r.action) for r in first] == [
+            ("churn-api", "created"),
+            ("hello", "created"),
+        ]
         hello = get_function(project.db, "hello")
         assert (hello.config.memory_mb, hello.config.timeout_s) == (256, 10)
         assert hello.config.environment == {"GREETING": "hi"} and hello.description == "says hi"
@@ -63,7 +66,10 @@ def test_created_unchanged_updated(database_url: str, tmp_path: Path) -> None:
 
         (root / "functions" / "hello" / "app.py").write_text("def handler(e, c):\n    return 2\n")
         third = apply(project)
-        assert [(r.name, r.action) for r in third] == [("churn-api", "unchanged"), ("hello", "updated")]
+        assert [(r.name, r.action) for r in third] == [
+            ("churn-api", "unchanged"),
+            ("hello", "updated"),
+        ]
         assert third[1].function.code_sha256 != hello.code_sha256
         assert third[1].function.revision_id != hello.revision_id
         publish_version(project.db, project.store, "hello")
@@ -83,18 +89,21 @@ def test_created_unchanged_updated(database_url: str, tmp_path: Path) -> None:
         project.close()
 
 
+_CODE = 'code = "fn"\nhandler = "app.handler"\n'
+
+
 @pytest.mark.parametrize(
     ("table", "message"),
     [
-        ('code = "fn"\nhandler = "app.handler"\nmemroy = 256', r"\[functions.bad\] has unknown key 'memroy'"),
-        ('code = "fn"\nhandler = "app.handler"\nmemory = 64', r"\[functions.bad\]: memory must be from 128"),
-        ('code = "fn"\nhandler = "app.handler"\ntimeout = 901', r"\[functions.bad\]: timeout must be"),
-        ('code = "fn"\nhandler = "app.handler"\nbatching = { size = 2 }', "batching has unknown key 'size'"),
+        (_CODE + "memroy = 256", r"\[functions.bad\] has unknown key 'memroy'"),
+        (_CODE + "memory = 64", r"\[functions.bad\]: memory must be from 128"),
+        (_CODE + "timeout = 901", r"\[functions.bad\]: timeout must be"),
+        (_CODE + "batching = { size = 2 }", "batching has unknown key 'size'"),
         ('code = "fn"', r"\[functions.bad\]: handler is required"),
-        ('code = "missing"\nhandler = "app.handler"', r"code = 'missing': .*missing does not exist"),
+        ('code = "missing"\nhandler = "h.h"', r"code = 'missing': .*missing does not exist"),
         ('handler = "app.handler"', "needs exactly one of code"),
         ('code = "fn"\nmodel = "churn@prod"', "needs exactly one of code"),
-        ('model = "churn@prod"\nenvironment = { AWS_REGION = "x" }', "environment: AWS_REGION is reserved"),
+        ('model = "m@prod"\nenvironment = { AWS_REGION = "x" }', "AWS_REGION is reserved"),
     ],
 )
 def test_declaration_errors_name_function_and_key(tmp_path: Path, table: str, message: str) -> None:

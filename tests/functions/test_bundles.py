@@ -12,7 +12,13 @@ from pathlib import Path
 import pytest
 
 from lambeam.errors import ArtifactIntegrityError, ConfigError
-from lambeam.functions import MAX_UNZIPPED_BYTES, MAX_ZIPPED_BYTES, CodeBundle, CodeBundleError, materialize
+from lambeam.functions import (
+    MAX_UNZIPPED_BYTES,
+    MAX_ZIPPED_BYTES,
+    CodeBundle,
+    CodeBundleError,
+    materialize,
+)
 from lambeam.storage import ArtifactStore
 from tests.functions.conftest import write_code
 
@@ -51,7 +57,8 @@ def test_same_code_same_digest(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["../evil.py", "a/../../evil.py", "/etc/evil.py", "a\\..\\evil.py", "C:/evil.py", "./x.py"]
+    "name",
+    ["../evil.py", "a/../../evil.py", "/etc/evil.py", "a\\..\\evil.py", "C:/evil.py", "./x.py"],
 )
 def test_zip_slip_is_refused(name: str) -> None:
     with pytest.raises(CodeBundleError, match=r"not a plain relative path.*\(zip slip\)") as caught:

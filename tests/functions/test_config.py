@@ -42,7 +42,7 @@ def test_defaults_are_lambdas() -> None:
 )
 def test_each_refusal_names_its_field(values: dict[str, object], field: str) -> None:
     with pytest.raises(ConfigError) as caught:
-        FunctionConfig(**{"kind": "code", "handler": "app.handler", **values})  # type: ignore[arg-type]
+        FunctionConfig(**{"kind": "code", "handler": "app.handler", **values})  # type: ignore
     message = str(caught.value)
     assert field in message and "\n" not in message
 

@@ -1,4 +1,4 @@
-"""Functions and $LATEST: create, get, list, update, delete, concurrency; on SQLite and PostgreSQL."""
+"""Functions and $LATEST: create, get, list, update, delete, concurrency; both databases."""
 
 from __future__ import annotations
 

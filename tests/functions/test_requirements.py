@@ -71,7 +71,8 @@ def test_requirements_install_into_their_own_bundle(project: Project, tmp_path: 
     assert same.config.requirements_sha256 == digest
     # Without requirements.txt, there is nothing installed.
     plain = CodeBundle.from_directory(write_code(tmp_path / "plain"))
-    assert update_function_code(db, store, "with-six", code=plain).config.requirements_sha256 is None
+    without = update_function_code(db, store, "with-six", code=plain)
+    assert without.config.requirements_sha256 is None
 
 
 @pytest.mark.usefixtures("pip_index")
@@ -80,7 +81,8 @@ def test_a_failing_install_names_the_function_and_records_nothing(
 ) -> None:
     db, store = project.db, project.store
     code = write_code(tmp_path / "code", {"requirements.txt": "six==0.0.0.404\n"})
-    with pytest.raises(CodeBundleError, match=r"function 'broken': pip could not install .*ERROR: "):
+    message = r"function 'broken': pip could not install requirements.txt: ERROR: "
+    with pytest.raises(CodeBundleError, match=message):
         create_function(db, store, "broken", code_config(), code=CodeBundle.from_directory(code))
     assert list_functions(db) == []
 

@@ -43,9 +43,8 @@ def test_publish_numbers_and_unchanged_publish(proj: Project, tmp_path: Path) ->
     two = publish_version(db, store, "hello", description="more memory")
     assert (two.number, two.description, two.config.memory_mb) == (2, "more memory", 1024)
 
-    latest = update_function_code(
-        db, store, "hello", code=CodeBundle.from_directory(write_code(tmp_path / "h2", {"b.py": ""}))
-    )
+    other = CodeBundle.from_directory(write_code(tmp_path / "h2", {"b.py": ""}))
+    latest = update_function_code(db, store, "hello", code=other)
     with pytest.raises(PreconditionFailedError):
         publish_version(db, store, "hello", expected_revision="stale")
     three = publish_version(db, store, "hello", expected_revision=latest.revision_id)
