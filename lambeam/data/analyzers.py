@@ -49,8 +49,8 @@ PROFILE_QUANTILES = {
 }
 _TOP = 10
 _MIXED = (
-    "column {name!r} holds numbers in some rows or files and text in others; "
-    "declare its type in source.schema"
+    "column {name!r} holds numbers in some rows or files and text in others (a file where it "
+    'is empty reads as numbers); declare its type, e.g. source.schema = {{ {name} = "string" }}'
 )
 
 

@@ -216,3 +216,18 @@ def test_impute_of_a_column_without_values(project: Project, tmp_path: Path) -> 
     ROWS.assign(x=[None] * 6, b=[1.0] * 6).to_csv(path, index=False)
     spec = {"source": {"path": str(path), "schema": {"x": "number"}}, "columns": {"x": ["impute:mean"]}}
     run_fails(project, spec, ColumnError, "columns.x", "no values")
+
+
+def test_a_column_empty_in_one_file_needs_and_takes_a_declared_type(
+    project: Project, tmp_path: Path
+) -> None:
+    folder = tmp_path / "shards"
+    folder.mkdir()
+    ROWS.iloc[:3].to_csv(folder / "a.csv", index=False)
+    ROWS.iloc[3:].assign(city=None).to_csv(folder / "b.csv", index=False)
+    glob = str(folder / "*.csv")
+    run_fails(project, {"source": glob}, ColumnError, "'city'", 'city = "string"')
+    spec = {"source": {"path": glob, "schema": {"city": "string"}}, "label": "label"}
+    run = run_pipeline(with_pipelines(project, ok=spec), "ok")
+    assert run.dataset_version.rows == 6
+    assert run.dataset_version.profile["city"]["missing"] == 3
