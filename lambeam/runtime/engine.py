@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import math
 import sys
 import time
@@ -28,6 +29,8 @@ from lambeam.runtime.spec import FunctionSpec, function_arn
 from lambeam.runtime.zygote_client import DEFAULT_PRELOAD, ZygoteClient
 
 __all__ = ["DEFAULT_ACCOUNT_ID", "DEFAULT_REGION", "Engine"]
+
+_log = logging.getLogger(__name__)
 
 DEFAULT_REGION = "us-east-1"
 DEFAULT_ACCOUNT_ID = "000000000000"
@@ -235,7 +238,10 @@ class Engine:
     async def _reap_forever(self) -> None:
         while True:
             await asyncio.sleep(self._reap_interval_s)
-            await self.reap()
+            try:
+                await self.reap()
+            except Exception:  # one bad reap must not end reaping for good
+                _log.exception("reaping idle instances failed")
 
     def _init(self, spec: FunctionSpec) -> dict[str, Any]:
         """What a new instance needs to know, sent with the fork request."""

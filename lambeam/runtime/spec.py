@@ -28,12 +28,12 @@ _VERSION = re.compile(r"\$LATEST|[0-9]{1,10}")
 _ENV_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class FunctionSpec:
     """One version of a code function: its handler, code, limits and environment.
 
     Two specs with the same name and version but different content (an updated $LATEST) never
-    share an instance. Not hashable (the environment is a dict).
+    share an instance. Keyword arguments only; not hashable (the environment is a dict).
     """
 
     name: str
