@@ -134,7 +134,7 @@ def _target(session: Session, name: str, alias: str, version: object) -> str:
     if not isinstance(version, (str, int)) or isinstance(version, bool):
         raise ConfigError(f"alias {name}:{alias}: version must be a number or $LATEST")
     try:
-        kind, version = qualifier_kind(name, version)
+        kind, target = qualifier_kind(name, version)
     except ConfigError:
         kind = "alias"
     if kind == "alias":
@@ -143,8 +143,8 @@ def _target(session: Session, name: str, alias: str, version: object) -> str:
             f" got {version!r}"
         )
     if kind == "version":
-        version_row(session, name, version)
-    return version
+        version_row(session, name, target)
+    return target
 
 
 def _routing(

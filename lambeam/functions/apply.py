@@ -84,7 +84,7 @@ def declared_function(name: str, table: Mapping[str, Any], root: Path) -> Declar
         raise ConfigError(f"{where} has unknown key {unknown[0]!r}; expected one of {known}")
     sources = [key for key in _SOURCES if key in table]
     if len(sources) != 1:
-        raise ConfigError(f"{where} needs exactly one of code = \"DIR\" or model = \"NAME@ALIAS\"")
+        raise ConfigError(f'{where} needs exactly one of code = "DIR" or model = "NAME@ALIAS"')
     source = table[sources[0]]
     if not isinstance(source, str) or not source:
         raise ConfigError(f"{where} {sources[0]} must be a non-empty string")

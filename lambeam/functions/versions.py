@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from lambeam.errors import ConfigError
 from lambeam.functions._rows import (
     check_revision,
     function_row,
@@ -18,7 +19,6 @@ from lambeam.functions._rows import (
 from lambeam.functions.config import DESCRIPTION_LIMIT
 from lambeam.functions.errors import PreconditionFailedError
 from lambeam.functions.records import FunctionInfo
-from lambeam.errors import ConfigError
 from lambeam.registry import get_model_version
 from lambeam.storage import ArtifactStore, Database, current_user, utcnow
 from lambeam.storage.schema import FunctionVersionRow

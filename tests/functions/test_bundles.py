@@ -42,8 +42,15 @@ def test_same_code_same_digest(tmp_path: Path) -> None:
     # The zip of a directory, given back as a zip, is the same bundle.
     assert CodeBundle.from_zip(one.data).sha256 == one.sha256
     path = tmp_path / "code.zip"
-    path.write_bytes(_zip({"pkg/util.py": b"Y = 2\n", "app.py": (first / "app.py").read_bytes(),
-                           "pkg/__init__.py": b""}))
+    path.write_bytes(
+        _zip(
+            {
+                "pkg/util.py": b"Y = 2\n",
+                "app.py": (first / "app.py").read_bytes(),
+                "pkg/__init__.py": b"",
+            }
+        )
+    )
     assert CodeBundle.from_path(path).sha256 == one.sha256
     with zipfile.ZipFile(io.BytesIO(one.data)) as archive:
         assert archive.namelist() == ["app.py", "pkg/__init__.py", "pkg/util.py"]
@@ -86,11 +93,13 @@ def test_lambda_size_limits(tmp_path: Path) -> None:
     with pytest.raises(CodeBundleError, match="zipped, more than Lambda's 50 MB limit"):
         CodeBundle.from_zip(b"PK" + b"\0" * MAX_ZIPPED_BYTES)
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        with archive.open("zeros.bin", "w", force_zip64=True) as handle:
-            chunk = b"\0" * (1 << 22)
-            for _ in range(MAX_UNZIPPED_BYTES // len(chunk) + 1):
-                handle.write(chunk)
+    with (
+        zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive,
+        archive.open("zeros.bin", "w", force_zip64=True) as handle,
+    ):
+        chunk = b"\0" * (1 << 22)
+        for _ in range(MAX_UNZIPPED_BYTES // len(chunk) + 1):
+            handle.write(chunk)
     with pytest.raises(CodeBundleError, match="unpacks to more than Lambda's 250 MB limit"):
         CodeBundle.from_zip(buffer.getvalue())
     with pytest.raises(CodeBundleError, match="not a zip file"):
