@@ -52,7 +52,7 @@ class InstanceProcess:
         self.peak_kb = 0
         self._zygote = zygote
         self._memory_poll_s = memory_poll_s
-        self._anon_at_fork_kb = 0
+        self._anon_at_fork_kb: int | None = None
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._log_fd = -1
@@ -82,6 +82,9 @@ class InstanceProcess:
         finally:
             theirs.close()
             os.close(log_w)
+        # The memory it is charged for is counted from here: what the fork gave it is shared.
+        at_fork = read_memory(self.pid)
+        self._anon_at_fork_kb = at_fork.rss_anon_kb if at_fork else None
         self._log_fd = log_r
         os.set_blocking(log_r, False)
         asyncio.get_running_loop().add_reader(log_r, self._read_log)
@@ -94,7 +97,10 @@ class InstanceProcess:
             return hello
         header, _ = hello
         self.init_output = self.take_log()
-        self._anon_at_fork_kb = int(header.get("anon_kb", 0))
+        if "anon_kb" in header:
+            reported = int(header["anon_kb"])
+            known = self._anon_at_fork_kb
+            self._anon_at_fork_kb = reported if known is None else min(known, reported)
         self.init_error = header.get("error")
         self._sample_memory()
         if self._over_memory:
@@ -185,6 +191,8 @@ class InstanceProcess:
         sample = read_memory(self.pid)
         if sample is None:
             return False
+        if self._anon_at_fork_kb is None:
+            return True  # not measurable until the instance reports its size at fork
         self.peak_kb = max(self.peak_kb, sample.charged_kb(self._anon_at_fork_kb))
         if self.peak_kb > self.spec.memory_mb * 1024:
             self._over_memory = True

@@ -13,6 +13,7 @@ from lambeam.runtime import (
     RUNTIME_HANDLER_NOT_FOUND,
     RUNTIME_IMPORT_MODULE_ERROR,
     RUNTIME_MARSHAL_ERROR,
+    RUNTIME_UNMARSHAL_ERROR,
     RUNTIME_USER_CODE_SYNTAX_ERROR,
     Engine,
     FunctionSpec,
@@ -247,3 +248,12 @@ def test_large_events_results_and_outputs_pass_whole(
     assert result.function_error is None
     assert json.loads(result.payload) == {"echo": blob, "size": 5 << 20}
     assert "y" * 300_000 + "\n" in result.log_tail
+
+
+def test_an_event_that_is_not_json_is_an_unmarshal_error(
+    engine: Engine, loop: LoopThread, tmp_path: Path
+) -> None:
+    spec = make_function(tmp_path, "def handler(e, c):\n    return e\n")
+    result = loop.run(engine.invoke(spec, b"{not json"))
+    assert result.error_type == RUNTIME_UNMARSHAL_ERROR
+    assert loop.run(engine.invoke(spec, b"[1, 2]")).payload == b"[1, 2]"

@@ -121,3 +121,23 @@ def test_a_crash_is_an_exit_error_and_other_functions_carry_on(
     assert json.loads(again.payload)["pid"] == bystander_pid
     recovered = loop.run(engine.invoke(crashing, b"{}"))
     assert recovered.function_error is None and recovered.instance_pid != result.instance_pid
+
+
+@pytest.mark.parametrize(
+    ("module_code", "error_type"),
+    [
+        ("import time\ntime.sleep(30)\n", SANDBOX_TIMEDOUT),
+        ("hold = b'x' * (300 << 20)\nimport time\ntime.sleep(5)\n", RUNTIME_OUT_OF_MEMORY),
+    ],
+)
+def test_limits_hold_while_the_handler_loads(
+    engine: Engine, loop: LoopThread, tmp_path: Path, module_code: str, error_type: str
+) -> None:
+    spec = make_function(
+        tmp_path, module_code + "def handler(e, c):\n    return 1\n", timeout_s=1.0, memory_mb=128
+    )
+    result = loop.run(engine.invoke(spec, b"{}"))
+    assert result.error_type == error_type
+    assert result.init_ms is not None
+    assert process_gone(result.instance_pid or 0)
+    assert engine.instances(spec.name) == []
