@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from lambeam.errors import StorageError
 from lambeam.functions.config import LATEST, FunctionConfig, check_alias_name, check_function_name
-from lambeam.functions.errors import FunctionNotFoundError, PreconditionFailedError
+from lambeam.functions.errors import (
+    FunctionConflictError,
+    FunctionNotFoundError,
+    PreconditionFailedError,
+)
 from lambeam.functions.records import AliasInfo, FunctionInfo
 from lambeam.storage.schema import FunctionAliasRow, FunctionRow, FunctionVersionRow
 
@@ -39,12 +47,31 @@ def qualifier_kind(function: str, qualifier: str | int | None) -> tuple[str, str
     return "alias", check_alias_name(function, qualifier)
 
 
+@contextmanager
+def duplicate_is_conflict(message: str) -> Iterator[None]:
+    """Turn a unique-key violation (a concurrent create won the race) into a conflict error."""
+    try:
+        yield
+    except StorageError as exc:
+        if isinstance(exc.__cause__, IntegrityError):
+            raise FunctionConflictError(message) from None
+        raise
+
+
 def function_row(session: Session, name: str, *, lock: bool = False) -> FunctionRow:
     """The function's row (locked for update when `lock`), or FunctionNotFoundError."""
     check_function_name(name)
     query = select(FunctionRow).where(FunctionRow.name == name)
     if lock:
         query = query.with_for_update()
+        if session.get_bind().dialect.name == "sqlite":
+            # SQLite has no FOR UPDATE: a no-op write takes the database's write lock now, so
+            # that what this transaction reads next cannot change before it commits.
+            session.execute(
+                update(FunctionRow)
+                .where(FunctionRow.name == name)
+                .values(revision_id=FunctionRow.revision_id)
+            )
     row = session.scalars(query).first()
     if row is None:
         raise FunctionNotFoundError(f"Function not found: {name}")

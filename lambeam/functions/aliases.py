@@ -19,6 +19,7 @@ from lambeam.functions._rows import (
     alias_info,
     alias_row,
     check_revision,
+    duplicate_is_conflict,
     function_row,
     new_revision,
     qualifier_kind,
@@ -44,10 +45,11 @@ def create_alias(
     """Create `name:alias` pointing at `version` (a published number or `$LATEST`)."""
     check_alias_name(name, alias)
     _check_description(name, alias, description)
-    with db.session() as session:
+    exists = f"Alias already exists: {name}:{alias}"
+    with duplicate_is_conflict(exists), db.session() as session:
         function_row(session, name, lock=True)
         if session.get(FunctionAliasRow, (name, alias)) is not None:
-            raise FunctionConflictError(f"Alias already exists: {name}:{alias}")
+            raise FunctionConflictError(exists)
         target = _target(session, name, alias, version)
         row = FunctionAliasRow(
             function=name,

@@ -15,6 +15,7 @@ from lambeam.errors import ConfigError
 from lambeam.functions._rows import (
     alias_row,
     check_revision,
+    duplicate_is_conflict,
     function_row,
     latest_info,
     new_revision,
@@ -64,9 +65,10 @@ def create_function(
     """Create function `name` (Lambda's CreateFunction): a code bundle, or a model reference."""
     check_function_name(name)
     source = _prepare_source(db, store, name, config.kind, code, model, previous=None)
-    with db.session() as session:
+    exists = f"Function already exist: {name}"
+    with duplicate_is_conflict(exists), db.session() as session:
         if session.get(FunctionRow, name) is not None:
-            raise FunctionConflictError(f"Function already exist: {name}")
+            raise FunctionConflictError(exists)
         now = utcnow()
         row = FunctionRow(
             name=name,
