@@ -123,6 +123,7 @@ class Engine:
         if not self._running:
             raise codes.RuntimeUnavailableError("the engine is not running; call start() first")
         request_id = request_id or str(uuid.uuid4())
+        self._warm[(spec.name, spec.version)] = spec
         pool = self._pool(spec)
         limit = self._limit(spec)
         await pool.acquire(limit, self._throttle_wait_s)
@@ -164,14 +165,27 @@ class Engine:
         return have + sum(started)
 
     async def reap(self) -> int:
-        """Kill instances idle past the keep-warm period, down to each warm minimum; how many."""
+        """Kill instances idle past the keep-warm period, down to each warm minimum; how many.
+
+        Then start instances for any function version below its warm minimum (one that crashed,
+        say); the reaper task does both every `reap_interval_s`.
+        """
         now = self._clock()
-        return sum(
+        reaped = sum(
             pool.reap(now, self._keep_warm_s, self._warm_minimum) for pool in self._pools.values()
         )
+        for spec in list(self._warm.values()):
+            if spec.warm_minimum:
+                await self.ensure_warm(spec)
+        return reaped
 
     async def scale_to_zero(self, function_name: str) -> int:
-        """Kill every idle instance of a function (after an update or a delete); how many."""
+        """Kill every idle instance of a function and forget its warm minimum; how many.
+
+        For a function that is deleted or replaced; its next invocation starts afresh.
+        """
+        for key in [k for k in self._warm if k[0] == function_name]:
+            del self._warm[key]
         pool = self._pools.get(function_name)
         if pool is None:
             return 0

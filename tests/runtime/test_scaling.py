@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -128,6 +130,13 @@ def test_idle_instances_are_reaped_down_to_the_warm_minimum(
 
         after = loop.run(engine.invoke(spec, b"{}"))
         assert (after.init_ms is None) == (warm_minimum == 1)
+
+        # a warm instance that dies is replaced at the next reap
+        for info in engine.instances(spec.name):
+            os.kill(info.pid, signal.SIGKILL)
+            assert process_gone(info.pid)
+        loop.run(engine.reap())
+        assert len(engine.instances(spec.name)) == warm_minimum
     finally:
         loop.run(engine.stop())
 
