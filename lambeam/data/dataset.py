@@ -144,7 +144,8 @@ class DatasetVersion:
     def transform(self) -> Any:
         """The fitted scikit-learn transform, loaded from skops with its recorded trusted types."""
         recorded = list(self.manifest.get("transform_types", []))
-        refused = [name for name in recorded if not is_trusted(name)]
+        declared = [step["function"] for step in self.spec.get("steps", []) if "function" in step]
+        refused = [name for name in recorded if not is_trusted(name, declared)]
         if refused:
             raise UntrustedModelError(
                 f"dataset version {self.ref}: its transform records untrusted types {refused}"

@@ -166,7 +166,10 @@ def _build(
     }
     steps = [s for s in spec.to_dict()["steps"] if "filter" not in s]
     transform = build_transform(stats, steps)
-    data, types = dump_pipeline(transform, what=f"pipeline {spec.name}'s transform")
+    declared = [step["function"] for step in steps if "function" in step]
+    data, types = dump_pipeline(
+        transform, trusted_extra=declared, what=f"pipeline {spec.name}'s transform"
+    )
     return {
         "rows": plan["rows"],
         "stats": stats,

@@ -31,5 +31,9 @@ class DeriveColumns(TransformerMixin, BaseEstimator):
         frame = canonical_frame(X if isinstance(X, pd.DataFrame) else pd.DataFrame(X))
         return apply_steps(frame, self.steps or [], place="transform ")
 
+    def referenced_callables(self) -> list[str]:
+        """The "module:function" steps this transformer imports and calls (audited on load)."""
+        return [step["function"] for step in self.steps or [] if "function" in step]
+
     def get_feature_names_out(self, input_features: Any = None) -> Any:
         return input_features

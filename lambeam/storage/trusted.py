@@ -15,7 +15,13 @@ import skops.io as sio
 
 from lambeam.errors import TrainingError, UntrustedModelError
 
-__all__ = ["TRUSTED_MODULES", "dump_pipeline", "is_trusted", "load_pipeline"]
+__all__ = [
+    "TRUSTED_MODULES",
+    "dump_pipeline",
+    "is_trusted",
+    "load_pipeline",
+    "referenced_callables",
+]
 
 TRUSTED_MODULES = ("sklearn", "numpy", "scipy", "lambeam")
 
@@ -25,6 +31,30 @@ def is_trusted(type_name: str, extra: Iterable[str] = ()) -> bool:
     if type_name in set(extra):
         return True
     return any(type_name.startswith(module + ".") for module in TRUSTED_MODULES)
+
+
+def referenced_callables(obj: Any) -> list[str]:
+    """The "module:function" paths that objects in `obj` import and call when they run.
+
+    skops audits types, not strings; a lambeam transformer that calls user code by name (a
+    custom pipeline step) reports those names through `referenced_callables()`, and they are
+    audited like types.
+    """
+    found: set[str] = set()
+    stack, seen = [obj], set()
+    while stack:
+        item = stack.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        report = getattr(item, "referenced_callables", None)
+        if callable(report) and not isinstance(item, type):
+            found.update(report())
+        if hasattr(item, "get_params") and not isinstance(item, type):
+            stack.extend(item.get_params(deep=False).values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+    return sorted(found)
 
 
 def dump_pipeline(
@@ -43,7 +73,7 @@ def dump_pipeline(
         raise TrainingError(
             f"{what} cannot be saved with skops: {type(exc).__name__}: {first}"
         ) from exc
-    types = sorted(sio.get_untrusted_types(data=data))
+    types = sorted({*sio.get_untrusted_types(data=data), *referenced_callables(pipeline)})
     refused = [name for name in types if not is_trusted(name, extra)]
     if refused:
         raise UntrustedModelError(
@@ -63,4 +93,11 @@ def load_pipeline(data: bytes, recorded_types: Iterable[str], *, what: str = "mo
             f"{what}: its stored bytes hold types not recorded at registration:"
             f" {', '.join(unexpected)}; refusing to load it"
         )
-    return sio.loads(data, trusted=types)
+    loaded = sio.loads(data, trusted=types)
+    calls = [name for name in referenced_callables(loaded) if name not in recorded]
+    if calls:
+        raise UntrustedModelError(
+            f"{what}: it calls functions not recorded when it was stored: {', '.join(calls)};"
+            " refusing to load it"
+        )
+    return loaded

@@ -89,3 +89,29 @@ def test_an_object_skops_cannot_save_is_a_training_error(registry: Project) -> N
     with pytest.raises(TrainingError, match="cannot be saved with skops: TypeError"):
         register(registry.db, registry.store, pipeline)
     assert list_models(registry.db) == []
+
+
+class Caller(TransformerMixin, BaseEstimator):
+    """A transformer that would call a function by name, like a custom pipeline step."""
+
+    def __init__(self, name: str = "os:system") -> None:
+        self.name = name
+
+    def referenced_callables(self) -> list[str]:
+        return [self.name]
+
+
+def test_functions_called_by_name_are_audited_like_types() -> None:
+    from sklearn.pipeline import Pipeline
+
+    from lambeam.errors import UntrustedModelError
+    from lambeam.storage.trusted import dump_pipeline, load_pipeline, referenced_callables
+
+    pipeline = Pipeline([("call", Caller())])
+    assert referenced_callables(pipeline) == ["os:system"]
+    with pytest.raises(UntrustedModelError, match="os:system"):
+        dump_pipeline(pipeline, trusted_extra=[f"{__name__}.Caller"])
+    data, types = dump_pipeline(pipeline, trusted_extra=[f"{__name__}.Caller", "os:system"])
+    assert "os:system" in types
+    with pytest.raises(UntrustedModelError, match="calls functions not recorded"):
+        load_pipeline(data, [t for t in types if t != "os:system"])
