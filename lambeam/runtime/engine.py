@@ -61,7 +61,10 @@ class Engine:
         environ: Mapping[str, str] | None = None,
     ) -> None:
         self.state_dir = Path(state_dir)
-        self.log_sink: LogSink = log_sink or FileLogSink(self.state_dir / "logs")
+        self._own_sink: FileLogSink | None = None
+        if log_sink is None:
+            log_sink = self._own_sink = FileLogSink(self.state_dir / "logs")
+        self.log_sink: LogSink = log_sink
         self.region = region
         self.account_id = account_id
         self._clock = clock
@@ -99,6 +102,8 @@ class Engine:
             for instance in pool.instances():
                 pool.discard(instance)
         await self._zygote.stop()
+        if self._own_sink is not None:
+            self._own_sink.close()
 
     async def __aenter__(self) -> Engine:
         await self.start()

@@ -10,7 +10,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TextIO
 
 __all__ = ["FileLogSink", "LogSink", "billed_ms", "format_report", "frame_log"]
 
@@ -69,10 +69,15 @@ def _line(text: str) -> str:
 
 
 class FileLogSink:
-    """One append-only log file per function under `folder`."""
+    """One append-only log file per function under `folder`.
+
+    Files stay open between writes (each write is flushed, so readers see it at once); `close`
+    lets go of them.
+    """
 
     def __init__(self, folder: Path | str) -> None:
         self.folder = Path(folder)
+        self._files: dict[str, TextIO] = {}
 
     def path(self, function_name: str) -> Path:
         """The file holding `function_name`'s logs (names are validated by FunctionSpec)."""
@@ -80,9 +85,20 @@ class FileLogSink:
 
     def write(self, function_name: str, text: str) -> None:
         """Append one invocation's log text."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with open(self.path(function_name), "a", encoding="utf-8") as log:
-            log.write(text)
+        log = self._files.get(function_name)
+        if log is None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            log = self._files[function_name] = open(  # noqa: SIM115 - kept open until close()
+                self.path(function_name), "a", encoding="utf-8"
+            )
+        log.write(text)
+        log.flush()
+
+    def close(self) -> None:
+        """Close the open log files (writing again reopens them)."""
+        files, self._files = self._files, {}
+        for log in files.values():
+            log.close()
 
     def read(
         self,

@@ -73,7 +73,10 @@ def main(argv: list[str]) -> NoReturn:
     while True:
         for key, _ in selector.select():
             if key.fileobj is control:
-                message, fds, _, _ = socket.recv_fds(control, _MAX_DATAGRAM, 4)
+                try:
+                    message, fds, _, _ = socket.recv_fds(control, _MAX_DATAGRAM, 4)
+                except OSError:
+                    os._exit(0)  # the engine has gone
                 if not message:
                     os._exit(0)
                 header, _ = decode_frame(message)
@@ -153,7 +156,10 @@ def _reap(control: socket.socket) -> None:
 
 
 def _send(control: socket.socket, header: dict[str, Any]) -> None:
-    control.sendall(encode_frame(header))
+    try:
+        control.sendall(encode_frame(header))
+    except OSError:
+        os._exit(0)  # the engine has gone; the instances follow (PR_SET_PDEATHSIG)
 
 
 if __name__ == "__main__":
