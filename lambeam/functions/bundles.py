@@ -29,6 +29,7 @@ __all__ = [
     "CodeBundle",
     "b64_sha256",
     "materialize",
+    "unpack",
     "zip_directory",
 ]
 
@@ -110,6 +111,15 @@ def zip_directory(path: str | os.PathLike[str]) -> bytes:
     return CodeBundle.from_directory(path).data
 
 
+def unpack(data: bytes, directory: Path, what: str = "bundle") -> None:
+    """Write a bundle's files under `directory`, refusing entries that would land outside it."""
+    for name, content, mode in _zip_entries(data, what):
+        target = directory.joinpath(*PurePosixPath(name).parts)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+        target.chmod(mode)
+
+
 def materialize(store: ArtifactStore, digest: str, cache_dir: str | os.PathLike[str]) -> Path:
     """Unpack the bundle `digest` into `cache_dir/<digest>/` (once) and return that directory.
 
@@ -125,11 +135,7 @@ def materialize(store: ArtifactStore, digest: str, cache_dir: str | os.PathLike[
     cache.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(dir=cache, prefix=f".{digest[:12]}-"))
     try:
-        for name, content, mode in _zip_entries(data, f"bundle {digest[:12]}"):
-            target = scratch.joinpath(*PurePosixPath(name).parts)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(content)
-            target.chmod(mode)
+        unpack(data, scratch, f"bundle {digest[:12]}")
         try:
             os.rename(scratch, final)
         except OSError:

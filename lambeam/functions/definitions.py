@@ -288,14 +288,16 @@ def _prepare_source(
         return _Source(None, ref, None)
     if model is not None or code is None:
         raise ConfigError(f"function {name!r}: a code function takes a code bundle and no model")
-    code_sha256 = store.put_bytes(code.data)
+    kept = previous.config.requirements_sha256 if previous is not None else None
     if (
         previous is not None
-        and previous.code_sha256 == code_sha256
-        and previous.config.requirements_sha256 is not None
-        and store.exists(previous.config.requirements_sha256)
+        and previous.code_sha256 == code.sha256
+        and kept is not None
+        and store.exists(kept)
     ):
-        return _Source(code_sha256, None, previous.config.requirements_sha256)
-    installed = install_requirements(name, code.requirements) if code.requirements else None
-    requirements = store.put_bytes(installed) if installed is not None else None
-    return _Source(code_sha256, None, requirements)
+        requirements: str | None = kept  # the same code: its requirements are installed already
+    else:
+        # Installed first: a failing install leaves nothing behind, not even in the store.
+        installed = install_requirements(name, code)
+        requirements = store.put_bytes(installed) if installed is not None else None
+    return _Source(store.put_bytes(code.data), None, requirements)

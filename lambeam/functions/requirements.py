@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from lambeam.functions.bundles import zip_directory
+from lambeam.functions.bundles import REQUIREMENTS_FILE, CodeBundle, unpack, zip_directory
 from lambeam.functions.errors import CodeBundleError
 
 __all__ = ["PIP_TIMEOUT_S", "install_requirements"]
@@ -23,22 +23,26 @@ PIP_TIMEOUT_S = 600
 
 def install_requirements(
     function: str,
-    requirements: bytes,
+    bundle: CodeBundle,
     *,
     timeout_s: float = PIP_TIMEOUT_S,
     environ: Mapping[str, str] | None = None,
 ) -> bytes | None:
     """The deterministic zip of what `pip install -r requirements.txt` puts in a target directory.
 
-    None when the file names no requirement. A failing install raises CodeBundleError naming the
-    function and pip's last error line.
+    pip runs in the unpacked bundle, so the file may name paths inside it (`-r more.txt`,
+    `./wheels/x.whl`). None when the bundle has no requirements.txt or it names no requirement.
+    A failing install raises CodeBundleError naming the function and pip's last error line.
     """
-    text = requirements.decode("utf-8", errors="replace")
+    if bundle.requirements is None:
+        return None
+    text = bundle.requirements.decode("utf-8", errors="replace")
     if not any(line.split("#", 1)[0].strip() for line in text.splitlines()):
         return None
     with tempfile.TemporaryDirectory(prefix="lambeam-pip-") as scratch:
-        listing = Path(scratch) / "requirements.txt"
-        listing.write_bytes(requirements)
+        code = Path(scratch) / "code"
+        unpack(bundle.data, code, f"function {function!r}")
+        listing = code / REQUIREMENTS_FILE
         target = Path(scratch) / "site"
         command = [
             sys.executable, "-m", "pip", "install",
@@ -57,7 +61,7 @@ def install_requirements(
                 text=True,
                 timeout=timeout_s,
                 env=dict(os.environ if environ is None else environ),
-                cwd=scratch,
+                cwd=code,
                 check=False,
             )
         except subprocess.TimeoutExpired:

@@ -43,7 +43,12 @@ def pip_index(tmp_path_factory: pytest.TempPathFactory) -> None:
 @pytest.mark.usefixtures("pip_index")
 def test_requirements_install_into_their_own_bundle(project: Project, tmp_path: Path) -> None:
     db, store = project.db, project.store
-    code = write_code(tmp_path / "code", {"requirements.txt": f"# pinned\n{PACKAGE}\n"})
+    # pip runs inside the unpacked bundle, so requirements.txt may name files in it.
+    files = {
+        "requirements.txt": "# pinned\n-r more/requirements.txt\n",
+        "more/requirements.txt": PACKAGE,
+    }
+    code = write_code(tmp_path / "code", files)
     bundle = CodeBundle.from_directory(code)
     assert bundle.requirements is not None
     created = create_function(db, store, "with-six", code_config(), code=bundle)
@@ -81,9 +86,10 @@ def test_a_failing_install_names_the_function_and_records_nothing(
     db, store = project.db, project.store
     code = write_code(tmp_path / "code", {"requirements.txt": "six==0.0.0.404\n"})
     message = r"function 'broken': pip could not install requirements.txt: ERROR: "
+    broken = CodeBundle.from_directory(code)
     with pytest.raises(CodeBundleError, match=message):
-        create_function(db, store, "broken", code_config(), code=CodeBundle.from_directory(code))
-    assert list_functions(db) == []
+        create_function(db, store, "broken", code_config(), code=broken)
+    assert list_functions(db) == [] and not store.exists(broken.sha256)
 
     ok = CodeBundle.from_directory(write_code(tmp_path / "ok"))
     good = create_function(db, store, "fine", code_config(), code=ok)
