@@ -124,7 +124,8 @@ def _record(
         "raw_sample": result["raw_sample"],
     }
     manifest_digest = store.put_bytes(json.dumps(manifest, sort_keys=True, indent=1).encode())
-    with project.db.session() as session:
+
+    def insert(session: Any) -> tuple[DatasetVersionRow, bool]:
         latest = session.scalars(
             select(DatasetVersionRow)
             .where(DatasetVersionRow.pipeline == spec.name)
@@ -132,33 +133,34 @@ def _record(
             .limit(1)
         ).first()
         if latest is not None and latest.content_hash == digest:
-            row, created = latest, False
-        else:
-            number = (
-                session.scalar(
-                    select(func.max(DatasetVersionRow.number)).where(
-                        DatasetVersionRow.pipeline == spec.name
-                    )
+            return latest, False
+        number = (
+            session.scalar(
+                select(func.max(DatasetVersionRow.number)).where(
+                    DatasetVersionRow.pipeline == spec.name
                 )
-                or 0
-            ) + 1
-            row = DatasetVersionRow(
-                pipeline=spec.name,
-                number=number,
-                content_hash=digest,
-                spec_hash=spec.spec_hash(),
-                manifest=manifest_digest,
-                rows=int(result["rows"]),
-                spec=spec.to_dict(),
-                inputs=inputs,
-                runner=runner,
-                duration_s=duration,
-                created_at=utcnow(),
-                created_by=current_user(),
             )
-            session.add(row)
-            session.flush()
-            created = True
+            or 0
+        ) + 1
+        row = DatasetVersionRow(
+            pipeline=spec.name,
+            number=number,
+            content_hash=digest,
+            spec_hash=spec.spec_hash(),
+            manifest=manifest_digest,
+            rows=int(result["rows"]),
+            spec=spec.to_dict(),
+            inputs=inputs,
+            runner=runner,
+            duration_s=duration,
+            created_at=utcnow(),
+            created_by=current_user(),
+        )
+        session.add(row)
+        session.flush()
+        return row, True
+
+    row, created = project.db.write_numbered(insert)
     return PipelineRun(_from_row(row, store), created)
 
 

@@ -2,38 +2,34 @@
 
 A version's artifacts (skops, ONNX) are in the store before its row is inserted, so no row ever
 points at a missing blob. Numbers are max+1 within the inserting transaction; the unique
-(model, number) constraint turns a concurrent register into an IntegrityError, retried here.
+(model, number) constraint turns a concurrent register into a conflict that Database.write_numbered retries.
 """
 
 from __future__ import annotations
 
 import logging
-import random
-import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lambeam.errors import (
     AliasNotFoundError,
     DatasetNotFoundError,
     ModelNotFoundError,
-    StorageError,
     TrainingError,
 )
-from lambeam.storage.jsonable import jsonable
 from lambeam.registry.onnx_export import export_onnx
 from lambeam.registry.records import ModelSummary, ModelVersion
 from lambeam.registry.refs import check_model_name, parse_model_ref
-from lambeam.storage.trusted import dump_pipeline
 from lambeam.registry.signature import validate_signature
 from lambeam.storage import ArtifactStore, Database, current_user, utcnow
+from lambeam.storage.jsonable import jsonable
 from lambeam.storage.schema import DatasetVersionRow, ModelAliasRow, ModelRow, ModelVersionRow
+from lambeam.storage.trusted import dump_pipeline
 
 __all__ = [
     "get_model_version",
@@ -42,7 +38,6 @@ __all__ = [
     "register_model_version",
 ]
 
-_ATTEMPTS = 8
 log = logging.getLogger(__name__)
 
 
@@ -97,20 +92,14 @@ def register_model_version(
         "duration_s": float(duration_s),
         "created_by": created_by or current_user(),
     }
-    for attempt in range(_ATTEMPTS):
-        try:
-            with db.session() as session:
-                row = _insert_version(session, model, values)
-                dataset = _dataset_refs(session, [row])
-            version = _record(row, store, [], dataset.get(row.dataset_version_id))
-            _log_onnx(version)
-            return version
-        except StorageError as exc:
-            if not isinstance(exc.__cause__, IntegrityError) or attempt == _ATTEMPTS - 1:
-                raise
-            # Another register took this number (or created the model) first; take the next.
-            time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
-    raise AssertionError("unreachable")  # pragma: no cover
+    def insert(session: Any) -> tuple[ModelVersionRow, dict[int, str]]:
+        row = _insert_version(session, model, values)
+        return row, _dataset_refs(session, [row])
+
+    row, dataset = db.write_numbered(insert)
+    version = _record(row, store, [], dataset.get(row.dataset_version_id))
+    _log_onnx(version)
+    return version
 
 
 def _log_onnx(version: ModelVersion) -> None:

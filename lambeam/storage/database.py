@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import getpass
-from collections.abc import Iterator
+import random
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, inspect
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from lambeam.errors import StorageError
@@ -20,6 +22,7 @@ from lambeam.errors import StorageError
 __all__ = ["Database", "current_user", "utcnow"]
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
+_T = TypeVar("_T")
 
 
 def utcnow() -> datetime:
@@ -86,6 +89,22 @@ class Database:
             raise
         finally:
             session.close()
+
+    def write_numbered(self, work: Callable[[Session], _T], attempts: int = 5) -> _T:
+        """Run `work` in one transaction, again when another writer took the same number first.
+
+        Version numbers are max+1 inside the transaction, guarded by a unique constraint; a
+        writer that loses the race gets an IntegrityError and simply takes the next number.
+        """
+        for attempt in range(attempts):
+            try:
+                with self.session() as session:
+                    return work(session)
+            except StorageError as exc:
+                if not isinstance(exc.__cause__, IntegrityError) or attempt == attempts - 1:
+                    raise
+                time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def dispose(self) -> None:
         """Close every pooled connection."""

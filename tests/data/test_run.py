@@ -18,6 +18,7 @@ import pytest
 from lambeam.data import get_dataset_version, list_dataset_versions, run_pipeline
 from lambeam.data.frames import row_hashes, split_of
 from lambeam.project import Project
+from tests.conftest import make_project
 from tests.data.conftest import version_count, with_pipelines
 from tests.data.reference import assert_transform_reproduces, read_raw
 
@@ -261,3 +262,43 @@ def test_stages_are_reported(project: Project, tmp_path: Path) -> None:
     reporter = RecordingReporter()
     run_pipeline(with_pipelines(project, demo={"source": str(source)}), "demo", reporter=reporter)
     assert reporter.stages == ["hashing inputs", "running Beam pipeline", "storing dataset version"]
+
+
+def test_concurrent_runs_of_one_pipeline_get_distinct_numbers(
+    project: Project, tmp_path: Path
+) -> None:
+    import threading
+
+    sources = []
+    for i in range(3):
+        frame = sample_frame(rows=30, seed=i)  # different content: a new version each
+        sources.append(write_csv(tmp_path / f"data{i}.csv", frame))
+    runs: list[Any] = []
+    errors: list[BaseException] = []
+
+    # One Project per writer (as separate processes would have), one database and store.
+    writers = [
+        make_project(
+            project.settings.root,
+            project.settings.database_url,
+            artifacts=project.settings.artifacts,
+        )
+        for _ in sources
+    ]
+
+    def run(i: int) -> None:
+        try:
+            spec = {"source": str(sources[i]), "split": {"key": "id"}}
+            runs.append(run_pipeline(with_pipelines(writers[i], same=spec), "same"))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=240)
+    assert not errors, errors
+    assert sorted(r.dataset_version.number for r in runs) == [1, 2, 3]
+    for writer in writers:
+        writer.close()
