@@ -69,7 +69,8 @@ def publish_version(
             and newest.model_version == pinned
         ):
             return version_info(row, newest)
-        row.last_version = (row.last_version or 0) + 1
+        # Rows from before migration 0004 start at 0, under the versions they already have.
+        row.last_version = max(row.last_version or 0, newest.number if newest else 0) + 1
         version = FunctionVersionRow(
             function=name,
             number=row.last_version,
