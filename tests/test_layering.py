@@ -20,12 +20,13 @@ ALLOWED = {
     "registry": {"errors", "config", "storage", "progress"},
     "security": {"errors", "config", "storage"},
     "runtime": {"errors", "config", "storage", "progress"},
+    "inference": {"errors", "config", "storage", "registry"},
     "functions": {"errors", "config", "storage", "progress", "project", "registry"},
     "training": {"errors", "config", "storage", "progress", "project", "data", "registry"},
     "quickstart": {"errors", "config", "storage", "progress", "project", "data", "registry", "training"},
     "cli": {
         "errors", "config", "storage", "progress", "project", "data", "registry", "training",
-        "quickstart", "functions", "runtime", "security",
+        "quickstart", "functions", "runtime", "security", "inference",
     },
 }
 
