@@ -29,6 +29,7 @@ from lambeam.functions.definitions import create_function, deploy_latest, get_fu
 from lambeam.functions.errors import FunctionNotFoundError
 from lambeam.functions.records import FunctionInfo
 from lambeam.project import Project
+from lambeam.registry import parse_model_ref
 
 __all__ = ["ApplyResult", "Declaration", "apply", "declared_function"]
 
@@ -101,7 +102,11 @@ def declared_function(name: str, table: Mapping[str, Any], root: Path) -> Declar
         message = str(exc).replace("memory_mb", "memory").replace("timeout_s", "timeout")
         raise ConfigError(f"{where}: {message}") from None
     if sources[0] == "model":
-        return Declaration(name, config, None, source)
+        try:
+            # Normalised (`churn:07` is `churn:7`) so that comparing with $LATEST is exact.
+            return Declaration(name, config, None, str(parse_model_ref(source)))
+        except ConfigError as exc:
+            raise ConfigError(f"{where} model: {exc}") from None
     path = Path(source)
     path = path if path.is_absolute() else root / path
     if not path.exists():

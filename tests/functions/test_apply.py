@@ -88,6 +88,14 @@ def test_created_unchanged_updated(database_url: str, tmp_path: Path) -> None:
     finally:
         project.close()
 
+    (root / "lambeam.toml").write_text('[functions.hello]\nmodel = "churn@prod"\n')
+    project = Project.open(root, environ={"LAMBEAM_DATABASE_URL": database_url})
+    try:
+        with pytest.raises(ConfigError, match="'hello': it is a code function and cannot become"):
+            apply(project)
+    finally:
+        project.close()
+
 
 _CODE = 'code = "fn"\nhandler = "app.handler"\n'
 
@@ -104,6 +112,7 @@ _CODE = 'code = "fn"\nhandler = "app.handler"\n'
         ('handler = "app.handler"', "needs exactly one of code"),
         ('code = "fn"\nmodel = "churn@prod"', "needs exactly one of code"),
         ('model = "m@prod"\nenvironment = { AWS_REGION = "x" }', "AWS_REGION is reserved"),
+        ('model = "m@Prod"', r"\[functions.bad\] model: 'm@Prod' is not a model reference"),
     ],
 )
 def test_declaration_errors_name_function_and_key(tmp_path: Path, table: str, message: str) -> None:
