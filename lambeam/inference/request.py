@@ -1,0 +1,308 @@
+"""Predict requests: checked against the model's signature and built into a canonical frame.
+
+Two body shapes are taken, as TensorFlow Serving and MLServer users expect:
+
+    {"instances": [{"age": 41, "city": "oslo"}, …], "probabilities": true}     one object per row
+    {"inputs": {"age": [41, 37], "city": ["oslo", "quito"]}}                    one list per column
+
+Every refusal is an InvalidInputError whose one-line message names the field (and the row, where
+there is one), so that a caller can fix the request from the message alone. The frame is in
+lambeam's canonical form (numbers float64; strings object dtype with np.nan for missing; columns in
+signature order), which is what training's transform saw.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lambeam.inference.errors import InvalidInputError, PayloadTooLargeError
+
+__all__ = [
+    "MAX_PAYLOAD_BYTES",
+    "MAX_ROWS",
+    "ParsedRequest",
+    "check_payload_size",
+    "parse_request",
+]
+
+MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # Lambda's limit for a synchronous invoke's request
+MAX_ROWS = 10_000
+_KEYS = ("instances", "inputs", "probabilities")
+_SHOWN_CATEGORIES = 10
+
+
+@dataclass(frozen=True)
+class ParsedRequest:
+    """A valid request: its rows as a canonical frame, and whether probabilities were asked."""
+
+    frame: pd.DataFrame
+    probabilities: bool = False
+
+    @property
+    def rows(self) -> int:
+        """How many rows the request holds."""
+        return len(self.frame)
+
+
+def check_payload_size(nbytes: int, limit: int = MAX_PAYLOAD_BYTES) -> None:
+    """Refuse a body of `nbytes` over `limit` with PayloadTooLargeError (413), before parsing."""
+    if nbytes > limit:
+        raise PayloadTooLargeError(
+            f"request body is {nbytes} bytes; it must be at most {limit} bytes",
+            size=nbytes,
+            limit=limit,
+        )
+
+
+def parse_request(
+    body: Any, signature: dict[str, Any], max_rows: int = MAX_ROWS
+) -> ParsedRequest:
+    """The request `body` (decoded JSON) checked against `signature`, as a ParsedRequest."""
+    if not isinstance(body, dict):
+        raise InvalidInputError(
+            f"request body must be a JSON object with 'instances' or 'inputs', not {_kind(body)}"
+        )
+    unknown = [key for key in body if key not in _KEYS]
+    if unknown:
+        raise InvalidInputError(
+            f"unknown request field {unknown[0]!r}; expected 'instances' or 'inputs',"
+            " and optionally 'probabilities'",
+            field=str(unknown[0]),
+        )
+    probabilities = body.get("probabilities", False)
+    if not isinstance(probabilities, bool):
+        raise InvalidInputError(
+            f"'probabilities' must be true or false, not {_kind(probabilities)}",
+            field="probabilities",
+        )
+    if "instances" in body and "inputs" in body:
+        raise InvalidInputError(
+            "request has both 'instances' and 'inputs'; send one of them", field="inputs"
+        )
+    if "instances" in body:
+        columns = _from_instances(body["instances"], signature, max_rows)
+    elif "inputs" in body:
+        columns = _from_inputs(body["inputs"], signature, max_rows)
+    else:
+        raise InvalidInputError(
+            "request has no 'instances' (a list of row objects) or 'inputs' (column lists)",
+            field="instances",
+        )
+    return ParsedRequest(_frame(columns, signature), probabilities)
+
+
+def _from_instances(
+    instances: Any, signature: dict[str, Any], max_rows: int
+) -> dict[str, list[Any]]:
+    if not isinstance(instances, list):
+        raise InvalidInputError(
+            f"'instances' must be a list of row objects, not {_kind(instances)}",
+            field="instances",
+        )
+    _check_rows(len(instances), max_rows, "instances")
+    specs = signature["inputs"]
+    names = {spec["name"] for spec in specs}
+    columns: dict[str, list[Any]] = {spec["name"]: [] for spec in specs}
+    for row, instance in enumerate(instances):
+        if not isinstance(instance, dict):
+            raise InvalidInputError(
+                f"instances[{row}] must be an object of column values, not {_kind(instance)}",
+                field="instances",
+                row=row,
+            )
+        for key in instance:
+            if key not in names:
+                raise _unknown_column(key, signature, row)
+        for spec in specs:
+            name = spec["name"]
+            if name in instance:
+                columns[name].append(instance[name])
+            elif spec["nullable"]:
+                columns[name].append(None)
+            else:
+                raise InvalidInputError(
+                    f"row {row}: missing column {name!r} (it is required: not nullable)",
+                    field=name,
+                    row=row,
+                )
+    return columns
+
+
+def _from_inputs(inputs: Any, signature: dict[str, Any], max_rows: int) -> dict[str, list[Any]]:
+    if not isinstance(inputs, dict):
+        raise InvalidInputError(
+            f"'inputs' must be an object of column lists, not {_kind(inputs)}", field="inputs"
+        )
+    names = {spec["name"] for spec in signature["inputs"]}
+    for key, values in inputs.items():
+        if key not in names:
+            raise _unknown_column(key, signature, None)
+        if not isinstance(values, list):
+            raise InvalidInputError(
+                f"column {key!r} must be a list of values, not {_kind(values)}", field=key
+            )
+    if not inputs:
+        raise InvalidInputError("'inputs' has no columns", field="inputs")
+    lengths = {key: len(values) for key, values in inputs.items()}
+    first = next(iter(lengths))
+    for key, length in lengths.items():
+        if length != lengths[first]:
+            raise InvalidInputError(
+                f"column {key!r} has {length} values but column {first!r} has"
+                f" {lengths[first]}; every column needs one value per row",
+                field=key,
+            )
+    rows = lengths[first]
+    _check_rows(rows, max_rows, "inputs")
+    columns: dict[str, list[Any]] = {}
+    for spec in signature["inputs"]:
+        name = spec["name"]
+        if name in inputs:
+            columns[name] = inputs[name]
+        elif spec["nullable"]:
+            columns[name] = [None] * rows
+        else:
+            raise InvalidInputError(
+                f"missing column {name!r} (it is required: not nullable)", field=name
+            )
+    return columns
+
+
+def _check_rows(rows: int, max_rows: int, field: str) -> None:
+    if rows == 0:
+        raise InvalidInputError(f"'{field}' is empty: there are no rows to predict", field=field)
+    if rows > max_rows:
+        raise InvalidInputError(
+            f"'{field}' has {rows} rows; at most {max_rows} are taken in one request",
+            field=field,
+        )
+
+
+def _frame(columns: dict[str, list[Any]], signature: dict[str, Any]) -> pd.DataFrame:
+    data: dict[str, Any] = {}
+    for spec in signature["inputs"]:
+        values = columns[spec["name"]]
+        if spec["type"] == "number":
+            data[spec["name"]] = _numbers(values, spec)
+        else:
+            # pandas 3 would infer its 'str' dtype from an object array; the canonical form is
+            # object dtype, which is what the fitted transform was trained on.
+            data[spec["name"]] = pd.Series(_strings(values, spec), dtype=object, copy=False)
+    return pd.DataFrame(data, copy=False)
+
+
+def _numbers(values: list[Any], spec: dict[str, Any]) -> np.ndarray:
+    if all(type(value) is float or type(value) is int for value in values):
+        array = np.array(values, dtype=np.float64)
+        bad = ~np.isfinite(array)
+        if not bad.any():
+            return array
+        # Only NaN and infinities get here; the slow path says which and where.
+    out = np.empty(len(values), dtype=np.float64)
+    for row, value in enumerate(values):
+        kind = type(value)
+        if kind is float or kind is int:
+            if math.isnan(value):
+                out[row] = _missing(spec, row)
+            elif math.isinf(value):
+                raise InvalidInputError(
+                    f"row {row}, column {spec['name']!r}: expected a finite number, got {value}",
+                    field=spec["name"],
+                    row=row,
+                )
+            else:
+                out[row] = value
+        elif value is None:
+            out[row] = _missing(spec, row)
+        else:
+            raise _wrong_type(spec, row, value, "a number")
+    return out
+
+
+def _strings(values: list[Any], spec: dict[str, Any]) -> np.ndarray:
+    out = np.empty(len(values), dtype=object)
+    categories = spec.get("categories")
+    known = set(categories) if categories is not None else None
+    for row, value in enumerate(values):
+        if type(value) is str:
+            if known is not None and value not in known:
+                raise _unknown_category(spec, row, value)
+            out[row] = value
+        elif value is None or (type(value) is float and math.isnan(value)):
+            out[row] = _missing(spec, row)
+        else:
+            raise _wrong_type(spec, row, value, "a string")
+    return out
+
+
+def _missing(spec: dict[str, Any], row: int) -> float:
+    if not spec["nullable"]:
+        raise InvalidInputError(
+            f"row {row}, column {spec['name']!r}: a value is required (null or NaN is not"
+            " allowed; the column is not nullable)",
+            field=spec["name"],
+            row=row,
+        )
+    return np.nan
+
+
+def _wrong_type(spec: dict[str, Any], row: int, value: Any, expected: str) -> InvalidInputError:
+    return InvalidInputError(
+        f"row {row}, column {spec['name']!r}: expected {expected}, got {_kind(value)}"
+        f" {_shown(value)}",
+        field=spec["name"],
+        row=row,
+    )
+
+
+def _unknown_category(spec: dict[str, Any], row: int, value: str) -> InvalidInputError:
+    categories = spec["categories"]
+    shown = ", ".join(_shown(c) for c in categories[:_SHOWN_CATEGORIES])
+    more = len(categories) - _SHOWN_CATEGORIES
+    if more > 0:
+        shown += f", … ({more} more)"
+    return InvalidInputError(
+        f"row {row}, column {spec['name']!r}: unknown category {_shown(value)};"
+        f" known values are {shown}",
+        field=spec["name"],
+        row=row,
+    )
+
+
+def _unknown_column(name: Any, signature: dict[str, Any], row: int | None) -> InvalidInputError:
+    where = f"row {row}: " if row is not None else ""
+    expected = ", ".join(repr(spec["name"]) for spec in signature["inputs"])
+    return InvalidInputError(
+        f"{where}unknown column {_shown(name)}; the model takes {_truncated(expected)}",
+        field=str(name),
+        row=row,
+    )
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _shown(value: Any) -> str:
+    return _truncated(repr(value), 40)
+
+
+def _truncated(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,44 @@
+"""The ModelRunner protocol, and `load_runner`, which picks a flavour for a model version.
+
+A runner owns one loaded model and runs it on canonical frames (what `parse_request` builds);
+batching, validation and the wire are someone else's. Like Beam's ModelHandler, each flavour is one
+small class: `OnnxRunner` (ONNX Runtime) and `SklearnRunner` (the skops pipeline). Both run on one
+thread, because a function instance serves one micro-batch at a time and instances scale by
+process, not by threads inside one.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import pandas as pd
+
+from lambeam.inference.onnx_runner import OnnxRunner
+from lambeam.inference.predictions import Predictions
+from lambeam.inference.sklearn_runner import SklearnRunner
+from lambeam.registry import ModelVersion
+
+__all__ = ["ModelRunner", "load_runner"]
+
+
+@runtime_checkable
+class ModelRunner(Protocol):
+    """A loaded model that predicts on canonical frames of raw columns."""
+
+    kind: str  # "onnx" or "sklearn": which flavour answers, reported in every response
+    model: str  # the model version it serves, "name:N"
+
+    def predict(self, frame: pd.DataFrame, probabilities: bool = False) -> Predictions:
+        """One prediction per row of `frame`; probabilities too when asked and the model has them."""
+        ...
+
+
+def load_runner(version: ModelVersion, prefer_onnx: bool = True) -> ModelRunner:
+    """The runner for `version`: ONNX Runtime only when its graph is trusted, else scikit-learn.
+
+    A graph that disagrees with scikit-learn, was never checked or did not convert is never
+    served; `runner.kind` says which flavour was picked.
+    """
+    if prefer_onnx and version.onnx_status == "trusted" and version.onnx_digest is not None:
+        return OnnxRunner.from_version(version)
+    return SklearnRunner.from_version(version)
