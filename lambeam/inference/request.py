@@ -111,7 +111,8 @@ def _from_instances(
     for row, instance in enumerate(instances):
         if not isinstance(instance, dict):
             raise InvalidInputError(
-                f"instances[{row}] must be an object of column values, not {_kind(instance)}",
+                f"row {row}: each of 'instances' must be an object of column values,"
+                f" not {_kind(instance)}",
                 field="instances",
                 row=row,
             )

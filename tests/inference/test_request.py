@@ -1,0 +1,186 @@
+"""Requests are checked against the signature; every refusal is a 400 naming the field and row."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lambeam.errors import DataError
+from lambeam.inference import (
+    MAX_PAYLOAD_BYTES,
+    InvalidInputError,
+    PayloadTooLargeError,
+    Predictions,
+    check_payload_size,
+    format_response,
+    parse_request,
+)
+from tests.registry.fitted import signature
+
+SIGNATURE = signature()  # amount: number, nullable; age: number; city: string of 3 categories
+OPEN = {  # a string column without known categories takes any text
+    "inputs": [{"name": "note", "type": "string", "categories": None, "nullable": True}],
+    "outputs": {},
+}
+
+
+def _refused(body, sig=SIGNATURE, **kwargs) -> InvalidInputError:
+    with pytest.raises(InvalidInputError) as caught:
+        parse_request(body, sig, **kwargs)
+    error = caught.value
+    assert error.http_status == 400 and isinstance(error, DataError)
+    assert "\n" not in str(error)
+    return error
+
+
+def test_instances_become_a_canonical_frame_in_signature_order() -> None:
+    body = {
+        "instances": [
+            {"city": "oslo", "age": 41, "amount": 12.5},
+            {"age": 37.5, "city": "quito"},  # amount is nullable: missing means NaN
+            {"amount": None, "age": 20, "city": "lisbon"},
+        ],
+        "probabilities": True,
+    }
+    request = parse_request(body, SIGNATURE)
+    assert request.probabilities is True and request.rows == 3
+    frame = request.frame
+    assert list(frame.columns) == ["amount", "age", "city"]
+    assert frame["amount"].dtype == np.float64 and frame["age"].dtype == np.float64
+    assert frame["city"].dtype == object
+    assert frame["age"].tolist() == [41.0, 37.5, 20.0]
+    assert frame["amount"].iloc[0] == 12.5 and frame["amount"].iloc[1:].isna().all()
+    assert frame["city"].tolist() == ["oslo", "quito", "lisbon"]
+
+
+def test_columnar_inputs_make_the_same_frame() -> None:
+    rows = {"instances": [{"amount": 1.0, "age": 30, "city": "oslo"}, {"age": 31, "city": "quito"}]}
+    columns = {"inputs": {"city": ["oslo", "quito"], "age": [30, 31], "amount": [1.0, None]}}
+    pd.testing.assert_frame_equal(
+        parse_request(rows, SIGNATURE).frame, parse_request(columns, SIGNATURE).frame
+    )
+    assert parse_request(columns, SIGNATURE).probabilities is False
+    # A nullable column may be left out entirely.
+    left_out = parse_request({"inputs": {"age": [30], "city": ["oslo"]}}, SIGNATURE).frame
+    assert math.isnan(left_out["amount"].iloc[0])
+
+
+def test_missing_strings_are_nan_in_an_object_column() -> None:
+    frame = parse_request({"instances": [{"note": "hi"}, {"note": None}, {}]}, OPEN).frame
+    assert frame["note"].dtype == object
+    assert frame["note"].iloc[0] == "hi"
+    assert all(isinstance(v, float) and math.isnan(v) for v in frame["note"].iloc[1:])
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "row", "words"),
+    [
+        ({"instances": [{"age": 3, "city": "oslo"}, {"city": "oslo"}]}, "age", 1, "missing"),
+        ({"inputs": {"amount": [1.0], "city": ["oslo"]}}, "age", None, "missing"),
+        ({"instances": [{"age": 3, "city": "oslo", "colour": "red"}]}, "colour", 0, "unknown column"),
+        ({"inputs": {"age": [3], "city": ["oslo"], "colour": ["red"]}}, "colour", None, "unknown column"),
+        ({"instances": [{"age": "forty", "city": "oslo"}]}, "age", 0, "expected a number, got text"),
+        ({"instances": [{"age": 4, "city": "oslo"}, {"age": True, "city": "oslo"}]}, "age", 1, "expected a number, got a boolean"),
+        ({"inputs": {"age": [3, 4], "city": ["oslo", 7]}}, "city", 1, "expected a string, got a number"),
+        ({"instances": [{"age": 3, "city": False}]}, "city", 0, "expected a string, got a boolean"),
+        ({"instances": [{"age": 3, "city": "paris"}]}, "city", 0, "unknown category 'paris'"),
+        ({"instances": [{"age": None, "city": "oslo"}]}, "age", 0, "not nullable"),
+        ({"inputs": {"age": [1.0, float("nan")], "city": ["oslo", "oslo"]}}, "age", 1, "not nullable"),
+        ({"instances": [{"age": 3, "city": None}]}, "city", 0, "not nullable"),
+        ({"instances": [{"age": float("inf"), "city": "oslo"}]}, "age", 0, "finite"),
+        ({"inputs": {"age": [1, 2, 3], "city": ["oslo", "oslo"]}}, "city", None, "has 2 values"),
+        ({"inputs": {"age": 3, "city": ["oslo"]}}, "age", None, "must be a list"),
+        ({"instances": []}, "instances", None, "empty"),
+        ({"inputs": {"age": [], "city": []}}, "inputs", None, "empty"),
+        ({"inputs": {}}, "inputs", None, "no columns"),
+        ({}, "instances", None, "no 'instances'"),
+        ({"instances": {"age": 3}}, "instances", None, "must be a list"),
+        ({"instances": [["oslo", 3]]}, "instances", 0, "must be an object"),
+        ({"instances": [], "inputs": {}}, "inputs", None, "both"),
+        ({"instances": [{"age": 3, "city": "oslo"}], "probabilities": "yes"}, "probabilities", None, "true or false"),
+        ({"instance": [{"age": 3, "city": "oslo"}]}, "instance", None, "unknown request field"),
+    ],
+    ids=[
+        "missing-column-instances", "missing-column-inputs", "unknown-column-instances",
+        "unknown-column-inputs", "text-for-number", "bool-for-number", "number-for-string",
+        "bool-for-string", "unknown-category", "null-not-nullable", "nan-not-nullable",
+        "null-string-not-nullable", "infinity", "ragged", "column-not-a-list", "empty-instances",
+        "empty-inputs", "no-columns", "neither-shape", "instances-not-a-list",
+        "instance-not-an-object", "both-shapes", "probabilities-not-bool", "unknown-key",
+    ],
+)
+def test_each_refusal_names_the_field_and_row(body, field: str, row, words: str) -> None:
+    error = _refused(body)
+    message = str(error)
+    assert repr(field) in message or f"'{field}'" in message, message
+    assert words in message, message
+    assert (error.field, error.row) == (field, row)
+    if row is not None:
+        assert f"row {row}" in message or f"[{row}]" in message, message
+
+
+def test_an_unknown_category_lists_known_values_truncated() -> None:
+    many = [f"c{i:02d}" for i in range(40)]
+    sig = {"inputs": [{"name": "code", "type": "string", "categories": many, "nullable": False}],
+           "outputs": {}}
+    message = str(_refused({"instances": [{"code": "c00"}, {"code": "zz"}]}, sig))
+    assert "'code'" in message and "row 1" in message and "'zz'" in message
+    assert "'c00'" in message and "'c09'" in message and "'c10'" not in message
+    assert "30 more" in message
+    # Without listed categories any text is taken.
+    assert parse_request({"instances": [{"note": "anything"}]}, OPEN).rows == 1
+
+
+def test_a_body_that_is_not_an_object_is_refused() -> None:
+    for body in ([{"age": 3}], "age=3", None, 7):
+        assert "JSON object" in str(_refused(body))
+
+
+def test_too_many_rows_are_refused() -> None:
+    rows = [{"age": 1, "city": "oslo"}] * 6
+    assert parse_request({"instances": rows}, SIGNATURE, max_rows=6).rows == 6
+    error = _refused({"instances": rows}, max_rows=5)
+    assert "'instances'" in str(error) and "6 rows" in str(error) and "at most 5" in str(error)
+    error = _refused({"inputs": {"age": [1] * 6, "city": ["oslo"] * 6}}, max_rows=5)
+    assert "'inputs'" in str(error)
+
+
+def test_payloads_over_lambdas_six_megabytes_are_413() -> None:
+    check_payload_size(MAX_PAYLOAD_BYTES)
+    with pytest.raises(PayloadTooLargeError) as caught:
+        check_payload_size(MAX_PAYLOAD_BYTES + 1)
+    error = caught.value
+    assert error.http_status == 413 and isinstance(error, DataError)
+    assert (error.size, error.limit) == (6 * 1024 * 1024 + 1, 6 * 1024 * 1024)
+    assert str(6 * 1024 * 1024) in str(error)
+    with pytest.raises(PayloadTooLargeError):
+        check_payload_size(11, limit=10)
+
+
+def test_response_is_json_and_carries_probabilities_only_when_asked() -> None:
+    predictions = Predictions(
+        list(np.array(["no", "yes"], dtype=object)),
+        np.array([[0.75, 0.25], [0.5, 0.5]]).tolist(),
+        [np.str_("no"), np.str_("yes")],
+    )
+    asked = parse_request(
+        {"instances": [{"age": 1, "city": "oslo"}] * 2, "probabilities": True}, SIGNATURE
+    )
+    body = format_response(predictions, asked, model="churn:3", runner="onnx")
+    assert json.loads(json.dumps(body)) == {
+        "predictions": ["no", "yes"],
+        "probabilities": [[0.75, 0.25], [0.5, 0.5]],
+        "classes": ["no", "yes"],
+        "model": "churn:3",
+        "runner": "onnx",
+    }
+    plain = parse_request({"instances": [{"age": 1, "city": "oslo"}] * 2}, SIGNATURE)
+    assert "probabilities" not in format_response(predictions, plain, model="churn:3", runner="onnx")
+    values = Predictions(list(np.array([1.5, np.float32(2.25)])))
+    body = format_response(values, plain, model="spend:1", runner="sklearn")
+    assert json.dumps(body, allow_nan=False)
+    assert body == {"predictions": [1.5, 2.25], "model": "spend:1", "runner": "sklearn"}
