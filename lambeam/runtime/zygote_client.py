@@ -102,6 +102,7 @@ class ZygoteClient:
             try:
                 self._process = await asyncio.create_subprocess_exec(
                     self._python,
+                    "-P",  # the server's working directory is not on the instances' sys.path
                     "-m",
                     "lambeam.runtime.zygote",
                     str(theirs.fileno()),
