@@ -31,7 +31,9 @@ class InvocationResult:
 
     `payload` is the handler's JSON result, or Lambda's error document when `function_error` is
     set ("Unhandled", sent as X-Amz-Function-Error). `log_tail` is the invocation's whole log text
-    (START … REPORT); the Lambda API sends its last 4 KB as X-Amz-Log-Result.
+    (START … REPORT); the Lambda API sends its last 4 KB as X-Amz-Log-Result. `max_memory_mb`
+    is the instance's peak memory beyond what it shares with the zygote (see limits.py), the
+    figure its memory limit applies to. `init_ms` is set on a cold start only.
     """
 
     request_id: str
