@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 
 from lambeam.inference.predictions import Predictions
-from lambeam.storage.jsonable import jsonable
 from lambeam.registry import ModelVersion, onnx_feed
+from lambeam.storage.jsonable import jsonable
 
 __all__ = ["OnnxRunner"]
 

@@ -29,7 +29,7 @@ class ModelRunner(Protocol):
     model: str  # the model version it serves, "name:N"
 
     def predict(self, frame: pd.DataFrame, probabilities: bool = False) -> Predictions:
-        """One prediction per row of `frame`; probabilities too when asked and the model has them."""
+        """One prediction per row of `frame`; probabilities when asked and the model has them."""
         ...
 
 

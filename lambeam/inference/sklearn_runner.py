@@ -9,8 +9,8 @@ import pandas as pd
 from threadpoolctl import ThreadpoolController
 
 from lambeam.inference.predictions import Predictions
-from lambeam.storage.jsonable import jsonable
 from lambeam.registry import ModelVersion
+from lambeam.storage.jsonable import jsonable
 
 __all__ = ["SklearnRunner"]
 

@@ -1,4 +1,4 @@
-"""Real fitted pipelines, registered once per session so ONNX export and its trust check are real."""
+"""Real fitted pipelines, registered once per session: ONNX export and its trust check are real."""
 
 from __future__ import annotations
 

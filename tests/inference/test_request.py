@@ -58,7 +58,9 @@ def test_instances_become_a_canonical_frame_in_signature_order() -> None:
 
 
 def test_columnar_inputs_make_the_same_frame() -> None:
-    rows = {"instances": [{"amount": 1.0, "age": 30, "city": "oslo"}, {"age": 31, "city": "quito"}]}
+    rows = {
+        "instances": [{"amount": 1.0, "age": 30, "city": "oslo"}, {"age": 31, "city": "quito"}]
+    }
     columns = {"inputs": {"city": ["oslo", "quito"], "age": [30, 31], "amount": [1.0, None]}}
     pd.testing.assert_frame_equal(
         parse_request(rows, SIGNATURE).frame, parse_request(columns, SIGNATURE).frame
@@ -76,42 +78,52 @@ def test_missing_strings_are_nan_in_an_object_column() -> None:
     assert all(isinstance(v, float) and math.isnan(v) for v in frame["note"].iloc[1:])
 
 
+OSLO = {"age": 3, "city": "oslo"}
+REFUSALS = [  # (id, body, field, row, words in the message)
+    ("missing-column", {"instances": [OSLO, {"city": "oslo"}]}, "age", 1, "missing"),
+    ("missing-column-inputs", {"inputs": {"amount": [1.0], "city": ["oslo"]}}, "age", None,
+     "missing"),
+    ("unknown-column", {"instances": [{**OSLO, "colour": "red"}]}, "colour", 0, "unknown column"),
+    ("unknown-column-inputs", {"inputs": {"age": [3], "city": ["oslo"], "colour": ["red"]}},
+     "colour", None, "unknown column"),
+    ("text-for-number", {"instances": [{"age": "forty", "city": "oslo"}]}, "age", 0,
+     "expected a number, got text"),
+    ("bool-for-number", {"instances": [OSLO, {"age": True, "city": "oslo"}]}, "age", 1,
+     "expected a number, got a boolean"),
+    ("number-for-string", {"inputs": {"age": [3, 4], "city": ["oslo", 7]}}, "city", 1,
+     "expected a string, got a number"),
+    ("bool-for-string", {"instances": [{"age": 3, "city": False}]}, "city", 0,
+     "expected a string, got a boolean"),
+    ("unknown-category", {"instances": [{"age": 3, "city": "paris"}]}, "city", 0,
+     "unknown category 'paris'"),
+    ("null-not-nullable", {"instances": [{"age": None, "city": "oslo"}]}, "age", 0,
+     "not nullable"),
+    ("nan-not-nullable", {"inputs": {"age": [1.0, float("nan")], "city": ["oslo", "oslo"]}},
+     "age", 1, "not nullable"),
+    ("null-string-not-nullable", {"instances": [{"age": 3, "city": None}]}, "city", 0,
+     "not nullable"),
+    ("infinity", {"instances": [{"age": float("inf"), "city": "oslo"}]}, "age", 0, "finite"),
+    ("ragged", {"inputs": {"age": [1, 2, 3], "city": ["oslo", "oslo"]}}, "city", None,
+     "has 2 values"),
+    ("column-not-a-list", {"inputs": {"age": 3, "city": ["oslo"]}}, "age", None,
+     "must be a list"),
+    ("empty-instances", {"instances": []}, "instances", None, "empty"),
+    ("empty-inputs", {"inputs": {"age": [], "city": []}}, "inputs", None, "empty"),
+    ("no-columns", {"inputs": {}}, "inputs", None, "no columns"),
+    ("neither-shape", {}, "instances", None, "no 'instances'"),
+    ("instances-not-a-list", {"instances": OSLO}, "instances", None, "must be a list"),
+    ("instance-not-an-object", {"instances": [["oslo", 3]]}, "instances", 0, "must be an object"),
+    ("both-shapes", {"instances": [], "inputs": {}}, "inputs", None, "both"),
+    ("probabilities-not-bool", {"instances": [OSLO], "probabilities": "yes"}, "probabilities",
+     None, "true or false"),
+    ("unknown-key", {"instance": [OSLO]}, "instance", None, "unknown request field"),
+]
+
+
 @pytest.mark.parametrize(
     ("body", "field", "row", "words"),
-    [
-        ({"instances": [{"age": 3, "city": "oslo"}, {"city": "oslo"}]}, "age", 1, "missing"),
-        ({"inputs": {"amount": [1.0], "city": ["oslo"]}}, "age", None, "missing"),
-        ({"instances": [{"age": 3, "city": "oslo", "colour": "red"}]}, "colour", 0, "unknown column"),
-        ({"inputs": {"age": [3], "city": ["oslo"], "colour": ["red"]}}, "colour", None, "unknown column"),
-        ({"instances": [{"age": "forty", "city": "oslo"}]}, "age", 0, "expected a number, got text"),
-        ({"instances": [{"age": 4, "city": "oslo"}, {"age": True, "city": "oslo"}]}, "age", 1, "expected a number, got a boolean"),
-        ({"inputs": {"age": [3, 4], "city": ["oslo", 7]}}, "city", 1, "expected a string, got a number"),
-        ({"instances": [{"age": 3, "city": False}]}, "city", 0, "expected a string, got a boolean"),
-        ({"instances": [{"age": 3, "city": "paris"}]}, "city", 0, "unknown category 'paris'"),
-        ({"instances": [{"age": None, "city": "oslo"}]}, "age", 0, "not nullable"),
-        ({"inputs": {"age": [1.0, float("nan")], "city": ["oslo", "oslo"]}}, "age", 1, "not nullable"),
-        ({"instances": [{"age": 3, "city": None}]}, "city", 0, "not nullable"),
-        ({"instances": [{"age": float("inf"), "city": "oslo"}]}, "age", 0, "finite"),
-        ({"inputs": {"age": [1, 2, 3], "city": ["oslo", "oslo"]}}, "city", None, "has 2 values"),
-        ({"inputs": {"age": 3, "city": ["oslo"]}}, "age", None, "must be a list"),
-        ({"instances": []}, "instances", None, "empty"),
-        ({"inputs": {"age": [], "city": []}}, "inputs", None, "empty"),
-        ({"inputs": {}}, "inputs", None, "no columns"),
-        ({}, "instances", None, "no 'instances'"),
-        ({"instances": {"age": 3}}, "instances", None, "must be a list"),
-        ({"instances": [["oslo", 3]]}, "instances", 0, "must be an object"),
-        ({"instances": [], "inputs": {}}, "inputs", None, "both"),
-        ({"instances": [{"age": 3, "city": "oslo"}], "probabilities": "yes"}, "probabilities", None, "true or false"),
-        ({"instance": [{"age": 3, "city": "oslo"}]}, "instance", None, "unknown request field"),
-    ],
-    ids=[
-        "missing-column-instances", "missing-column-inputs", "unknown-column-instances",
-        "unknown-column-inputs", "text-for-number", "bool-for-number", "number-for-string",
-        "bool-for-string", "unknown-category", "null-not-nullable", "nan-not-nullable",
-        "null-string-not-nullable", "infinity", "ragged", "column-not-a-list", "empty-instances",
-        "empty-inputs", "no-columns", "neither-shape", "instances-not-a-list",
-        "instance-not-an-object", "both-shapes", "probabilities-not-bool", "unknown-key",
-    ],
+    [case[1:] for case in REFUSALS],
+    ids=[case[0] for case in REFUSALS],
 )
 def test_each_refusal_names_the_field_and_row(body, field: str, row, words: str) -> None:
     error = _refused(body)
@@ -179,7 +191,8 @@ def test_response_is_json_and_carries_probabilities_only_when_asked() -> None:
         "runner": "onnx",
     }
     plain = parse_request({"instances": [{"age": 1, "city": "oslo"}] * 2}, SIGNATURE)
-    assert "probabilities" not in format_response(predictions, plain, model="churn:3", runner="onnx")
+    without = format_response(predictions, plain, model="churn:3", runner="onnx")
+    assert "probabilities" not in without and without["classes"] == ["no", "yes"]
     values = Predictions(list(np.array([1.5, np.float32(2.25)])))
     body = format_response(values, plain, model="spend:1", runner="sklearn")
     assert json.dumps(body, allow_nan=False)
