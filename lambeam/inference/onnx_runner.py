@@ -45,12 +45,12 @@ class OnnxRunner:
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        self._session = ort.InferenceSession(graph, options, providers=_PROVIDERS)
+        self.session = ort.InferenceSession(graph, options, providers=_PROVIDERS)
         self._signature = signature
         self._input_type = input_type
         self.classes = classes
         self.model = model
-        names = [output.name for output in self._session.get_outputs()]
+        names = [output.name for output in self.session.get_outputs()]
         self._label = next((name for name in _LABEL_OUTPUTS if name in names), names[0])
         self._probabilities = _PROBABILITIES if _PROBABILITIES in names else None
 
@@ -77,7 +77,7 @@ class OnnxRunner:
         wanted = [self._label]
         if probabilities and self._probabilities is not None:
             wanted.append(self._probabilities)
-        outputs = self._session.run(
+        outputs = self.session.run(
             wanted, onnx_feed(self._signature, frame, self._input_type)
         )
         labels = np.asarray(outputs[0]).reshape(len(frame)).tolist()

@@ -13,6 +13,7 @@ from lambeam.inference import (
     MicroBatcher,
     ModelRunner,
     Predictions,
+    format_response,
     load_runner,
     parse_request,
 )
@@ -163,3 +164,23 @@ def test_a_closed_batcher_takes_no_requests(models: Models) -> None:
     asyncio.run(main())
     with pytest.raises(ValueError, match="max_batch_size"):
         MicroBatcher(Recorder(load_runner(models.linear)), max_batch_size=0)
+
+
+def test_each_answer_has_probabilities_only_if_its_request_asked(models: Models) -> None:
+    # The batch computes probabilities for everyone; the response shape keeps them for askers.
+    runner = load_runner(models.logistic)
+    row = {"amount": 51.0, "age": 40, "city": "oslo"}
+    asked = parse_request({"instances": [row], "probabilities": True}, _SIGNATURE)
+    plain = parse_request({"instances": [row, row]}, _SIGNATURE)
+
+    async def main() -> list[Predictions]:
+        async with MicroBatcher(Recorder(runner), max_batch_size=8) as batcher:
+            return await asyncio.gather(batcher.predict(asked.frame), batcher.predict(plain.frame))
+
+    first, second = asyncio.run(main())
+    one = format_response(first, asked, model=runner.model, runner=runner.kind)
+    two = format_response(second, plain, model=runner.model, runner=runner.kind)
+    assert one["runner"] == two["runner"] == "onnx" and one["model"] == models.logistic.ref
+    assert len(one["probabilities"]) == 1 and "probabilities" not in two
+    assert two["predictions"] == [one["predictions"][0]] * 2
+    assert one["classes"] == two["classes"] == ["no", "yes"]

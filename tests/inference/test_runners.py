@@ -82,6 +82,8 @@ def test_load_runner_serves_onnx_only_when_the_graph_is_trusted(models: Models) 
     assert runner.predict(HELD_OUT).predictions == fallback.load().predict(HELD_OUT).tolist()
 
 
-def test_sklearn_runner_is_single_threaded(models: Models) -> None:
+def test_runners_are_single_threaded(models: Models) -> None:
     runner = SklearnRunner.from_version(models.forest)  # registered with n_jobs=2
     assert runner.pipeline.get_params()["model__n_jobs"] == 1
+    options = OnnxRunner.from_version(models.forest).session.get_session_options()
+    assert (options.intra_op_num_threads, options.inter_op_num_threads) == (1, 1)
