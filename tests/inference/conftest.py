@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sklearn.cluster import KMeans
 from sklearn.ensemble import IsolationForest, RandomForestClassifier
 from sklearn.linear_model import LinearRegression, LogisticRegression
+
+import numpy as np
+import pandas as pd
 
 from lambeam.project import Project
 from lambeam.registry import ModelVersion
@@ -26,6 +30,15 @@ from tests.registry.fitted import (
 
 TRAIN, HELD_OUT = frame(rows=240, seed=0), frame(rows=120, seed=1)
 CLASSIFIER_OUTPUTS = {"task": "classification", "classes": ["no", "yes"], "probabilities": True}
+
+
+def instances(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Raw rows as a client sends them: one JSON object per row, null where a value is missing."""
+    return [
+        {key: None if isinstance(value, float) and np.isnan(value) else value
+         for key, value in row.items()}
+        for row in frame.astype(object).to_dict(orient="records")
+    ]
 
 
 @dataclass

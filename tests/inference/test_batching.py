@@ -17,7 +17,10 @@ from lambeam.inference import (
     load_runner,
     parse_request,
 )
-from tests.inference.conftest import HELD_OUT, Models
+from tests.inference.conftest import HELD_OUT, Models, instances
+from tests.registry.fitted import signature
+
+_SIGNATURE = signature()
 
 
 class Recorder:
@@ -38,24 +41,11 @@ def _requests(count: int, seed: int = 0) -> list[pd.DataFrame]:
     frames, start = [], 0
     for _ in range(count):
         rows = rng.randint(1, 3)
-        chunk = HELD_OUT.iloc[start : start + rows].astype(object)
+        chunk = HELD_OUT.iloc[start : start + rows]
         start += rows
-        instances = [
-            {k: None if isinstance(v, float) and np.isnan(v) else v for k, v in row.items()}
-            for row in chunk.to_dict(orient="records")
-        ]
-        frames.append(parse_request({"instances": instances}, _SIGNATURE).frame)
+        frames.append(parse_request({"instances": instances(chunk)}, _SIGNATURE).frame)
     return frames
 
-
-_SIGNATURE = {
-    "inputs": [
-        {"name": "amount", "type": "number", "categories": None, "nullable": True},
-        {"name": "age", "type": "number", "categories": None, "nullable": False},
-        {"name": "city", "type": "string", "categories": None, "nullable": False},
-    ],
-    "outputs": {},
-}
 
 
 def _same(got: Predictions, want: Predictions) -> None:

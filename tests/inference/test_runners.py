@@ -13,7 +13,7 @@ from lambeam.inference import (
     parse_request,
 )
 from lambeam.registry import ATOL, RTOL
-from tests.inference.conftest import HELD_OUT, Models
+from tests.inference.conftest import HELD_OUT, Models, instances
 
 KINDS = ["logistic", "forest", "linear", "kmeans", "isolation"]
 RUNNERS = {"onnx": OnnxRunner, "sklearn": SklearnRunner}
@@ -62,12 +62,7 @@ def test_rows_sent_as_json_predict_like_the_frame_they_came_from(
 ) -> None:
     # Held-out rows with gaps in 'amount', through the wire form and back to a canonical frame.
     version = models.logistic
-    instances = [
-        {key: (None if isinstance(value, float) and np.isnan(value) else value)
-         for key, value in row.items()}
-        for row in HELD_OUT.to_dict(orient="records")
-    ]
-    request = parse_request({"instances": instances}, version.signature)
+    request = parse_request({"instances": instances(HELD_OUT)}, version.signature)
     got = _runner(models, "logistic", kind).predict(request.frame)
     assert got.predictions == version.load().predict(HELD_OUT).tolist()
 
