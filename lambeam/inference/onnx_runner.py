@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lambeam.inference.predictions import Predictions
+from lambeam.inference.predictions import Predictions, per_row
 from lambeam.registry import ModelVersion, onnx_feed
 from lambeam.storage.jsonable import jsonable
 
@@ -80,6 +80,6 @@ class OnnxRunner:
         outputs = self.session.run(
             wanted, onnx_feed(self._signature, frame, self._input_type)
         )
-        labels = np.asarray(outputs[0]).reshape(len(frame)).tolist()
+        labels = per_row(outputs[0], len(frame))
         proba = np.asarray(outputs[1], dtype=np.float64).tolist() if len(outputs) > 1 else None
         return Predictions(labels, proba, self.classes)

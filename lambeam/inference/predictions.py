@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Predictions"]
+import numpy as np
+
+__all__ = ["Predictions", "per_row"]
 
 
 @dataclass(frozen=True)
@@ -28,3 +30,11 @@ class Predictions:
         """The predictions of rows [start, stop), as the micro-batcher hands them back."""
         probabilities = None if self.probabilities is None else self.probabilities[start:stop]
         return Predictions(self.predictions[start:stop], probabilities, self.classes)
+
+
+def per_row(values: Any, rows: int) -> list[Any]:
+    """A model's output as plain Python: one value per row ([n] or [n, 1]), or one list per row
+    for a model with several outputs ([n, k], a multi-output regressor)."""
+    array = np.asarray(values)
+    shaped = array.reshape(rows) if array.size == rows else array.reshape(rows, -1)
+    return shaped.tolist()

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import ThreadpoolController
 
-from lambeam.inference.predictions import Predictions
+from lambeam.inference.predictions import Predictions, per_row
 from lambeam.registry import ModelVersion
 from lambeam.storage.jsonable import jsonable
 
@@ -48,7 +48,7 @@ class SklearnRunner:
         """Predictions per row, and class probabilities when asked and the model has them."""
         with _one_thread():
             features = self._transform.transform(frame) if self._transform is not None else frame
-            labels = np.asarray(self._final.predict(features)).reshape(len(frame)).tolist()
+            labels = per_row(self._final.predict(features), len(frame))
             proba = None
             if probabilities and self.classes is not None and hasattr(self._final, "predict_proba"):
                 proba = np.asarray(self._final.predict_proba(features), dtype=np.float64).tolist()

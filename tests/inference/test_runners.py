@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sklearn.linear_model import LinearRegression
 
 from lambeam.inference import (
     ModelRunner,
@@ -12,8 +13,10 @@ from lambeam.inference import (
     load_runner,
     parse_request,
 )
+from lambeam.project import Project
 from lambeam.registry import ATOL, RTOL
-from tests.inference.conftest import HELD_OUT, Models, instances
+from tests.inference.conftest import HELD_OUT, TRAIN, Models, instances
+from tests.registry.fitted import fitted, register, regression_target, signature
 
 KINDS = ["logistic", "forest", "linear", "kmeans", "isolation"]
 RUNNERS = {"onnx": OnnxRunner, "sklearn": SklearnRunner}
@@ -82,3 +85,22 @@ def test_runners_are_single_threaded(models: Models) -> None:
     assert runner.pipeline.get_params()["model__n_jobs"] == 1
     options = OnnxRunner.from_version(models.forest).session.get_session_options()
     assert (options.intra_op_num_threads, options.inter_op_num_threads) == (1, 1)
+
+
+@pytest.mark.parametrize("kind", sorted(RUNNERS))
+def test_a_model_with_several_outputs_gives_a_list_per_row(
+    inference_project: Project, kind: str
+) -> None:
+    targets = np.column_stack([regression_target(TRAIN), TRAIN["age"].to_numpy()])
+    pipeline = fitted(LinearRegression(), TRAIN, targets)
+    version = register(
+        inference_project.db, inference_project.store, pipeline, model="two-outputs",
+        task="regression", sample=HELD_OUT, sig=signature({"task": "regression"}),
+    )
+    if kind == "onnx" and version.onnx_status != "trusted":
+        pytest.skip(f"the graph is {version.onnx_status}: {version.onnx_check['error']}")
+    got = RUNNERS[kind].from_version(version).predict(HELD_OUT.head(4))
+    assert np.shape(got.predictions) == (4, 2)
+    np.testing.assert_allclose(
+        got.predictions, pipeline.predict(HELD_OUT.head(4)), atol=ATOL, rtol=RTOL
+    )
