@@ -24,9 +24,17 @@ ALLOWED = {
     "functions": {"errors", "config", "storage", "progress", "project", "registry"},
     "training": {"errors", "config", "storage", "progress", "project", "data", "registry"},
     "quickstart": {"errors", "config", "storage", "progress", "project", "data", "registry", "training"},
+    "invoke": {
+        "errors", "config", "storage", "progress", "project", "registry", "functions", "runtime",
+        "inference", "security",
+    },
+    "server": {
+        "errors", "config", "storage", "progress", "project", "registry", "functions", "runtime",
+        "inference", "security", "invoke",
+    },
     "cli": {
         "errors", "config", "storage", "progress", "project", "data", "registry", "training",
-        "quickstart", "functions", "runtime", "security", "inference",
+        "quickstart", "functions", "runtime", "security", "inference", "invoke", "server",
     },
 }
 

@@ -1,0 +1,33 @@
+"""The invocation core: the one place a function is invoked, whatever face the call came from.
+
+    invoker = Invoker(project, engine)          # engine: a started lambeam.runtime.Engine
+    result = await invoker.invoke("hello", b'{"x": 1}', qualifier="prod", log_type="Tail")
+    result.status, result.payload, result.function_error, result.executed_version
+    result.log_result                           # base64 of the log's last 4 KB, as Lambda sends it
+
+Code functions run in forked instances (lambeam.runtime); model functions are predicted in the
+gateway process through lambeam.inference for now (see models.py).
+"""
+
+from lambeam.invoke.errors import InvalidInvocationError, RequestTooLargeError
+from lambeam.invoke.invoker import (
+    INVOCATION_TYPES,
+    LOG_TAIL_BYTES,
+    MAX_PAYLOAD_BYTES,
+    RESPONSE_TOO_LARGE,
+    Invocation,
+    Invoker,
+)
+from lambeam.invoke.models import ModelServing
+
+__all__ = [
+    "INVOCATION_TYPES",
+    "LOG_TAIL_BYTES",
+    "MAX_PAYLOAD_BYTES",
+    "RESPONSE_TOO_LARGE",
+    "InvalidInvocationError",
+    "Invocation",
+    "Invoker",
+    "ModelServing",
+    "RequestTooLargeError",
+]

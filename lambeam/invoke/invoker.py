@@ -1,0 +1,274 @@
+"""The one invocation core every face calls: REST, the Lambda API, the CLI (and later the queue).
+
+    invoker = Invoker(project, engine)
+    result = await invoker.invoke("hello", b'{"name": "world"}', qualifier="prod")
+    result.status, result.payload, result.function_error, result.executed_version
+
+Like MLServer's DataPlane, it knows nothing of a wire: it resolves the function version
+(`lambeam.functions.resolve`, weighted aliases included), unpacks its code bundle and installed
+requirements into `<state>/functions/`, and runs it in the runtime engine (code functions) or
+through `lambeam.inference` (model functions, see models.py). Faces translate the Invocation and
+the errors raised here into their own wire form.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import random
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from lambeam.functions import (
+    FunctionInfo,
+    ResolvedFunction,
+    list_functions,
+    list_versions,
+    materialize,
+    resolve,
+)
+from lambeam.invoke.errors import InvalidInvocationError, RequestTooLargeError
+from lambeam.invoke.models import ModelServing
+from lambeam.project import Project
+from lambeam.runtime import FUNCTION_ERROR_UNHANDLED, Engine, FunctionSpec
+
+__all__ = [
+    "INVOCATION_TYPES",
+    "LOG_TAIL_BYTES",
+    "MAX_PAYLOAD_BYTES",
+    "RESPONSE_TOO_LARGE",
+    "Invocation",
+    "Invoker",
+]
+
+_log = logging.getLogger(__name__)
+
+MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # Lambda's limit for a synchronous request and response
+LOG_TAIL_BYTES = 4096  # Lambda's X-Amz-Log-Result: the last 4 KB of the invocation's log
+INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
+RESPONSE_TOO_LARGE = "Function.ResponseSizeTooLarge"
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """What one invocation gave back, before any face words it.
+
+    `status` is Lambda's: 200 (RequestResponse, even when the function failed: see
+    `function_error`), 202 (Event, accepted) or 204 (DryRun, valid). `log_result_tail` is the
+    last 4 KB of the log text, only when `log_type="Tail"` was asked on a synchronous invoke.
+    """
+
+    status: int
+    payload: bytes
+    function_error: str | None
+    executed_version: str | None
+    log_result_tail: str | None
+    request_id: str
+    error_type: str | None = None
+
+    @property
+    def log_result(self) -> str | None:
+        """Lambda's X-Amz-Log-Result: the tail's base64."""
+        if self.log_result_tail is None:
+            return None
+        return base64.b64encode(self.log_result_tail.encode()).decode("ascii")
+
+
+class Invoker:
+    """Resolves, prepares and runs function versions: the transport-independent core.
+
+    `rng` picks an alias's weighted version (inject a seeded one for repeatable routing).
+    `engine` must be started by whoever owns it (the server's lifespan, the CLI command).
+    """
+
+    def __init__(
+        self,
+        project: Project,
+        engine: Engine,
+        *,
+        cache_dir: Path | None = None,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self.project = project
+        self.engine = engine
+        self.cache_dir = cache_dir or project.settings.state_dir / "functions"
+        self._rng = rng
+        self._models = ModelServing(project.db, project.store)
+        self._background: set[asyncio.Task[Invocation]] = set()
+
+    async def invoke(
+        self,
+        function_name: str,
+        payload: bytes,
+        qualifier: str | None = None,
+        invocation_type: str = "RequestResponse",
+        log_type: str | None = None,
+    ) -> Invocation:
+        """Invoke `function_name` (at `qualifier`: None/$LATEST, a version, an alias).
+
+        DryRun checks the function, qualifier and payload and runs nothing (204). Event is
+        accepted (202) and run in the background in this process: there is no durable queue
+        yet, so an Event invocation is lost if the server stops before it finishes; it will be
+        handed to the queue once that exists. Raises the functions service's errors (not found,
+        bad qualifier), RequestTooLargeError, InvalidInputError for a model function's bad
+        request, and TooManyRequestsError when throttled; a failure inside the function is an
+        Invocation with `function_error` set, as in Lambda.
+        """
+        if invocation_type not in INVOCATION_TYPES:
+            raise InvalidInvocationError(
+                f"invocation type must be one of {', '.join(INVOCATION_TYPES)},"
+                f" got {invocation_type!r}"
+            )
+        if log_type not in (None, "None", "Tail"):
+            raise InvalidInvocationError(f"log type must be None or Tail, got {log_type!r}")
+        if len(payload) > MAX_PAYLOAD_BYTES:
+            raise RequestTooLargeError(
+                f"Request must be smaller than {MAX_PAYLOAD_BYTES} bytes for the InvokeFunction"
+                " operation",
+                size=len(payload),
+                limit=MAX_PAYLOAD_BYTES,
+            )
+        function = await asyncio.to_thread(
+            resolve, self.project.db, function_name, qualifier, self._rng
+        )
+        request_id = str(uuid.uuid4())
+        if invocation_type == "DryRun":
+            return Invocation(204, b"", None, function.version, None, request_id)
+        if invocation_type == "Event":
+            task = asyncio.create_task(self._run(function, payload, request_id, tail=False))
+            self._background.add(task)
+            task.add_done_callback(self._event_done)
+            return Invocation(202, b"", None, function.version, None, request_id)
+        return await self._run(function, payload, request_id, tail=log_type == "Tail")
+
+    async def warm_up(self) -> int:
+        """Start the warm minimum of every code function version that has one; how many run.
+
+        The engine's reaper keeps them at that minimum afterwards.
+        """
+        versions = await asyncio.to_thread(self._warm_versions)
+        running = 0
+        for info in versions:
+            function = ResolvedFunction(
+                name=info.name,
+                version=info.version,
+                alias=None,
+                config=info.config,
+                code_sha256=info.code_sha256,
+                model=info.model,
+            )
+            spec = await asyncio.to_thread(self.function_spec, function)
+            running += await self.engine.ensure_warm(spec)
+        return running
+
+    def _warm_versions(self) -> list[FunctionInfo]:
+        db = self.project.db
+        return [
+            info
+            for function in list_functions(db)
+            if function.kind == "code"
+            for info in list_versions(db, function.name)
+            if info.config.warm_minimum > 0
+        ]
+
+    async def function_changed(self, function_name: str) -> None:
+        """Let go of a deleted or replaced function's instances and batchers."""
+        await self.engine.scale_to_zero(function_name)
+        await self._models.forget(function_name)
+
+    async def aclose(self, timeout_s: float = 10.0) -> None:
+        """Wait (up to `timeout_s`) for Event invocations still running, then close batchers."""
+        pending = list(self._background)
+        if pending:
+            _done, late = await asyncio.wait(pending, timeout=timeout_s)
+            for task in late:
+                task.cancel()
+        await self._models.aclose()
+
+    async def _run(
+        self, function: ResolvedFunction, payload: bytes, request_id: str, tail: bool
+    ) -> Invocation:
+        if function.kind == "model":
+            body, _model = await self._models.predict(function, payload)
+            return self._checked(
+                Invocation(200, body, None, function.version, None, request_id)
+            )
+        spec = await asyncio.to_thread(self.function_spec, function)
+        result = await self.engine.invoke(
+            spec, payload, request_id=request_id, qualifier=function.qualifier
+        )
+        tail_text = None
+        if tail:
+            tail_text = result.log_tail.encode()[-LOG_TAIL_BYTES:].decode(errors="ignore")
+        return self._checked(
+            Invocation(
+                200,
+                result.payload,
+                result.function_error,
+                result.executed_version,
+                tail_text,
+                result.request_id,
+                result.error_type,
+            )
+        )
+
+    def function_spec(self, function: ResolvedFunction) -> FunctionSpec:
+        """The runtime's spec for a resolved code function, its bundle unpacked (once) on disk."""
+        if function.code_sha256 is None or function.config.handler is None:
+            raise ValueError(f"function {function.name!r} is not a code function")
+        store = self.project.store
+        code_dir = materialize(store, function.code_sha256, self.cache_dir / "code")
+        requirements = function.config.requirements_sha256
+        requirements_dir = (
+            materialize(store, requirements, self.cache_dir / "requirements")
+            if requirements is not None
+            else None
+        )
+        config = function.config
+        return FunctionSpec(
+            name=function.name,
+            handler=config.handler,
+            code_dir=code_dir,
+            version=function.version,
+            requirements_dir=requirements_dir,
+            memory_mb=config.memory_mb,
+            timeout_s=float(config.timeout_s),
+            reserved_concurrency=config.reserved_concurrency,
+            warm_minimum=config.warm_minimum,
+            environment=config.environment,
+            description=config.description,
+        )
+
+    def _checked(self, invocation: Invocation) -> Invocation:
+        """Lambda's answer to a response over 6 MB: a function error in place of the payload."""
+        if len(invocation.payload) <= MAX_PAYLOAD_BYTES:
+            return invocation
+        error = {
+            "errorMessage": (
+                f"Response payload size ({len(invocation.payload)} bytes) exceeded maximum"
+                f" allowed payload size ({MAX_PAYLOAD_BYTES} bytes)."
+            ),
+            "errorType": RESPONSE_TOO_LARGE,
+        }
+        return Invocation(
+            invocation.status,
+            json.dumps(error).encode(),
+            FUNCTION_ERROR_UNHANDLED,
+            invocation.executed_version,
+            invocation.log_result_tail,
+            invocation.request_id,
+            RESPONSE_TOO_LARGE,
+        )
+
+    def _event_done(self, task: asyncio.Task[Invocation]) -> None:
+        self._background.discard(task)
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            _log.error("an Event invocation failed: %s", exc)
+
