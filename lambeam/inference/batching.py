@@ -132,12 +132,14 @@ class MicroBatcher:
         rows = 0
         while self._queue:
             pending = self._queue[0]
+            if pending.future.done():  # the caller gave up (cancelled) while it waited
+                self._queue.popleft()
+                self._queued_rows -= pending.rows
+                continue
             if batch and rows + pending.rows > self.max_batch_size:
                 break
             self._queue.popleft()
             self._queued_rows -= pending.rows
-            if pending.future.done():  # the caller gave up (cancelled) while it waited
-                continue
             batch.append(pending)
             rows += pending.rows
         return batch

@@ -174,3 +174,22 @@ def test_each_answer_has_probabilities_only_if_its_request_asked(models: Models)
     assert len(one["probabilities"]) == 1 and "probabilities" not in two
     assert two["predictions"] == [one["predictions"][0]] * 2
     assert one["classes"] == two["classes"] == ["no", "yes"]
+
+
+def test_a_caller_that_gives_up_does_not_hold_up_the_others(models: Models) -> None:
+    runner = load_runner(models.linear)
+    record = Recorder(runner)
+    frames = _requests(4, seed=4)
+
+    async def main() -> list[Predictions | BaseException]:
+        async with MicroBatcher(record, max_batch_size=64, max_wait_ms=0) as batcher:
+            tasks = [asyncio.create_task(batcher.predict(frame)) for frame in frames]
+            await asyncio.sleep(0)  # every request is queued
+            tasks[1].cancel()
+            return await asyncio.gather(*tasks, return_exceptions=True)
+
+    answers = asyncio.run(main())
+    assert isinstance(answers[1], asyncio.CancelledError)
+    assert record.sizes == [sum(len(frames[i]) for i in (0, 2, 3))]
+    for i in (0, 2, 3):
+        assert answers[i].predictions == runner.predict(frames[i]).predictions
