@@ -34,6 +34,7 @@ MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # Lambda's limit for a synchronous invoke's
 MAX_ROWS = 10_000
 _KEYS = ("instances", "inputs", "probabilities")
 _SHOWN_CATEGORIES = 10
+_LARGEST = float(np.finfo(np.float64).max)
 
 
 @dataclass(frozen=True)
@@ -199,20 +200,23 @@ def _frame(columns: dict[str, list[Any]], signature: dict[str, Any]) -> pd.DataF
 
 def _numbers(values: list[Any], spec: dict[str, Any]) -> np.ndarray:
     if all(type(value) is float or type(value) is int for value in values):
-        array = np.array(values, dtype=np.float64)
-        bad = ~np.isfinite(array)
-        if not bad.any():
+        try:
+            array = np.array(values, dtype=np.float64)
+        except OverflowError:  # an integer past float64's range; the slow path says where
+            array = np.array([np.inf])
+        if np.isfinite(array).all():
             return array
-        # Only NaN and infinities get here; the slow path says which and where.
+        # Only NaN, infinities and huge integers get here; the slow path says which and where.
     out = np.empty(len(values), dtype=np.float64)
     for row, value in enumerate(values):
         kind = type(value)
         if kind is float or kind is int:
-            if math.isnan(value):
+            if kind is float and math.isnan(value):
                 out[row] = _missing(spec, row)
-            elif math.isinf(value):
+            elif kind is float and math.isinf(value) or abs(value) > _LARGEST:
                 raise InvalidInputError(
-                    f"row {row}, column {spec['name']!r}: expected a finite number, got {value}",
+                    f"row {row}, column {spec['name']!r}: expected a finite number,"
+                    f" got {_shown(value)}",
                     field=spec["name"],
                     row=row,
                 )

@@ -103,6 +103,7 @@ REFUSALS = [  # (id, body, field, row, words in the message)
     ("null-string-not-nullable", {"instances": [{"age": 3, "city": None}]}, "city", 0,
      "not nullable"),
     ("infinity", {"instances": [{"age": float("inf"), "city": "oslo"}]}, "age", 0, "finite"),
+    ("huge-integer", {"inputs": {"age": [1, 10**400], "city": ["oslo"] * 2}}, "age", 1, "finite"),
     ("ragged", {"inputs": {"age": [1, 2, 3], "city": ["oslo", "oslo"]}}, "city", None,
      "has 2 values"),
     ("column-not-a-list", {"inputs": {"age": 3, "city": ["oslo"]}}, "age", None,
