@@ -64,8 +64,11 @@ def create_function(
 ) -> FunctionInfo:
     """Create function `name` (Lambda's CreateFunction): a code bundle, or a model reference."""
     check_function_name(name)
-    source = _prepare_source(db, store, name, config.kind, code, model, previous=None)
     exists = f"Function already exist: {name}"
+    with db.session() as session:
+        if session.get(FunctionRow, name) is not None:
+            raise FunctionConflictError(exists)  # before any bundle is stored or pip is run
+    source = _prepare_source(db, store, name, config.kind, code, model, previous=None)
     with duplicate_is_conflict(exists), db.session() as session:
         if session.get(FunctionRow, name) is not None:
             raise FunctionConflictError(exists)
