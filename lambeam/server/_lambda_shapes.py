@@ -1,0 +1,131 @@
+"""Lambda's response shapes (FunctionConfiguration, AliasConfiguration) and request fields."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from lambeam.errors import ConfigError
+from lambeam.functions import LATEST, AliasInfo, CodeBundle, FunctionConfig, FunctionInfo
+from lambeam.runtime import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, function_arn
+from lambeam.storage import ArtifactStore
+
+__all__ = [
+    "RUNTIME",
+    "alias_configuration",
+    "code_from_zip_field",
+    "config_with",
+    "function_configuration",
+    "routing_from",
+]
+
+RUNTIME = "python3.11"  # what a Lambda client expects to see; instances run lambeam's Python
+_ROLE = f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/lambeam"
+_CONFIG_FIELDS = {
+    "Handler": "handler",
+    "Description": "description",
+    "Timeout": "timeout_s",
+    "MemorySize": "memory_mb",
+}
+
+
+def function_configuration(
+    info: FunctionInfo, store: ArtifactStore, region: str = DEFAULT_REGION
+) -> dict[str, Any]:
+    """Lambda's FunctionConfiguration for one version of a function."""
+    config = info.config
+    qualifier = None if info.version == LATEST else info.version
+    shape: dict[str, Any] = {
+        "FunctionName": info.name,
+        "FunctionArn": function_arn(info.name, region, DEFAULT_ACCOUNT_ID, qualifier),
+        "Runtime": RUNTIME,
+        "Role": _ROLE,
+        "Handler": config.handler or "",
+        "CodeSize": _code_size(store, info.code_sha256),
+        "CodeSha256": info.code_sha256_b64 or "",
+        "Description": info.description,
+        "Timeout": config.timeout_s,
+        "MemorySize": config.memory_mb,
+        "LastModified": info.updated_at.strftime("%Y-%m-%dT%H:%M:%S.000+0000"),
+        "Version": info.version,
+        "Environment": {"Variables": dict(config.environment)},
+        "RevisionId": info.revision_id or str(uuid.uuid5(uuid.NAMESPACE_URL, _arn_key(info))),
+        "State": "Active",
+        "LastUpdateStatus": "Successful",
+        "PackageType": "Zip",
+        "Architectures": ["x86_64"],
+    }
+    return shape
+
+
+def alias_configuration(alias: AliasInfo, region: str = DEFAULT_REGION) -> dict[str, Any]:
+    """Lambda's AliasConfiguration."""
+    shape: dict[str, Any] = {
+        "AliasArn": function_arn(alias.function, region, DEFAULT_ACCOUNT_ID, alias.name),
+        "Name": alias.name,
+        "FunctionVersion": alias.version,
+        "Description": alias.description,
+        "RevisionId": alias.revision_id,
+    }
+    if alias.routing:
+        weights = {str(alias.routing["additional_version"]): float(alias.routing["weight"])}
+        shape["RoutingConfig"] = {"AdditionalVersionWeights": weights}
+    return shape
+
+
+def routing_from(value: object) -> dict[str, Any] | None:
+    """Lambda's RoutingConfig as lambeam's routing: None when absent, {} to clear it."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise ConfigError("RoutingConfig must be an object with AdditionalVersionWeights")
+    weights = value.get("AdditionalVersionWeights") or {}
+    if not isinstance(weights, Mapping) or len(weights) > 1:
+        raise ConfigError("RoutingConfig.AdditionalVersionWeights takes at most one version")
+    if not weights:
+        return {}
+    ((version, weight),) = weights.items()
+    return {"additional_version": version, "weight": weight}
+
+
+def code_from_zip_field(value: object, field: str = "ZipFile") -> CodeBundle:
+    """A bundle from a base64 zip (Lambda's `Code.ZipFile`, as botocore sends it)."""
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{field} must be the function's zip, base64-encoded")
+    try:
+        data = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise ConfigError(f"{field} is not valid base64") from None
+    return CodeBundle.from_zip(data)
+
+
+def config_with(base: FunctionConfig, body: Mapping[str, Any]) -> FunctionConfig:
+    """`base` with Lambda's configuration fields from `body` applied (Handler, Timeout, …)."""
+    changes: dict[str, Any] = {
+        field: body[name] for name, field in _CONFIG_FIELDS.items() if name in body
+    }
+    if "Environment" in body:
+        environment = body["Environment"]
+        if not isinstance(environment, Mapping):
+            raise ConfigError("Environment must be an object with Variables")
+        changes["environment"] = environment.get("Variables") or {}
+    data = {**base.to_dict(), **changes}
+    data.pop("requirements_sha256", None)
+    return replace(FunctionConfig.from_dict(data), requirements_sha256=base.requirements_sha256)
+
+
+def _code_size(store: ArtifactStore, digest: str | None) -> int:
+    if digest is None:
+        return 0
+    try:
+        return int(store.fs.size(store.url(digest)))
+    except (OSError, ValueError):
+        return 0
+
+
+def _arn_key(info: FunctionInfo) -> str:
+    return f"{info.name}:{info.version}:{info.created_at.isoformat()}"

@@ -1,0 +1,84 @@
+"""The ASGI application: both faces on one Starlette app, and `serve` to run it on uvicorn.
+
+The app's lifespan starts the runtime engine (its zygote and keep-warm reaper) and the warm
+minimums of deployed functions, and on shutdown waits briefly for Event invocations, then stops
+every instance and the zygote.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from lambeam.invoke import Invoker
+from lambeam.project import Project
+from lambeam.runtime import Engine, FileLogSink
+from lambeam.server._gateway import Gateway
+from lambeam.server.lambda_api import lambda_routes
+from lambeam.server.rest import rest_routes
+
+__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "create_app", "serve"]
+
+_log = logging.getLogger(__name__)
+
+DEFAULT_HOST = "127.0.0.1"  # loopback unless told otherwise
+DEFAULT_PORT = 8000
+
+
+def create_app(project: Project, engine: Engine | None = None, *, auth: bool = True) -> Starlette:
+    """The gateway for `project`; `engine` defaults to one under the project's .lambeam/."""
+    state = project.settings.state_dir
+    engine = engine or Engine(state, FileLogSink(state / "logs"))
+    gw = Gateway(project, engine, Invoker(project, engine), auth=auth)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await engine.start()
+        try:
+            await gw.invoker.warm_up()
+        except Exception:  # a function that cannot warm up must not keep the server down
+            _log.exception("starting warm minimums failed")
+        try:
+            yield
+        finally:
+            await gw.invoker.aclose()
+            await engine.stop()
+
+    app = Starlette(
+        routes=[*rest_routes(), *lambda_routes()],
+        lifespan=lifespan,
+        exception_handlers={HTTPException: _http_error},
+    )
+    app.state.gateway = gw
+    return app
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Unknown paths and methods, in the REST API's error form."""
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    kind = {404: "NotFound", 405: "MethodNotAllowed"}.get(status, "HTTPError")
+    detail = exc.detail if isinstance(exc, HTTPException) else "internal error"
+    return JSONResponse({"error": {"type": kind, "message": detail}}, status_code=status)
+
+
+def serve(
+    project: Project,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    *,
+    log_level: str = "info",
+    **uvicorn_options: Any,
+) -> None:
+    """Run the gateway on uvicorn until interrupted."""
+    import uvicorn
+
+    uvicorn.run(
+        create_app(project), host=host, port=port, log_level=log_level, **uvicorn_options
+    )

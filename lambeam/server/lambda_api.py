@@ -1,0 +1,353 @@
+"""The Lambda API under /2015-03-31/ (and /2017-10-31/ for concurrency): enough for boto3.
+
+An unmodified boto3 `lambda` client with `endpoint_url` set to the server, and the project's
+access key id and secret, can create, invoke, version and alias code functions. Every request is
+verified with AWS Signature V4 (lambeam.security.verify_sigv4). Errors are Lambda's: a JSON body
+`{"Type": "User", "message": …}` and the error code in `x-amzn-ErrorType`, mapped in `_error`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from lambeam.errors import ConfigError, DataError, LambeamError, NotFoundError
+from lambeam.functions import (
+    FunctionConfig,
+    PreconditionFailedError,
+    create_alias,
+    create_function,
+    delete_alias,
+    delete_function,
+    delete_function_concurrency,
+    get_alias,
+    get_function,
+    list_aliases,
+    list_functions,
+    list_versions,
+    publish_version,
+    put_function_concurrency,
+    update_alias,
+    update_function_code,
+    update_function_configuration,
+)
+from lambeam.invoke import MAX_PAYLOAD_BYTES
+from lambeam.runtime import TooManyRequestsError
+from lambeam.security import MISSING_AUTHENTICATION_TOKEN, AuthenticationError, verify_sigv4
+from lambeam.server._gateway import Gateway, gateway
+from lambeam.server._lambda_shapes import (
+    alias_configuration,
+    code_from_zip_field,
+    config_with,
+    function_configuration,
+    routing_from,
+)
+from lambeam.server._requests import MAX_MANAGEMENT_BODY, json_object, raw_headers, read_body
+
+__all__ = ["lambda_routes"]
+
+_log = logging.getLogger(__name__)
+
+_Handler = Callable[[Request, Gateway, bytes], Awaitable[Response]]
+_BASE = "/2015-03-31/functions"
+
+
+def _endpoint(handler: _Handler, body_limit: int = MAX_MANAGEMENT_BODY) -> Callable[..., Any]:
+    """Read the body, verify its signature, run `handler`; any error becomes Lambda's."""
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            gw = gateway(request)
+            body = await read_body(request, body_limit)
+            if gw.auth:
+                await asyncio.to_thread(
+                    verify_sigv4,
+                    gw.project.db,
+                    request.method,
+                    request.scope.get("raw_path", request.url.path.encode()).decode("latin-1"),
+                    request.scope.get("query_string", b"").decode("latin-1"),
+                    raw_headers(request),
+                    body,
+                )
+            return await handler(request, gw, body)
+        except Exception as exc:  # noqa: BLE001 - every error is answered in Lambda's form
+            return _error(exc)
+
+    return endpoint
+
+
+def _error(exc: Exception) -> Response:
+    """The one place Lambda API errors are put on the wire."""
+    status, code, kind = 500, "ServiceException", "Service"
+    extra: dict[str, Any] = {}
+    if isinstance(exc, AuthenticationError):
+        status = 401 if exc.error_code == MISSING_AUTHENTICATION_TOKEN else 403
+        code = exc.error_code
+    elif isinstance(exc, LambeamError):
+        status = exc.http_status
+        code = getattr(exc, "lambda_error", None) or getattr(exc, "error_type", None) or (
+            "ResourceNotFoundException" if isinstance(exc, NotFoundError)
+            else "InvalidParameterValueException" if isinstance(exc, ConfigError | DataError)
+            else "ServiceException"
+        )
+        if isinstance(exc, TooManyRequestsError):
+            extra["Reason"] = "ReservedFunctionConcurrentInvocationLimitExceeded"
+    if status < 500:
+        kind = "User"
+        message = str(exc)
+    else:
+        _log.exception("the Lambda API failed", exc_info=exc)
+        message = str(exc) if isinstance(exc, LambeamError) else "internal error"
+    return JSONResponse(
+        {"Type": kind, "message": message, **extra},
+        status_code=status,
+        headers={"x-amzn-ErrorType": code},
+    )
+
+
+def _name_and_qualifier(request: Request) -> tuple[str, str | None]:
+    """FunctionName (a name, `name:qualifier`, or an ARN) and the Qualifier parameter."""
+    raw = request.path_params["name"]
+    qualifier = request.query_params.get("Qualifier")
+    if raw.startswith("arn:"):
+        parts = raw.split(":")
+        if len(parts) < 7 or parts[5] != "function":
+            raise ConfigError(f"FunctionName {raw!r} is not a function ARN")
+        name, inline = parts[6], parts[7] if len(parts) > 7 else None
+    else:
+        name, _, inline = raw.partition(":")
+    if inline and qualifier and inline != qualifier:
+        raise ConfigError("the qualifier in FunctionName and the Qualifier parameter differ")
+    return name, qualifier or inline or None
+
+
+def _json(value: Any, status: int = 200) -> Response:
+    return JSONResponse(value, status_code=status)
+
+
+def _shape(gw: Gateway, info: Any) -> dict[str, Any]:
+    return function_configuration(info, gw.project.store, gw.engine.region)
+
+
+async def _invoke(request: Request, gw: Gateway, body: bytes) -> Response:
+    name, qualifier = _name_and_qualifier(request)
+    result = await gw.invoker.invoke(
+        name,
+        body,
+        qualifier=qualifier,
+        invocation_type=request.headers.get("x-amz-invocation-type", "RequestResponse"),
+        log_type=request.headers.get("x-amz-log-type"),
+    )
+    headers = {"x-amzn-RequestId": result.request_id}
+    if result.executed_version and result.status == 200:
+        headers["X-Amz-Executed-Version"] = result.executed_version
+    if result.function_error:
+        headers["X-Amz-Function-Error"] = result.function_error
+    if result.log_result is not None:
+        headers["X-Amz-Log-Result"] = result.log_result
+    return Response(
+        result.payload, status_code=result.status, headers=headers, media_type="application/json"
+    )
+
+
+async def _create_function(request: Request, gw: Gateway, body: bytes) -> Response:
+    fields = json_object(body)
+    name = fields.get("FunctionName")
+    if not isinstance(name, str):
+        raise ConfigError("FunctionName is required")
+    code = fields.get("Code") or {}
+    if not isinstance(code, dict) or "ZipFile" not in code:
+        raise ConfigError("Code.ZipFile is required: lambeam takes the function's zip inline")
+    bundle = code_from_zip_field(code["ZipFile"], "Code.ZipFile")
+    config = config_with(FunctionConfig(kind="code", handler=fields.get("Handler")), fields)
+    db, store = gw.project.db, gw.project.store
+
+    def create() -> Any:
+        info = create_function(db, store, name, config, code=bundle)
+        return publish_version(db, store, name) if fields.get("Publish") else info
+
+    return _json(_shape(gw, await asyncio.to_thread(create)), 201)
+
+
+async def _get_function(request: Request, gw: Gateway, body: bytes) -> Response:
+    name, qualifier = _name_and_qualifier(request)
+    info = await asyncio.to_thread(get_function, gw.project.db, name, qualifier)
+    answer: dict[str, Any] = {
+        "Configuration": _shape(gw, info),
+        "Code": {"RepositoryType": "S3", "Location": ""},
+    }
+    if info.config.reserved_concurrency is not None:
+        answer["Concurrency"] = {"ReservedConcurrentExecutions": info.config.reserved_concurrency}
+    return _json(answer)
+
+
+async def _get_configuration(request: Request, gw: Gateway, body: bytes) -> Response:
+    name, qualifier = _name_and_qualifier(request)
+    info = await asyncio.to_thread(get_function, gw.project.db, name, qualifier)
+    return _json(_shape(gw, info))
+
+
+async def _list_functions(request: Request, gw: Gateway, body: bytes) -> Response:
+    infos = await asyncio.to_thread(list_functions, gw.project.db)
+    return _json({"Functions": [_shape(gw, info) for info in infos]})
+
+
+async def _delete_function(request: Request, gw: Gateway, body: bytes) -> Response:
+    name, qualifier = _name_and_qualifier(request)
+    await asyncio.to_thread(delete_function, gw.project.db, name, qualifier)
+    if qualifier is None:
+        await gw.invoker.function_changed(name)
+    return Response(status_code=204)
+
+
+async def _update_code(request: Request, gw: Gateway, body: bytes) -> Response:
+    name, _ = _name_and_qualifier(request)
+    fields = json_object(body)
+    bundle = code_from_zip_field(fields.get("ZipFile"))
+    db, store = gw.project.db, gw.project.store
+
+    def update() -> Any:
+        info = update_function_code(
+            db, store, name, code=bundle, expected_revision=fields.get("RevisionId")
+        )
+        return publish_version(db, store, name) if fields.get("Publish") else info
+
+    return _json(_shape(gw, await asyncio.to_thread(update)))
+
+
+async def _update_configuration(request: Request, gw: Gateway, body: bytes) -> Response:
+    name, _ = _name_and_qualifier(request)
+    fields = json_object(body)
+    db = gw.project.db
+
+    def update() -> Any:
+        current = get_function(db, name)
+        config = config_with(current.config, fields)
+        return update_function_configuration(
+            db, name, config, expected_revision=fields.get("RevisionId")
+        )
+
+    return _json(_shape(gw, await asyncio.to_thread(update)))
+
+
+async def _publish(request: Request, gw: Gateway, body: bytes) -> Response:
+    name, _ = _name_and_qualifier(request)
+    fields = json_object(body)
+    db, store = gw.project.db, gw.project.store
+
+    def publish() -> Any:
+        expected_sha = fields.get("CodeSha256")
+        if expected_sha is not None and get_function(db, name).code_sha256_b64 != expected_sha:
+            raise PreconditionFailedError(
+                f"function {name!r}: CodeSha256 {expected_sha} is not $LATEST's code"
+            )
+        return publish_version(
+            db,
+            store,
+            name,
+            description=fields.get("Description") or "",
+            expected_revision=fields.get("RevisionId"),
+        )
+
+    return _json(_shape(gw, await asyncio.to_thread(publish)), 201)
+
+
+async def _list_versions(request: Request, gw: Gateway, body: bytes) -> Response:
+    name, _ = _name_and_qualifier(request)
+    infos = await asyncio.to_thread(list_versions, gw.project.db, name)
+    return _json({"Versions": [_shape(gw, info) for info in infos]})
+
+
+async def _create_alias(request: Request, gw: Gateway, body: bytes) -> Response:
+    name, _ = _name_and_qualifier(request)
+    fields = json_object(body)
+    alias = await asyncio.to_thread(
+        create_alias,
+        gw.project.db,
+        name,
+        fields.get("Name"),  # type: ignore[arg-type] - checked by create_alias
+        fields.get("FunctionVersion"),  # type: ignore[arg-type]
+        routing_from(fields.get("RoutingConfig")),
+        fields.get("Description") or "",
+    )
+    return _json(alias_configuration(alias, gw.engine.region), 201)
+
+
+async def _get_alias(request: Request, gw: Gateway, body: bytes) -> Response:
+    name, _ = _name_and_qualifier(request)
+    alias = await asyncio.to_thread(get_alias, gw.project.db, name, request.path_params["alias"])
+    return _json(alias_configuration(alias, gw.engine.region))
+
+
+async def _list_aliases(request: Request, gw: Gateway, body: bytes) -> Response:
+    name, _ = _name_and_qualifier(request)
+    aliases = await asyncio.to_thread(list_aliases, gw.project.db, name)
+    return _json({"Aliases": [alias_configuration(a, gw.engine.region) for a in aliases]})
+
+
+async def _update_alias(request: Request, gw: Gateway, body: bytes) -> Response:
+    name, _ = _name_and_qualifier(request)
+    fields = json_object(body)
+    alias = await asyncio.to_thread(
+        update_alias,
+        gw.project.db,
+        name,
+        request.path_params["alias"],
+        fields.get("FunctionVersion"),
+        routing_from(fields.get("RoutingConfig")),
+        fields.get("Description"),
+        fields.get("RevisionId"),
+    )
+    return _json(alias_configuration(alias, gw.engine.region))
+
+
+async def _delete_alias(request: Request, gw: Gateway, body: bytes) -> Response:
+    name, _ = _name_and_qualifier(request)
+    await asyncio.to_thread(delete_alias, gw.project.db, name, request.path_params["alias"])
+    return Response(status_code=204)
+
+
+async def _put_concurrency(request: Request, gw: Gateway, body: bytes) -> Response:
+    name, _ = _name_and_qualifier(request)
+    reserved: Any = json_object(body).get("ReservedConcurrentExecutions")
+    info = await asyncio.to_thread(put_function_concurrency, gw.project.db, name, reserved)
+    return _json({"ReservedConcurrentExecutions": info.config.reserved_concurrency})
+
+
+async def _delete_concurrency(request: Request, gw: Gateway, body: bytes) -> Response:
+    name, _ = _name_and_qualifier(request)
+    await asyncio.to_thread(delete_function_concurrency, gw.project.db, name)
+    return Response(status_code=204)
+
+
+def lambda_routes() -> list[BaseRoute]:
+    """The Lambda API's routes, by Lambda's own paths."""
+    fn = _BASE + "/{name}"
+    concurrency = "/2017-10-31/functions/{name}/concurrency"
+    return [
+        Route(fn + "/invocations", _endpoint(_invoke, MAX_PAYLOAD_BYTES), methods=["POST"]),
+        Route(_BASE, _endpoint(_create_function), methods=["POST"]),
+        Route(_BASE, _endpoint(_list_functions), methods=["GET"]),
+        Route(_BASE + "/", _endpoint(_list_functions), methods=["GET"]),
+        Route(fn, _endpoint(_get_function), methods=["GET"]),
+        Route(fn, _endpoint(_delete_function), methods=["DELETE"]),
+        Route(fn + "/code", _endpoint(_update_code), methods=["PUT"]),
+        Route(fn + "/configuration", _endpoint(_get_configuration), methods=["GET"]),
+        Route(fn + "/configuration", _endpoint(_update_configuration), methods=["PUT"]),
+        Route(fn + "/versions", _endpoint(_publish), methods=["POST"]),
+        Route(fn + "/versions", _endpoint(_list_versions), methods=["GET"]),
+        Route(fn + "/aliases", _endpoint(_create_alias), methods=["POST"]),
+        Route(fn + "/aliases", _endpoint(_list_aliases), methods=["GET"]),
+        Route(fn + "/aliases/{alias}", _endpoint(_get_alias), methods=["GET"]),
+        Route(fn + "/aliases/{alias}", _endpoint(_update_alias), methods=["PUT"]),
+        Route(fn + "/aliases/{alias}", _endpoint(_delete_alias), methods=["DELETE"]),
+        Route(concurrency, _endpoint(_put_concurrency), methods=["PUT"]),
+        Route(concurrency, _endpoint(_delete_concurrency), methods=["DELETE"]),
+    ]
+

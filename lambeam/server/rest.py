@@ -1,0 +1,299 @@
+"""The REST API under /v1: functions, versions, aliases, invoke, health, and its OpenAPI document.
+
+Authentication is `Authorization: Bearer <key id>:<secret>` (lambeam.security.authenticate_bearer)
+on every route but health and the OpenAPI document. Errors are `{"error": {"type", "message"}}`
+with the error's http_status, mapped in `_error`; a model request's refusal also names its
+`field`. A function that fails (its handler raised, timed out, ran out of memory) answers 502 with
+Lambda's error document under "error", as API Gateway does for a failed Lambda proxy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from lambeam.errors import ConfigError, LambeamError
+from lambeam.functions import (
+    CodeBundle,
+    FunctionConfig,
+    create_alias,
+    create_function,
+    delete_alias,
+    delete_function,
+    get_alias,
+    get_function,
+    list_aliases,
+    list_functions,
+    list_versions,
+    publish_version,
+    update_alias,
+    update_function_code,
+    update_function_configuration,
+)
+from lambeam.invoke import MAX_PAYLOAD_BYTES
+from lambeam.security import authenticate_bearer
+from lambeam.server._gateway import Gateway, gateway
+from lambeam.server._requests import MAX_MANAGEMENT_BODY, json_object, read_body
+from lambeam.server.openapi import openapi_document
+
+__all__ = ["rest_routes"]
+
+_log = logging.getLogger(__name__)
+
+_Handler = Callable[[Request, Gateway, bytes], Awaitable[Response]]
+
+
+def _endpoint(
+    handler: _Handler, body_limit: int = MAX_MANAGEMENT_BODY, auth: bool = True
+) -> Callable[..., Any]:
+    """Read the body, check the bearer token, run `handler`; any error becomes JSON."""
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            gw = gateway(request)
+            if auth and gw.auth:
+                header = request.headers.get("authorization")
+                await asyncio.to_thread(authenticate_bearer, gw.project.db, header)
+            body = await read_body(request, body_limit)
+            return await handler(request, gw, body)
+        except Exception as exc:  # noqa: BLE001 - every error is answered in one JSON form
+            return _error(exc)
+
+    return endpoint
+
+
+def _error(exc: Exception) -> Response:
+    """The one place REST errors are put on the wire."""
+    if isinstance(exc, LambeamError):
+        status, kind, message = exc.http_status, type(exc).__name__, str(exc)
+    else:
+        status, kind, message = 500, "InternalError", "internal error"
+    if status >= 500:
+        _log.exception("the REST API failed", exc_info=exc)
+    error: dict[str, Any] = {"type": kind, "message": message}
+    field = getattr(exc, "field", None)
+    if field is not None:
+        error["field"] = field
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse({"error": error}, status_code=status, headers=headers)
+
+
+def _qualifier(request: Request) -> str | None:
+    return request.query_params.get("qualifier") or None
+
+
+def _bundle(value: object) -> CodeBundle:
+    if not isinstance(value, str) or not value:
+        raise ConfigError("code must be the function's zip, base64-encoded")
+    try:
+        return CodeBundle.from_zip(base64.b64decode(value, validate=True))
+    except (binascii.Error, ValueError):
+        raise ConfigError("code is not valid base64") from None
+
+
+def _config(fields: Mapping[str, Any], kind: str, base: FunctionConfig | None) -> FunctionConfig:
+    """A FunctionConfig from `fields["config"]` (lambeam's field names) over `base`."""
+    given = fields.get("config") or {}
+    if not isinstance(given, Mapping):
+        raise ConfigError("config must be an object")
+    data = base.to_dict() if base is not None else {"kind": kind}
+    data.pop("requirements_sha256", None)
+    data.update(given)
+    config = FunctionConfig.from_dict(data)
+    if base is not None:
+        config = replace(config, requirements_sha256=base.requirements_sha256)
+    return config
+
+
+async def _health(request: Request, gw: Gateway, body: bytes) -> Response:
+    return JSONResponse({"status": "ok", "zygote": gw.engine.zygote_pid is not None})
+
+
+async def _openapi(request: Request, gw: Gateway, body: bytes) -> Response:
+    table = [(path, method, summary, auth) for path, method, _, auth, summary in ROUTES]
+    return JSONResponse(openapi_document(table))
+
+
+async def _list(request: Request, gw: Gateway, body: bytes) -> Response:
+    infos = await asyncio.to_thread(list_functions, gw.project.db)
+    return JSONResponse({"functions": [info.to_dict() for info in infos]})
+
+
+async def _create(request: Request, gw: Gateway, body: bytes) -> Response:
+    fields = json_object(body)
+    name = fields.get("name")
+    if not isinstance(name, str):
+        raise ConfigError("name is required")
+    if ("code" in fields) == ("model" in fields):
+        raise ConfigError('send exactly one of "code" (a base64 zip) or "model" ("churn@prod")')
+    kind = "code" if "code" in fields else "model"
+    config = _config(fields, kind, None)
+    bundle = _bundle(fields["code"]) if kind == "code" else None
+    model = fields.get("model")
+    info = await asyncio.to_thread(
+        create_function, gw.project.db, gw.project.store, name, config, bundle, model
+    )
+    return JSONResponse(info.to_dict(), status_code=201)
+
+
+async def _get(request: Request, gw: Gateway, body: bytes) -> Response:
+    name = request.path_params["name"]
+    info = await asyncio.to_thread(get_function, gw.project.db, name, _qualifier(request))
+    return JSONResponse(info.to_dict())
+
+
+async def _update(request: Request, gw: Gateway, body: bytes) -> Response:
+    name = request.path_params["name"]
+    fields = json_object(body)
+    db, store = gw.project.db, gw.project.store
+
+    def update() -> Any:
+        revision = fields.get("revision_id")
+        info = get_function(db, name)
+        if "code" in fields or "model" in fields:
+            bundle = _bundle(fields["code"]) if "code" in fields else None
+            info = update_function_code(db, store, name, bundle, fields.get("model"), revision)
+            revision = info.revision_id
+        if "config" in fields:
+            config = _config(fields, info.kind, info.config)
+            info = update_function_configuration(db, name, config, revision)
+        return info
+
+    return JSONResponse((await asyncio.to_thread(update)).to_dict())
+
+
+async def _delete(request: Request, gw: Gateway, body: bytes) -> Response:
+    name, qualifier = request.path_params["name"], _qualifier(request)
+    await asyncio.to_thread(delete_function, gw.project.db, name, qualifier)
+    if qualifier is None:
+        await gw.invoker.function_changed(name)
+    return Response(status_code=204)
+
+
+async def _publish(request: Request, gw: Gateway, body: bytes) -> Response:
+    fields = json_object(body)
+    info = await asyncio.to_thread(
+        publish_version,
+        gw.project.db,
+        gw.project.store,
+        request.path_params["name"],
+        fields.get("description") or "",
+        fields.get("revision_id"),
+    )
+    return JSONResponse(info.to_dict(), status_code=201)
+
+
+async def _versions(request: Request, gw: Gateway, body: bytes) -> Response:
+    infos = await asyncio.to_thread(list_versions, gw.project.db, request.path_params["name"])
+    return JSONResponse({"versions": [info.to_dict() for info in infos]})
+
+
+async def _aliases(request: Request, gw: Gateway, body: bytes) -> Response:
+    aliases = await asyncio.to_thread(list_aliases, gw.project.db, request.path_params["name"])
+    return JSONResponse({"aliases": [alias.to_dict() for alias in aliases]})
+
+
+async def _create_alias(request: Request, gw: Gateway, body: bytes) -> Response:
+    fields = json_object(body)
+    alias = await asyncio.to_thread(
+        create_alias,
+        gw.project.db,
+        request.path_params["name"],
+        fields.get("name"),  # type: ignore[arg-type] - checked by create_alias
+        fields.get("version"),  # type: ignore[arg-type]
+        fields.get("routing"),
+        fields.get("description") or "",
+    )
+    return JSONResponse(alias.to_dict(), status_code=201)
+
+
+async def _get_alias(request: Request, gw: Gateway, body: bytes) -> Response:
+    params = request.path_params
+    alias = await asyncio.to_thread(get_alias, gw.project.db, params["name"], params["alias"])
+    return JSONResponse(alias.to_dict())
+
+
+async def _update_alias(request: Request, gw: Gateway, body: bytes) -> Response:
+    params, fields = request.path_params, json_object(body)
+    # `"routing": null` clears the routing; leaving the key out keeps it.
+    routing = (fields["routing"] or {}) if "routing" in fields else None
+    alias = await asyncio.to_thread(
+        update_alias,
+        gw.project.db,
+        params["name"],
+        params["alias"],
+        fields.get("version"),
+        routing,
+        fields.get("description"),
+        fields.get("revision_id"),
+    )
+    return JSONResponse(alias.to_dict())
+
+
+async def _delete_alias(request: Request, gw: Gateway, body: bytes) -> Response:
+    params = request.path_params
+    await asyncio.to_thread(delete_alias, gw.project.db, params["name"], params["alias"])
+    return Response(status_code=204)
+
+
+async def _invoke(request: Request, gw: Gateway, body: bytes) -> Response:
+    result = await gw.invoker.invoke(
+        request.path_params["name"], body, qualifier=_qualifier(request)
+    )
+    headers = {"X-Request-Id": result.request_id}
+    if result.executed_version:
+        headers["X-Executed-Version"] = result.executed_version
+    if result.function_error is None:
+        return Response(result.payload, headers=headers, media_type="application/json")
+    try:
+        document = json.loads(result.payload)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        document = {}
+    error = {
+        "type": document.get("errorType", result.error_type or "FunctionError"),
+        "message": document.get("errorMessage", "the function failed"),
+        "function_error": result.function_error,
+        "request_id": result.request_id,
+    }
+    if "stackTrace" in document:
+        error["stack_trace"] = document["stackTrace"]
+    return JSONResponse({"error": error}, status_code=502, headers=headers)
+
+
+# (path, method, handler, auth, summary) — the OpenAPI document is built from this table.
+ROUTES: list[tuple[str, str, _Handler, bool, str]] = [
+    ("/v1/health", "GET", _health, False, "Liveness: the server and its zygote"),
+    ("/v1/openapi.json", "GET", _openapi, False, "This OpenAPI document"),
+    ("/v1/functions", "GET", _list, True, "List functions ($LATEST of each)"),
+    ("/v1/functions", "POST", _create, True, "Create a function from a base64 zip or a model"),
+    ("/v1/functions/{name}", "GET", _get, True, "Get a function (?qualifier=version or alias)"),
+    ("/v1/functions/{name}", "PATCH", _update, True, "Update $LATEST's code, model or config"),
+    ("/v1/functions/{name}", "DELETE", _delete, True, "Delete a function, or ?qualifier=N"),
+    ("/v1/functions/{name}/versions", "POST", _publish, True, "Publish $LATEST as a version"),
+    ("/v1/functions/{name}/versions", "GET", _versions, True, "List $LATEST and versions"),
+    ("/v1/functions/{name}/aliases", "GET", _aliases, True, "List aliases"),
+    ("/v1/functions/{name}/aliases", "POST", _create_alias, True, "Create an alias"),
+    ("/v1/functions/{name}/aliases/{alias}", "GET", _get_alias, True, "Get an alias"),
+    ("/v1/functions/{name}/aliases/{alias}", "PATCH", _update_alias, True, "Move an alias"),
+    ("/v1/functions/{name}/aliases/{alias}", "DELETE", _delete_alias, True, "Delete an alias"),
+    ("/v1/functions/{name}/invoke", "POST", _invoke, True, "Invoke (?qualifier=)"),
+]
+
+
+def rest_routes() -> list[BaseRoute]:
+    """The REST API's routes."""
+    routes: list[BaseRoute] = []
+    for path, method, handler, auth, _summary in ROUTES:
+        limit = MAX_PAYLOAD_BYTES if handler is _invoke else MAX_MANAGEMENT_BODY
+        routes.append(Route(path, _endpoint(handler, limit, auth), methods=[method]))
+    return routes

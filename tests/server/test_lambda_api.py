@@ -1,0 +1,187 @@
+"""The Lambda API driven by an unmodified boto3 `lambda` client against a real gateway."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import boto3
+import pytest
+from botocore import UNSIGNED
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from tests.server.conftest import RunningServer, zip_of
+
+APP = """\
+import os
+
+def handler(event, context):
+    print("handling", context.aws_request_id)
+    if event.get("fail"):
+        raise ValueError("asked to fail")
+    return {"echo": event, "code": "VERSION", "greeting": os.environ.get("GREETING"),
+            "version": context.function_version}
+"""
+_CONFIG = Config(retries={"max_attempts": 1}, connect_timeout=10, read_timeout=120)
+
+
+def _client(server: RunningServer, secret: str | None = None, **config: Any) -> Any:
+    return boto3.client(
+        "lambda",
+        endpoint_url=server.url,
+        region_name="us-east-1",
+        aws_access_key_id=server.key.id,
+        aws_secret_access_key=secret or server.key.secret,
+        config=_CONFIG.merge(Config(**config)) if config else _CONFIG,
+    )
+
+
+def _code(version: str) -> bytes:
+    return zip_of({"app.py": APP.replace("VERSION", version)})
+
+
+def _invoke(client: Any, **kwargs: Any) -> tuple[dict[str, Any], Any]:
+    response = client.invoke(**kwargs)
+    return response, json.loads(response["Payload"].read() or b"null")
+
+
+def _error_code(raised: pytest.ExceptionInfo[ClientError]) -> tuple[str, int]:
+    error = raised.value.response
+    return error["Error"]["Code"], error["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def test_boto3_creates_invokes_versions_and_aliases_a_code_function(
+    gateway_server: RunningServer,
+) -> None:
+    client = _client(gateway_server)
+    created = client.create_function(
+        FunctionName="hello",
+        Runtime="python3.11",
+        Role="arn:aws:iam::000000000000:role/lambeam",
+        Handler="app.handler",
+        Code={"ZipFile": _code("one")},
+        Environment={"Variables": {"GREETING": "hi"}},
+        Timeout=10,
+    )
+    assert created["FunctionName"] == "hello" and created["Version"] == "$LATEST"
+    assert created["State"] == "Active" and created["Runtime"] == "python3.11"
+    assert len(base64.b64decode(created["CodeSha256"])) == 32 and created["CodeSize"] > 0
+    assert created["FunctionArn"].endswith(":function:hello")
+    assert created["Environment"] == {"Variables": {"GREETING": "hi"}}
+
+    response, body = _invoke(client, FunctionName="hello", Payload=b'{"n": 1}', LogType="Tail")
+    assert response["StatusCode"] == 200 and "FunctionError" not in response
+    assert body == {"echo": {"n": 1}, "code": "one", "greeting": "hi", "version": "$LATEST"}
+    assert response["ExecutedVersion"] == "$LATEST"
+    log = base64.b64decode(response["LogResult"]).decode()
+    for word in ("START RequestId:", "handling", "END RequestId:", "REPORT RequestId:"):
+        assert word in log
+
+    response, body = _invoke(client, FunctionName="hello", Payload=b'{"fail": true}')
+    assert response["StatusCode"] == 200 and response["FunctionError"] == "Unhandled"
+    assert body["errorType"] == "ValueError" and body["errorMessage"] == "asked to fail"
+    assert isinstance(body["stackTrace"], list)
+
+    dry = client.invoke(FunctionName="hello", InvocationType="DryRun", Payload=b"{}")
+    assert dry["StatusCode"] == 204
+    event = client.invoke(FunctionName="hello", InvocationType="Event", Payload=b"{}")
+    assert event["StatusCode"] == 202
+
+    assert client.publish_version(FunctionName="hello")["Version"] == "1"
+    updated = client.update_function_code(FunctionName="hello", ZipFile=_code("two"))
+    assert updated["CodeSha256"] != created["CodeSha256"]
+    assert client.publish_version(FunctionName="hello", Description="second")["Version"] == "2"
+    versions = client.list_versions_by_function(FunctionName="hello")["Versions"]
+    assert [v["Version"] for v in versions] == ["$LATEST", "1", "2"]
+
+    alias = client.create_alias(FunctionName="hello", Name="prod", FunctionVersion="1")
+    assert alias["AliasArn"].endswith(":function:hello:prod") and alias["FunctionVersion"] == "1"
+    response, body = _invoke(client, FunctionName="hello", Qualifier="prod", Payload=b"{}")
+    assert response["ExecutedVersion"] == "1" and body["code"] == "one"
+
+    weights = {"AdditionalVersionWeights": {"2": 1.0}}
+    moved = client.update_alias(FunctionName="hello", Name="prod", RoutingConfig=weights)
+    assert moved["RoutingConfig"] == weights and moved["RevisionId"] != alias["RevisionId"]
+    assert client.get_alias(FunctionName="hello", Name="prod")["RoutingConfig"] == weights
+    response, body = _invoke(client, FunctionName="hello", Qualifier="prod", Payload=b"{}")
+    assert response["ExecutedVersion"] == "2" and body == {
+        "echo": {}, "code": "two", "greeting": "hi", "version": "2",
+    }
+    response, body = _invoke(client, FunctionName="hello", Qualifier="1", Payload=b"{}")
+    assert response["ExecutedVersion"] == "1" and body["code"] == "one"
+
+    reconfigured = client.update_function_configuration(
+        FunctionName="hello", Timeout=5, Environment={"Variables": {"GREETING": "hey"}}
+    )
+    assert reconfigured["Timeout"] == 5 and reconfigured["RevisionId"] != updated["RevisionId"]
+    _, body = _invoke(client, FunctionName="hello", Payload=b"{}")
+    assert body["greeting"] == "hey" and body["code"] == "two"
+
+    put = client.put_function_concurrency(FunctionName="hello", ReservedConcurrentExecutions=0)
+    assert put["ReservedConcurrentExecutions"] == 0
+    with pytest.raises(ClientError) as throttled:
+        client.invoke(FunctionName="hello", Payload=b"{}")
+    assert _error_code(throttled) == ("TooManyRequestsException", 429)
+    client.put_function_concurrency(FunctionName="hello", ReservedConcurrentExecutions=4)
+    got = client.get_function(FunctionName="hello")
+    assert got["Concurrency"] == {"ReservedConcurrentExecutions": 4}
+    assert got["Configuration"]["Timeout"] == 5
+    assert [f["FunctionName"] for f in client.list_functions()["Functions"]] == ["hello"]
+    assert _invoke(client, FunctionName="hello", Payload=b"{}")[0]["StatusCode"] == 200
+
+    client.delete_function(FunctionName="hello")
+    with pytest.raises(ClientError) as missing:
+        client.get_function(FunctionName="hello")
+    assert _error_code(missing) == ("ResourceNotFoundException", 404)
+
+
+def test_lambdas_errors_come_back_as_boto3_exceptions(gateway_server: RunningServer) -> None:
+    client = _client(gateway_server)
+    with pytest.raises(client.exceptions.ResourceNotFoundException):
+        client.invoke(FunctionName="nothing-here", Payload=b"{}")
+    with pytest.raises(ClientError) as bad:
+        client.create_function(
+            FunctionName="bad", Runtime="python3.11", Role="r", Handler="no-dots",
+            Code={"ZipFile": _code("x")},
+        )
+    assert _error_code(bad) == ("InvalidParameterValueException", 400)
+    client.create_function(
+        FunctionName="twice", Runtime="python3.11", Role="r", Handler="app.handler",
+        Code={"ZipFile": _code("x")},
+    )
+    with pytest.raises(ClientError) as conflict:
+        client.create_function(
+            FunctionName="twice", Runtime="python3.11", Role="r", Handler="app.handler",
+            Code={"ZipFile": _code("x")},
+        )
+    assert _error_code(conflict) == ("ResourceConflictException", 409)
+    with pytest.raises(ClientError) as too_large:
+        client.invoke(FunctionName="twice", Payload=b"x" * (6 * 1024 * 1024 + 1))
+    assert _error_code(too_large) == ("RequestEntityTooLargeException", 413)
+
+
+def test_a_wrong_secret_a_tampered_body_and_no_credentials_are_refused(
+    gateway_server: RunningServer,
+) -> None:
+    wrong = _client(gateway_server, secret="x" * 40)
+    with pytest.raises(ClientError) as refused:
+        wrong.list_functions()
+    assert _error_code(refused) == ("InvalidSignatureException", 403)
+
+    tampering = _client(gateway_server)
+
+    def tamper(request: Any, **_: Any) -> None:
+        request.body = b'{"tampered": true}'
+        request.headers["Content-Length"] = str(len(request.body))
+
+    tampering.meta.events.register("before-send.lambda.Invoke", tamper)
+    with pytest.raises(ClientError) as tampered:
+        tampering.invoke(FunctionName="twice", Payload=b'{"honest": true}')
+    assert _error_code(tampered)[1] == 403
+
+    anonymous = _client(gateway_server, signature_version=UNSIGNED)
+    with pytest.raises(ClientError) as missing:
+        anonymous.list_functions()
+    assert _error_code(missing) == ("MissingAuthenticationTokenException", 401)
