@@ -11,7 +11,7 @@ import click
 import typer
 from rich.markup import escape
 
-from lambeam.cli import _datasets, _models, _project, _training
+from lambeam.cli import _datasets, _functions, _models, _project, _server, _training
 from lambeam.cli._console import err_console
 from lambeam.errors import LambeamError
 
@@ -57,6 +57,8 @@ def _root(
 
 _project.register(app)
 _training.register(app)
+_functions.register(app)
+_server.register(app)
 app.add_typer(_datasets.pipeline_app, name="pipeline")
 app.add_typer(_datasets.datasets_app, name="datasets")
 app.add_typer(_models.models_app, name="models")

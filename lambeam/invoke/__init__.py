@@ -18,6 +18,7 @@ from lambeam.invoke.invoker import (
     Invocation,
     Invoker,
 )
+from lambeam.invoke.local import invoke_in_process, logs_folder
 from lambeam.invoke.models import ModelServing
 
 __all__ = [
@@ -30,4 +31,6 @@ __all__ = [
     "Invoker",
     "ModelServing",
     "RequestTooLargeError",
+    "invoke_in_process",
+    "logs_folder",
 ]

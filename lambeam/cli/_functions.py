@@ -1,0 +1,102 @@
+"""`lambeam deploy`, `lambeam apply`, `lambeam invoke` and `lambeam logs`."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from lambeam.cli._console import console, err_console, print_json
+from lambeam.cli._context import open_project
+from lambeam.errors import LambeamError
+
+__all__ = ["register"]
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a summary.")]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("deploy")(deploy)
+    app.command("apply")(apply_)
+    app.command("invoke")(invoke)
+    app.command("logs")(logs)
+
+
+def deploy(
+    ctx: typer.Context,
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Functions to deploy (default: all declared).")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Deploy lambeam.toml's [functions.NAME] tables to $LATEST (all, or the NAMES given)."""
+    _apply(ctx, names or None, as_json)
+
+
+def apply_(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """Make every [functions.NAME] in lambeam.toml true: created, updated or unchanged."""
+    _apply(ctx, None, as_json)
+
+
+def _apply(ctx: typer.Context, names: list[str] | None, as_json: bool) -> None:
+    from lambeam.functions import apply
+
+    with open_project(ctx) as project:
+        results = apply(project, names)
+    if as_json:
+        print_json([result.to_dict() for result in results])
+        return
+    if not results:
+        console.print("no functions declared in lambeam.toml")
+    for result in results:
+        info = result.function
+        source = info.model or (info.code_sha256 or "")[:12]
+        console.print(f"{result.action:9} {escape(result.name)}  {info.kind} {source}")
+
+
+def invoke(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The function to invoke.")],
+    payload: Annotated[
+        str, typer.Option("--payload", "-p", help="The event as JSON; '-' reads it from stdin.")
+    ] = "{}",
+    qualifier: Annotated[
+        str | None, typer.Option("--qualifier", "-q", help="A version number or an alias.")
+    ] = None,
+    log: Annotated[
+        bool, typer.Option("--log", help="Show the invocation's log on stderr.")
+    ] = False,
+) -> None:
+    """Invoke a function once, in this process, and print its answer."""
+    from lambeam.invoke import invoke_in_process
+
+    data = sys.stdin.buffer.read() if payload == "-" else payload.encode()
+    with open_project(ctx) as project:
+        result = invoke_in_process(
+            project, name, data, qualifier, log_type="Tail" if log else None
+        )
+    if log and result.log_result_tail:
+        err_console.print(result.log_result_tail, markup=False, highlight=False, end="")
+    sys.stdout.write(result.payload.decode("utf-8", errors="replace") + "\n")
+    if result.function_error:
+        raise LambeamError(f"{name} failed ({result.error_type or result.function_error})")
+
+
+def logs(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The function whose logs to show.")],
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new lines until Ctrl-C.")
+    ] = False,
+) -> None:
+    """Show a function's invocation logs (START, output, END, REPORT)."""
+    from lambeam.invoke import logs_folder
+    from lambeam.runtime import FileLogSink
+
+    with open_project(ctx) as project:
+        folder = logs_folder(project)
+    for line in FileLogSink(folder).read(name, follow=follow):
+        sys.stdout.write(line)
+        sys.stdout.flush()

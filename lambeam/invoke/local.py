@@ -1,0 +1,44 @@
+"""One invocation without a server: what `lambeam invoke` runs, through the same Invoker."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from lambeam.invoke.invoker import Invocation, Invoker
+from lambeam.project import Project
+from lambeam.runtime import Engine, FileLogSink
+
+__all__ = ["invoke_in_process", "logs_folder"]
+
+
+def logs_folder(project: Project) -> Path:
+    """Where a project's invocation logs are kept (the server's engine writes there too)."""
+    return project.settings.state_dir / "logs"
+
+
+def invoke_in_process(
+    project: Project,
+    function_name: str,
+    payload: bytes,
+    qualifier: str | None = None,
+    log_type: str | None = None,
+) -> Invocation:
+    """Start an engine, invoke once (RequestResponse), stop the engine; the Invocation.
+
+    The log goes to the project's log folder, as a server's invocations do. A function or
+    qualifier that does not exist is refused before the engine (and its zygote) starts.
+    """
+
+    async def once() -> Invocation:
+        engine = Engine(project.settings.state_dir, FileLogSink(logs_folder(project)))
+        invoker = Invoker(project, engine)
+        await invoker.invoke(function_name, payload, qualifier, invocation_type="DryRun")
+        await engine.start()
+        try:
+            return await invoker.invoke(function_name, payload, qualifier, log_type=log_type)
+        finally:
+            await invoker.aclose()
+            await engine.stop()
+
+    return asyncio.run(once())

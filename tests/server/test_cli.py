@@ -1,0 +1,109 @@
+"""`lambeam deploy`, `apply`, `invoke`, `logs` and `server` on a real project, in subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.services import free_port
+
+LAMBEAM = [sys.executable, "-m", "lambeam"]
+APP = """\
+def handler(event, context):
+    print("hello log line")
+    if event.get("fail"):
+        raise RuntimeError("boom")
+    return {"hello": event.get("name", "world"), "version": context.function_version}
+"""
+FUNCTIONS = """
+[functions.hello]
+code = "hello"
+handler = "app.handler"
+timeout = 10
+"""
+
+
+def lambeam(root: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*LAMBEAM, "-C", str(root), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    project = Path(tmp_path_factory.mktemp("cli")) / "proj"
+    assert lambeam(project, "init", str(project)).returncode == 0
+    (project / "hello").mkdir()
+    (project / "hello" / "app.py").write_text(APP)
+    with open(project / "lambeam.toml", "a", encoding="utf-8") as config:
+        config.write(FUNCTIONS)
+    return project
+
+
+def test_deploy_invoke_and_logs(root: Path) -> None:
+    first = lambeam(root, "deploy", "hello")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.split()[:2] == ["created", "hello"]
+    (root / "hello" / "app.py").write_text(APP.replace("world", "everyone"))
+    again = lambeam(root, "apply", "--json")
+    assert again.returncode == 0, again.stderr
+    assert [(r["name"], r["action"]) for r in json.loads(again.stdout)] == [("hello", "updated")]
+
+    answer = lambeam(root, "invoke", "hello", "--payload", "-", "--log", stdin="{}")
+    assert answer.returncode == 0, answer.stderr
+    assert json.loads(answer.stdout) == {"hello": "everyone", "version": "$LATEST"}
+    assert "START RequestId" in answer.stderr and "REPORT RequestId" in answer.stderr
+
+    failed = lambeam(root, "invoke", "hello", "--payload", '{"fail": true}')
+    assert failed.returncode == 1
+    assert json.loads(failed.stdout)["errorType"] == "RuntimeError"
+    assert failed.stderr.startswith("error: hello failed (RuntimeError)")
+
+    logs = lambeam(root, "logs", "hello")
+    assert logs.returncode == 0
+    assert logs.stdout.count("START RequestId") == 2 and "hello log line" in logs.stdout
+
+
+def test_server_listens_on_loopback_and_answers_health(root: Path) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [*LAMBEAM, "-C", str(root), "server", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        health = None
+        deadline = time.monotonic() + 180
+        while health is None and time.monotonic() < deadline and process.poll() is None:
+            try:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/v1/health", timeout=5
+                ) as response:
+                    health = json.loads(response.read())
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.2)
+        assert health == {"status": "ok", "zygote": True}
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            output, _ = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            output, _ = process.communicate(timeout=10)
+    assert process.returncode == 0, output
+    assert "127.0.0.1" in output
