@@ -159,3 +159,13 @@ def test_a_model_function_predicts_what_the_registry_model_predicts(setup) -> No
         loop.run(invoker.invoke("churn-api", json.dumps({"instances": [row]}).encode()))
     assert refused.value.field == "zip"
 
+
+
+def test_warm_up_starts_each_code_functions_warm_minimum(setup, tmp_path: Path) -> None:
+    loop, project, invoker = setup
+    _create(project, "kept-warm", tmp_path / "code", warm_minimum=1, reserved_concurrency=2)
+    assert loop.run(invoker.warm_up()) >= 1
+    running = invoker.engine.instances("kept-warm")
+    assert len(running) == 1 and not running[0].busy and running[0].version == "$LATEST"
+    loop.run(invoker.function_changed("kept-warm"))
+    assert invoker.engine.instances("kept-warm") == []

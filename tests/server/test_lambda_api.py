@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import base64
 import json
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
 from botocore import UNSIGNED
+from botocore.auth import SIGV4_TIMESTAMP, SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from tests.server.conftest import RunningServer, zip_of
@@ -162,7 +168,7 @@ def test_lambdas_errors_come_back_as_boto3_exceptions(gateway_server: RunningSer
     assert _error_code(too_large) == ("RequestEntityTooLargeException", 413)
 
 
-def test_a_wrong_secret_a_tampered_body_and_no_credentials_are_refused(
+def test_a_wrong_secret_a_tampered_body_a_stale_date_and_no_credentials_are_refused(
     gateway_server: RunningServer,
 ) -> None:
     wrong = _client(gateway_server, secret="x" * 40)
@@ -181,7 +187,29 @@ def test_a_wrong_secret_a_tampered_body_and_no_credentials_are_refused(
         tampering.invoke(FunctionName="twice", Payload=b'{"honest": true}')
     assert _error_code(tampered)[1] == 403
 
+    stale = _signed_long_ago(gateway_server, "/2015-03-31/functions/")
+    with pytest.raises(urllib.error.HTTPError) as expired:
+        urllib.request.urlopen(stale, timeout=30)
+    assert expired.value.code == 403
+    assert expired.value.headers["x-amzn-ErrorType"] == "InvalidSignatureException"
+    assert "signature expired" in json.loads(expired.value.read())["message"]
+
     anonymous = _client(gateway_server, signature_version=UNSIGNED)
     with pytest.raises(ClientError) as missing:
         anonymous.list_functions()
     assert _error_code(missing) == ("MissingAuthenticationTokenException", 401)
+
+
+def _signed_long_ago(server: RunningServer, path: str) -> urllib.request.Request:
+    """A GET correctly signed by botocore's own signer, but dated an hour ago."""
+    request = AWSRequest(method="GET", url=server.url + path)
+    request.headers["Host"] = server.url.removeprefix("http://")
+    signer = SigV4Auth(Credentials(server.key.id, server.key.secret), "lambda", "us-east-1")
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    request.context["timestamp"] = an_hour_ago.strftime(SIGV4_TIMESTAMP)
+    # What SigV4Auth.add_auth does after reading the clock, at the date set above.
+    signer._modify_request_before_signing(request)
+    canonical = signer.canonical_request(request)
+    signature = signer.signature(signer.string_to_sign(request, canonical), request)
+    signer._inject_signature_to_request(request, signature)
+    return urllib.request.Request(request.url, headers=dict(request.headers.items()))

@@ -8,10 +8,13 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+import boto3
 import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
 from sklearn.linear_model import LogisticRegression
 
-from lambeam.registry import set_alias
+from lambeam.registry import ModelVersion, set_alias
 from tests.inference.conftest import CLASSIFIER_OUTPUTS, HELD_OUT, TRAIN, instances
 from tests.registry.fitted import class_labels, fitted, register, signature
 from tests.server.conftest import RunningServer, zip_of
@@ -118,9 +121,9 @@ def test_a_code_function_over_rest(gateway_server: RunningServer) -> None:
     assert call(gateway_server, "GET", "/v1/functions/greet")[0] == 404
 
 
-def test_a_model_function_answers_what_the_registry_model_predicts(
-    gateway_server: RunningServer,
-) -> None:
+@pytest.fixture(scope="module")
+def churn_api(gateway_server: RunningServer) -> ModelVersion:
+    """A registered classifier aliased prod, and model function churn-api created over REST."""
     project = gateway_server.project
     pipeline = fitted(LogisticRegression(max_iter=500), TRAIN, class_labels(TRAIN))
     version = register(
@@ -134,9 +137,14 @@ def test_a_model_function_answers_what_the_registry_model_predicts(
          "config": {"batching": {"max_batch_size": 16, "max_wait_ms": 2}}},
     )
     assert status == 201 and created["kind"] == "model" and created["model"] == "churn@prod"
+    return version
 
+
+def test_a_model_function_answers_what_the_registry_model_predicts(
+    gateway_server: RunningServer, churn_api: ModelVersion
+) -> None:
     rows = HELD_OUT.head(7)
-    expected = version.load().predict(rows).tolist()
+    expected = churn_api.load().predict(rows).tolist()
     status, body, _ = call(
         gateway_server, "POST", "/v1/functions/churn-api/invoke",
         {"instances": instances(rows), "probabilities": True},
@@ -160,3 +168,35 @@ def test_a_model_function_answers_what_the_registry_model_predicts(
         {"instances": [{"amount": 1.0, "city": "oslo"}]},
     )
     assert status == 400 and body["error"]["field"] == "age"
+
+
+def test_the_same_model_function_answers_over_the_lambda_api(
+    gateway_server: RunningServer, churn_api: ModelVersion
+) -> None:
+    client = boto3.client(
+        "lambda",
+        endpoint_url=gateway_server.url,
+        region_name="us-east-1",
+        aws_access_key_id=gateway_server.key.id,
+        aws_secret_access_key=gateway_server.key.secret,
+        config=Config(retries={"max_attempts": 1}, read_timeout=120),
+    )
+    rows = HELD_OUT.tail(4)
+    response = client.invoke(
+        FunctionName="churn-api", Payload=json.dumps({"instances": instances(rows)}).encode()
+    )
+    assert response["StatusCode"] == 200 and "FunctionError" not in response
+    predictions = json.loads(response["Payload"].read())["predictions"]
+    assert predictions == churn_api.load().predict(rows).tolist()
+    assert client.publish_version(FunctionName="churn-api")["Version"] == "1"
+    pinned = client.invoke(
+        FunctionName="churn-api", Qualifier="1",
+        Payload=json.dumps({"inputs": {"amount": [None], "age": [40.0], "city": ["quito"]}}),
+    )
+    assert pinned["ExecutedVersion"] == "1"
+    assert json.loads(pinned["Payload"].read())["model"] == "churn:1"
+    with pytest.raises(ClientError) as refused:
+        client.invoke(FunctionName="churn-api", Payload=b'{"instances": [{"zip": 1}]}')
+    error = refused.value.response
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert error["Error"]["Code"] == "InvalidRequestContentException"
