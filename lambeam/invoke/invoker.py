@@ -218,7 +218,8 @@ class Invoker:
 
     def function_spec(self, function: ResolvedFunction) -> FunctionSpec:
         """The runtime's spec for a resolved code function, its bundle unpacked (once) on disk."""
-        if function.code_sha256 is None or function.config.handler is None:
+        handler = function.config.handler
+        if function.code_sha256 is None or handler is None:
             raise ValueError(f"function {function.name!r} is not a code function")
         store = self.project.store
         code_dir = materialize(store, function.code_sha256, self.cache_dir / "code")
@@ -231,7 +232,7 @@ class Invoker:
         config = function.config
         return FunctionSpec(
             name=function.name,
-            handler=config.handler,
+            handler=handler,
             code_dir=code_dir,
             version=function.version,
             requirements_dir=requirements_dir,

@@ -267,12 +267,14 @@ async def _list_versions(request: Request, gw: Gateway, body: bytes) -> Response
 async def _create_alias(request: Request, gw: Gateway, body: bytes) -> Response:
     name, _ = _name_and_qualifier(request)
     fields = json_object(body)
+    alias_name: Any = fields.get("Name")  # create_alias checks both
+    version: Any = fields.get("FunctionVersion")
     alias = await asyncio.to_thread(
         create_alias,
         gw.project.db,
         name,
-        fields.get("Name"),  # type: ignore[arg-type] - checked by create_alias
-        fields.get("FunctionVersion"),  # type: ignore[arg-type]
+        alias_name,
+        version,
         routing_from(fields.get("RoutingConfig")),
         fields.get("Description") or "",
     )

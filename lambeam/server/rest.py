@@ -205,12 +205,14 @@ async def _aliases(request: Request, gw: Gateway, body: bytes) -> Response:
 
 async def _create_alias(request: Request, gw: Gateway, body: bytes) -> Response:
     fields = json_object(body)
+    alias_name: Any = fields.get("name")  # create_alias checks both
+    version: Any = fields.get("version")
     alias = await asyncio.to_thread(
         create_alias,
         gw.project.db,
         request.path_params["name"],
-        fields.get("name"),  # type: ignore[arg-type] - checked by create_alias
-        fields.get("version"),  # type: ignore[arg-type]
+        alias_name,
+        version,
         fields.get("routing"),
         fields.get("description") or "",
     )
