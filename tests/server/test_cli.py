@@ -107,3 +107,38 @@ def test_server_listens_on_loopback_and_answers_health(root: Path) -> None:
             output, _ = process.communicate(timeout=10)
     assert process.returncode == 0, output
     assert "127.0.0.1" in output
+
+
+def test_logs_follow_prints_new_invocations_as_they_are_written(
+    root: Path, tmp_path: Path
+) -> None:
+    from lambeam.project import Project
+    from lambeam.runtime import FileLogSink
+
+    project = Project.open(root)
+    folder = project.settings.state_dir / "logs"
+    project.close()
+    output = tmp_path / "followed.txt"
+    with open(output, "w", encoding="utf-8") as sink:
+        process = subprocess.Popen(
+            [*LAMBEAM, "-C", str(root), "logs", "followed", "--follow"],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        FileLogSink(folder).write("followed", "START RequestId: first Version: $LATEST\n")
+        FileLogSink(folder).write("followed", "END RequestId: second\n")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and "second" not in output.read_text():
+            assert process.poll() is None, output.read_text()
+            time.sleep(0.1)
+        assert "START RequestId: first" in output.read_text()
+        assert "END RequestId: second" in output.read_text()
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+    assert process.returncode in (0, 130)  # it stopped at Ctrl-C, and was not killed

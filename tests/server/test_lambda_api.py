@@ -213,3 +213,23 @@ def _signed_long_ago(server: RunningServer, path: str) -> urllib.request.Request
     signature = signer.signature(signer.string_to_sign(request, canonical), request)
     signer._inject_signature_to_request(request, signature)
     return urllib.request.Request(request.url, headers=dict(request.headers.items()))
+
+
+def test_a_timeout_is_lambdas_function_error_and_the_next_call_works(
+    gateway_server: RunningServer,
+) -> None:
+    client = _client(gateway_server)
+    source = (
+        "import time\n\ndef handler(event, context):\n"
+        "    time.sleep(event.get('sleep', 0))\n    return 'done'\n"
+    )
+    client.create_function(
+        FunctionName="sleepy", Runtime="python3.11", Role="r", Handler="app.handler",
+        Code={"ZipFile": zip_of({"app.py": source})}, Timeout=1,
+    )
+    response, body = _invoke(client, FunctionName="sleepy", Payload=b'{"sleep": 30}')
+    assert response["FunctionError"] == "Unhandled"
+    assert body["errorType"] == "Sandbox.Timedout"
+    assert "Task timed out after 1.00 seconds" in body["errorMessage"]
+    response, body = _invoke(client, FunctionName="sleepy", Payload=b"{}")
+    assert "FunctionError" not in response and body == "done"
