@@ -6,7 +6,6 @@ import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -21,6 +20,7 @@ from lambeam.functions.errors import (
     PreconditionFailedError,
 )
 from lambeam.functions.records import AliasInfo, FunctionInfo
+from lambeam.storage.database import as_utc
 from lambeam.storage.schema import FunctionAliasRow, FunctionRow, FunctionVersionRow
 
 _NUMBER = re.compile(r"[1-9][0-9]{0,9}")
@@ -29,11 +29,6 @@ _NUMBER = re.compile(r"[1-9][0-9]{0,9}")
 def new_revision() -> str:
     """A fresh RevisionId: a UUID, as Lambda's are."""
     return str(uuid.uuid4())
-
-
-def as_utc(moment: datetime) -> datetime:
-    """A timezone-aware UTC datetime (SQLite hands back naive ones)."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def qualifier_kind(function: str, qualifier: str | int | None) -> tuple[str, str]:

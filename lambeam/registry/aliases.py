@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 
 from lambeam.errors import AliasNotFoundError, ModelNotFoundError
 from lambeam.registry.refs import check_alias_name
-from lambeam.registry.versions import as_utc, require_model
+from lambeam.registry.versions import require_model
 from lambeam.storage import Database, current_user, utcnow
+from lambeam.storage.database import as_utc
 from lambeam.storage.schema import AliasEvent, ModelAliasRow, ModelVersionRow
 
 __all__ = ["alias_history", "remove_alias", "set_alias"]

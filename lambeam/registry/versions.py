@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
@@ -27,6 +27,7 @@ from lambeam.registry.records import ModelSummary, ModelVersion
 from lambeam.registry.refs import check_model_name, parse_model_ref
 from lambeam.registry.signature import validate_signature
 from lambeam.storage import ArtifactStore, Database, current_user, utcnow
+from lambeam.storage.database import as_utc
 from lambeam.storage.jsonable import jsonable
 from lambeam.storage.schema import DatasetVersionRow, ModelAliasRow, ModelRow, ModelVersionRow
 from lambeam.storage.trusted import dump_pipeline
@@ -229,11 +230,6 @@ def require_model(session: Session, name: str) -> ModelRow:
     if row is None:
         raise ModelNotFoundError(f"there is no model named {name!r}")
     return row
-
-
-def as_utc(moment: datetime) -> datetime:
-    """A timezone-aware UTC datetime (SQLite hands back naive ones)."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _aliases_by_version(session: Session, name: str) -> dict[int, list[str]]:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lambeam.errors import StorageError
 
-__all__ = ["Database", "current_user", "utcnow"]
+__all__ = ["Database", "as_utc", "current_user", "utcnow"]
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _T = TypeVar("_T")
@@ -28,6 +28,11 @@ _T = TypeVar("_T")
 def utcnow() -> datetime:
     """Now, in UTC, timezone-aware."""
     return datetime.now(UTC)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """A timezone-aware UTC datetime (SQLite hands back naive ones)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def current_user() -> str:
