@@ -2,42 +2,65 @@
 
 LambeamError
 ├── ConfigError (ValueError)            lambeam.toml or a LAMBEAM_* setting is wrong
-│   └── ProjectNotFoundError            no lambeam.toml here or above
-├── NotFoundError (LookupError)         a named thing does not exist
+│   ├── ProjectNotFoundError            no lambeam.toml here or above
+│   └── CodeBundleError                 a code bundle is unusable or its requirements fail (400)
+├── NotFoundError (LookupError)         a named thing does not exist (404)
 │   ├── DatasetNotFoundError
 │   ├── ModelNotFoundError
-│   └── AliasNotFoundError
-├── DataError (ValueError)              the input data cannot be used as declared
+│   ├── AliasNotFoundError
+│   ├── FunctionNotFoundError           no such function, version or function alias
+│   └── AccessKeyNotFoundError
+├── DataError (ValueError)              the input data cannot be used as declared (400)
 │   ├── SourceNotFoundError             a source path or glob matches no file
 │   ├── ColumnError                     an unknown, missing or mistyped column
-│   └── EmptyDatasetError               no rows left to write
+│   ├── EmptyDatasetError               no rows left to write
+│   ├── InvalidInputError               a predict request does not fit the model's signature
+│   └── PayloadTooLargeError            a request body over Lambda's 6 MB (413)
 ├── PipelineError                       a pipeline step failed while running
 ├── TrainingError (ValueError)          an estimator, its params or a search is unusable
 ├── StorageError                        the metadata database or the artifact store failed
 │   └── ArtifactIntegrityError          an artifact's bytes do not match its sha256
-└── UntrustedModelError                 a stored model holds types outside the trusted set
+├── UntrustedModelError                 a stored model holds types outside the trusted set
+├── FunctionConflictError               a duplicate function, or a version an alias uses (409)
+├── PreconditionFailedError             a stale RevisionId (412)
+├── AuthenticationError                 missing, malformed, unknown or wrong credentials (401)
+├── AccessKeyError (ValueError)         an access key asked for with no name or an unknown role
+├── TooManyRequestsError                a function at its concurrency limit: a throttle (429)
+└── RuntimeUnavailableError             the function runtime is not running (503)
 
 Each error carries what the user needs to fix it in its message, plus machine-readable fields:
-`exit_code` for the CLI and `http_status` for the HTTP faces.
+`exit_code` for the CLI, `http_status` for the HTTP faces, and `lambda_error` for the Lambda API
+(Lambda's own exception names, so boto3 raises what a Lambda user expects).
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "AccessKeyError",
+    "AccessKeyNotFoundError",
     "AliasNotFoundError",
     "ArtifactIntegrityError",
+    "AuthenticationError",
+    "CodeBundleError",
     "ColumnError",
     "ConfigError",
     "DataError",
     "DatasetNotFoundError",
     "EmptyDatasetError",
+    "FunctionConflictError",
+    "FunctionNotFoundError",
+    "InvalidInputError",
     "LambeamError",
     "ModelNotFoundError",
     "NotFoundError",
+    "PayloadTooLargeError",
     "PipelineError",
+    "PreconditionFailedError",
     "ProjectNotFoundError",
+    "RuntimeUnavailableError",
     "SourceNotFoundError",
     "StorageError",
+    "TooManyRequestsError",
     "TrainingError",
     "UntrustedModelError",
 ]
@@ -48,6 +71,7 @@ class LambeamError(Exception):
 
     exit_code: int = 1
     http_status: int = 500
+    lambda_error: str = "ServiceException"
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -62,6 +86,7 @@ class ConfigError(LambeamError, ValueError):
 
     exit_code = 2
     http_status = 400
+    lambda_error = "InvalidParameterValueException"
 
 
 class ProjectNotFoundError(ConfigError):
@@ -72,6 +97,7 @@ class NotFoundError(LambeamError, LookupError):
     """A named dataset, model, version or alias does not exist."""
 
     http_status = 404
+    lambda_error = "ResourceNotFoundException"
 
 
 class DatasetNotFoundError(NotFoundError):
@@ -90,6 +116,7 @@ class DataError(LambeamError, ValueError):
     """The input data cannot be used the way the pipeline declares."""
 
     http_status = 400
+    lambda_error = "InvalidRequestContentException"
 
 
 class SourceNotFoundError(DataError):
@@ -126,3 +153,95 @@ class UntrustedModelError(LambeamError):
     """A stored model contains types that are not in the trusted set; it is not loaded."""
 
     http_status = 422
+
+
+class CodeBundleError(ConfigError):
+    """A code bundle is too large, malformed or unsafe, or its requirements failed to install."""
+
+
+class FunctionNotFoundError(NotFoundError):
+    """No such function, function version or function alias."""
+
+
+class AccessKeyNotFoundError(NotFoundError):
+    """No access key has that id."""
+
+
+class InvalidInputError(DataError):
+    """A predict request does not fit the model's signature; the message names field and row.
+
+    `field` (a column or a request key) and `row` (0-based) are None when they do not apply.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None, row: int | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+        self.row = row
+
+
+class PayloadTooLargeError(DataError):
+    """A request body is larger than the limit (Lambda's 6 MB for a synchronous invoke)."""
+
+    http_status = 413
+    lambda_error = "RequestTooLargeException"
+
+    def __init__(self, message: str, *, size: int, limit: int) -> None:
+        super().__init__(message)
+        self.size = size
+        self.limit = limit
+
+
+class FunctionConflictError(LambeamError):
+    """The change conflicts with what exists: a duplicate name, or a version an alias still uses."""
+
+    http_status = 409
+    lambda_error = "ResourceConflictException"
+
+
+class PreconditionFailedError(LambeamError):
+    """The caller's RevisionId is not the current one: someone else changed the resource first."""
+
+    http_status = 412
+    lambda_error = "PreconditionFailedException"
+
+
+class AuthenticationError(LambeamError):
+    """The request's credentials are missing, malformed, unknown, disabled or wrong.
+
+    `error_code` is the Lambda-style code a face puts on the wire (x-amzn-ErrorType).
+    """
+
+    http_status = 401
+
+    def __init__(self, message: str, error_code: str = "UnrecognizedClientException") -> None:
+        super().__init__(message)
+        self.error_code = error_code
+        self.lambda_error = error_code
+
+
+class AccessKeyError(LambeamError, ValueError):
+    """An access key cannot be made as asked (no name, or a role lambeam does not know)."""
+
+    exit_code = 2
+    http_status = 400
+    lambda_error = "InvalidParameterValueException"
+
+
+class TooManyRequestsError(LambeamError):
+    """A function is at its concurrency limit and no instance freed up in time (a throttle)."""
+
+    http_status = 429
+    lambda_error = "TooManyRequestsException"
+    error_type = lambda_error
+
+    def __init__(self, message: str, function_name: str) -> None:
+        super().__init__(message)
+        self.function_name = function_name
+
+
+class RuntimeUnavailableError(LambeamError):
+    """The engine is not running, or its zygote could not be started."""
+
+    http_status = 503
+    lambda_error = "ServiceException"
+    error_type = lambda_error

@@ -9,7 +9,7 @@ from __future__ import annotations
 import traceback
 from typing import Any
 
-from lambeam.errors import LambeamError
+from lambeam.errors import RuntimeUnavailableError, TooManyRequestsError
 
 __all__ = [
     "FUNCTION_ERROR_UNHANDLED",
@@ -41,26 +41,6 @@ RUNTIME_EXIT_ERROR = "Runtime.ExitError"
 RUNTIME_OUT_OF_MEMORY = "Runtime.OutOfMemory"
 SANDBOX_TIMEDOUT = "Sandbox.Timedout"
 TOO_MANY_REQUESTS = "TooManyRequestsException"
-
-
-# These two belong in lambeam/errors.py (under LambeamError); they live here until that module,
-# owned by another part of the tree, takes them.
-class TooManyRequestsError(LambeamError):
-    """A function is at its concurrency limit and no instance freed up in time (a throttle)."""
-
-    http_status = 429
-    error_type = TOO_MANY_REQUESTS
-
-    def __init__(self, message: str, function_name: str) -> None:
-        super().__init__(message)
-        self.function_name = function_name
-
-
-class RuntimeUnavailableError(LambeamError):
-    """The engine is not running, or its zygote could not be started."""
-
-    http_status = 503
-    error_type = "ServiceException"
 
 
 def error_payload(message: str, error_type: str, stack: list[str] | None = None) -> dict[str, Any]:
