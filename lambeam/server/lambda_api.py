@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from lambeam.errors import ConfigError, DataError, LambeamError, NotFoundError
+from lambeam.errors import ConfigError, LambeamError
 from lambeam.functions import (
     FunctionConfig,
     PreconditionFailedError,
@@ -90,12 +90,7 @@ def _error(exc: Exception) -> Response:
         status = 401 if exc.error_code == MISSING_AUTHENTICATION_TOKEN else 403
         code = exc.error_code
     elif isinstance(exc, LambeamError):
-        status = exc.http_status
-        code = getattr(exc, "lambda_error", None) or getattr(exc, "error_type", None) or (
-            "ResourceNotFoundException" if isinstance(exc, NotFoundError)
-            else "InvalidParameterValueException" if isinstance(exc, ConfigError | DataError)
-            else "ServiceException"
-        )
+        status, code = exc.http_status, exc.lambda_error
         if isinstance(exc, TooManyRequestsError):
             extra["Reason"] = "ReservedFunctionConcurrentInvocationLimitExceeded"
     if status < 500:

@@ -137,6 +137,20 @@ def test_boto3_creates_invokes_versions_and_aliases_a_code_function(
     assert [f["FunctionName"] for f in client.list_functions()["Functions"]] == ["hello"]
     assert _invoke(client, FunctionName="hello", Payload=b"{}")[0]["StatusCode"] == 200
 
+    configuration = client.get_function_configuration(FunctionName="hello", Qualifier="prod")
+    assert configuration["Version"] == "1"
+    with pytest.raises(ClientError) as stale:
+        client.update_function_configuration(FunctionName="hello", Timeout=6, RevisionId="old")
+    assert _error_code(stale) == ("PreconditionFailedException", 412)
+    with pytest.raises(ClientError) as in_use:
+        client.delete_function(FunctionName="hello", Qualifier="1")
+    assert _error_code(in_use) == ("ResourceConflictException", 409)
+    assert [a["Name"] for a in client.list_aliases(FunctionName="hello")["Aliases"]] == ["prod"]
+    client.delete_alias(FunctionName="hello", Name="prod")
+    assert client.list_aliases(FunctionName="hello")["Aliases"] == []
+    client.delete_function_concurrency(FunctionName="hello")
+    assert "Concurrency" not in client.get_function(FunctionName="hello")
+
     client.delete_function(FunctionName="hello")
     with pytest.raises(ClientError) as missing:
         client.get_function(FunctionName="hello")
