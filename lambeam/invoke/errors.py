@@ -5,13 +5,13 @@ there, and carries Lambda's error type as `lambda_error` for the Lambda API face
 
     ConfigError
     └── InvalidInvocationError    an unknown invocation type or log type (400)
-    LambeamError
-    └── RequestTooLargeError      a request payload over Lambda's 6 MB (413)
+    PayloadTooLargeError
+    └── RequestTooLargeError      an Invoke request body over Lambda's 6 MB (413)
 """
 
 from __future__ import annotations
 
-from lambeam.errors import ConfigError, LambeamError
+from lambeam.errors import ConfigError, PayloadTooLargeError
 
 __all__ = ["InvalidInvocationError", "RequestTooLargeError"]
 
@@ -23,13 +23,12 @@ class InvalidInvocationError(ConfigError):
     lambda_error = "InvalidParameterValueException"
 
 
-class RequestTooLargeError(LambeamError):
-    """A request payload over the synchronous invoke limit (Lambda's 6 MB)."""
+class RequestTooLargeError(PayloadTooLargeError):
+    """An Invoke request body over the synchronous limit (Lambda's 6 MB).
 
-    http_status = 413
+    Sent as RequestEntityTooLargeException, the code Lambda itself answers an oversized Invoke
+    body with ("Request must be smaller than 6291456 bytes for the InvokeFunction operation"),
+    though botocore's model lists RequestTooLargeException; boto3 raises a ClientError either way.
+    """
+
     lambda_error = "RequestEntityTooLargeException"
-
-    def __init__(self, message: str, *, size: int, limit: int) -> None:
-        super().__init__(message)
-        self.size = size
-        self.limit = limit
