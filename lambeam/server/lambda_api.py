@@ -40,7 +40,7 @@ from lambeam.functions import (
 from lambeam.invoke import MAX_PAYLOAD_BYTES
 from lambeam.runtime import TooManyRequestsError
 from lambeam.security import MISSING_AUTHENTICATION_TOKEN, AuthenticationError, verify_sigv4
-from lambeam.server._gateway import Gateway, gateway
+from lambeam.server._gateway import Admit, Gateway, Handler, endpoint
 from lambeam.server._lambda_shapes import (
     alias_configuration,
     code_from_zip_field,
@@ -54,32 +54,33 @@ __all__ = ["lambda_routes"]
 
 _log = logging.getLogger(__name__)
 
-_Handler = Callable[[Request, Gateway, bytes], Awaitable[Response]]
 _BASE = "/2015-03-31/functions"
 
 
-def _endpoint(handler: _Handler, body_limit: int = MAX_MANAGEMENT_BODY) -> Callable[..., Any]:
-    """Read the body, verify its signature, run `handler`; any error becomes Lambda's."""
+def _signed(body_limit: int) -> Admit:
+    """Read the body (at most `body_limit` bytes) and verify the request's SigV4 signature."""
 
-    async def endpoint(request: Request) -> Response:
-        try:
-            gw = gateway(request)
-            body = await read_body(request, body_limit)
-            if gw.auth:
-                await asyncio.to_thread(
-                    verify_sigv4,
-                    gw.project.db,
-                    request.method,
-                    request.scope.get("raw_path", request.url.path.encode()).decode("latin-1"),
-                    request.scope.get("query_string", b"").decode("latin-1"),
-                    raw_headers(request),
-                    body,
-                )
-            return await handler(request, gw, body)
-        except Exception as exc:  # noqa: BLE001 - every error is answered in Lambda's form
-            return _error(exc)
+    async def admit(request: Request, gw: Gateway) -> bytes:
+        body = await read_body(request, body_limit)
+        if gw.auth:
+            await asyncio.to_thread(
+                verify_sigv4,
+                gw.project.db,
+                request.method,
+                request.scope.get("raw_path", request.url.path.encode()).decode("latin-1"),
+                request.scope.get("query_string", b"").decode("latin-1"),
+                raw_headers(request),
+                body,
+            )
+        return body
 
-    return endpoint
+    return admit
+
+
+def _endpoint(
+    handler: Handler, body_limit: int = MAX_MANAGEMENT_BODY
+) -> Callable[[Request], Awaitable[Response]]:
+    return endpoint(handler, _signed(body_limit), _error)
 
 
 def _error(exc: Exception) -> Response:

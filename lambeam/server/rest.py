@@ -14,7 +14,7 @@ import base64
 import binascii
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -42,7 +42,7 @@ from lambeam.functions import (
 )
 from lambeam.invoke import MAX_PAYLOAD_BYTES
 from lambeam.security import authenticate_bearer
-from lambeam.server._gateway import Gateway, gateway
+from lambeam.server._gateway import Admit, Gateway, Handler, endpoint
 from lambeam.server._requests import MAX_MANAGEMENT_BODY, json_object, read_body
 from lambeam.server.openapi import openapi_document
 
@@ -50,26 +50,16 @@ __all__ = ["rest_routes"]
 
 _log = logging.getLogger(__name__)
 
-_Handler = Callable[[Request, Gateway, bytes], Awaitable[Response]]
+def _bearer(body_limit: int, auth: bool) -> Admit:
+    """Check the bearer token (before reading anything), then read at most `body_limit` bytes."""
 
+    async def admit(request: Request, gw: Gateway) -> bytes:
+        if auth and gw.auth:
+            header = request.headers.get("authorization")
+            await asyncio.to_thread(authenticate_bearer, gw.project.db, header)
+        return await read_body(request, body_limit)
 
-def _endpoint(
-    handler: _Handler, body_limit: int = MAX_MANAGEMENT_BODY, auth: bool = True
-) -> Callable[..., Any]:
-    """Read the body, check the bearer token, run `handler`; any error becomes JSON."""
-
-    async def endpoint(request: Request) -> Response:
-        try:
-            gw = gateway(request)
-            if auth and gw.auth:
-                header = request.headers.get("authorization")
-                await asyncio.to_thread(authenticate_bearer, gw.project.db, header)
-            body = await read_body(request, body_limit)
-            return await handler(request, gw, body)
-        except Exception as exc:  # noqa: BLE001 - every error is answered in one JSON form
-            return _error(exc)
-
-    return endpoint
+    return admit
 
 
 def _error(exc: Exception) -> Response:
@@ -273,7 +263,7 @@ async def _invoke(request: Request, gw: Gateway, body: bytes) -> Response:
 
 
 # (path, method, handler, auth, summary) — the OpenAPI document is built from this table.
-ROUTES: list[tuple[str, str, _Handler, bool, str]] = [
+ROUTES: list[tuple[str, str, Handler, bool, str]] = [
     ("/v1/health", "GET", _health, False, "Liveness: the server and its zygote"),
     ("/v1/openapi.json", "GET", _openapi, False, "This OpenAPI document"),
     ("/v1/functions", "GET", _list, True, "List functions ($LATEST of each)"),
@@ -297,5 +287,6 @@ def rest_routes() -> list[BaseRoute]:
     routes: list[BaseRoute] = []
     for path, method, handler, auth, _summary in ROUTES:
         limit = MAX_PAYLOAD_BYTES if handler is _invoke else MAX_MANAGEMENT_BODY
-        routes.append(Route(path, _endpoint(handler, limit, auth), methods=[method]))
+        answer = endpoint(handler, _bearer(limit, auth), _error)
+        routes.append(Route(path, answer, methods=[method]))
     return routes
