@@ -29,7 +29,10 @@ logging.getLogger().addFilter(_QuietBeamImports())
 
 app = typer.Typer(
     name="lambeam",
-    help="Self-hosted serverless machine learning: Beam pipelines, training, a model registry.",
+    help=(
+        "Self-hosted serverless machine learning: Beam pipelines, training, a model registry, "
+        "and Lambda-style functions."
+    ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
