@@ -23,7 +23,10 @@ ALLOWED = {
     "inference": {"errors", "config", "storage", "registry"},
     "functions": {"errors", "config", "storage", "progress", "project", "registry"},
     "training": {"errors", "config", "storage", "progress", "project", "data", "registry"},
-    "quickstart": {"errors", "config", "storage", "progress", "project", "data", "registry", "training"},
+    "quickstart": {
+        "errors", "config", "storage", "progress", "project", "data", "registry", "training",
+        "functions", "security", "server",
+    },
     "invoke": {
         "errors", "config", "storage", "progress", "project", "registry", "functions", "runtime",
         "inference", "security",

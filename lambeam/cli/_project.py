@@ -20,8 +20,12 @@ def register(app: typer.Typer) -> None:
 
 
 def init(
-    directory: Annotated[Path, typer.Argument(help="Project folder (created if missing).")] = Path("."),
-    name: Annotated[str | None, typer.Option(help="Project name (default: the folder's name).")] = None,
+    directory: Annotated[Path, typer.Argument(help="Project folder (created if missing).")] = Path(
+        "."
+    ),
+    name: Annotated[
+        str | None, typer.Option(help="Project name (default: the folder's name).")
+    ] = None,
 ) -> None:
     """Make a project: lambeam.toml and the .lambeam/ state folder (metadata, artifacts)."""
     project = init_project(directory, name)
@@ -33,7 +37,9 @@ def init(
 
 
 def quickstart(
-    directory: Annotated[Path, typer.Option("--dir", help="Where to make the demo project.")] = Path("lambeam-quickstart"),
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Where to make the demo project.")
+    ] = Path("lambeam-quickstart"),
 ) -> None:
     """The whole flow on data shipped with lambeam: pipelines, training, comparison, an alias."""
     from lambeam.quickstart import run_quickstart
@@ -43,3 +49,13 @@ def quickstart(
         console.print(line, markup=False)
     console.print(metrics_table(summary.metrics))
     console.print(f"[bold green]prod[/]: {summary.prod}")
+    for answer in summary.answers:
+        out = answer["output"]
+        console.print(
+            f"  {answer['input']['island']}, bill {answer['input']['bill_length_mm']} mm → "
+            f"{out['predictions'][0]} (runner {out.get('runner')})",
+            markup=False,
+        )
+    console.print("call it yourself:")
+    for line in summary.how_to_call:
+        console.print(f"  {line}", markup=False, soft_wrap=True)

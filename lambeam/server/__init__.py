@@ -7,7 +7,14 @@ Both faces only translate their wire format and call the invocation core (lambea
 functions service; each maps errors to its wire in one place.
 """
 
-from lambeam.server.app import DEFAULT_HOST, DEFAULT_PORT, create_app, serve
+from lambeam.server.app import DEFAULT_HOST, DEFAULT_PORT, create_app, serve, serving
 from lambeam.server.openapi import openapi_document
 
-__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "create_app", "openapi_document", "serve"]
+__all__ = [
+    "DEFAULT_HOST",
+    "DEFAULT_PORT",
+    "create_app",
+    "openapi_document",
+    "serve",
+    "serving",
+]

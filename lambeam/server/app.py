@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from starlette.applications import Starlette
@@ -24,7 +27,7 @@ from lambeam.server._gateway import Gateway
 from lambeam.server.lambda_api import lambda_routes
 from lambeam.server.rest import rest_routes
 
-__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "create_app", "serve"]
+__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "create_app", "serve", "serving"]
 
 _log = logging.getLogger(__name__)
 
@@ -79,6 +82,38 @@ def serve(
     """Run the gateway on uvicorn until interrupted."""
     import uvicorn
 
-    uvicorn.run(
-        create_app(project), host=host, port=port, log_level=log_level, **uvicorn_options
+    uvicorn.run(create_app(project), host=host, port=port, log_level=log_level, **uvicorn_options)
+
+
+@contextlib.contextmanager
+def serving(
+    project: Project, host: str = DEFAULT_HOST, port: int = 0, *, start_timeout_s: float = 180.0
+) -> Iterator[str]:
+    """Run the gateway on uvicorn in a background thread; yields its base URL, stops on exit.
+
+    Port 0 takes a free port. Used by the quickstart (and anything else that needs a gateway
+    for a while inside one program).
+    """
+    import uvicorn
+
+    if port == 0:
+        with socket.socket() as sock:
+            sock.bind((host, 0))
+            port = int(sock.getsockname()[1])
+    config = uvicorn.Config(
+        create_app(project), host=host, port=port, log_level="warning", lifespan="on"
     )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="lambeam-gateway", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + start_timeout_s  # the zygote imports the scientific stack
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            raise RuntimeError(f"the gateway did not start on {host}:{port}")
+        time.sleep(0.05)
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=60)

@@ -16,6 +16,11 @@ def test_quickstart_runs_the_whole_flow(tmp_path: Path) -> None:
     # Real data, real models: the scores are those of working classifiers, not placeholders.
     assert summary.metrics["tweets:1"]["accuracy"] > 0.8
     assert max(summary.metrics[r]["f1"] for r in ("penguins:1", "penguins:2")) > 0.9
+    # The prod model is deployed and answered over HTTP, as the registry model predicts.
+    species = [a["output"]["predictions"][0] for a in summary.answers]
+    assert species == ["Adelie", "Chinstrap", "Gentoo"]
+    assert len(summary.latencies_ms) == 20 and all(ms > 0 for ms in summary.latencies_ms)
+    assert any("curl" in line for line in summary.how_to_call)
     project = Project.open(tmp_path / "qs")
     try:
         assert {m.name: m.versions for m in list_models(project.db)} == {"penguins": 2, "tweets": 1}
