@@ -11,6 +11,7 @@ import configparser
 import json
 import shutil
 import statistics
+import sys
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -140,7 +141,8 @@ def _invoke_over_http(project: Project, summary: QuickstartSummary) -> None:
     request_file.write_text(json.dumps({"instances": [_ROWS[2]]}) + "\n", encoding="utf-8")
     credentials_file = credentials_path(project.settings)
     summary.how_to_call = [
-        f"cd {project.settings.root} && lambeam server    # then, from another shell there:",
+        f"cd {project.settings.root} && {_lambeam_command()} server"
+        "    # then, from another shell there:",
         f'curl -s -H "Authorization: Bearer {key_id}:$SECRET" -d @request.json '
         "http://127.0.0.1:8000/v1/functions/penguins-api/invoke",
         f'AWS_SHARED_CREDENTIALS_FILE={credentials_file} python -c "import boto3; '
@@ -155,6 +157,12 @@ def _invoke_over_http(project: Project, summary: QuickstartSummary) -> None:
         f"penguins-api answered {len(summary.answers)} rows over HTTP; warm latency p50 "
         f"{p50:.1f} ms over {_TIMED_CALLS} calls"
     )
+
+
+def _lambeam_command() -> str:
+    """How to run lambeam from any folder: the script beside this interpreter (e.g. in .venv)."""
+    script = Path(sys.executable).with_name("lambeam")
+    return str(script) if script.exists() else "lambeam"
 
 
 def _post(url: str, body: dict[str, Any], key_id: str, secret: str) -> dict[str, Any]:
