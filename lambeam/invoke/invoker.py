@@ -31,6 +31,7 @@ from lambeam.functions import (
     materialize,
     resolve,
 )
+from lambeam.inference import MAX_PAYLOAD_BYTES  # Lambda's 6 MB, for requests and responses
 from lambeam.invoke.errors import InvalidInvocationError, RequestTooLargeError
 from lambeam.invoke.models import ModelServing
 from lambeam.project import Project
@@ -47,7 +48,6 @@ __all__ = [
 
 _log = logging.getLogger(__name__)
 
-MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # Lambda's limit for a synchronous request and response
 LOG_TAIL_BYTES = 4096  # Lambda's X-Amz-Log-Result: the last 4 KB of the invocation's log
 INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
 RESPONSE_TOO_LARGE = "Function.ResponseSizeTooLarge"
