@@ -121,6 +121,15 @@ class DatasetVersion:
         frame = self.frame(split)
         return self.matrix(frame), self.labels(frame)
 
+    def split_features(self) -> dict[str, tuple[Any, np.ndarray | None]]:
+        """(X, y) of the train and the test split, reading the shards once."""
+        frame = self.frame()
+        parts = {}
+        for split in ("train", "test"):
+            rows = frame[frame[SPLIT_COLUMN] == split].reset_index(drop=True)
+            parts[split] = (self.matrix(rows), self.labels(rows))
+        return parts
+
     def matrix(self, frame: pd.DataFrame) -> Any:
         """Assemble the feature matrix from stored shard columns, in feature order."""
         parts: list[Any] = []

@@ -57,8 +57,9 @@ def train(project: Any, spec: TrainSpec, reporter: Reporter | None = None) -> Tr
     task = infer_task(estimator)
     with reporter.stage(f"loading dataset {spec.dataset}"):
         dataset = get_dataset_version(project.db, project.store, spec.dataset)
-        X_train, y_train = dataset.features("train")
-        X_test, y_test = dataset.features("test")
+        splits = dataset.split_features()
+        X_train, y_train = splits["train"]
+        X_test, y_test = splits["test"]
     _check_data(spec, dataset, task, X_train, y_train)
     if task not in _SUPERVISED:
         y_train = y_test = None
