@@ -52,7 +52,7 @@ from lambeam.functions.errors import (
     PreconditionFailedError,
 )
 from lambeam.functions.records import AliasInfo, FunctionInfo, ResolvedFunction
-from lambeam.functions.resolve import resolve
+from lambeam.functions.resolve import RESOLVE_TTL_S, Resolver, resolve
 from lambeam.functions.versions import list_versions, publish_version
 
 __all__ = [
@@ -90,6 +90,8 @@ __all__ = [
     "publish_version",
     "put_function_concurrency",
     "resolve",
+    "Resolver",
+    "RESOLVE_TTL_S",
     "update_alias",
     "update_function_code",
     "update_function_configuration",

@@ -1,9 +1,14 @@
-"""Which concrete version an invocation runs: `$LATEST`, a number, or an alias's (weighted) pick."""
+"""Which concrete version an invocation runs: `$LATEST`, a number, or an alias's (weighted) pick.
+
+`resolve` reads the database each time; a `Resolver` (the server's) reuses what it read for a second.
+"""
 
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from lambeam.functions._rows import (
     alias_info,
@@ -15,10 +20,33 @@ from lambeam.functions._rows import (
     version_row,
 )
 from lambeam.functions.config import LATEST
-from lambeam.functions.records import FunctionInfo, ResolvedFunction
+from lambeam.functions.records import AliasInfo, FunctionInfo, ResolvedFunction
 from lambeam.storage import Database
 
-__all__ = ["resolve"]
+__all__ = ["RESOLVE_TTL_S", "Resolver", "resolve"]
+
+# How long the gateway reuses what it read: a change made elsewhere is served within this.
+RESOLVE_TTL_S = 1.0
+
+
+@dataclass(frozen=True)
+class _Targets:
+    """What a qualifier can run: one version, or an alias's version and its weighted second."""
+
+    alias: AliasInfo | None
+    versions: dict[str, FunctionInfo]
+
+    def choose(self, name: str, rng: Callable[[], float]) -> ResolvedFunction:
+        version = self.alias.choose(rng) if self.alias is not None else next(iter(self.versions))
+        info = self.versions[version]
+        return ResolvedFunction(
+            name=name,
+            version=info.version,
+            alias=self.alias.name if self.alias is not None else None,
+            config=info.config,
+            code_sha256=info.code_sha256,
+            model=info.model,
+        )
 
 
 def resolve(
@@ -32,22 +60,75 @@ def resolve(
     An alias with routing runs its additional version when `rng()` < its weight, so about that
     share of invocations go there; pass a seeded `rng` for repeatable choices.
     """
+    return _targets(db, name, qualifier).choose(name, rng)
+
+
+class Resolver:
+    """`resolve` for a server's hot path: what a qualifier names is read at most every `ttl_s`.
+
+    Each call still makes its own weighted choice between an alias's versions. Call `forget`
+    when this process changes a function, so its own changes apply at once; changes made by
+    another process (the CLI, a second server) apply within `ttl_s`. Errors are never cached.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        ttl_s: float = RESOLVE_TTL_S,
+        rng: Callable[[], float] = random.random,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._db = db
+        self._ttl_s = ttl_s
+        self._rng = rng
+        self._clock = clock
+        self._cache: dict[tuple[str, str], tuple[float, _Targets]] = {}
+
+    def cached(self, name: str, qualifier: str | int | None) -> ResolvedFunction | None:
+        """The resolution if it is fresh in the cache (no database read), else None."""
+        entry = self._cache.get(_key(name, qualifier))
+        if entry is None or self._clock() - entry[0] >= self._ttl_s:
+            return None
+        return entry[1].choose(name, self._rng)
+
+    def resolve(self, name: str, qualifier: str | int | None = None) -> ResolvedFunction:
+        """As `resolve`, from the cache when fresh (this may read the database)."""
+        found = self.cached(name, qualifier)
+        if found is not None:
+            return found
+        targets = _targets(self._db, name, qualifier)
+        self._cache[_key(name, qualifier)] = (self._clock(), targets)
+        return targets.choose(name, self._rng)
+
+    def forget(self, name: str) -> None:
+        """Drop what is cached for function `name` (it was changed or deleted)."""
+        for key in [k for k in self._cache if k[0] == name]:
+            del self._cache[key]
+
+
+def _key(name: str, qualifier: str | int | None) -> tuple[str, str]:
+    return name, LATEST if qualifier is None else str(qualifier)
+
+
+def _targets(db: Database, name: str, qualifier: str | int | None) -> _Targets:
     kind, qualifier = qualifier_kind(name, qualifier)
-    alias = None
     with db.session() as session:
         function = function_row(session, name)
-        if kind == "alias":
-            alias = qualifier
-            qualifier = alias_info(alias_row(session, name, alias)).choose(rng)
-        if qualifier == LATEST:
-            info: FunctionInfo = latest_info(function)
-        else:
-            info = version_info(function, version_row(session, name, qualifier))
-    return ResolvedFunction(
-        name=name,
-        version=info.version,
-        alias=alias,
-        config=info.config,
-        code_sha256=info.code_sha256,
-        model=info.model,
-    )
+        if kind != "alias":
+            if qualifier == LATEST:
+                info = latest_info(function)
+            else:
+                info = version_info(function, version_row(session, name, qualifier))
+            return _Targets(None, {info.version: info})
+        alias = alias_info(alias_row(session, name, qualifier))
+        wanted = [alias.version]
+        if alias.routing:
+            wanted.append(str(alias.routing["additional_version"]))
+        versions: dict[str, FunctionInfo] = {}
+        for version in wanted:
+            if version == LATEST:
+                versions[version] = latest_info(function)
+            else:
+                versions[version] = version_info(function, version_row(session, name, version))
+        return _Targets(alias, versions)

@@ -3,15 +3,18 @@
     runner = load_runner(get_model_version(db, store, "churn@prod"))   # ONNX when trusted
     check_payload_size(len(raw_body))                                   # 413 past 6 MB
     request = parse_request(json.loads(raw_body), version.signature)    # 400 naming the field
-    batcher = MicroBatcher(lambda frame: runner.predict(frame, True), max_batch_size=64)
-    predictions = await batcher.predict(request.frame)
+    predictions = runner.predict(request.frame, probabilities=True)
     body = format_response(predictions, request, model=runner.model, runner=runner.kind)
 
-The HTTP gateway and the function instances call these; none of it knows about a transport.
+A model function's instance runs `BatchHandler` on the directory `write_model_files` wrote, and
+gets its requests as a micro-batch (`wire.encode_requests`, put together by a `MicroBatcher` in
+the gateway). None of it knows about HTTP.
 """
 
 from lambeam.inference.batching import MicroBatcher
 from lambeam.inference.errors import InvalidInputError, PayloadTooLargeError
+from lambeam.inference.files import HANDLER, load_model_files, write_model_files
+from lambeam.inference.handler import BatchHandler, predict_together
 from lambeam.inference.onnx_runner import OnnxRunner
 from lambeam.inference.predictions import Predictions
 from lambeam.inference.request import (
@@ -24,10 +27,19 @@ from lambeam.inference.request import (
 from lambeam.inference.response import format_response
 from lambeam.inference.runner import ModelRunner, load_runner
 from lambeam.inference.sklearn_runner import SklearnRunner
+from lambeam.inference.wire import (
+    WireError,
+    decode_replies,
+    decode_requests,
+    encode_replies,
+    encode_requests,
+)
 
 __all__ = [
+    "HANDLER",
     "MAX_PAYLOAD_BYTES",
     "MAX_ROWS",
+    "BatchHandler",
     "InvalidInputError",
     "MicroBatcher",
     "ModelRunner",
@@ -36,8 +48,16 @@ __all__ = [
     "PayloadTooLargeError",
     "Predictions",
     "SklearnRunner",
+    "WireError",
     "check_payload_size",
+    "decode_replies",
+    "decode_requests",
+    "encode_replies",
+    "encode_requests",
     "format_response",
+    "load_model_files",
     "load_runner",
     "parse_request",
+    "predict_together",
+    "write_model_files",
 ]

@@ -1,189 +1,152 @@
-"""Micro-batching: requests that arrive together run as one predict.
+"""Micro-batching: requests that arrive together are handed on as one batch.
 
-    batcher = MicroBatcher(lambda frame: runner.predict(frame, probabilities=True), 64, 2)
-    predictions = await batcher.predict(parsed.frame)      # only this request's rows
+    batcher = MicroBatcher(run_batch, max_batch_size=64, max_wait_ms=0, max_in_flight=2)
+    answer = await batcher.submit(request_body)     # this request's own answer
 
-One batch runs at a time, in a worker thread, so the event loop stays free to take requests while
-the model works; whatever queued meanwhile forms the next batch. That is what makes batching pay:
-under load a single-threaded model answers many requests per predict instead of one.
-
-When a batch of several requests fails, each request is run again on its own, so only the
-request that cannot be predicted gets the error and the others get their answers.
+`run_batch` takes a list of items and returns one outcome per item, in order (an exception
+instance as an outcome fails that item's caller alone). At most `max_in_flight` batches run at
+once (a model function runs each on one of its instances); whatever queues while they run forms
+the next batch. That is what makes batching pay: under load, one predict answers many requests,
+while a lone request at low load is sent at once (with `max_wait_ms` 0) and waits for nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable
-from concurrent.futures import Executor
-from dataclasses import dataclass, field
-
-import pandas as pd
-
-from lambeam.inference.predictions import Predictions
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
 
 __all__ = ["MicroBatcher"]
 
-
-@dataclass
-class _Pending:
-    frame: pd.DataFrame
-    future: asyncio.Future[Predictions] = field(repr=False)
-
-    @property
-    def rows(self) -> int:
-        return len(self.frame)
+Item = TypeVar("Item")
+Outcome = TypeVar("Outcome")
 
 
-class MicroBatcher:
-    """Concatenates concurrent requests' frames (up to `max_batch_size` rows) into one predict.
+class MicroBatcher(Generic[Item, Outcome]):
+    """Groups concurrent submissions (up to `max_batch_size` each) into calls of `run_batch`.
 
-    `run_batch` takes a frame and returns one prediction per row, in order. `max_wait_ms` is how
-    long a batch waits for more rows once its first request is in; 0 runs as soon as the previous
-    batch is done. A request larger than `max_batch_size` runs alone. Use it from one event loop.
+    `max_wait_ms` is how long a batch waits for more items once its first is in and a batch slot
+    is free; 0 sends it at once. Use it from one event loop.
     """
 
     def __init__(
         self,
-        run_batch: Callable[[pd.DataFrame], Predictions],
+        run_batch: Callable[[list[Item]], Awaitable[Sequence[Outcome | BaseException]]],
         max_batch_size: int = 64,
         max_wait_ms: float = 0.0,
-        *,
-        executor: Executor | None = None,
+        max_in_flight: int = 1,
     ) -> None:
         if max_batch_size < 1:
             raise ValueError(f"max_batch_size must be at least 1, not {max_batch_size}")
         if max_wait_ms < 0:
             raise ValueError(f"max_wait_ms must be 0 or more, not {max_wait_ms}")
+        if max_in_flight < 1:
+            raise ValueError(f"max_in_flight must be at least 1, not {max_in_flight}")
         self.run_batch = run_batch
         self.max_batch_size = max_batch_size
         self.max_wait_ms = max_wait_ms
-        self._executor = executor
-        self._queue: deque[_Pending] = deque()
-        self._queued_rows = 0
-        # Binds to the running loop on first use (Python >= 3.10), not here.
+        self.max_in_flight = max_in_flight
+        self._queue: deque[tuple[Item, asyncio.Future[Outcome]]] = deque()
+        # Bind to the running loop on first use (Python >= 3.10), not here.
         self._arrived = asyncio.Event()
+        self._slots = asyncio.Semaphore(max_in_flight)
+        self._running: set[asyncio.Task[None]] = set()
         self._worker: asyncio.Task[None] | None = None
         self._closed = False
 
-    async def predict(self, frame: pd.DataFrame) -> Predictions:
-        """This frame's predictions, computed in a batch with whatever else arrives meanwhile."""
+    async def submit(self, item: Item) -> Outcome:
+        """`item`'s outcome, from a batch with whatever else arrives meanwhile."""
         if self._closed:
             raise RuntimeError("the micro-batcher is closed")
         loop = asyncio.get_running_loop()
         if self._worker is None or self._worker.done():
-            self._worker = loop.create_task(self._serve(), name="lambeam-micro-batcher")
-        pending = _Pending(frame, loop.create_future())
-        self._queue.append(pending)
-        self._queued_rows += pending.rows
+            self._worker = loop.create_task(self._dispatch(), name="lambeam-micro-batcher")
+        future: asyncio.Future[Outcome] = loop.create_future()
+        self._queue.append((item, future))
         self._arrived.set()
-        return await pending.future
+        return await future
+
+    @property
+    def queued(self) -> int:
+        """Items waiting for a batch."""
+        return len(self._queue)
 
     async def aclose(self) -> None:
-        """Stop taking requests; requests still queued fail with RuntimeError."""
+        """Stop taking items; queued and running ones fail with RuntimeError."""
         self._closed = True
-        if self._worker is not None:
-            self._worker.cancel()
-            try:
-                await self._worker
-            except asyncio.CancelledError:
-                pass
+        tasks = [t for t in (self._worker, *self._running) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         while self._queue:
-            pending = self._queue.popleft()
-            if not pending.future.done():
-                pending.future.set_exception(RuntimeError("the micro-batcher is closed"))
-        self._queued_rows = 0
+            _fail(self._queue.popleft()[1], RuntimeError("the micro-batcher is closed"))
 
-    async def __aenter__(self) -> MicroBatcher:
+    async def __aenter__(self) -> MicroBatcher[Item, Outcome]:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    async def _serve(self) -> None:
+    async def _dispatch(self) -> None:
         loop = asyncio.get_running_loop()
-        arrived = self._arrived
         while True:
-            while not self._queue:
-                arrived.clear()
-                await arrived.wait()
+            await self._wait_for_items()
+            await self._slots.acquire()
             if self.max_wait_ms > 0:
                 deadline = loop.time() + self.max_wait_ms / 1000
-                while self._queued_rows < self.max_batch_size:
+                while len(self._queue) < self.max_batch_size:
                     remaining = deadline - loop.time()
                     if remaining <= 0:
                         break
-                    arrived.clear()
+                    self._arrived.clear()
                     try:
-                        await asyncio.wait_for(arrived.wait(), remaining)
+                        await asyncio.wait_for(self._arrived.wait(), remaining)
                     except TimeoutError:
                         break
             batch = self._take()
-            try:
-                await self._run(batch)
-            except asyncio.CancelledError:
-                for pending in batch:
-                    _fail(pending, RuntimeError("the micro-batcher is closed"))
-                raise
-
-    def _take(self) -> list[_Pending]:
-        batch: list[_Pending] = []
-        rows = 0
-        while self._queue:
-            pending = self._queue[0]
-            if pending.future.done():  # the caller gave up (cancelled) while it waited
-                self._queue.popleft()
-                self._queued_rows -= pending.rows
+            if not batch:
+                self._slots.release()
                 continue
-            if batch and rows + pending.rows > self.max_batch_size:
-                break
-            self._queue.popleft()
-            self._queued_rows -= pending.rows
-            batch.append(pending)
-            rows += pending.rows
+            task = loop.create_task(self._run(batch))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+
+    async def _wait_for_items(self) -> None:
+        while not self._queue:
+            self._arrived.clear()
+            await self._arrived.wait()
+
+    def _take(self) -> list[tuple[Item, asyncio.Future[Outcome]]]:
+        batch: list[tuple[Item, asyncio.Future[Outcome]]] = []
+        while self._queue and len(batch) < self.max_batch_size:
+            item, future = self._queue.popleft()
+            if not future.done():  # skip callers that gave up (cancelled) while queued
+                batch.append((item, future))
         return batch
 
-    async def _run(self, batch: list[_Pending]) -> None:
-        if not batch:
-            return
+    async def _run(self, batch: list[tuple[Item, asyncio.Future[Outcome]]]) -> None:
         try:
-            if len(batch) == 1:
-                frame = batch[0].frame
-            else:
-                frame = pd.concat([pending.frame for pending in batch], ignore_index=True)
-            result = await self._in_thread(frame)
-        except Exception as exc:  # noqa: BLE001 - handed to the callers, never lost
-            if len(batch) == 1:
-                _fail(batch[0], exc)
-                return
-            # One bad request must not fail its neighbours: run each alone.
-            for pending in batch:
-                try:
-                    _answer(pending, await self._in_thread(pending.frame))
-                except Exception as single:  # noqa: BLE001
-                    _fail(pending, single)
-            return
-        start = 0
-        for pending in batch:
-            _answer(pending, result.rows(start, start + pending.rows))
-            start += pending.rows
-
-    async def _in_thread(self, frame: pd.DataFrame) -> Predictions:
-        loop = asyncio.get_running_loop()
-        result = await loop.run_in_executor(self._executor, self.run_batch, frame)
-        if len(result) != len(frame):
-            raise RuntimeError(
-                f"the model returned {len(result)} predictions for {len(frame)} rows"
-            )
-        return result
+            outcomes = await self.run_batch([item for item, _ in batch])
+            if len(outcomes) != len(batch):
+                raise RuntimeError(f"a batch of {len(batch)} came back with {len(outcomes)}")
+        except asyncio.CancelledError:
+            for _, future in batch:
+                _fail(future, RuntimeError("the micro-batcher is closed"))
+            raise
+        except Exception as exc:  # noqa: BLE001 - handed to every caller of the batch
+            for _, future in batch:
+                _fail(future, exc)
+        else:
+            for (_, future), outcome in zip(batch, outcomes, strict=True):
+                if isinstance(outcome, BaseException):
+                    _fail(future, outcome)
+                elif not future.done():
+                    future.set_result(outcome)
+        finally:
+            self._slots.release()
 
 
-def _answer(pending: _Pending, predictions: Predictions) -> None:
-    if not pending.future.done():
-        pending.future.set_result(predictions)
-
-
-def _fail(pending: _Pending, exc: BaseException) -> None:
-    if not pending.future.done():
-        pending.future.set_exception(exc)
+def _fail(future: asyncio.Future[object], exc: BaseException) -> None:
+    if not future.done():
+        future.set_exception(exc)

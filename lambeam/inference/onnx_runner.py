@@ -11,7 +11,7 @@ from lambeam.inference.predictions import Predictions, per_row
 from lambeam.registry import ModelVersion, onnx_feed
 from lambeam.storage.jsonable import jsonable
 
-__all__ = ["OnnxRunner"]
+__all__ = ["OnnxRunner", "onnx_classes"]
 
 _PROVIDERS = ["CPUExecutionProvider"]
 # skl2onnx names the served output "label" (classifiers, clusterers, outlier detectors) or
@@ -60,15 +60,11 @@ class OnnxRunner:
         graph = version.onnx_bytes()
         if graph is None:
             raise ValueError(f"model {version.ref} has no ONNX graph")
-        classes = version.signature.get("outputs", {}).get("classes")
-        if classes is None and version.task == "classification":
-            # An older signature without classes: the pipeline knows them (a one-off load).
-            classes = [jsonable(c) for c in getattr(version.load(), "classes_", [])] or None
         return cls(
             graph,
             version.signature,
             input_type=version.onnx_check.get("input_type") or "double",
-            classes=classes,
+            classes=onnx_classes(version),
             model=version.ref,
         )
 
@@ -83,3 +79,12 @@ class OnnxRunner:
         labels = per_row(outputs[0], len(frame))
         proba = np.asarray(outputs[1], dtype=np.float64).tolist() if len(outputs) > 1 else None
         return Predictions(labels, proba, self.classes)
+
+
+def onnx_classes(version: ModelVersion) -> list[Any] | None:
+    """A classifier's classes in the graph's probability order (None for other tasks)."""
+    classes = version.signature.get("outputs", {}).get("classes")
+    if classes is None and version.task == "classification":
+        # An older signature without classes: the pipeline knows them (a one-off load).
+        classes = [jsonable(c) for c in getattr(version.load(), "classes_", [])] or None
+    return classes  # type: ignore[no-any-return]

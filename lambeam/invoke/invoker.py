@@ -5,10 +5,10 @@
     result.status, result.payload, result.function_error, result.executed_version
 
 Like MLServer's DataPlane, it knows nothing of a wire: it resolves the function version
-(`lambeam.functions.resolve`, weighted aliases included), unpacks its code bundle and installed
-requirements into `<state>/functions/`, and runs it in the runtime engine (code functions) or
-through `lambeam.inference` (model functions, see models.py). Faces translate the Invocation and
-the errors raised here into their own wire form.
+(`lambeam.functions.Resolver`, weighted aliases included; what it read is reused for a second),
+unpacks its code bundle and installed requirements (or writes its model's serving files) into
+`<state>/functions/`, and runs it in the runtime engine, micro-batched for model functions (see
+models.py). Faces translate the Invocation and the errors raised here into their own wire form.
 """
 
 from __future__ import annotations
@@ -24,12 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lambeam.functions import (
+    FunctionConfig,
     FunctionInfo,
     ResolvedFunction,
+    Resolver,
     list_functions,
     list_versions,
     materialize,
-    resolve,
 )
 from lambeam.inference import MAX_PAYLOAD_BYTES  # Lambda's 6 MB, for requests and responses
 from lambeam.invoke.errors import InvalidInvocationError, RequestTooLargeError
@@ -96,8 +97,15 @@ class Invoker:
         self.project = project
         self.engine = engine
         self.cache_dir = cache_dir or project.settings.state_dir / "functions"
-        self._rng = rng
-        self._models = ModelServing(project.db, project.store)
+        self._resolver = Resolver(project.db, rng=rng)
+        self._specs: dict[tuple[str, str, str | None], tuple[FunctionConfig, FunctionSpec]] = {}
+        self._models = ModelServing(
+            project.db,
+            project.store,
+            engine,
+            self.cache_dir,
+            python_path=(project.settings.root,),
+        )
         self._background: set[asyncio.Task[Invocation]] = set()
 
     async def invoke(
@@ -132,8 +140,8 @@ class Invoker:
                 size=len(payload),
                 limit=MAX_PAYLOAD_BYTES,
             )
-        function = await asyncio.to_thread(
-            resolve, self.project.db, function_name, qualifier, self._rng
+        function = self._resolver.cached(function_name, qualifier) or await asyncio.to_thread(
+            self._resolver.resolve, function_name, qualifier
         )
         request_id = str(uuid.uuid4())
         if invocation_type == "DryRun":
@@ -161,8 +169,7 @@ class Invoker:
                 code_sha256=info.code_sha256,
                 model=info.model,
             )
-            spec = await asyncio.to_thread(self.function_spec, function)
-            running += await self.engine.ensure_warm(spec)
+            running += await self.engine.ensure_warm(await self._spec(function))
         return running
 
     def _warm_versions(self) -> list[FunctionInfo]:
@@ -170,13 +177,19 @@ class Invoker:
         return [
             info
             for function in list_functions(db)
-            if function.kind == "code"
             for info in list_versions(db, function.name)
             if info.config.warm_minimum > 0
         ]
 
+    def forget(self, function_name: str) -> None:
+        """Drop what was read about a function, so a change made to it applies at once."""
+        self._resolver.forget(function_name)
+
     async def function_changed(self, function_name: str) -> None:
-        """Let go of a deleted or replaced function's instances and batchers."""
+        """Let go of a deleted or replaced function's instances, batchers and cached lookups."""
+        self._resolver.forget(function_name)
+        for key in [k for k in self._specs if k[0] == function_name]:
+            del self._specs[key]
         await self.engine.scale_to_zero(function_name)
         await self._models.forget(function_name)
 
@@ -193,14 +206,14 @@ class Invoker:
         self, function: ResolvedFunction, payload: bytes, request_id: str, tail: bool
     ) -> Invocation:
         if function.kind == "model":
-            body, _model = await self._models.predict(function, payload)
-            return self._checked(
-                Invocation(200, body, None, function.version, None, request_id)
+            result = await self._models.invoke(function, payload, request_id)
+        else:
+            result = await self.engine.invoke(
+                await self._spec(function),
+                payload,
+                request_id=request_id,
+                qualifier=function.qualifier,
             )
-        spec = await asyncio.to_thread(self.function_spec, function)
-        result = await self.engine.invoke(
-            spec, payload, request_id=request_id, qualifier=function.qualifier
-        )
         tail_text = None
         if tail:
             tail_text = result.log_tail.encode()[-LOG_TAIL_BYTES:].decode(errors="ignore")
@@ -215,6 +228,18 @@ class Invoker:
                 result.error_type,
             )
         )
+
+    async def _spec(self, function: ResolvedFunction) -> FunctionSpec:
+        """The runtime spec of a code or model function version (built once per content)."""
+        if function.kind == "model":
+            return await self._models.spec(function)
+        key = (function.name, function.version, function.code_sha256)
+        cached = self._specs.get(key)
+        if cached is not None and cached[0] == function.config:
+            return cached[1]
+        spec = await asyncio.to_thread(self.function_spec, function)
+        self._specs[key] = (function.config, spec)
+        return spec
 
     def function_spec(self, function: ResolvedFunction) -> FunctionSpec:
         """The runtime's spec for a resolved code function, its bundle unpacked (once) on disk."""

@@ -1,122 +1,211 @@
-"""Model functions served in the gateway process: one runner per model version, one batcher each.
+"""Model functions: their requests run in forked instances, micro-batched on the way.
 
-For now a model function's rows are predicted here, in the process that took the request, with
-the runner `lambeam.inference.load_runner` picks (ONNX Runtime when the graph is trusted,
-scikit-learn otherwise) and a `MicroBatcher` sized by the function's batching configuration.
-Running the model inside a forked function instance (so that its memory limit, timeout and
-reserved concurrency apply as they do to code functions) is the next step; until then those
-limits are not enforced for model functions.
+A model function version becomes a raw FunctionSpec whose code is the model version's serving
+directory (`lambeam.inference.write_model_files`): the instance loads the runner at init (ONNX
+Runtime when the graph is trusted, scikit-learn otherwise) and answers batches with
+`lambeam.inference.BatchHandler`. So a model function has the same limits as a code function
+(memory, timeout, reserved concurrency, warm minimum, keep-warm reaping) and the gateway never
+holds a model.
+
+With batching on (`max_batch_size` > 1), requests go through a `MicroBatcher`: at most one batch
+per core (or the reserved concurrency, if lower) runs at a time, and what arrives meanwhile forms
+the next batch, sent as one invocation. A batch's requests share its request id and its log
+(START … REPORT, once per batch). With batching off each request is its own invocation.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
-from collections.abc import Callable
+import os
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from lambeam.functions import ResolvedFunction
 from lambeam.inference import (
+    HANDLER,
     InvalidInputError,
     MicroBatcher,
-    ModelRunner,
-    format_response,
-    load_runner,
-    parse_request,
+    decode_replies,
+    encode_requests,
+    write_model_files,
 )
-from lambeam.registry import ModelVersion, get_model_version
+from lambeam.registry import ModelVersion, get_model_version, parse_model_ref
+from lambeam.runtime import FUNCTION_ERROR_UNHANDLED, Engine, FunctionSpec, InvocationResult
 from lambeam.storage import ArtifactStore, Database
 
-__all__ = ["ModelServing"]
+__all__ = ["LOOKUP_TTL_S", "ModelServing"]
+
+# How long a `model@alias` lookup is reused: an alias moved elsewhere is served within this.
+LOOKUP_TTL_S = 1.0
+_INVALID, _FAILED = 400, 500
 
 
-@dataclass
-class _Served:
-    """A loaded model version and the batcher in front of it, for one function's batching."""
-
-    version: ModelVersion
-    runner: ModelRunner
-    batcher: MicroBatcher
+@dataclass(frozen=True)
+class _Batching:
+    spec: FunctionSpec
+    batcher: MicroBatcher[bytes, InvocationResult]
 
 
 class ModelServing:
-    """Loads model versions once and answers predict requests for model functions.
+    """Turns model function versions into runtime specs and invokes them, batched or not.
 
-    Runners are cached per model version (`churn:7`); batchers per function and model version,
-    since batching is a function's setting.
+    `python_path` is what instances can import besides lambeam: the project's root, where the
+    modules of a pipeline's custom steps live.
     """
 
-    def __init__(self, db: Database, store: ArtifactStore) -> None:
+    def __init__(
+        self,
+        db: Database,
+        store: ArtifactStore,
+        engine: Engine,
+        cache_dir: Path,
+        *,
+        python_path: tuple[Path, ...] = (),
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._db = db
         self._store = store
-        self._runners: dict[str, tuple[ModelVersion, ModelRunner]] = {}
-        self._served: dict[tuple[str, str, int, int], _Served] = {}
-        self._lock = asyncio.Lock()
+        self._engine = engine
+        self._cache_dir = cache_dir
+        self._python_path = python_path
+        self._clock = clock
+        self._versions: dict[str, tuple[float, ModelVersion]] = {}
+        self._directories: dict[str, Path] = {}
+        self._batching: dict[str, _Batching] = {}
 
-    async def predict(self, function: ResolvedFunction, payload: bytes) -> tuple[bytes, str]:
-        """The JSON answer to `payload` (`{"instances": …}` or `{"inputs": …}`) and the model ref.
+    async def invoke(
+        self, function: ResolvedFunction, payload: bytes, request_id: str
+    ) -> InvocationResult:
+        """Run one request of a model function; InvalidInputError when it does not fit.
 
-        A request that does not fit the model's signature raises InvalidInputError naming the
-        field (a 400 on every face).
+        With batching, `request_id` is dropped for the batch's own: the requests a batch
+        answers share one invocation, one request id and one log.
         """
-        served = await self._served_for(function)
-        try:
-            body = json.loads(payload) if payload.strip() else None
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InvalidInputError(f"request body is not JSON: {exc}") from None
-        request = parse_request(body, served.version.signature)
-        predictions = await served.batcher.predict(request.frame)
-        answer = format_response(
-            predictions, request, model=served.runner.model, runner=served.runner.kind
+        spec = await self.spec(function)
+        batching = function.config.batching
+        if not batching.enabled:
+            result = await self._engine.invoke(
+                spec, encode_requests([payload]), request_id, function.qualifier
+            )
+            outcome = _split(result, 1)[0]
+            if isinstance(outcome, BaseException):
+                raise outcome
+            return outcome
+        key = f"{function.name}\0{function.qualifier}"
+        current = self._batching.get(key)
+        if current is None or current.spec != spec:
+            if current is not None:
+                await current.batcher.aclose()
+            current = self._batching[key] = _Batching(
+                spec,
+                MicroBatcher(
+                    self._batch_runner(spec, function.qualifier),
+                    max_batch_size=batching.max_batch_size,
+                    max_wait_ms=batching.max_wait_ms,
+                    max_in_flight=self._in_flight(spec),
+                ),
+            )
+        return await current.batcher.submit(payload)
+
+    async def spec(self, function: ResolvedFunction) -> FunctionSpec:
+        """The runtime spec of a model function version (its serving files written once)."""
+        if function.model is None:
+            raise ValueError(f"function {function.name!r} is not a model function")
+        version = await self._version(function.model)
+        directory = self._directories.get(version.ref)
+        if directory is None:
+            directory = await asyncio.to_thread(
+                write_model_files, version, self._cache_dir / "models"
+            )
+            self._directories[version.ref] = directory
+        config = function.config
+        return FunctionSpec(
+            name=function.name,
+            handler=HANDLER,
+            code_dir=directory,
+            version=function.version,
+            memory_mb=config.memory_mb,
+            timeout_s=float(config.timeout_s),
+            reserved_concurrency=config.reserved_concurrency,
+            warm_minimum=config.warm_minimum,
+            environment=config.environment,
+            description=config.description,
+            raw=True,
+            python_path=self._python_path,
         )
-        return json.dumps(answer).encode(), served.version.ref
 
     async def forget(self, function_name: str) -> None:
         """Close the batchers of a function that was deleted or replaced."""
-        for key in [k for k in self._served if k[0] == function_name]:
-            await self._served.pop(key).batcher.aclose()
+        for key in [k for k in self._batching if k.split("\0")[0] == function_name]:
+            await self._batching.pop(key).batcher.aclose()
 
     async def aclose(self) -> None:
         """Close every batcher; queued requests fail."""
-        served, self._served = self._served, {}
-        for item in served.values():
+        batching, self._batching = self._batching, {}
+        for item in batching.values():
             await item.batcher.aclose()
 
-    async def _served_for(self, function: ResolvedFunction) -> _Served:
-        if function.model is None:
-            raise ValueError(f"function {function.name!r} is not a model function")
-        # `churn@prod` on $LATEST is looked up on every call; `churn:7` once, then cached.
-        ref = function.model
-        if ref in self._runners:
-            version, runner = self._runners[ref]
-        else:
-            version = await asyncio.to_thread(get_model_version, self._db, self._store, ref)
-            version, runner = await self._runner(version)
-        batching = function.config.batching
-        key = (function.name, version.ref, batching.max_batch_size, batching.max_wait_ms)
-        served = self._served.get(key)
-        if served is None:
-            served = self._served[key] = _Served(
-                version,
-                runner,
-                MicroBatcher(
-                    _predict_with_probabilities(runner),
-                    max_batch_size=batching.max_batch_size,
-                    max_wait_ms=batching.max_wait_ms,
-                ),
+    async def _version(self, ref: str) -> ModelVersion:
+        """The model version `ref` names: `name:N` read once, `name@alias` at most every second."""
+        now = self._clock()
+        cached = self._versions.get(ref)
+        if cached is not None and (cached[0] == float("inf") or now - cached[0] < LOOKUP_TTL_S):
+            return cached[1]
+        version = await asyncio.to_thread(get_model_version, self._db, self._store, ref)
+        pinned = parse_model_ref(ref).number is not None
+        self._versions[ref] = (float("inf") if pinned else now, version)
+        return version
+
+    def _in_flight(self, spec: FunctionSpec) -> int:
+        # Predicting is CPU-bound and an instance runs one batch at a time: more batches at once
+        # than cores only splits the work into smaller batches.
+        cores = os.cpu_count() or 1
+        if spec.reserved_concurrency is not None:
+            return max(1, min(cores, spec.reserved_concurrency))
+        return cores
+
+    def _batch_runner(
+        self, spec: FunctionSpec, qualifier: str | None
+    ) -> Callable[[list[bytes]], Any]:
+        async def run(bodies: list[bytes]) -> Sequence[InvocationResult | BaseException]:
+            result = await self._engine.invoke(spec, encode_requests(bodies), None, qualifier)
+            return _split(result, len(bodies))
+
+        return run
+
+
+def _split(result: InvocationResult, count: int) -> list[InvocationResult | BaseException]:
+    """Each request's part of a batch invocation's result.
+
+    A failure of the whole invocation (a timeout, memory, a crash) is every request's failure.
+    """
+    if result.function_error is not None:
+        return [result] * count
+    replies = decode_replies(result.payload)
+    if len(replies) != count:
+        raise RuntimeError(f"a batch of {count} requests came back with {len(replies)} answers")
+    outcomes: list[InvocationResult | BaseException] = []
+    for status, body in replies:
+        if status == _INVALID:
+            doc = json.loads(body)
+            outcomes.append(
+                InvalidInputError(doc["errorMessage"], field=doc.get("field"), row=doc.get("row"))
             )
-        return served
-
-    async def _runner(self, version: ModelVersion) -> tuple[ModelVersion, ModelRunner]:
-        async with self._lock:  # one load per version, however many requests arrive cold
-            if version.ref not in self._runners:
-                runner = await asyncio.to_thread(load_runner, version)
-                self._runners[version.ref] = (version, runner)
-            return self._runners[version.ref]
-
-
-def _predict_with_probabilities(runner: ModelRunner) -> Callable[[Any], Any]:
-    # A batch mixes requests that asked for probabilities with ones that did not; compute them
-    # once for all, and format_response keeps them only where they were asked for.
-    return lambda frame: runner.predict(frame, probabilities=True)
+        elif status == _FAILED:
+            error_type = json.loads(body).get("errorType")
+            outcomes.append(
+                dataclasses.replace(
+                    result,
+                    payload=body,
+                    function_error=FUNCTION_ERROR_UNHANDLED,
+                    error_type=error_type,
+                )
+            )
+        else:
+            outcomes.append(dataclasses.replace(result, payload=body))
+    return outcomes

@@ -44,9 +44,11 @@ class ModelVersion:
 
     def load(self) -> Any:
         """The fitted scikit-learn Pipeline, loaded from skops with the recorded trusted types."""
-        return load_pipeline(
-            self._store().get_bytes(self.skops_digest), self.trusted_types, what=f"model {self.ref}"
-        )
+        return load_pipeline(self.skops_bytes(), self.trusted_types, what=f"model {self.ref}")
+
+    def skops_bytes(self) -> bytes:
+        """The pipeline's skops file as stored (verified against its digest); `load` reads it."""
+        return self._store().get_bytes(self.skops_digest)
 
     def onnx_bytes(self) -> bytes | None:
         """The ONNX graph, or None when the pipeline did not convert.

@@ -268,6 +268,7 @@ class Engine:
         path = [code_dir]
         if spec.requirements_dir is not None:
             path.append(str(spec.requirements_dir.resolve()))
+        path.extend(str(folder.resolve()) for folder in spec.python_path)
         stream = time.strftime("%Y/%m/%d", time.gmtime()) + f"/[{spec.version}]{uuid.uuid4().hex}"
         tmp = self.state_dir / "tmp" / spec.name
         tmp.mkdir(parents=True, exist_ok=True)
@@ -289,6 +290,7 @@ class Engine:
         )
         return {
             "handler": spec.handler,
+            "raw": spec.raw,
             "code_dir": code_dir,
             "path": path,
             "environ": environ,

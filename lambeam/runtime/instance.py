@@ -182,6 +182,8 @@ def _invoke(
     )
     started = time.perf_counter()
     error_type: str | None = None
+    if init.get("raw"):
+        return _invoke_raw(handler, payload, context, started)
     try:
         event = json.loads(payload) if payload.strip() else {}
     except ValueError as exc:
@@ -210,6 +212,27 @@ def _invoke(
     duration_ms = (time.perf_counter() - started) * 1000
     if error_type is not None:
         body = json.dumps(doc).encode()
+    return {"op": "result", "error_type": error_type, "duration_ms": duration_ms}, body
+
+
+def _invoke_raw(
+    handler: Handler, payload: bytes, context: LambdaContext, started: float
+) -> tuple[dict[str, Any], bytes]:
+    """A raw handler: bytes in, bytes out, no JSON on either side."""
+    error_type: str | None = None
+    try:
+        body = handler(payload, context)
+        if not isinstance(body, bytes | bytearray | memoryview):
+            raise TypeError(f"a raw handler must return bytes, not {type(body).__name__}")
+        body = bytes(body)
+    except SystemExit as exc:
+        _exit_for(exc)
+    except BaseException as exc:
+        _log_exception(exc, skip_frames=1)
+        doc = codes.exception_payload(exc, context.aws_request_id, skip_frames=1)
+        error_type = doc["errorType"]
+        body = json.dumps(doc).encode()
+    duration_ms = (time.perf_counter() - started) * 1000
     return {"op": "result", "error_type": error_type, "duration_ms": duration_ms}, body
 
 

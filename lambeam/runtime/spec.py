@@ -1,4 +1,4 @@
-"""What the engine needs to run one version of a code function."""
+"""What the engine needs to run one version of a function."""
 
 from __future__ import annotations
 
@@ -30,7 +30,11 @@ _ENV_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
 @dataclass(frozen=True, kw_only=True)
 class FunctionSpec:
-    """One version of a code function: its handler, code, limits and environment.
+    """One version of a function: its handler, code, limits and environment.
+
+    A code function's handler takes the JSON-decoded event and returns something JSON-able; a
+    `raw` handler (what a model function's instances run) takes the payload bytes and returns
+    bytes, so a micro-batch of requests passes through the runtime without being re-encoded.
 
     Two specs with the same name and version but different content (an updated $LATEST) never
     share an instance. Keyword arguments only; not hashable (the environment is a dict).
@@ -47,11 +51,14 @@ class FunctionSpec:
     warm_minimum: int = 0
     environment: Mapping[str, str] = field(default_factory=dict)
     description: str = ""
+    raw: bool = False  # the handler takes and returns bytes (a model function's batch handler)
+    python_path: tuple[Path, ...] = ()  # importable after the code (a model's custom steps)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "code_dir", Path(self.code_dir))
         if self.requirements_dir is not None:
             object.__setattr__(self, "requirements_dir", Path(self.requirements_dir))
+        object.__setattr__(self, "python_path", tuple(Path(p) for p in self.python_path))
         object.__setattr__(self, "environment", dict(self.environment))
         where = f"function {self.name!r}"
         if not _NAME.fullmatch(self.name):

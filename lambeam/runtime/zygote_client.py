@@ -26,6 +26,7 @@ DEFAULT_PRELOAD = (
     "sklearn.linear_model",
     "sklearn.ensemble",
     "onnxruntime",
+    "lambeam.inference.handler",  # what a model function's instances run
 )
 
 _STARTUP_TIMEOUT_S = 120.0

@@ -2,13 +2,13 @@
 
     key = create_access_key(db, "admin")                 # key.id "LBAK…", key.secret (40 chars)
     write_credentials_file(credentials_path(settings), key)   # <project>/.lambeam/credentials, 0600
-    authenticate_bearer(db, "Bearer LBAK…:secret")       # the REST API
+    authenticate_bearer(db, "Bearer LBAK…:secret")       # the REST API (a server: a KeyCache)
     verify_sigv4(db, method, raw_path, query, headers, body)   # the Lambda API (boto3)
 
 Every refusal is an AuthenticationError (HTTP 401) carrying a Lambda error code.
 """
 
-from lambeam.security.bearer import authenticate_bearer
+from lambeam.security.bearer import authenticate_bearer, bearer_key_id
 from lambeam.security.credentials_file import (
     CREDENTIALS_FILE,
     PROFILE,
@@ -27,6 +27,7 @@ from lambeam.security.keys import (
     KEY_ID_PREFIX,
     ROLES,
     AccessKey,
+    KeyCache,
     create_access_key,
     disable_access_key,
     get_secret,
@@ -46,7 +47,9 @@ __all__ = [
     "AccessKeyError",
     "AccessKeyNotFoundError",
     "AuthenticationError",
+    "KeyCache",
     "authenticate_bearer",
+    "bearer_key_id",
     "create_access_key",
     "credentials_path",
     "disable_access_key",

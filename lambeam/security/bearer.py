@@ -11,10 +11,10 @@ import hmac
 from datetime import UTC, datetime
 
 from lambeam.security.errors import MISSING_AUTHENTICATION_TOKEN, AuthenticationError
-from lambeam.security.keys import AccessKey, find_key_row, touch_last_used
+from lambeam.security.keys import AccessKey, KeyCache, key_cache
 from lambeam.storage import Database, utcnow
 
-__all__ = ["authenticate_bearer"]
+__all__ = ["authenticate_bearer", "bearer_key_id"]
 
 _INVALID = "invalid credentials: the bearer token is not an enabled access key and its secret"
 # Compared against when the key id is unknown, so an unknown id costs about what a wrong secret does.
@@ -22,11 +22,12 @@ _DUMMY_SECRET = "0" * 40
 
 
 def authenticate_bearer(
-    db: Database, authorization_header: str | None, now: datetime | None = None
+    keys: Database | KeyCache, authorization_header: str | None, now: datetime | None = None
 ) -> AccessKey:
     """The enabled access key named by `Authorization: Bearer <key id>:<secret>`, or a 401 error.
 
-    A refusal never says whether the id, the secret or the key's state was wrong.
+    `keys` is the database, or a server's KeyCache of it. A refusal never says whether the id,
+    the secret or the key's state was wrong.
     """
     if not authorization_header or not authorization_header.strip():
         raise AuthenticationError(
@@ -39,12 +40,19 @@ def authenticate_bearer(
         raise AuthenticationError(
             "malformed Authorization header: expected `Bearer <key id>:<secret>`"
         )
-    found = find_key_row(db, key_id)
+    cache = key_cache(keys)
+    found = cache.find(key_id)
     expected = found[1] if found else _DUMMY_SECRET
     matches = hmac.compare_digest(secret.encode("utf-8"), expected.encode("utf-8"))
     if found is None or not matches or not found[0].enabled:
         raise AuthenticationError(_INVALID)
     key = found[0]
     now = now or utcnow()
-    touch_last_used(db, key, now if now.tzinfo else now.replace(tzinfo=UTC))
+    cache.touch(key, now if now.tzinfo else now.replace(tzinfo=UTC))
     return key
+
+
+def bearer_key_id(authorization_header: str | None) -> str:
+    """The key id an Authorization header names ("" when it names none)."""
+    _scheme, _, token = (authorization_header or "").strip().partition(" ")
+    return token.strip().partition(":")[0]

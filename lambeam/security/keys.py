@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import secrets
 import string
-from dataclasses import dataclass, field
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
@@ -20,8 +22,10 @@ from lambeam.storage.schema import AccessKeyRow
 
 __all__ = [
     "KEY_ID_PREFIX",
+    "KEY_TTL_S",
     "ROLES",
     "AccessKey",
+    "KeyCache",
     "create_access_key",
     "disable_access_key",
     "get_secret",
@@ -36,6 +40,8 @@ SECRET_LENGTH = 40
 ROLES = ("admin", "invoker")
 # last_used_at is a hint for whoever lists keys, not an audit log: write it at most this often per key.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+# How long a server reuses a key it read: a key disabled elsewhere is refused within this.
+KEY_TTL_S = 1.0
 
 _NAME_MAX = 200  # access_keys.name
 _ID_ALPHABET = string.ascii_uppercase + string.digits
@@ -108,6 +114,63 @@ def _existing(session: Session, key_id: str) -> AccessKeyRow:
     return row
 
 
+class KeyCache:
+    """The keys the verifiers read, reused for `ttl_s` (a server's; `ttl_s=0` reads every time).
+
+    An unknown id is remembered too, so a flood of made-up ids costs one read per id per second.
+    `last_used_at` is written at most once a minute per key, as `touch_last_used` does.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        ttl_s: float = KEY_TTL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.db = db
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._found: dict[str, tuple[float, tuple[AccessKey, str] | None]] = {}
+
+    def fresh(self, key_id: str) -> bool:
+        """Whether `find` and `touch` for `key_id` would answer without the database."""
+        entry = self._found.get(key_id)
+        if entry is None or self._clock() - entry[0] >= self._ttl_s:
+            return False
+        key = entry[1][0] if entry[1] is not None else None
+        return key is None or not _touch_due(key, utcnow())
+
+    def find(self, key_id: str) -> tuple[AccessKey, str] | None:
+        """The key and its secret, or None (read at most every `ttl_s`)."""
+        entry = self._found.get(key_id)
+        if entry is not None and self._clock() - entry[0] < self._ttl_s:
+            return entry[1]
+        found = find_key_row(self.db, key_id)
+        if self._ttl_s > 0:
+            if len(self._found) > 10_000:  # made-up ids must not grow it without end
+                self._found.clear()
+            self._found[key_id] = (self._clock(), found)
+        return found
+
+    def touch(self, key: AccessKey, now: datetime) -> None:
+        """Record that `key` was used at `now` (at most once a minute)."""
+        if not _touch_due(key, now):
+            return
+        touch_last_used(self.db, key, now)
+        entry = self._found.get(key.id)
+        if entry is not None and entry[1] is not None:
+            self._found[key.id] = (entry[0], (replace(entry[1][0], last_used_at=now), entry[1][1]))
+
+
+def _touch_due(key: AccessKey, now: datetime) -> bool:
+    return key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION
+
+
+def key_cache(source: Database | KeyCache) -> KeyCache:
+    """`source` as a KeyCache: a Database is read on every call."""
+    return source if isinstance(source, KeyCache) else KeyCache(source, ttl_s=0)
+
+
 def find_key_row(db: Database, key_id: str) -> tuple[AccessKey, str] | None:
     """The key and its secret, or None; for the verifiers in this package only."""
     with db.session() as session:
@@ -117,7 +180,7 @@ def find_key_row(db: Database, key_id: str) -> tuple[AccessKey, str] | None:
 
 def touch_last_used(db: Database, key: AccessKey, now: datetime) -> None:
     """Record that `key` was used at `now`, unless that was recorded less than a minute before."""
-    if key.last_used_at is not None and now - key.last_used_at < LAST_USED_RESOLUTION:
+    if not _touch_due(key, now):
         return
     with db.session() as session:
         row = session.get(AccessKeyRow, key.id)

@@ -37,7 +37,7 @@ from lambeam.security.errors import (
     UNRECOGNIZED_CLIENT,
     AuthenticationError,
 )
-from lambeam.security.keys import AccessKey, find_key_row, touch_last_used
+from lambeam.security.keys import AccessKey, KeyCache, key_cache
 from lambeam.storage import Database, utcnow
 
 __all__ = ["ALGORITHM", "verify_sigv4"]
@@ -72,7 +72,7 @@ class _Claim:
 
 
 def verify_sigv4(
-    db: Database,
+    keys: Database | KeyCache,
     method: str,
     path: str,
     query_string: str,
@@ -127,7 +127,8 @@ def verify_sigv4(
         )
     _check_payload_hash(lowered.get("x-amz-content-sha256"), body)
 
-    found = find_key_row(db, claim.key_id)
+    cache = key_cache(keys)
+    found = cache.find(claim.key_id)
     if found is None or not found[0].enabled:
         raise AuthenticationError(
             "the security token included in the request is invalid: unknown or disabled access key",
@@ -149,7 +150,7 @@ def verify_sigv4(
             "check the secret access key and the signing method",
             INVALID_SIGNATURE,
         )
-    touch_last_used(db, key, now)
+    cache.touch(key, now)
     return key
 
 

@@ -65,7 +65,7 @@ def _signed(body_limit: int) -> Admit:
         if gw.auth:
             await asyncio.to_thread(
                 verify_sigv4,
-                gw.project.db,
+                gw.keys,
                 request.method,
                 request.scope.get("raw_path", request.url.path.encode()).decode("latin-1"),
                 request.scope.get("query_string", b"").decode("latin-1"),
@@ -80,7 +80,7 @@ def _signed(body_limit: int) -> Admit:
 def _endpoint(
     handler: Handler, body_limit: int = MAX_MANAGEMENT_BODY
 ) -> Callable[[Request], Awaitable[Response]]:
-    return endpoint(handler, _signed(body_limit), _error)
+    return endpoint(handler, _signed(body_limit), _error, invokes=handler is _invoke)
 
 
 def _error(exc: Exception) -> Response:

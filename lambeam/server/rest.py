@@ -41,7 +41,7 @@ from lambeam.functions import (
     update_function_configuration,
 )
 from lambeam.invoke import MAX_PAYLOAD_BYTES
-from lambeam.security import authenticate_bearer
+from lambeam.security import authenticate_bearer, bearer_key_id
 from lambeam.server._gateway import Admit, Gateway, Handler, endpoint
 from lambeam.server._requests import MAX_MANAGEMENT_BODY, json_object, read_body
 from lambeam.server.openapi import openapi_document
@@ -56,7 +56,10 @@ def _bearer(body_limit: int, auth: bool) -> Admit:
     async def admit(request: Request, gw: Gateway) -> bytes:
         if auth and gw.auth:
             header = request.headers.get("authorization")
-            await asyncio.to_thread(authenticate_bearer, gw.project.db, header)
+            if gw.keys.fresh(bearer_key_id(header)):  # no database read: no thread needed
+                authenticate_bearer(gw.keys, header)
+            else:
+                await asyncio.to_thread(authenticate_bearer, gw.keys, header)
         return await read_body(request, body_limit)
 
     return admit
@@ -287,6 +290,6 @@ def rest_routes() -> list[BaseRoute]:
     routes: list[BaseRoute] = []
     for path, method, handler, auth, _summary in ROUTES:
         limit = MAX_PAYLOAD_BYTES if handler is _invoke else MAX_MANAGEMENT_BODY
-        answer = endpoint(handler, _bearer(limit, auth), _error)
+        answer = endpoint(handler, _bearer(limit, auth), _error, invokes=handler is _invoke)
         routes.append(Route(path, answer, methods=[method]))
     return routes

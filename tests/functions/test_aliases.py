@@ -11,6 +11,7 @@ from lambeam.errors import ConfigError
 from lambeam.functions import (
     LATEST,
     CodeBundle,
+    Resolver,
     FunctionConflictError,
     FunctionNotFoundError,
     PreconditionFailedError,
@@ -145,3 +146,25 @@ def test_routing_weight_over_many_draws(three_versions: Project) -> None:
     rng_a, rng_b = random.Random(11), random.Random(11)
     resolved = [resolve(db, "hello", "prod", rng=rng_a.random).version for _ in range(100)]
     assert resolved == [alias.choose(rng_b.random) for _ in range(100)]
+
+
+def test_a_servers_resolver_rereads_after_a_second_or_when_told(three_versions: Project) -> None:
+    db = three_versions.db
+    create_alias(db, "hello", "prod", "1", {"additional_version": "3", "weight": 0.5})
+    now, draws = [0.0], iter([0.9, 0.1, 0.9])
+    resolver = Resolver(db, ttl_s=1.0, rng=lambda: next(draws), clock=lambda: now[0])
+    assert resolver.cached("hello", "prod") is None
+    assert resolver.resolve("hello", "prod").version == "1"
+    # Each call still draws its own weighted pick, from what was read once.
+    assert resolver.cached("hello", "prod").version == "3"
+    update_alias(db, "hello", "prod", version="2", routing={})
+    assert resolver.cached("hello", "prod").version == "1"  # within its second
+    now[0] = 1.0
+    assert resolver.cached("hello", "prod") is None
+    assert resolver.resolve("hello", "prod").version == "2"
+    update_alias(db, "hello", "prod", version="1")
+    resolver.forget("hello")
+    assert resolver.resolve("hello", "prod").version == "1"
+    with pytest.raises(FunctionNotFoundError):
+        resolver.resolve("ghost")
+    assert resolver.cached("ghost", None) is None  # errors are not kept

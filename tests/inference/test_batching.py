@@ -1,195 +1,151 @@
-"""Micro-batching: concurrent requests share one predict and each gets exactly its own rows."""
+"""Micro-batching: concurrent submissions share a batch, and each caller gets its own outcome."""
 
 from __future__ import annotations
 
 import asyncio
-import random
 
-import numpy as np
-import pandas as pd
 import pytest
 
-from lambeam.inference import (
-    MicroBatcher,
-    ModelRunner,
-    Predictions,
-    format_response,
-    load_runner,
-    parse_request,
-)
-from tests.inference.conftest import HELD_OUT, Models, instances
-from tests.registry.fitted import signature
-
-_SIGNATURE = signature()
+from lambeam.inference import MicroBatcher
 
 
-class Recorder:
-    """A real runner's predict, remembering how many rows each batch had."""
+class Doubler:
+    """A batch runner that doubles numbers, fails on negatives alone, and records its batches."""
 
-    def __init__(self, runner: ModelRunner) -> None:
-        self.runner = runner
-        self.sizes: list[int] = []
+    def __init__(self, delay_s: float = 0.005) -> None:
+        self.batches: list[list[int]] = []
+        self.delay_s = delay_s
+        self.running = 0
+        self.most_at_once = 0
 
-    def __call__(self, frame: pd.DataFrame) -> Predictions:
-        self.sizes.append(len(frame))
-        return self.runner.predict(frame, probabilities=True)
-
-
-def _requests(count: int, seed: int = 0) -> list[pd.DataFrame]:
-    """`count` canonical frames of 1–3 held-out rows each, as parse_request builds them."""
-    rng = random.Random(seed)
-    frames, start = [], 0
-    for _ in range(count):
-        rows = rng.randint(1, 3)
-        chunk = HELD_OUT.iloc[start : start + rows]
-        start += rows
-        frames.append(parse_request({"instances": instances(chunk)}, _SIGNATURE).frame)
-    return frames
+    async def __call__(self, items: list[int]) -> list[int | BaseException]:
+        self.batches.append(list(items))
+        self.running += 1
+        self.most_at_once = max(self.most_at_once, self.running)
+        try:
+            await asyncio.sleep(self.delay_s)  # the work, during which the next batch queues
+        finally:
+            self.running -= 1
+        if 1000 in items:
+            raise RuntimeError("1000 spoils the whole batch")
+        return [ValueError(f"negative: {i}") if i < 0 else i * 2 for i in items]
 
 
-
-def _same(got: Predictions, want: Predictions) -> None:
-    assert got.predictions == want.predictions
-    assert got.classes == want.classes
-    # float32 graphs round differently in a batch than alone, by float32's epsilon at most.
-    np.testing.assert_allclose(got.probabilities, want.probabilities, rtol=1e-6, atol=1e-7)
+def _run(coroutine):  # type: ignore[no-untyped-def]
+    return asyncio.run(coroutine)
 
 
-@pytest.mark.parametrize("prefer_onnx", [True, False], ids=["onnx", "sklearn"])
-def test_fifty_concurrent_requests_each_get_their_own_rows(
-    models: Models, prefer_onnx: bool
-) -> None:
-    runner = load_runner(models.logistic, prefer_onnx=prefer_onnx)
-    record = Recorder(runner)
-    frames = _requests(50)
+def test_fifty_concurrent_submissions_each_get_their_own_outcome() -> None:
+    run = Doubler()
 
-    async def main() -> list[Predictions]:
-        async with MicroBatcher(record, max_batch_size=16, max_wait_ms=0) as batcher:
-            return await asyncio.gather(*(batcher.predict(frame) for frame in frames))
+    async def main() -> list[int]:
+        async with MicroBatcher(run, max_batch_size=16) as batcher:
+            return await asyncio.gather(*(batcher.submit(i) for i in range(50)))
 
-    answers = asyncio.run(main())
-    for frame, answer in zip(frames, answers, strict=True):
-        assert len(answer) == len(frame)
-        _same(answer, runner.predict(frame, probabilities=True))
-    assert sum(record.sizes) == sum(len(frame) for frame in frames)
-    assert max(record.sizes) > 3  # several requests shared a predict
-    assert all(size <= 16 for size in record.sizes)
-    assert len(record.sizes) < 50
+    assert _run(main()) == [i * 2 for i in range(50)]
+    sizes = [len(batch) for batch in run.batches]
+    assert sum(sizes) == 50 and max(sizes) == 16 and len(sizes) < 50
+    assert sorted(i for batch in run.batches for i in batch) == list(range(50))
 
 
-def test_a_request_larger_than_the_batch_runs_alone(models: Models) -> None:
-    runner = load_runner(models.linear)
-    record = Recorder(runner)
-    small, big = _requests(4, seed=1), HELD_OUT.iloc[:20].reset_index(drop=True)
-
-    async def main() -> list[Predictions]:
-        async with MicroBatcher(record, max_batch_size=8) as batcher:
-            return await asyncio.gather(
-                batcher.predict(small[0]), batcher.predict(big), *map(batcher.predict, small[1:])
-            )
-
-    answers = asyncio.run(main())
-    assert 20 in record.sizes and all(size <= 8 for size in record.sizes if size != 20)
-    assert answers[1].predictions == runner.predict(big).predictions
-    assert [len(a) for a in answers] == [len(small[0]), 20, *(len(f) for f in small[1:])]
-
-
-def test_requests_within_max_wait_share_a_batch(models: Models) -> None:
-    record = Recorder(load_runner(models.logistic))
-    frames = _requests(5, seed=2)
-
-    async def staggered(batcher: MicroBatcher) -> list[Predictions]:
-        first = asyncio.create_task(batcher.predict(frames[0]))
-        await asyncio.sleep(0.02)  # the first request is queued, and its batch is waiting
-        rest = [asyncio.create_task(batcher.predict(frame)) for frame in frames[1:]]
-        return await asyncio.gather(first, *rest)
-
-    total = sum(len(frame) for frame in frames)
-
-    async def main(wait_ms: float) -> None:
-        async with MicroBatcher(record, max_batch_size=total, max_wait_ms=wait_ms) as batcher:
-            await staggered(batcher)
-
-    # The batch waits for more rows, and runs as soon as it is full rather than after 60 s.
-    asyncio.run(main(wait_ms=60_000))
-    assert record.sizes == [total]
-    record.sizes.clear()
-    asyncio.run(main(wait_ms=0))  # without a wait the first request does not wait for the rest
-    assert record.sizes[0] == len(frames[0]) and len(record.sizes) == 2
-
-
-def test_a_failing_request_fails_alone(models: Models) -> None:
-    # Text in a number column gets past no parse_request, but a caller handing the batcher its
-    # own frame can do it: the model fails on the batch, then on that request alone.
-    runner = load_runner(models.logistic, prefer_onnx=False)
-    record = Recorder(runner)
-    good = _requests(6, seed=3)
-    bad = pd.DataFrame(
-        {"amount": [1.0], "age": pd.Series(["forty"], dtype=object),
-         "city": pd.Series(["oslo"], dtype=object)}
-    )
-
-    async def main() -> list[Predictions | BaseException]:
-        async with MicroBatcher(record, max_batch_size=64) as batcher:
-            calls = [batcher.predict(frame) for frame in good[:3]]
-            calls += [batcher.predict(bad)] + [batcher.predict(frame) for frame in good[3:]]
-            return await asyncio.gather(*calls, return_exceptions=True)
-
-    answers = asyncio.run(main())
-    assert isinstance(answers[3], ValueError)
-    for frame, answer in zip(good, answers[:3] + answers[4:], strict=True):
-        assert isinstance(answer, Predictions)
-        _same(answer, runner.predict(frame, probabilities=True))
-
-
-def test_a_closed_batcher_takes_no_requests(models: Models) -> None:
-    batcher = MicroBatcher(Recorder(load_runner(models.linear)), max_batch_size=4)
+def test_a_lone_submission_is_sent_at_once_and_later_ones_queue_behind_it() -> None:
+    run = Doubler(delay_s=0.05)
 
     async def main() -> None:
-        assert len(await batcher.predict(HELD_OUT.iloc[:2])) == 2
-        await batcher.aclose()
-        with pytest.raises(RuntimeError, match="closed"):
-            await batcher.predict(HELD_OUT.iloc[:1])
+        async with MicroBatcher(run, max_batch_size=64, max_wait_ms=0) as batcher:
+            first = asyncio.create_task(batcher.submit(1))
+            await asyncio.sleep(0.01)  # the first batch is running
+            await asyncio.gather(first, *(batcher.submit(i) for i in range(2, 7)))
 
-    asyncio.run(main())
-    with pytest.raises(ValueError, match="max_batch_size"):
-        MicroBatcher(Recorder(load_runner(models.linear)), max_batch_size=0)
-
-
-def test_each_answer_has_probabilities_only_if_its_request_asked(models: Models) -> None:
-    # The batch computes probabilities for everyone; the response shape keeps them for askers.
-    runner = load_runner(models.logistic)
-    row = {"amount": 51.0, "age": 40, "city": "oslo"}
-    asked = parse_request({"instances": [row], "probabilities": True}, _SIGNATURE)
-    plain = parse_request({"instances": [row, row]}, _SIGNATURE)
-
-    async def main() -> list[Predictions]:
-        async with MicroBatcher(Recorder(runner), max_batch_size=8) as batcher:
-            return await asyncio.gather(batcher.predict(asked.frame), batcher.predict(plain.frame))
-
-    first, second = asyncio.run(main())
-    one = format_response(first, asked, model=runner.model, runner=runner.kind)
-    two = format_response(second, plain, model=runner.model, runner=runner.kind)
-    assert one["runner"] == two["runner"] == "onnx" and one["model"] == models.logistic.ref
-    assert len(one["probabilities"]) == 1 and "probabilities" not in two
-    assert two["predictions"] == [one["predictions"][0]] * 2
-    assert one["classes"] == two["classes"] == ["no", "yes"]
+    _run(main())
+    assert run.batches == [[1], [2, 3, 4, 5, 6]]
 
 
-def test_a_caller_that_gives_up_does_not_hold_up_the_others(models: Models) -> None:
-    runner = load_runner(models.linear)
-    record = Recorder(runner)
-    frames = _requests(4, seed=4)
+def test_max_wait_holds_a_batch_open_until_it_is_full() -> None:
+    run = Doubler()
 
-    async def main() -> list[Predictions | BaseException]:
-        async with MicroBatcher(record, max_batch_size=64, max_wait_ms=0) as batcher:
-            tasks = [asyncio.create_task(batcher.predict(frame)) for frame in frames]
-            await asyncio.sleep(0)  # every request is queued
+    async def main() -> None:
+        async with MicroBatcher(run, max_batch_size=5, max_wait_ms=60_000) as batcher:
+            first = asyncio.create_task(batcher.submit(0))
+            await asyncio.sleep(0.02)  # queued, and its batch is waiting for more
+            await asyncio.gather(first, *(batcher.submit(i) for i in range(1, 5)))
+
+    _run(main())  # runs as soon as the batch is full, not after 60 s
+    assert run.batches == [[0, 1, 2, 3, 4]]
+
+
+def test_no_more_batches_run_at_once_than_max_in_flight() -> None:
+    run = Doubler(delay_s=0.02)
+
+    async def main(in_flight: int) -> None:
+        async with MicroBatcher(run, max_batch_size=2, max_in_flight=in_flight) as batcher:
+            await asyncio.gather(*(batcher.submit(i) for i in range(20)))
+
+    _run(main(1))
+    assert run.most_at_once == 1
+    run.most_at_once = 0
+    _run(main(3))
+    assert run.most_at_once == 3
+
+
+def test_a_failing_item_fails_alone_and_a_failing_batch_fails_its_callers() -> None:
+    run = Doubler()
+
+    async def main() -> list[int | BaseException]:
+        async with MicroBatcher(run, max_batch_size=4) as batcher:
+            return await asyncio.gather(
+                *(batcher.submit(i) for i in (1, -1, 2, 3)), return_exceptions=True
+            )
+
+    answers = _run(main())
+    assert answers[0] == 2 and answers[2:] == [4, 6]
+    assert isinstance(answers[1], ValueError) and "negative: -1" in str(answers[1])
+
+    async def spoiled() -> list[int | BaseException]:
+        async with MicroBatcher(run, max_batch_size=2) as batcher:
+            first = asyncio.create_task(batcher.submit(5))
+            await asyncio.sleep(0)
+            return await asyncio.gather(
+                first, *(batcher.submit(i) for i in (1000, 7, 8)), return_exceptions=True
+            )
+
+    answers = _run(spoiled())
+    assert answers[0] == 10 and answers[3] == 16
+    assert all(isinstance(a, RuntimeError) for a in answers[1:3])  # [1000, 7] was one batch
+
+
+def test_a_caller_that_gives_up_does_not_hold_up_the_others() -> None:
+    run = Doubler()
+
+    async def main() -> list[int | BaseException]:
+        async with MicroBatcher(run, max_batch_size=64) as batcher:
+            tasks = [asyncio.create_task(batcher.submit(i)) for i in range(4)]
+            await asyncio.sleep(0)  # every submission is queued
             tasks[1].cancel()
             return await asyncio.gather(*tasks, return_exceptions=True)
 
-    answers = asyncio.run(main())
+    answers = _run(main())
     assert isinstance(answers[1], asyncio.CancelledError)
-    assert record.sizes == [sum(len(frames[i]) for i in (0, 2, 3))]
-    for i in (0, 2, 3):
-        assert answers[i].predictions == runner.predict(frames[i]).predictions
+    assert [answers[i] for i in (0, 2, 3)] == [0, 4, 6]
+    assert 1 not in [i for batch in run.batches for i in batch]
+
+
+def test_a_closed_batcher_takes_nothing_and_fails_what_was_queued() -> None:
+    run = Doubler(delay_s=10)
+
+    async def main() -> None:
+        batcher = MicroBatcher(run, max_batch_size=1)
+        tasks = [asyncio.create_task(batcher.submit(i)) for i in range(3)]
+        await asyncio.sleep(0.01)  # one running (for 10 s), two queued
+        await batcher.aclose()
+        for task in tasks:
+            with pytest.raises(RuntimeError, match="closed"):
+                await task
+        with pytest.raises(RuntimeError, match="closed"):
+            await batcher.submit(9)
+
+    _run(main())
+    with pytest.raises(ValueError, match="max_batch_size"):
+        MicroBatcher(run, max_batch_size=0)
+    with pytest.raises(ValueError, match="max_in_flight"):
+        MicroBatcher(run, max_in_flight=0)

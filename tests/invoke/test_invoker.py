@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import json
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +24,7 @@ from lambeam.functions import (
     update_function_code,
 )
 from lambeam.inference import InvalidInputError
-from lambeam.invoke import MAX_PAYLOAD_BYTES, Invoker, RequestTooLargeError
+from lambeam.invoke import MAX_PAYLOAD_BYTES, Invocation, Invoker, RequestTooLargeError
 from lambeam.project import Project
 from lambeam.runtime import Engine, FileLogSink
 from tests.conftest import make_project
@@ -169,3 +172,109 @@ def test_warm_up_starts_each_code_functions_warm_minimum(setup, tmp_path: Path) 
     assert len(running) == 1 and not running[0].busy and running[0].version == "$LATEST"
     loop.run(invoker.function_changed("kept-warm"))
     assert invoker.engine.instances("kept-warm") == []
+
+
+def test_a_model_function_runs_in_its_own_instance_and_batches_its_requests(setup) -> None:
+    loop, project, invoker = setup
+    pipeline = fitted(LogisticRegression(max_iter=500), TRAIN, class_labels(TRAIN))
+    version = register(
+        project.db, project.store, pipeline, model="churn-batched", task="classification",
+        sample=HELD_OUT, sig=signature(CLASSIFIER_OUTPUTS),
+    )
+    create_function(
+        project.db, project.store, "batched",
+        FunctionConfig(kind="model", batching=Batching(max_batch_size=64, max_wait_ms=20)),
+        model=version.ref,
+    )
+    rows = [HELD_OUT.iloc[i : i + 1] for i in range(40)]
+    bodies = [json.dumps({"instances": instances(row)}).encode() for row in rows]
+
+    async def together() -> list[Invocation]:
+        return await asyncio.gather(*(invoker.invoke("batched", body) for body in bodies))
+
+    answers = loop.run(together())
+    expected = version.load().predict(HELD_OUT.head(40)).tolist()
+    assert [json.loads(a.payload)["predictions"][0] for a in answers] == expected
+    running = invoker.engine.instances("batched")
+    assert running and all(i.pid not in (0, os.getpid()) for i in running)
+    # 40 requests arriving together were answered by a few invocations, each with its log.
+    batches = {a.request_id for a in answers}
+    assert len(batches) < 10
+    log = "".join(p.read_text() for p in (project.settings.state_dir / "logs").rglob("*"))
+    assert sum(log.count(f"REPORT RequestId: {rid}") for rid in batches) == len(batches)
+
+
+SLOW_STEP = """\
+import time
+
+import numpy as np
+
+
+def guard(frame):
+    # age 5000: take 5 s; age -5000: hold 400 MB; anything else: pass the age through
+    if (frame["age"] == 5000).any():
+        time.sleep(5)
+    if (frame["age"] == -5000).any():
+        hog = np.ones(400 * 2**20 // 8)
+        time.sleep(2)
+        return hog[: len(frame)].reshape(-1, 1)
+    return frame[["age"]].to_numpy()
+"""
+
+
+def test_a_model_function_is_held_to_its_timeout_and_memory_limit(setup) -> None:
+    # A model whose custom step (a module in the project, as a pipeline `function` step) can be
+    # made slow or greedy: the instance is killed, the caller gets Lambda's error, the next
+    # request a fresh instance.
+    loop, project, invoker = setup
+    (project.settings.root / "slowstep.py").write_text(SLOW_STEP)
+    importlib.invalidate_caches()
+    from sklearn.linear_model import LinearRegression
+    from sklearn.preprocessing import FunctionTransformer
+
+    guard = importlib.import_module("slowstep").guard
+    pipeline = fitted(
+        LinearRegression(), TRAIN, TRAIN["age"] * 2, steps=FunctionTransformer(guard)
+    )
+    register(project.db, project.store, pipeline, model="guarded", task="regression",
+             sig=signature({"task": "regression"}), trusted_extra=["slowstep.guard"])
+    create_function(
+        project.db, project.store, "guarded-api",
+        FunctionConfig(kind="model", timeout_s=1, memory_mb=256), model="guarded:1",
+    )
+
+    def call(age: float) -> Invocation:
+        row = {"amount": 1.0, "age": age, "city": "oslo"}
+        return loop.run(invoker.invoke("guarded-api", json.dumps({"instances": [row]}).encode()))
+
+    fine = call(30)
+    assert fine.function_error is None
+    assert json.loads(fine.payload)["predictions"] == pytest.approx([60.0])
+    slow = call(5000)
+    assert slow.function_error == "Unhandled"
+    assert json.loads(slow.payload)["errorMessage"].endswith("Task timed out after 1.00 seconds")
+    greedy = call(-5000)
+    assert json.loads(greedy.payload)["errorType"] == "Runtime.OutOfMemory"
+    again = call(30)
+    assert again.function_error is None and json.loads(again.payload) == json.loads(fine.payload)
+
+
+def test_warm_up_starts_a_model_functions_warm_minimum(setup) -> None:
+    loop, project, invoker = setup
+    pipeline = fitted(LogisticRegression(max_iter=500), TRAIN, class_labels(TRAIN))
+    version = register(
+        project.db, project.store, pipeline, model="churn-warm", task="classification",
+        sample=HELD_OUT, sig=signature(CLASSIFIER_OUTPUTS),
+    )
+    create_function(
+        project.db, project.store, "warm-model",
+        FunctionConfig(kind="model", warm_minimum=1), model=version.ref,
+    )
+    loop.run(invoker.warm_up())
+    running = invoker.engine.instances("warm-model")
+    assert len(running) == 1 and running[0].invocations == 0
+    body = json.dumps({"instances": instances(HELD_OUT.head(1))}).encode()
+    answer = loop.run(invoker.invoke("warm-model", body))
+    assert [i.pid for i in invoker.engine.instances("warm-model")] == [running[0].pid]
+    assert json.loads(answer.payload)["model"] == version.ref
+    loop.run(invoker.function_changed("warm-model"))

@@ -7,6 +7,8 @@ from datetime import timedelta
 import pytest
 
 from lambeam.security import (
+    KeyCache,
+    bearer_key_id,
     MISSING_AUTHENTICATION_TOKEN,
     AuthenticationError,
     authenticate_bearer,
@@ -67,3 +69,26 @@ def test_disabled_key_is_refused(db: Database) -> None:
     disable_access_key(db, key.id)
     with pytest.raises(AuthenticationError, match="invalid credentials"):
         authenticate_bearer(db, f"Bearer {key.id}:{key.secret}")
+
+
+def test_a_servers_key_cache_reads_once_a_second_and_sees_a_disabled_key_after(
+    db: Database,
+) -> None:
+    key = create_access_key(db, "ci")
+    now = [100.0]
+    cache = KeyCache(db, ttl_s=1.0, clock=lambda: now[0])
+    header = f"Bearer {key.id}:{key.secret}"
+    assert not cache.fresh(key.id)
+    assert authenticate_bearer(cache, header).id == key.id
+    assert cache.fresh(key.id)  # the next request needs no database read
+    disable_access_key(db, key.id)
+    assert authenticate_bearer(cache, header).id == key.id  # still within its second
+    now[0] += 1.0
+    assert not cache.fresh(key.id)
+    with pytest.raises(AuthenticationError):
+        authenticate_bearer(cache, header)
+    # An unknown id is remembered as unknown for the second as well.
+    with pytest.raises(AuthenticationError):
+        authenticate_bearer(cache, f"Bearer LBAKNOSUCHKEY0000000:{key.secret}")
+    assert cache.fresh("LBAKNOSUCHKEY0000000")
+    assert bearer_key_id(header) == key.id and bearer_key_id(None) == ""

@@ -1,0 +1,140 @@
+"""The handler a model function's instance runs: a micro-batch of raw requests in, answers out.
+
+    handle = BatchHandler.from_directory(model_dir)       # at the instance's init
+    reply = handle(encode_requests([body_a, body_b]), context)
+    decode_replies(reply) == [(200, answer_a), (400, b'{"errorMessage": …}')]
+
+Each request is parsed and validated on its own: one that does not fit the signature gets its 400
+(status 400, `{"errorMessage", "errorType": "InvalidInputError", "field", "row"}`) and the rest
+go on. The valid requests' rows are predicted together in one call; if that call fails, each
+request is predicted alone, so only the request that cannot be predicted gets the error (status
+500, Lambda's error document).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from lambeam.inference.errors import InvalidInputError
+from lambeam.inference.files import load_model_files
+from lambeam.inference.predictions import Predictions
+from lambeam.inference.request import ParsedRequest, parse_request
+from lambeam.inference.response import format_response
+from lambeam.inference.runner import ModelRunner
+from lambeam.inference.wire import decode_requests, encode_replies
+
+__all__ = ["BatchHandler", "predict_together"]
+
+OK, INVALID, FAILED = 200, 400, 500
+
+
+class BatchHandler:
+    """Answers batches of predict requests with one loaded runner."""
+
+    def __init__(self, runner: ModelRunner, signature: dict[str, Any]) -> None:
+        self.runner = runner
+        self.signature = signature
+
+    @classmethod
+    def from_directory(cls, directory: Path) -> BatchHandler:
+        """The handler for a serving directory (see `write_model_files`)."""
+        return cls(*load_model_files(directory))
+
+    def __call__(self, payload: bytes, context: Any = None) -> bytes:
+        """The reply to a batch payload: one (status, body) per request, in order."""
+        bodies = decode_requests(payload)
+        replies: list[tuple[int, bytes]] = [(FAILED, b"")] * len(bodies)
+        parsed: list[tuple[int, ParsedRequest]] = []
+        for index, body in enumerate(bodies):
+            try:
+                parsed.append((index, parse_request(_json(body), self.signature)))
+            except InvalidInputError as exc:
+                replies[index] = (INVALID, _invalid(exc))
+        outcomes = predict_together(self._predict, [request.frame for _, request in parsed])
+        for (index, request), outcome in zip(parsed, outcomes, strict=True):
+            if isinstance(outcome, Exception):
+                replies[index] = (FAILED, _failed(outcome))
+                continue
+            answer = format_response(
+                outcome, request, model=self.runner.model, runner=self.runner.kind
+            )
+            replies[index] = (OK, json.dumps(answer).encode())
+        return encode_replies(replies)
+
+    def _predict(self, frame: pd.DataFrame) -> Predictions:
+        # A batch mixes requests that asked for probabilities with ones that did not; compute
+        # them once for all, and format_response keeps them only where they were asked for.
+        return self.runner.predict(frame, probabilities=True)
+
+
+def predict_together(
+    predict: Any, frames: list[pd.DataFrame]
+) -> list[Predictions | Exception]:
+    """Each frame's predictions from one `predict` call on all their rows.
+
+    When that call fails, each frame is predicted alone and only the ones that fail get their
+    exception; a frame is never answered with another frame's rows.
+    """
+    if not frames:
+        return []
+    try:
+        frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+        together = _checked(predict(frame), len(frame))
+    except Exception as exc:  # noqa: BLE001 - handed back per request, never lost
+        if len(frames) == 1:
+            return [exc]
+        return [_alone(predict, frame) for frame in frames]
+    outcomes: list[Predictions | Exception] = []
+    start = 0
+    for frame in frames:
+        outcomes.append(together.rows(start, start + len(frame)))
+        start += len(frame)
+    return outcomes
+
+
+def _alone(predict: Any, frame: pd.DataFrame) -> Predictions | Exception:
+    try:
+        return _checked(predict(frame), len(frame))
+    except Exception as exc:  # noqa: BLE001
+        return exc
+
+
+def _checked(predictions: Predictions, rows: int) -> Predictions:
+    if len(predictions) != rows:
+        raise RuntimeError(f"the model returned {len(predictions)} predictions for {rows} rows")
+    return predictions
+
+
+def _json(body: bytes) -> Any:
+    if not body.strip():
+        return None
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidInputError(f"request body is not JSON: {exc}") from None
+
+
+def _invalid(exc: InvalidInputError) -> bytes:
+    return json.dumps(
+        {
+            "errorMessage": str(exc),
+            "errorType": type(exc).__name__,
+            "field": exc.field,
+            "row": exc.row,
+        }
+    ).encode()
+
+
+def _failed(exc: Exception) -> bytes:
+    # Into the invocation's log too, as Lambda's runtime writes an unhandled error.
+    frames = traceback.format_tb(exc.__traceback__)
+    sys.stderr.write(f"[ERROR] {type(exc).__name__}: {exc}\n{''.join(frames)}")
+    return json.dumps(
+        {"errorMessage": str(exc), "errorType": type(exc).__name__, "stackTrace": frames}
+    ).encode()
