@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from cachetools import TTLCache
+
 from lambeam.functions._rows import (
     alias_info,
     alias_row,
@@ -27,6 +29,7 @@ __all__ = ["RESOLVE_TTL_S", "Resolver", "resolve"]
 
 # How long the gateway reuses what it read: a change made elsewhere is served within this.
 RESOLVE_TTL_S = 1.0
+_MAX_ENTRIES = 4096
 
 
 @dataclass(frozen=True)
@@ -80,31 +83,28 @@ class Resolver:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._db = db
-        self._ttl_s = ttl_s
         self._rng = rng
-        self._clock = clock
-        self._cache: dict[tuple[str, str], tuple[float, _Targets]] = {}
+        self._cache: TTLCache[tuple[str, str], _Targets] = TTLCache(
+            maxsize=_MAX_ENTRIES, ttl=ttl_s, timer=clock
+        )
 
     def cached(self, name: str, qualifier: str | int | None) -> ResolvedFunction | None:
         """The resolution if it is fresh in the cache (no database read), else None."""
-        entry = self._cache.get(_key(name, qualifier))
-        if entry is None or self._clock() - entry[0] >= self._ttl_s:
-            return None
-        return entry[1].choose(name, self._rng)
+        targets = self._cache.get(_key(name, qualifier))
+        return None if targets is None else targets.choose(name, self._rng)
 
     def resolve(self, name: str, qualifier: str | int | None = None) -> ResolvedFunction:
         """As `resolve`, from the cache when fresh (this may read the database)."""
         found = self.cached(name, qualifier)
         if found is not None:
             return found
-        targets = _targets(self._db, name, qualifier)
-        self._cache[_key(name, qualifier)] = (self._clock(), targets)
+        targets = self._cache[_key(name, qualifier)] = _targets(self._db, name, qualifier)
         return targets.choose(name, self._rng)
 
     def forget(self, name: str) -> None:
         """Drop what is cached for function `name` (it was changed or deleted)."""
-        for key in [k for k in self._cache if k[0] == name]:
-            del self._cache[key]
+        for key in [k for k in list(self._cache) if k[0] == name]:
+            self._cache.pop(key, None)
 
 
 def _key(name: str, qualifier: str | int | None) -> tuple[str, str]:

@@ -22,6 +22,7 @@ from lambeam.inference.request import (
     MAX_ROWS,
     ParsedRequest,
     check_payload_size,
+    frame_of,
     parse_request,
 )
 from lambeam.inference.response import format_response
@@ -55,6 +56,7 @@ __all__ = [
     "encode_replies",
     "encode_requests",
     "format_response",
+    "frame_of",
     "load_model_files",
     "load_runner",
     "parse_request",

@@ -72,6 +72,11 @@ class MicroBatcher(Generic[Item, Outcome]):
         """Items waiting for a batch."""
         return len(self._queue)
 
+    def retire(self) -> None:
+        """Take nothing more, but finish what is queued and running (its replacement is in)."""
+        self._closed = True
+        self._arrived.set()  # wake the dispatcher, which ends once the queue is empty
+
     async def aclose(self) -> None:
         """Stop taking items; queued and running ones fail with RuntimeError."""
         self._closed = True
@@ -90,8 +95,7 @@ class MicroBatcher(Generic[Item, Outcome]):
 
     async def _dispatch(self) -> None:
         loop = asyncio.get_running_loop()
-        while True:
-            await self._wait_for_items()
+        while await self._wait_for_items():
             await self._slots.acquire()
             if self.max_wait_ms > 0:
                 deadline = loop.time() + self.max_wait_ms / 1000
@@ -112,10 +116,14 @@ class MicroBatcher(Generic[Item, Outcome]):
             self._running.add(task)
             task.add_done_callback(self._running.discard)
 
-    async def _wait_for_items(self) -> None:
+    async def _wait_for_items(self) -> bool:
+        """True once something is queued; False when retired with nothing left to send."""
         while not self._queue:
+            if self._closed:
+                return False
             self._arrived.clear()
             await self._arrived.wait()
+        return True
 
     def _take(self) -> list[tuple[Item, asyncio.Future[Outcome]]]:
         batch: list[tuple[Item, asyncio.Future[Outcome]]] = []

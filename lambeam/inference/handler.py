@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ import pandas as pd
 from lambeam.inference.errors import InvalidInputError
 from lambeam.inference.files import load_model_files
 from lambeam.inference.predictions import Predictions
-from lambeam.inference.request import ParsedRequest, parse_request
+from lambeam.inference.request import ParsedRequest, frame_of, parse_request
 from lambeam.inference.response import format_response
 from lambeam.inference.runner import ModelRunner
 from lambeam.inference.wire import decode_requests, encode_replies
@@ -56,7 +57,7 @@ class BatchHandler:
                 parsed.append((index, parse_request(_json(body), self.signature)))
             except InvalidInputError as exc:
                 replies[index] = (INVALID, _invalid(exc))
-        outcomes = predict_together(self._predict, [request.frame for _, request in parsed])
+        outcomes = predict_together(self._predict, [request for _, request in parsed])
         for (index, request), outcome in zip(parsed, outcomes, strict=True):
             if isinstance(outcome, Exception):
                 replies[index] = (FAILED, _failed(outcome))
@@ -74,33 +75,34 @@ class BatchHandler:
 
 
 def predict_together(
-    predict: Any, frames: list[pd.DataFrame]
+    predict: Callable[[pd.DataFrame], Predictions], requests: list[ParsedRequest]
 ) -> list[Predictions | Exception]:
-    """Each frame's predictions from one `predict` call on all their rows.
+    """Each request's predictions from one `predict` call on all their rows.
 
-    When that call fails, each frame is predicted alone and only the ones that fail get their
-    exception; a frame is never answered with another frame's rows.
+    When that call fails, each request is predicted alone and only the ones that fail get their
+    exception; a request is never answered with another request's rows.
     """
-    if not frames:
+    if not requests:
         return []
     try:
-        frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-        together = _checked(predict(frame), len(frame))
+        together = _checked(predict(frame_of(requests)), sum(r.rows for r in requests))
     except Exception as exc:  # noqa: BLE001 - handed back per request, never lost
-        if len(frames) == 1:
+        if len(requests) == 1:
             return [exc]
-        return [_alone(predict, frame) for frame in frames]
+        return [_alone(predict, request) for request in requests]
     outcomes: list[Predictions | Exception] = []
     start = 0
-    for frame in frames:
-        outcomes.append(together.rows(start, start + len(frame)))
-        start += len(frame)
+    for request in requests:
+        outcomes.append(together.rows(start, start + request.rows))
+        start += request.rows
     return outcomes
 
 
-def _alone(predict: Any, frame: pd.DataFrame) -> Predictions | Exception:
+def _alone(
+    predict: Callable[[pd.DataFrame], Predictions], request: ParsedRequest
+) -> Predictions | Exception:
     try:
-        return _checked(predict(frame), len(frame))
+        return _checked(predict(request.frame), request.rows)
     except Exception as exc:  # noqa: BLE001
         return exc
 

@@ -25,7 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lambeam.functions import ResolvedFunction
+from cachetools import TTLCache
+
+from lambeam.functions import FunctionConfig, ResolvedFunction
 from lambeam.inference import (
     HANDLER,
     InvalidInputError,
@@ -73,9 +75,12 @@ class ModelServing:
         self._engine = engine
         self._cache_dir = cache_dir
         self._python_path = python_path
-        self._clock = clock
-        self._versions: dict[str, tuple[float, ModelVersion]] = {}
+        self._pinned: dict[str, ModelVersion] = {}
+        self._aliased: TTLCache[str, ModelVersion] = TTLCache(
+            maxsize=1024, ttl=LOOKUP_TTL_S, timer=clock
+        )
         self._directories: dict[str, Path] = {}
+        self._specs: dict[tuple[str, str, str], tuple[FunctionConfig, FunctionSpec]] = {}
         self._batching: dict[str, _Batching] = {}
 
     async def invoke(
@@ -100,7 +105,7 @@ class ModelServing:
         current = self._batching.get(key)
         if current is None or current.spec != spec:
             if current is not None:
-                await current.batcher.aclose()
+                current.batcher.retire()  # its queued requests still run, on the old spec
             current = self._batching[key] = _Batching(
                 spec,
                 MicroBatcher(
@@ -117,6 +122,10 @@ class ModelServing:
         if function.model is None:
             raise ValueError(f"function {function.name!r} is not a model function")
         version = await self._version(function.model)
+        key = (function.name, function.version, version.ref)
+        cached = self._specs.get(key)
+        if cached is not None and cached[0] == function.config:
+            return cached[1]
         directory = self._directories.get(version.ref)
         if directory is None:
             directory = await asyncio.to_thread(
@@ -124,7 +133,7 @@ class ModelServing:
             )
             self._directories[version.ref] = directory
         config = function.config
-        return FunctionSpec(
+        spec = FunctionSpec(
             name=function.name,
             handler=HANDLER,
             code_dir=directory,
@@ -138,11 +147,15 @@ class ModelServing:
             raw=True,
             python_path=self._python_path,
         )
+        self._specs[key] = (config, spec)
+        return spec
 
     async def forget(self, function_name: str) -> None:
         """Close the batchers of a function that was deleted or replaced."""
         for key in [k for k in self._batching if k.split("\0")[0] == function_name]:
             await self._batching.pop(key).batcher.aclose()
+        for cached in [k for k in self._specs if k[0] == function_name]:
+            del self._specs[cached]
 
     async def aclose(self) -> None:
         """Close every batcher; queued requests fail."""
@@ -152,13 +165,14 @@ class ModelServing:
 
     async def _version(self, ref: str) -> ModelVersion:
         """The model version `ref` names: `name:N` read once, `name@alias` at most every second."""
-        now = self._clock()
-        cached = self._versions.get(ref)
-        if cached is not None and (cached[0] == float("inf") or now - cached[0] < LOOKUP_TTL_S):
-            return cached[1]
+        found = self._pinned.get(ref) or self._aliased.get(ref)
+        if found is not None:
+            return found
         version = await asyncio.to_thread(get_model_version, self._db, self._store, ref)
-        pinned = parse_model_ref(ref).number is not None
-        self._versions[ref] = (float("inf") if pinned else now, version)
+        if parse_model_ref(ref).number is not None:
+            self._pinned[ref] = version  # a numbered version never changes
+        else:
+            self._aliased[ref] = version
         return version
 
     def _in_flight(self, spec: FunctionSpec) -> int:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
+from cachetools import TTLCache
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -42,6 +43,7 @@ ROLES = ("admin", "invoker")
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 # How long a server reuses a key it read: a key disabled elsewhere is refused within this.
 KEY_TTL_S = 1.0
+_MAX_CACHED = 10_000
 
 _NAME_MAX = 200  # access_keys.name
 _ID_ALPHABET = string.ascii_uppercase + string.digits
@@ -128,28 +130,26 @@ class KeyCache:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.db = db
-        self._ttl_s = ttl_s
-        self._clock = clock
-        self._found: dict[str, tuple[float, tuple[AccessKey, str] | None]] = {}
+        self._caching = ttl_s > 0
+        # A bounded cache: made-up ids push out old entries instead of growing it without end.
+        self._found: TTLCache[str, tuple[AccessKey, str] | None] = TTLCache(
+            maxsize=_MAX_CACHED, ttl=max(ttl_s, 1e-9), timer=clock
+        )
 
     def fresh(self, key_id: str) -> bool:
         """Whether `find` and `touch` for `key_id` would answer without the database."""
-        entry = self._found.get(key_id)
-        if entry is None or self._clock() - entry[0] >= self._ttl_s:
+        if key_id not in self._found:
             return False
-        key = entry[1][0] if entry[1] is not None else None
-        return key is None or not _touch_due(key, utcnow())
+        found = self._found[key_id]
+        return found is None or not _touch_due(found[0], utcnow())
 
     def find(self, key_id: str) -> tuple[AccessKey, str] | None:
         """The key and its secret, or None (read at most every `ttl_s`)."""
-        entry = self._found.get(key_id)
-        if entry is not None and self._clock() - entry[0] < self._ttl_s:
-            return entry[1]
+        if key_id in self._found:
+            return self._found[key_id]
         found = find_key_row(self.db, key_id)
-        if self._ttl_s > 0:
-            if len(self._found) > 10_000:  # made-up ids must not grow it without end
-                self._found.clear()
-            self._found[key_id] = (self._clock(), found)
+        if self._caching:
+            self._found[key_id] = found
         return found
 
     def touch(self, key: AccessKey, now: datetime) -> None:
@@ -157,9 +157,9 @@ class KeyCache:
         if not _touch_due(key, now):
             return
         touch_last_used(self.db, key, now)
-        entry = self._found.get(key.id)
-        if entry is not None and entry[1] is not None:
-            self._found[key.id] = (entry[0], (replace(entry[1][0], last_used_at=now), entry[1][1]))
+        found = self._found.get(key.id)
+        if found is not None:
+            self._found[key.id] = (replace(found[0], last_used_at=now), found[1])
 
 
 def _touch_due(key: AccessKey, now: datetime) -> bool:

@@ -149,3 +149,21 @@ def test_a_closed_batcher_takes_nothing_and_fails_what_was_queued() -> None:
         MicroBatcher(run, max_batch_size=0)
     with pytest.raises(ValueError, match="max_in_flight"):
         MicroBatcher(run, max_in_flight=0)
+
+
+def test_a_retired_batcher_finishes_what_it_has_and_takes_nothing_more() -> None:
+    run = Doubler(delay_s=0.02)
+
+    async def main() -> list[int]:
+        batcher = MicroBatcher(run, max_batch_size=2)
+        tasks = [asyncio.create_task(batcher.submit(i)) for i in range(5)]
+        await asyncio.sleep(0)  # all queued
+        batcher.retire()
+        with pytest.raises(RuntimeError, match="closed"):
+            await batcher.submit(9)
+        answers = await asyncio.gather(*tasks)
+        await asyncio.sleep(0.01)
+        assert batcher._worker is not None and batcher._worker.done()  # the dispatcher ended
+        return answers
+
+    assert _run(main()) == [0, 2, 4, 6, 8]

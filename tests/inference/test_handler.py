@@ -13,6 +13,7 @@ import pytest
 from lambeam.inference import (
     HANDLER,
     BatchHandler,
+    ParsedRequest,
     Predictions,
     WireError,
     decode_replies,
@@ -123,10 +124,12 @@ def test_when_the_batch_predict_fails_only_the_failing_request_fails() -> None:
             raise ValueError("negative x")
         return Predictions((frame["x"] * 2).tolist())
 
-    frames = [pd.DataFrame({"x": [1, 2]}), pd.DataFrame({"x": [-1]}), pd.DataFrame({"x": [3]})]
-    outcomes = predict_together(predict, frames)
+    def request(*values: float) -> ParsedRequest:
+        return ParsedRequest({"x": np.array(values, dtype=np.float64)}, len(values))
+
+    outcomes = predict_together(predict, [request(1, 2), request(-1), request(3)])
     assert outcomes[0].predictions == [2, 4] and outcomes[2].predictions == [6]
     assert isinstance(outcomes[1], ValueError)
     assert predict_together(predict, []) == []
-    short = predict_together(lambda frame: Predictions([1]), [pd.DataFrame({"x": [1, 2]})])
+    short = predict_together(lambda frame: Predictions([1]), [request(1, 2)])
     assert isinstance(short[0], RuntimeError) and "1 predictions for 2 rows" in str(short[0])

@@ -211,13 +211,12 @@ import numpy as np
 
 
 def guard(frame):
-    # age 5000: take 5 s; age -5000: hold 400 MB; anything else: pass the age through
+    # age 5000: take 30 s; age -5000: take memory until stopped; else: pass the age through
     if (frame["age"] == 5000).any():
-        time.sleep(5)
-    if (frame["age"] == -5000).any():
-        hog = np.ones(400 * 2**20 // 8)
-        time.sleep(2)
-        return hog[: len(frame)].reshape(-1, 1)
+        time.sleep(30)
+    hog = []
+    while (frame["age"] == -5000).any():
+        hog.append(np.ones(2**20 // 8))
     return frame[["age"]].to_numpy()
 """
 
@@ -240,7 +239,7 @@ def test_a_model_function_is_held_to_its_timeout_and_memory_limit(setup) -> None
              sig=signature({"task": "regression"}), trusted_extra=["slowstep.guard"])
     create_function(
         project.db, project.store, "guarded-api",
-        FunctionConfig(kind="model", timeout_s=1, memory_mb=256), model="guarded:1",
+        FunctionConfig(kind="model", timeout_s=2, memory_mb=256), model="guarded:1",
     )
 
     def call(age: float) -> Invocation:
@@ -252,7 +251,7 @@ def test_a_model_function_is_held_to_its_timeout_and_memory_limit(setup) -> None
     assert json.loads(fine.payload)["predictions"] == pytest.approx([60.0])
     slow = call(5000)
     assert slow.function_error == "Unhandled"
-    assert json.loads(slow.payload)["errorMessage"].endswith("Task timed out after 1.00 seconds")
+    assert json.loads(slow.payload)["errorMessage"].endswith("Task timed out after 2.00 seconds")
     greedy = call(-5000)
     assert json.loads(greedy.payload)["errorType"] == "Runtime.OutOfMemory"
     again = call(30)
