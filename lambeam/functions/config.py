@@ -17,6 +17,7 @@ from lambeam.errors import ConfigError
 __all__ = [
     "KINDS",
     "LATEST",
+    "MODEL_BATCHING",
     "Batching",
     "FunctionConfig",
     "check_alias_name",
@@ -89,7 +90,12 @@ def _integer(name: str, value: object, low: int, high: int | None = None) -> int
 
 @dataclass(frozen=True)
 class Batching:
-    """How a model function gathers requests into one predict: Lambda has no such thing."""
+    """How a model function gathers requests into one predict: Lambda has no such thing.
+
+    `max_batch_size` counts requests (as TorchServe's batch size does); 1 turns batching off.
+    With `max_wait_ms` 0 a batch waits for nothing: a request that finds an instance free runs
+    at once, and only requests arriving while a batch runs are gathered into the next one.
+    """
 
     max_batch_size: int = 1
     max_wait_ms: int = 0
@@ -103,9 +109,16 @@ class Batching:
         return self.max_batch_size > 1
 
 
+# A model function batches by default: under load one predict answers many requests, and with
+# no wait a lone request is not held back.
+MODEL_BATCHING = Batching(max_batch_size=64, max_wait_ms=0)
+
+
 @dataclass(frozen=True)
 class FunctionConfig:
     """Everything about a function but its code or model: validated when built.
+
+    `batching` defaults to MODEL_BATCHING for a model function, off for a code function.
 
     `requirements_sha256` is set by deploying, never by the user: the digest of the zip of the
     packages its bundle's requirements.txt installed.
@@ -117,7 +130,7 @@ class FunctionConfig:
     timeout_s: int = 30
     reserved_concurrency: int | None = None
     warm_minimum: int = 0
-    batching: Batching = field(default_factory=Batching)
+    batching: Batching = None  # type: ignore[assignment]  # None: the kind's default
     environment: Mapping[str, str] = field(default_factory=dict)
     description: str = ""
     requirements_sha256: str | None = None
@@ -144,6 +157,9 @@ class FunctionConfig:
                 f"warm_minimum ({self.warm_minimum}) must not exceed reserved_concurrency"
                 f" ({self.reserved_concurrency})"
             )
+        if self.batching is None:
+            default = MODEL_BATCHING if self.kind == "model" else Batching()
+            object.__setattr__(self, "batching", default)
         if not isinstance(self.batching, Batching):
             raise ConfigError(f"batching must be a Batching, got {self.batching!r}")
         if self.kind == "code" and self.batching != Batching():

@@ -55,7 +55,7 @@ class FunctionPool:
         """The most recently used idle instance of exactly this spec, now busy."""
         for index in range(len(self.idle) - 1, -1, -1):
             instance = self.idle[index]
-            if instance.spec == spec and instance.alive:
+            if (instance.spec is spec or instance.spec == spec) and instance.alive:
                 del self.idle[index]
                 self.busy.add(instance)
                 return instance
@@ -81,6 +81,8 @@ class FunctionPool:
     def retire_stale(self, spec: FunctionSpec) -> None:
         """Kill idle instances of this version made from another spec (an updated $LATEST)."""
         for instance in list(self.idle):
+            if instance.spec is spec:
+                continue
             if instance.spec.version == spec.version and instance.spec != spec:
                 self.discard(instance)
 

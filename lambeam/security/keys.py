@@ -44,6 +44,7 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 # How long a server reuses a key it read: a key disabled elsewhere is refused within this.
 KEY_TTL_S = 1.0
 _MAX_CACHED = 10_000
+_MISSING = object()
 
 _NAME_MAX = 200  # access_keys.name
 _ID_ALPHABET = string.ascii_uppercase + string.digits
@@ -138,15 +139,16 @@ class KeyCache:
 
     def fresh(self, key_id: str) -> bool:
         """Whether `find` and `touch` for `key_id` would answer without the database."""
-        if key_id not in self._found:
+        found = self._found.get(key_id, _MISSING)
+        if found is _MISSING:
             return False
-        found = self._found[key_id]
-        return found is None or not _touch_due(found[0], utcnow())
+        return found is None or not _touch_due(found[0], utcnow())  # type: ignore[index]
 
     def find(self, key_id: str) -> tuple[AccessKey, str] | None:
         """The key and its secret, or None (read at most every `ttl_s`)."""
-        if key_id in self._found:
-            return self._found[key_id]
+        cached = self._found.get(key_id, _MISSING)  # one lookup: an entry may expire between two
+        if cached is not _MISSING:
+            return cached  # type: ignore[return-value]
         found = find_key_row(self.db, key_id)
         if self._caching:
             self._found[key_id] = found

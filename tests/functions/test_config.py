@@ -63,6 +63,10 @@ def test_batching_limits(values: dict[str, int], field: str) -> None:
 def test_model_functions_batch_and_have_no_handler() -> None:
     config = FunctionConfig(kind="model", batching=Batching(32, 5))
     assert config.batching.enabled
+    # Batching is on by default for a model function (64 requests, no wait); 1 turns it off.
+    assert FunctionConfig(kind="model").batching == Batching(64, 0)
+    assert not FunctionConfig(kind="model", batching=Batching(1)).batching.enabled
+    assert FunctionConfig.from_dict({"kind": "model"}).batching == Batching(64, 0)
     with pytest.raises(ConfigError, match="handler"):
         FunctionConfig(kind="model", handler="app.handler")
 
