@@ -20,12 +20,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
+import numpy as np
 
 from lambeam.inference.errors import InvalidInputError
 from lambeam.inference.files import load_model_files
 from lambeam.inference.predictions import Predictions
-from lambeam.inference.request import ParsedRequest, frame_of, parse_request
+from lambeam.inference.request import ParsedRequest, join_columns, parse_request
 from lambeam.inference.response import format_response
 from lambeam.inference.runner import ModelRunner
 from lambeam.inference.wire import decode_requests, encode_replies
@@ -68,14 +68,17 @@ class BatchHandler:
             replies[index] = (OK, json.dumps(answer).encode())
         return encode_replies(replies)
 
-    def _predict(self, frame: pd.DataFrame) -> Predictions:
+    def _predict(self, columns: dict[str, np.ndarray]) -> Predictions:
         # A batch mixes requests that asked for probabilities with ones that did not; compute
         # them once for all, and format_response keeps them only where they were asked for.
-        return self.runner.predict(frame, probabilities=True)
+        return self.runner.predict_columns(columns, probabilities=True)
+
+
+Columns = dict[str, np.ndarray]
 
 
 def predict_together(
-    predict: Callable[[pd.DataFrame], Predictions], requests: list[ParsedRequest]
+    predict: Callable[[Columns], Predictions], requests: list[ParsedRequest]
 ) -> list[Predictions | Exception]:
     """Each request's predictions from one `predict` call on all their rows.
 
@@ -85,7 +88,7 @@ def predict_together(
     if not requests:
         return []
     try:
-        together = _checked(predict(frame_of(requests)), sum(r.rows for r in requests))
+        together = _checked(predict(join_columns(requests)), sum(r.rows for r in requests))
     except Exception as exc:  # noqa: BLE001 - handed back per request, never lost
         if len(requests) == 1:
             return [exc]
@@ -99,10 +102,10 @@ def predict_together(
 
 
 def _alone(
-    predict: Callable[[pd.DataFrame], Predictions], request: ParsedRequest
+    predict: Callable[[Columns], Predictions], request: ParsedRequest
 ) -> Predictions | Exception:
     try:
-        return _checked(predict(request.frame), request.rows)
+        return _checked(predict(request.columns), request.rows)
     except Exception as exc:  # noqa: BLE001
         return exc
 

@@ -27,7 +27,9 @@ __all__ = [
     "MAX_ROWS",
     "ParsedRequest",
     "check_payload_size",
+    "columns_frame",
     "frame_of",
+    "join_columns",
     "parse_request",
 ]
 
@@ -54,16 +56,25 @@ class ParsedRequest:
     @property
     def frame(self) -> pd.DataFrame:
         """The request's rows as a canonical frame."""
-        return frame_of([self])
+        return columns_frame(self.columns)
+
+
+def join_columns(requests: list[ParsedRequest]) -> dict[str, np.ndarray]:
+    """The columns of `requests`' rows, in order: one predict's input for all of them."""
+    if len(requests) == 1:
+        return requests[0].columns
+    names = list(requests[0].columns)
+    return {name: np.concatenate([r.columns[name] for r in requests]) for name in names}
 
 
 def frame_of(requests: list[ParsedRequest]) -> pd.DataFrame:
-    """The rows of `requests`, in order, as one canonical frame (one predict for all of them)."""
-    names = list(requests[0].columns)
-    if len(requests) == 1:
-        arrays = requests[0].columns
-    else:
-        arrays = {name: np.concatenate([r.columns[name] for r in requests]) for name in names}
+    """The rows of `requests`, in order, as one canonical frame."""
+    return columns_frame(join_columns(requests))
+
+
+def columns_frame(arrays: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Checked column arrays (see ParsedRequest) as a canonical frame."""
+    names = list(arrays)
     if all(array.dtype == np.float64 for array in arrays.values()):
         # All numbers: one float64 block, far cheaper for pandas than a column at a time.
         return pd.DataFrame(np.column_stack(list(arrays.values())), columns=names, copy=False)

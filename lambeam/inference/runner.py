@@ -9,8 +9,10 @@ process, not by threads inside one.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Protocol, runtime_checkable
 
+import numpy as np
 import pandas as pd
 
 from lambeam.inference.onnx_runner import OnnxRunner
@@ -30,6 +32,12 @@ class ModelRunner(Protocol):
 
     def predict(self, frame: pd.DataFrame, probabilities: bool = False) -> Predictions:
         """One prediction per row of `frame`; probabilities when asked and the model has them."""
+        ...
+
+    def predict_columns(
+        self, columns: Mapping[str, np.ndarray], probabilities: bool = False
+    ) -> Predictions:
+        """As `predict`, from a request's checked column arrays (`ParsedRequest.columns`)."""
         ...
 
 

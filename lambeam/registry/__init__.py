@@ -15,7 +15,7 @@ from lambeam.registry.onnx_export import ATOL, RTOL, compare_outputs, onnx_feed
 from lambeam.registry.records import ModelSummary, ModelVersion
 from lambeam.registry.refs import ModelRef, parse_model_ref
 from lambeam.storage.trusted import TRUSTED_MODULES
-from lambeam.registry.signature import validate_signature
+from lambeam.registry.signature import input_columns, validate_signature
 from lambeam.registry.versions import (
     get_model_version,
     list_model_versions,
@@ -43,6 +43,7 @@ __all__ = [
     "register_model_version",
     "remove_alias",
     "set_alias",
+    "input_columns",
     "validate_signature",
 ]
 

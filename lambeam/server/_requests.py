@@ -10,7 +10,7 @@ from starlette.requests import Request
 from lambeam.errors import ConfigError
 from lambeam.invoke import RequestTooLargeError
 
-__all__ = ["MAX_MANAGEMENT_BODY", "json_object", "raw_headers", "read_body"]
+__all__ = ["MAX_MANAGEMENT_BODY", "json_object", "raw_headers", "read_body", "too_large"]
 
 # A CreateFunction carries Lambda's 50 MB zip in base64 (4/3 of it) plus its configuration.
 MAX_MANAGEMENT_BODY = 70 * 1024 * 1024
@@ -20,13 +20,13 @@ async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refused (413) as soon as it passes `limit` bytes."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _too_large(int(declared), limit)
+        raise too_large(int(declared), limit)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise _too_large(size, limit)
+            raise too_large(size, limit)
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -53,7 +53,7 @@ def raw_headers(request: Request) -> dict[str, str]:
     return headers
 
 
-def _too_large(size: int, limit: int) -> RequestTooLargeError:
+def too_large(size: int, limit: int) -> RequestTooLargeError:
     return RequestTooLargeError(
         f"Request must be smaller than {limit} bytes; it is at least {size}", size=size, limit=limit
     )

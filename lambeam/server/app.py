@@ -17,12 +17,14 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from lambeam.invoke import Invoker
 from lambeam.project import Project
 from lambeam.runtime import Engine, FileLogSink
+from lambeam.server._fast_invoke import InvokeFastPath
 from lambeam.server._gateway import Gateway
 from lambeam.server.lambda_api import lambda_routes
 from lambeam.server.rest import rest_routes
@@ -56,6 +58,7 @@ def create_app(project: Project, engine: Engine | None = None, *, auth: bool = T
 
     app = Starlette(
         routes=[*rest_routes(), *lambda_routes()],
+        middleware=[Middleware(InvokeFastPath, gateway=gw)],
         lifespan=lifespan,
         exception_handlers={HTTPException: _http_error},
     )

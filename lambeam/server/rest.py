@@ -40,13 +40,13 @@ from lambeam.functions import (
     update_function_code,
     update_function_configuration,
 )
-from lambeam.invoke import MAX_PAYLOAD_BYTES
+from lambeam.invoke import MAX_PAYLOAD_BYTES, Invocation
 from lambeam.security import authenticate_bearer, bearer_key_id
 from lambeam.server._gateway import Admit, Gateway, Handler, endpoint
 from lambeam.server._requests import MAX_MANAGEMENT_BODY, json_object, read_body
 from lambeam.server.openapi import openapi_document
 
-__all__ = ["rest_routes"]
+__all__ = ["invoke_response", "rest_error", "rest_routes"]
 
 _log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def _bearer(body_limit: int, auth: bool) -> Admit:
     return admit
 
 
-def _error(exc: Exception) -> Response:
+def rest_error(exc: Exception) -> Response:
     """The one place REST errors are put on the wire."""
     if isinstance(exc, LambeamError):
         status, kind, message = exc.http_status, type(exc).__name__, str(exc)
@@ -242,9 +242,16 @@ async def _delete_alias(request: Request, gw: Gateway, body: bytes) -> Response:
 
 
 async def _invoke(request: Request, gw: Gateway, body: bytes) -> Response:
+    # The hot path is answered by InvokeFastPath before Starlette routes; this route is the
+    # same call for an app built without it, and what the OpenAPI document lists.
     result = await gw.invoker.invoke(
         request.path_params["name"], body, qualifier=_qualifier(request)
     )
+    return invoke_response(result)
+
+
+def invoke_response(result: Invocation) -> Response:
+    """The REST answer to an invocation: its payload (200), or 502 naming the function's error."""
     headers = {"X-Request-Id": result.request_id}
     if result.executed_version:
         headers["X-Executed-Version"] = result.executed_version
@@ -290,6 +297,6 @@ def rest_routes() -> list[BaseRoute]:
     routes: list[BaseRoute] = []
     for path, method, handler, auth, _summary in ROUTES:
         limit = MAX_PAYLOAD_BYTES if handler is _invoke else MAX_MANAGEMENT_BODY
-        answer = endpoint(handler, _bearer(limit, auth), _error, invokes=handler is _invoke)
+        answer = endpoint(handler, _bearer(limit, auth), rest_error, invokes=handler is _invoke)
         routes.append(Route(path, answer, methods=[method]))
     return routes

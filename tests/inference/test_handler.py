@@ -119,10 +119,10 @@ def test_a_bad_request_gets_its_400_and_its_neighbours_their_answers(
 
 
 def test_when_the_batch_predict_fails_only_the_failing_request_fails() -> None:
-    def predict(frame: pd.DataFrame) -> Predictions:
-        if (frame["x"] < 0).any():
+    def predict(columns: dict[str, np.ndarray]) -> Predictions:
+        if (columns["x"] < 0).any():
             raise ValueError("negative x")
-        return Predictions((frame["x"] * 2).tolist())
+        return Predictions((columns["x"] * 2).tolist())
 
     def request(*values: float) -> ParsedRequest:
         return ParsedRequest({"x": np.array(values, dtype=np.float64)}, len(values))

@@ -1,0 +1,530 @@
+"""Benchmark: lambeam serving a model against a hand-written FastAPI endpoint and a bare uvicorn one.
+
+    .venv/bin/python bench/serve.py            # 10 s per load phase
+    .venv/bin/python bench/serve.py --quick    # 1 s per load phase, under a minute
+
+The same two models (a scaled logistic regression and a 100-tree random forest on 20 numeric
+columns, trained and registered through lambeam), the same machine, the same load generator
+(bench/_load.py, a process of its own), one server at a time, all on uvicorn with the same options
+(bench/_servers.py). Measured:
+
+- warm invoke, 1 row, 32 connections: requests/s, p50 and p99 of lambeam (as deployed by
+  default: batching on), of the FastAPI endpoint users write (serving the same kind of model, a
+  `make_pipeline(StandardScaler(), estimator)` fitted on the same CSV), and of a bare uvicorn app
+  that only answers;
+- the same with 64 connections, lambeam's batching on and off (`max_batch_size = 1`);
+- cold start, from zero instances to the first answer, over fresh functions of the same model;
+- memory: the private (USS) size of one idle warm instance beyond the zygote, and how much the
+  server's process tree (gateway, zygote, instances; PSS) grows with 50 functions deployed and
+  scaled to zero.
+
+The FastAPI baseline's route is `async def` by default; `--fastapi-handler sync` makes it a plain
+`def` run in FastAPI's threadpool (much slower here: 32 threads contend for the GIL and pandas).
+Ratios are lambeam over the baseline (`p50_vs_fastapi` below 1 means lambeam answers sooner); the
+headline keys are the logistic regression's at 32 connections (`…_rf` the forest's) and batching
+the forest's at 64 (`…_lr` the regression's). Progress goes to stderr; the last line of stdout is
+one JSON object with the figures.
+"""
+
+from __future__ import annotations
+
+import time
+
+_STARTED = time.perf_counter()  # the wall time includes these imports (lambeam's take seconds)
+
+import argparse
+import configparser
+import json
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.client import HTTPConnection
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH.parent))
+
+from bench._fastapi_app import HANDLERS
+from bench._memory import smaps, tree_pss_mb, uss_mb, zygote_and_instances
+from lambeam.functions.apply import apply
+from lambeam.project import Project, init_project
+from lambeam.registry import get_model_version
+
+COLUMNS = [f"x{i:02d}" for i in range(20)]
+MODELS = ("lr", "rf")
+IDLE_FUNCTIONS = 50
+# The issue's targets: (figure, comparison, bound). Throughput and p50 ratios are the logistic
+# regression's at 32 connections (the random forest's are `…_rf`); batching is the forest's at 64.
+TARGETS = [
+    ("throughput_vs_fastapi", ">=", 5.0),
+    ("p50_vs_fastapi", "<=", 0.5),
+    ("throughput_vs_bare", ">=", 0.5),
+    ("batching_on_over_off", ">=", 3.0),
+    ("cold_start_p50_ms", "<=", 50.0),
+]
+
+_TOML = """\
+[project]
+name = "bench-serve"
+
+[pipelines.bench]
+source = "data.csv"
+label = "label"
+
+[pipelines.bench.columns]
+{columns}
+
+[train.lr]
+dataset = "bench"
+model = "bench-lr"
+estimator = "sklearn.linear_model.LogisticRegression"
+
+[train.rf]
+dataset = "bench"
+model = "bench-rf"
+estimator = "sklearn.ensemble.RandomForestClassifier"
+params = {{ n_estimators = 100, random_state = 0 }}
+
+# As deployed by default: batching on (64 requests, no wait).
+[functions.lr]
+model = "bench-lr:1"
+
+[functions.rf]
+model = "bench-rf:1"
+
+# Batching off: each request its own invocation, instances scaling up to the concurrency.
+[functions.lr-nobatch]
+model = "bench-lr:1"
+reserved_concurrency = 64
+batching = {{ max_batch_size = 1 }}
+
+[functions.rf-nobatch]
+model = "bench-rf:1"
+reserved_concurrency = 64
+batching = {{ max_batch_size = 1 }}
+
+[functions.hello]
+code = "hello"
+handler = "app.handler"
+"""
+
+_HELLO = 'def handler(event, context):\n    return {"ok": True}\n'
+
+
+def say(message: str) -> None:
+    """A progress line on stderr, with the seconds since the benchmark started."""
+    print(f"[{time.perf_counter() - _STARTED:5.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+def generate(path: Path, rows: int, seed: int = 0) -> dict[str, float]:
+    """A synthetic CSV: 20 float columns and a 0/1 label from a linear rule plus noise.
+
+    Returns one row of features, the body every load phase sends."""
+    rng = np.random.default_rng(seed)
+    features = rng.normal(0.0, 1.0, (rows, len(COLUMNS))) * rng.uniform(0.5, 20, len(COLUMNS))
+    features += rng.uniform(-50, 50, len(COLUMNS))
+    weights = rng.normal(0.0, 1.0, len(COLUMNS))
+    score = ((features - features.mean(0)) / features.std(0)) @ weights
+    label = (score + rng.normal(0.0, 1.0, rows) > 0).astype(int)
+    frame = pd.DataFrame(features, columns=COLUMNS)
+    frame["label"] = label
+    frame.to_csv(path, index=False, float_format="%.6g")
+    return {c: round(float(v), 4) for c, v in frame.iloc[0][COLUMNS].items()}
+
+
+@dataclass
+class Setup:
+    """The project the gateway serves, its credentials, and the models dumped for FastAPI."""
+
+    root: Path
+    authorization: str
+    model_files: dict[str, Path]
+    row: dict[str, float]
+
+
+def build_project(workdir: Path, rows: int) -> Setup:
+    """Pipeline, two training jobs and the functions, through lambeam's API as its CLI does."""
+    from lambeam.data import run_pipeline
+    from lambeam.training import run_training
+
+    root = workdir / "project"
+    (root / "hello").mkdir(parents=True)
+    (root / "hello" / "app.py").write_text(_HELLO)
+    row = generate(root / "data.csv", rows)
+    columns = "\n".join(f'{c} = ["standardize"]' for c in COLUMNS)
+    (root / "lambeam.toml").write_text(_TOML.format(columns=columns))
+    init_project(root).close()
+    project = Project.open(root)
+    try:
+        started = time.perf_counter()
+        run_pipeline(project, "bench")
+        say(f"pipeline: {rows:,} rows in {time.perf_counter() - started:.1f}s")
+        files = {}
+        for name in MODELS:
+            started = time.perf_counter()
+            version = run_training(project, name).model_version
+            say(
+                f"trained {version.ref} in {time.perf_counter() - started:.1f}s"
+                f" (ONNX: {version.onnx_status})"
+            )
+            files[name] = workdir / f"{name}.joblib"
+            dump_baseline(project, version.ref, files[name])
+        apply(project)
+    finally:
+        project.close()
+    credentials = configparser.ConfigParser()
+    credentials.read(root / ".lambeam" / "credentials")
+    profile = credentials["lambeam"]
+    authorization = f"Bearer {profile['aws_access_key_id']}:{profile['aws_secret_access_key']}"
+    return Setup(root, authorization, files, row)
+
+
+def dump_baseline(project: Project, ref: str, path: Path) -> None:
+    """The model a user without lambeam would serve: `make_pipeline(StandardScaler(), estimator)`
+    with the registered estimator's parameters, fitted on the same CSV, saved with joblib.
+
+    (Not lambeam's own fitted pipeline: its transform is built column by column from Beam's
+    statistics and costs far more per call in scikit-learn than a StandardScaler, which would
+    flatter lambeam's ratio.)"""
+    import joblib
+    from sklearn.base import clone
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    registered = get_model_version(project.db, project.store, ref)
+    estimator = clone(registered.load().steps[-1][1])
+    data = pd.read_csv(project.settings.root / "data.csv")
+    baseline = make_pipeline(StandardScaler(), estimator).fit(data[COLUMNS], data["label"])
+    joblib.dump(baseline, path)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    """A running server subprocess."""
+
+    name: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log: Path
+
+
+@contextmanager
+def running(
+    name: str, args: list[str], workdir: Path, ready_path: str | None = None
+) -> Iterator[Server]:
+    """Start `bench/_servers.py NAME ARGS` and wait until it answers; stop it on exit."""
+    port = free_port()
+    log = workdir / f"{name}.log"
+    started = time.perf_counter()
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, str(BENCH / "_servers.py"), name, "--port", str(port), *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    server = Server(name, port, process, log)
+    try:
+        _wait_ready(server, ready_path, timeout_s=120.0)
+        say(f"{name} server up on :{port} in {time.perf_counter() - started:.1f}s")
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        say(f"{name} server stopped")
+
+
+def _wait_ready(server: Server, path: str | None, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise SystemExit(f"the {server.name} server exited:\n{server.log.read_text()[-3000:]}")
+        try:
+            connection = HTTPConnection("127.0.0.1", server.port, timeout=5)
+            if path is None:
+                connection.connect()
+                connection.close()
+                return
+            connection.request("GET", path)
+            if connection.getresponse().status == 200:
+                connection.close()
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit(f"the {server.name} server did not start:\n{server.log.read_text()[-3000:]}")
+
+
+def check_answer(server: Server, path: str, body: str, headers: Sequence[str]) -> None:
+    """Fail unless one POST of `body` gets a 200 with predictions."""
+    connection = HTTPConnection("127.0.0.1", server.port, timeout=120)
+    fields = dict(h.split(": ", 1) for h in headers)
+    connection.request(
+        "POST", path, body=body, headers={**fields, "Content-Type": "application/json"}
+    )
+    response = connection.getresponse()
+    data = response.read()
+    connection.close()
+    if response.status != 200 or "predictions" not in json.loads(data):
+        raise SystemExit(f"{server.name} {path}: {response.status} {data[:500]!r}")
+
+
+def load(
+    server: Server,
+    path: str,
+    body: str,
+    connections: int,
+    seconds: float,
+    warmup: float,
+    max_warmup: float,
+    headers: Sequence[str] = (),
+) -> dict[str, Any]:
+    """One load phase, driven by bench/_load.py in its own process, after one checked answer."""
+    check_answer(server, path, body, headers)
+    command = [
+        sys.executable,
+        str(BENCH / "_load.py"),
+        "--port",
+        str(server.port),
+        "--path",
+        path,
+        "--body",
+        body,
+        "--connections",
+        str(connections),
+        "--duration",
+        str(seconds),
+        "--warmup",
+        str(warmup),
+        "--max-warmup",
+        str(max_warmup),
+    ]
+    for header in headers:
+        command += ["--header", header]
+    done = subprocess.run(
+        command, check=False, capture_output=True, text=True, timeout=seconds + max_warmup + 120
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"the load generator failed:\n{done.stderr[-3000:]}")
+    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    say(
+        f"  {server.name:8s} {path:32s} c={connections:<3d} {figures['rps']:9.1f} req/s"
+        f"  p50 {figures['p50_ms']:7.2f} ms  p99 {figures['p99_ms']:7.2f} ms"
+        + (f"  errors {figures['errors']}" if figures["errors"] else "")
+        + (f"  disconnects {figures['disconnects']}" if figures["disconnects"] else "")
+        + (f"  (warm after {figures['warmup_s']:.1f}s)" if figures["warmup_s"] > 2 * warmup else "")
+    )
+    failed = sum(figures["errors"].values())
+    if failed > 5 or any(int(code) >= 500 or int(code) == 429 for code in figures["errors"]):
+        raise SystemExit(
+            f"{server.name} {path}: {failed} non-200 answers {figures['errors']}"
+            f"\n{server.log.read_text()[-3000:]}"
+        )
+    if figures["requests"] == 0:
+        raise SystemExit(f"{server.name} {path}: no request was answered")
+    return figures
+
+
+class Client:
+    """One keep-alive connection to the gateway, for management calls and timed single invokes."""
+
+    def __init__(self, port: int, authorization: str) -> None:
+        self.connection = HTTPConnection("127.0.0.1", port, timeout=120)
+        self.headers = {"Authorization": authorization, "Content-Type": "application/json"}
+
+    def call(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes, float]:
+        started = time.perf_counter()
+        self.connection.request(method, path, body=body, headers=self.headers)
+        response = self.connection.getresponse()
+        data = response.read()
+        return response.status, data, time.perf_counter() - started
+
+    def invoke(self, function: str, body: bytes, expect: str = "predictions") -> float:
+        """Seconds to the answer; fails unless it is a 200 whose JSON has the key `expect`."""
+        status, data, seconds = self.call("POST", f"/v1/functions/{function}/invoke", body)
+        if status != 200 or expect not in json.loads(data):
+            raise SystemExit(f"invoking {function}: {status} {data[:500]!r}")
+        return seconds
+
+    def create_model_function(self, name: str, model: str) -> None:
+        body = json.dumps({"name": name, "model": model}).encode()
+        status, data, _ = self.call("POST", "/v1/functions", body)
+        if status != 201:
+            raise SystemExit(f"creating {name}: {status} {data[:500]!r}")
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+# --- the phases -------------------------------------------------------------------------------
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def measure_memory_of_idle_functions(client: Client, server: Server) -> dict[str, float]:
+    """Deploy 50 model functions (none invoked) and see how much the process tree grows."""
+    before = tree_pss_mb(server.process.pid)
+    for i in range(IDLE_FUNCTIONS):
+        client.create_model_function(f"idle-{i:02d}", "bench-lr:1")
+    time.sleep(0.5)
+    after = tree_pss_mb(server.process.pid)
+    say(f"50 functions scaled to zero: server tree {before:.1f} MB -> {after:.1f} MB (PSS)")
+    return {"fifty_functions_mb": round(after - before, 2), "server_tree_pss_mb": round(after, 1)}
+
+
+def measure_cold_starts(client: Client, body: bytes, count: int) -> dict[str, float]:
+    """Fresh functions of the same model, each invoked once: from zero instances to an answer."""
+    for i in range(count):
+        client.create_model_function(f"cold-{i:02d}", "bench-lr:1")
+    times = [client.invoke(f"cold-{i:02d}", body) * 1000 for i in range(count)]
+    warm = [client.invoke("cold-00", body) * 1000 for _ in range(20)]
+    say(
+        f"cold start over {count}: p50 {statistics.median(times):.1f} ms, p99"
+        f" {percentile(times, 0.99):.1f} ms, first {times[0]:.1f} ms;"
+        f" warm single request p50 {statistics.median(warm):.2f} ms"
+    )
+    return {
+        "cold_start_p50_ms": round(statistics.median(times), 2),
+        "cold_start_p99_ms": round(percentile(times, 0.99), 2),
+        "cold_start_first_ms": round(times[0], 2),
+        "cold_starts": count,
+        "warm_single_p50_ms": round(statistics.median(warm), 3),
+    }
+
+
+def measure_idle_instance(client: Client, server: Server) -> dict[str, Any]:
+    """USS of an idle warm instance: a model function's if they have instances, else a code one's."""
+    zygote, instances = zygote_and_instances(server.process.pid)
+    kind = "model"
+    if zygote is not None and not instances:
+        kind = "code"
+        client.invoke("hello", b"{}", expect="ok")
+        time.sleep(0.2)
+        zygote, instances = zygote_and_instances(server.process.pid)
+    if zygote is None or not instances:
+        say("no zygote or no instance found: idle instance size not measured")
+        return {"idle_instance_mb": None, "idle_instance_of": None}
+    sizes = [uss_mb(pid) for pid in instances]
+    zygote_rss = smaps(zygote).get("Rss", 0) / 1024
+    say(
+        f"idle {kind} instances: {len(sizes)}, USS median {statistics.median(sizes):.1f} MB"
+        f" (zygote RSS {zygote_rss:.1f} MB)"
+    )
+    return {
+        "idle_instance_mb": round(statistics.median(sizes), 2),
+        "idle_instance_of": kind,
+        "idle_instances": len(sizes),
+        "zygote_rss_mb": round(zygote_rss, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="short load phases, under a minute")
+    parser.add_argument("--seconds", type=float, help="measured seconds per load phase")
+    parser.add_argument("--rows", type=int, help="rows of training data (5,000; 1,000 if --quick)")
+    parser.add_argument(
+        "--fastapi-handler",
+        choices=HANDLERS,
+        default="async",
+        help="the baseline's route: async def (default) or def, run in FastAPI's threadpool",
+    )
+    args = parser.parse_args()
+    rows = args.rows or (1000 if args.quick else 5000)
+    seconds = args.seconds or (1.0 if args.quick else 10.0)
+    warmup = 0.5 if args.quick else 2.0
+    max_warmup = 1.5 if args.quick else 15.0
+    cold_count = 8 if args.quick else 20
+    figures: dict[str, Any] = {
+        "seconds_per_phase": seconds,
+        "fastapi_handler": args.fastapi_handler,
+    }
+    raw: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory(prefix="lambeam-bench-serve-") as tmp:
+        workdir = Path(tmp)
+        say("imports done")
+        setup = build_project(workdir, rows)
+        body = json.dumps({"instances": [setup.row]})
+
+        def phase(
+            server: Server, key: str, path: str, connections: int, headers: Sequence[str] = ()
+        ) -> None:
+            raw[key] = load(server, path, body, connections, seconds, warmup, max_warmup, headers)
+
+        with running("bare", [], workdir) as bare:
+            phase(bare, "bare_c32", "/predict", 32)
+        models = [f"--model={n}={p}" for n, p in setup.model_files.items()]
+        models.append(f"--handler={args.fastapi_handler}")
+        with running("fastapi", models, workdir) as fastapi:
+            for model in MODELS:
+                phase(fastapi, f"fastapi_{model}_c32", f"/predict/{model}", 32)
+        auth = [f"Authorization: {setup.authorization}"]
+        with running("lambeam", ["--project", str(setup.root)], workdir, "/v1/health") as gateway:
+            client = Client(gateway.port, setup.authorization)
+            figures.update(measure_memory_of_idle_functions(client, gateway))
+            figures.update(measure_cold_starts(client, body.encode(), cold_count))
+            for model in MODELS:
+                path = f"/v1/functions/{model}/invoke"
+                unbatched = f"/v1/functions/{model}-nobatch/invoke"
+                phase(gateway, f"lambeam_{model}_c32", path, 32, auth)
+                phase(gateway, f"lambeam_{model}_batch_c64", path, 64, auth)
+                phase(gateway, f"lambeam_{model}_nobatch_c64", unbatched, 64, auth)
+            figures.update(measure_idle_instance(client, gateway))
+            client.close()
+
+    def ratio(a: str, b: str, field: str = "rps") -> float:
+        return round(raw[a][field] / raw[b][field], 3) if raw[b][field] else float("nan")
+
+    for model in MODELS:
+        suffix = "" if model == "lr" else f"_{model}"
+        figures[f"throughput_vs_fastapi{suffix}"] = ratio(
+            f"lambeam_{model}_c32", f"fastapi_{model}_c32"
+        )
+        figures[f"p50_vs_fastapi{suffix}"] = ratio(
+            f"lambeam_{model}_c32", f"fastapi_{model}_c32", "p50_ms"
+        )
+        figures[f"throughput_vs_bare{suffix}"] = ratio(f"lambeam_{model}_c32", "bare_c32")
+    figures["batching_on_over_off"] = ratio("lambeam_rf_batch_c64", "lambeam_rf_nobatch_c64")
+    figures["batching_on_over_off_lr"] = ratio("lambeam_lr_batch_c64", "lambeam_lr_nobatch_c64")
+    figures["raw"] = {
+        key: {k: value[k] for k in ("rps", "p50_ms", "p99_ms", "requests", "errors", "warmup_s")}
+        for key, value in raw.items()
+    }
+    figures["wall_seconds"] = round(time.perf_counter() - _STARTED, 1)
+    figures["targets_met"] = {}
+    for key, op, bound in TARGETS:
+        value = figures[key]
+        met = value >= bound if op == ">=" else value <= bound
+        figures["targets_met"][key] = met
+        other = figures.get(f"{key}_rf", figures.get(f"{key}_lr"))
+        aside = (
+            "" if other is None else f" ({'RF' if f'{key}_rf' in figures else 'LR'} {other:.2f})"
+        )
+        say(f"{key:22s} {value:9.2f}{aside:12s} target {op} {bound}: {'met' if met else 'MISSED'}")
+    say(f"wall time {figures['wall_seconds']:.1f}s")
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""The REST invoke route's fast path: `POST /v1/functions/{name}/invoke` as plain ASGI.
+
+Every other request goes through Starlette's router. An invocation is the one request a server
+answers thousands of times a second, and Starlette's routing (a regular expression per route
+until one matches), its Request object and its exception middleware cost more than the rest of
+the gateway's work on a batched model request. This middleware answers that one path itself,
+with the same authentication, body limit, invocation core and answers as the route in rest.py
+(`invoke_response`, `rest_error`), so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+from urllib.parse import parse_qs, unquote
+
+from lambeam.invoke import MAX_PAYLOAD_BYTES
+from lambeam.security import authenticate_bearer, bearer_key_id
+from lambeam.server._gateway import Gateway
+from lambeam.server._requests import too_large
+from lambeam.server.rest import invoke_response, rest_error
+
+__all__ = ["InvokeFastPath"]
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_INVOKE = re.compile(r"/v1/functions/([^/]+)/invoke")
+
+
+class InvokeFastPath:
+    """Pure ASGI middleware (Starlette's `Middleware(InvokeFastPath, gateway=…)`)."""
+
+    def __init__(self, app: ASGIApp, gateway: Gateway) -> None:
+        self.app = app
+        self.gateway = gateway
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            match = _INVOKE.fullmatch(scope["path"])
+            if match is not None:
+                await self._invoke(unquote(match[1]), scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    async def _invoke(self, name: str, scope: Scope, receive: Receive, send: Send) -> None:
+        gw = self.gateway
+        try:
+            authorization = None
+            declared = None
+            for key, value in scope["headers"]:
+                if key == b"authorization":
+                    authorization = value.decode("latin-1")
+                elif key == b"content-length":
+                    declared = value
+            if gw.auth:
+                if gw.keys.fresh(bearer_key_id(authorization)):  # no database read: no thread
+                    authenticate_bearer(gw.keys, authorization)
+                else:
+                    await asyncio.to_thread(authenticate_bearer, gw.keys, authorization)
+            body = await _read_body(receive, declared, MAX_PAYLOAD_BYTES)
+            query = scope.get("query_string", b"")
+            qualifier = None
+            if query:
+                qualifier = (parse_qs(query.decode("latin-1")).get("qualifier") or [None])[0]
+            response = invoke_response(await gw.invoker.invoke(name, body, qualifier or None))
+        except Exception as exc:  # noqa: BLE001 - answered in the REST API's error form
+            response = rest_error(exc)
+        await response(scope, receive, send)
+
+
+async def _read_body(receive: Receive, declared: bytes | None, limit: int) -> bytes:
+    """The request body, refused (413) as soon as it is known to pass `limit` bytes."""
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise too_large(int(declared), limit)
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ConnectionError("the client went away before sending its body")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise too_large(size, limit)
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
