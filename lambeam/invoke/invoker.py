@@ -143,15 +143,16 @@ class Invoker:
         function = self._resolver.cached(function_name, qualifier) or await asyncio.to_thread(
             self._resolver.resolve, function_name, qualifier
         )
-        request_id = str(uuid.uuid4())
         if invocation_type == "DryRun":
-            return Invocation(204, b"", None, function.version, None, request_id)
+            return Invocation(204, b"", None, function.version, None, str(uuid.uuid4()))
         if invocation_type == "Event":
+            request_id = str(uuid.uuid4())
             task = asyncio.create_task(self._run(function, payload, request_id, tail=False))
             self._background.add(task)
             task.add_done_callback(self._event_done)
             return Invocation(202, b"", None, function.version, None, request_id)
-        return await self._run(function, payload, request_id, tail=log_type == "Tail")
+        # The runtime names the invocation (a batch's requests share their batch's id).
+        return await self._run(function, payload, None, tail=log_type == "Tail")
 
     async def warm_up(self) -> int:
         """Start the warm minimum of every code function version that has one; how many run.
@@ -203,7 +204,7 @@ class Invoker:
         await self._models.aclose()
 
     async def _run(
-        self, function: ResolvedFunction, payload: bytes, request_id: str, tail: bool
+        self, function: ResolvedFunction, payload: bytes, request_id: str | None, tail: bool
     ) -> Invocation:
         if function.kind == "model":
             result = await self._models.invoke(function, payload, request_id)
@@ -235,7 +236,7 @@ class Invoker:
             return await self._models.spec(function)
         key = (function.name, function.version, function.code_sha256)
         cached = self._specs.get(key)
-        if cached is not None and cached[0] == function.config:
+        if cached is not None and (cached[0] is function.config or cached[0] == function.config):
             return cached[1]
         spec = await asyncio.to_thread(self.function_spec, function)
         self._specs[key] = (function.config, spec)

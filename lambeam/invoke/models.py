@@ -84,12 +84,12 @@ class ModelServing:
         self._batching: dict[str, _Batching] = {}
 
     async def invoke(
-        self, function: ResolvedFunction, payload: bytes, request_id: str
+        self, function: ResolvedFunction, payload: bytes, request_id: str | None = None
     ) -> InvocationResult:
         """Run one request of a model function; InvalidInputError when it does not fit.
 
         With batching, `request_id` is dropped for the batch's own: the requests a batch
-        answers share one invocation, one request id and one log.
+        answers share one invocation, one request id and one log. None: the runtime makes one.
         """
         spec = await self.spec(function)
         batching = function.config.batching
@@ -103,7 +103,7 @@ class ModelServing:
             return outcome
         key = f"{function.name}\0{function.qualifier}"
         current = self._batching.get(key)
-        if current is None or current.spec != spec:
+        if current is None or (current.spec is not spec and current.spec != spec):
             if current is not None:
                 current.batcher.retire()  # its queued requests still run, on the old spec
             current = self._batching[key] = _Batching(
@@ -124,7 +124,7 @@ class ModelServing:
         version = await self._version(function.model)
         key = (function.name, function.version, version.ref)
         cached = self._specs.get(key)
-        if cached is not None and cached[0] == function.config:
+        if cached is not None and (cached[0] is function.config or cached[0] == function.config):
             return cached[1]
         directory = self._directories.get(version.ref)
         if directory is None:

@@ -69,6 +69,12 @@ def run_instance(conn: socket.socket, log_fd: int, init: dict[str, Any]) -> NoRe
             os._exit(0)
         header, payload = frame
         reply, body = _invoke(handler, header, payload, init, request_filter)
+        # The engine's reading after the call, so that it need not read /proc itself.
+        memory = read_memory()
+        if memory is not None:
+            reply["memory"] = [
+                memory.rss_anon_kb, memory.rss_file_kb, memory.rss_shmem_kb, memory.hwm_kb
+            ]
         _send(conn, reply, body)
 
 

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from lambeam.runtime.limits import read_memory
+from lambeam.runtime.limits import MemorySample, read_memory
 from lambeam.runtime.protocol import ProtocolError, encode_frame, read_frame
 from lambeam.runtime.spec import FunctionSpec
 from lambeam.runtime.zygote_client import ExitStatus, ZygoteClient
@@ -117,7 +117,13 @@ class InstanceProcess:
         if isinstance(outcome, Ended):
             return outcome
         reply, body = outcome
-        self._sample_memory()
+        reported = reply.get("memory")
+        if isinstance(reported, list) and len(reported) == 4:
+            # The instance read its own /proc/self/status just before replying; the watcher reads
+            # it from here while a call runs, so a call longer than a poll is checked either way.
+            self._account(MemorySample(*(int(value) for value in reported)))
+        else:
+            self._sample_memory()
         if self._over_memory:
             return await self._end("memory", (time.perf_counter() - started) * 1000)
         return Finished(body, reply.get("error_type"), float(reply.get("duration_ms", 0.0)))
@@ -191,12 +197,15 @@ class InstanceProcess:
         sample = read_memory(self.pid)
         if sample is None:
             return False
+        self._account(sample)
+        return True
+
+    def _account(self, sample: MemorySample) -> None:
         if self._anon_at_fork_kb is None:
-            return True  # not measurable until the instance reports its size at fork
+            return  # not measurable until the instance reports its size at fork
         self.peak_kb = max(self.peak_kb, sample.charged_kb(self._anon_at_fork_kb))
         if self.peak_kb > self.spec.memory_mb * 1024:
             self._over_memory = True
-        return True
 
     async def _end(self, reason: str, duration_ms: float) -> Ended:
         status_future = self._zygote.exit_status(self.pid)

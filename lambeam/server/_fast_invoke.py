@@ -20,7 +20,7 @@ from lambeam.invoke import MAX_PAYLOAD_BYTES
 from lambeam.security import authenticate_bearer, bearer_key_id
 from lambeam.server._gateway import Gateway
 from lambeam.server._requests import too_large
-from lambeam.server.rest import invoke_response, rest_error
+from lambeam.server.rest import invoke_ok_headers, invoke_response, rest_error
 
 __all__ = ["InvokeFastPath"]
 
@@ -67,10 +67,16 @@ class InvokeFastPath:
             qualifier = None
             if query:
                 qualifier = (parse_qs(query.decode("latin-1")).get("qualifier") or [None])[0]
-            response = invoke_response(await gw.invoker.invoke(name, body, qualifier or None))
+            result = await gw.invoker.invoke(name, body, qualifier or None)
         except Exception as exc:  # noqa: BLE001 - answered in the REST API's error form
-            response = rest_error(exc)
-        await response(scope, receive, send)
+            await rest_error(exc)(scope, receive, send)
+            return
+        if result.function_error is not None:
+            await invoke_response(result)(scope, receive, send)
+            return
+        start = {"type": "http.response.start", "status": 200, "headers": invoke_ok_headers(result)}
+        await send(start)
+        await send({"type": "http.response.body", "body": result.payload})
 
 
 async def _read_body(receive: Receive, declared: bytes | None, limit: int) -> bytes:

@@ -46,7 +46,7 @@ from lambeam.server._gateway import Admit, Gateway, Handler, endpoint
 from lambeam.server._requests import MAX_MANAGEMENT_BODY, json_object, read_body
 from lambeam.server.openapi import openapi_document
 
-__all__ = ["invoke_response", "rest_error", "rest_routes"]
+__all__ = ["invoke_ok_headers", "invoke_response", "rest_error", "rest_routes"]
 
 _log = logging.getLogger(__name__)
 
@@ -250,13 +250,27 @@ async def _invoke(request: Request, gw: Gateway, body: bytes) -> Response:
     return invoke_response(result)
 
 
+def invoke_ok_headers(result: Invocation) -> list[tuple[bytes, bytes]]:
+    """The raw headers of a successful invocation's 200 (its body is `result.payload`)."""
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(result.payload)).encode()),
+        (b"x-request-id", result.request_id.encode()),
+    ]
+    if result.executed_version:
+        headers.append((b"x-executed-version", result.executed_version.encode()))
+    return headers
+
+
 def invoke_response(result: Invocation) -> Response:
     """The REST answer to an invocation: its payload (200), or 502 naming the function's error."""
+    if result.function_error is None:
+        response = Response(result.payload)
+        response.raw_headers = invoke_ok_headers(result)
+        return response
     headers = {"X-Request-Id": result.request_id}
     if result.executed_version:
         headers["X-Executed-Version"] = result.executed_version
-    if result.function_error is None:
-        return Response(result.payload, headers=headers, media_type="application/json")
     try:
         document = json.loads(result.payload)
     except (UnicodeDecodeError, json.JSONDecodeError):
