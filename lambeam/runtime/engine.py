@@ -21,10 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from lambeam.runtime import error_types as codes
+from lambeam.runtime.limits import read_memory
 from lambeam.runtime.logs import FileLogSink, LogSink, billed_ms, format_report, frame_log
 from lambeam.runtime.outcomes import InstanceInfo, InvocationResult, describe_end
 from lambeam.runtime.pool import FunctionPool
-from lambeam.runtime.process import Ended, Finished, InstanceProcess
+from lambeam.runtime.process import Ended, Finished, InstanceProcess, Spare, fork
 from lambeam.runtime.spec import FunctionSpec, function_arn
 from lambeam.runtime.zygote_client import DEFAULT_PRELOAD, ZygoteClient
 
@@ -41,6 +42,8 @@ class Engine:
 
     `clock` (seconds, monotonic) decides when idle instances are reaped; inject one to test the
     keep-warm period without waiting for it. `preload` is what the zygote imports before forking.
+    With `spares` (the default) one process is kept forked ahead of need, so that a cold start
+    does not wait for the fork (see process.Spare).
     """
 
     def __init__(
@@ -57,6 +60,7 @@ class Engine:
         memory_poll_s: float = 0.02,
         reap_interval_s: float = 5.0,
         preload: Sequence[str] = DEFAULT_PRELOAD,
+        spares: bool = True,
         python: str = sys.executable,
         environ: Mapping[str, str] | None = None,
     ) -> None:
@@ -78,6 +82,9 @@ class Engine:
         self._warm: dict[tuple[str, str], FunctionSpec] = {}
         self._reaper: asyncio.Task[None] | None = None
         self._running = False
+        self._spares = spares
+        self._spare: Spare | None = None
+        self._refilling: asyncio.Task[None] | None = None
 
     @property
     def zygote_pid(self) -> int | None:
@@ -90,14 +97,19 @@ class Engine:
         await self._zygote.start()
         self._running = True
         self._reaper = asyncio.create_task(self._reap_forever())
+        self._refill()
 
     async def stop(self) -> None:
         """Kill every instance and the zygote."""
         self._running = False
-        if self._reaper is not None:
-            self._reaper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reaper
+        for task in (self._reaper, self._refilling):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if self._spare is not None:
+            self._spare.discard()
+            self._spare = None
         for pool in self._pools.values():
             for instance in pool.instances():
                 pool.discard(instance)
@@ -239,13 +251,44 @@ class Engine:
         instance = InstanceProcess(spec, self._zygote, self._memory_poll_s)
         pool.add_busy(instance)
         try:
-            ended = await instance.start(self._init(spec), spec.timeout_s)
+            ended = await instance.start(self._init(spec), spec.timeout_s, self._take_spare())
         except BaseException:
             pool.discard(instance)
             raise
         if ended is not None or instance.init_error is not None:
             pool.discard(instance)
         return instance, ended
+
+    def _take_spare(self) -> Spare | None:
+        """The spare process, if one is ready (and start forking the next)."""
+        spare, self._spare = self._spare, None
+        if spare is not None and (
+            spare.zygote_pid != self._zygote.pid
+            or not self._zygote.alive
+            or self._zygote.exit_status(spare.pid).done()
+            or read_memory(spare.pid) is None  # gone, or a zombie
+        ):
+            spare.discard()  # it died (with its zygote, say): fork afresh
+            spare = None
+        self._refill()
+        return spare
+
+    def _refill(self) -> None:
+        if not self._spares or not self._running or self._spare is not None:
+            return
+        if self._refilling is None or self._refilling.done():
+            self._refilling = asyncio.create_task(self._fork_spare())
+
+    async def _fork_spare(self) -> None:
+        try:
+            spare = await fork(self._zygote, None)
+        except Exception:  # a cold start forks for itself instead
+            _log.exception("forking a spare instance failed")
+            return
+        if self._spare is None and self._running:
+            self._spare = spare
+        else:
+            spare.discard()
 
     async def _start_idle(self, pool: FunctionPool, spec: FunctionSpec) -> bool:
         instance, ended = await self._new_instance(pool, spec)

@@ -45,12 +45,21 @@ class _RequestIdFilter(logging.Filter):
         return True
 
 
-def run_instance(conn: socket.socket, log_fd: int, init: dict[str, Any]) -> NoReturn:
-    """The instance's whole life; it ends only by os._exit (or by the engine's SIGKILL)."""
+def run_instance(conn: socket.socket, log_fd: int, init: dict[str, Any] | None) -> NoReturn:
+    """The instance's whole life; it ends only by os._exit (or by the engine's SIGKILL).
+
+    With `init` None the process is a spare: it waits for an `{"op": "init", "init": …}` frame
+    before it becomes an instance.
+    """
     base = read_memory()
     anon_at_fork = base.rss_anon_kb if base else 0
-    started = time.perf_counter()
     _redirect_output(log_fd)
+    if init is None:
+        frame = recv_frame(conn)
+        if frame is None:
+            os._exit(0)  # never needed: the engine stopped
+        init = frame[0]["init"]
+    started = time.perf_counter()
     request_filter = _setup_process(init)
     try:
         handler = _load_handler(init["handler"])

@@ -16,7 +16,7 @@ from lambeam.runtime.protocol import ProtocolError, encode_frame, read_frame
 from lambeam.runtime.spec import FunctionSpec
 from lambeam.runtime.zygote_client import ExitStatus, ZygoteClient
 
-__all__ = ["Ended", "Finished", "InstanceProcess"]
+__all__ = ["Ended", "Finished", "InstanceProcess", "Spare", "fork"]
 
 _EXIT_REPORT_WAIT_S = 2.0
 
@@ -37,6 +37,49 @@ class Ended:
     reason: str  # "timeout", "memory" or "exit"
     duration_ms: float
     status: ExitStatus | None = None
+
+
+@dataclass
+class Spare:
+    """A process forked from the zygote ahead of need, waiting to be told what to become.
+
+    Forking the zygote (a few hundred MB of page tables to copy) is most of a cold start's cost;
+    the engine keeps one spare forked in the background so that a cold start only loads the
+    function's code. Its memory baseline is taken at its fork, as an instance's is.
+    """
+
+    pid: int
+    sock: socket.socket  # the engine's end of the instance's socket
+    log_fd: int  # the read end of its stdout/stderr pipe
+    anon_at_fork_kb: int | None
+    zygote_pid: int | None  # the zygote it was forked from (it dies with it)
+
+    def discard(self) -> None:
+        """Kill it and close the engine's ends (the zygote reaps it)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+        self.sock.close()
+        with contextlib.suppress(OSError):
+            os.close(self.log_fd)
+
+
+async def fork(zygote: ZygoteClient, init: dict[str, Any] | None) -> Spare:
+    """Fork a process: an instance told `init` at once, or (init None) a spare."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    log_r, log_w = os.pipe()
+    try:
+        pid = await zygote.spawn(init, theirs.fileno(), log_w)
+    except BaseException:
+        ours.close()
+        os.close(log_r)
+        raise
+    finally:
+        theirs.close()
+        os.close(log_w)
+    # The memory it is charged for is counted from here: what the fork gave it is shared.
+    at_fork = read_memory(pid)
+    os.set_blocking(log_r, False)
+    return Spare(pid, ours, log_r, at_fork.rss_anon_kb if at_fork else None, zygote.pid)
 
 
 class InstanceProcess:
@@ -68,29 +111,24 @@ class InstanceProcess:
             return False
         return not (self.pid and self._zygote.exit_status(self.pid).done())
 
-    async def start(self, init: dict[str, Any], timeout_s: float) -> Ended | None:
-        """Fork the instance and wait for its handler to load; an Ended if it never got there."""
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        log_r, log_w = os.pipe()
+    async def start(
+        self, init: dict[str, Any], timeout_s: float, spare: Spare | None = None
+    ) -> Ended | None:
+        """Fork the instance (or give `spare` its init) and wait for its handler to load; an
+        Ended if it never got there."""
         started = time.perf_counter()
+        header: dict[str, Any] | None = None
+        if spare is None:
+            spare = await fork(self._zygote, init)
+        else:
+            header = {"op": "init", "init": init}
+        self.pid = spare.pid
+        self._anon_at_fork_kb = spare.anon_at_fork_kb
+        self._log_fd = spare.log_fd
+        asyncio.get_running_loop().add_reader(spare.log_fd, self._read_log)
+        self._reader, self._writer = await asyncio.open_unix_connection(sock=spare.sock)
         try:
-            self.pid = await self._zygote.spawn(init, theirs.fileno(), log_w)
-        except BaseException:
-            ours.close()
-            os.close(log_r)
-            raise
-        finally:
-            theirs.close()
-            os.close(log_w)
-        # The memory it is charged for is counted from here: what the fork gave it is shared.
-        at_fork = read_memory(self.pid)
-        self._anon_at_fork_kb = at_fork.rss_anon_kb if at_fork else None
-        self._log_fd = log_r
-        os.set_blocking(log_r, False)
-        asyncio.get_running_loop().add_reader(log_r, self._read_log)
-        self._reader, self._writer = await asyncio.open_unix_connection(sock=ours)
-        try:
-            hello = await self._exchange(None, b"", timeout_s)
+            hello = await self._exchange(header, b"", timeout_s)
         finally:
             self.init_ms = (time.perf_counter() - started) * 1000
         if isinstance(hello, Ended):

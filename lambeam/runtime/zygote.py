@@ -51,8 +51,16 @@ def main(argv: list[str]) -> NoReturn:
     control = socket.socket(fileno=int(argv[0]))
     control.setblocking(True)
     started = time.perf_counter()
-    for module in argv[1:]:
-        importlib.import_module(module)
+    for name in argv[1:]:
+        module = importlib.import_module(name)
+        # A preloaded module may pay its first call's one-time costs here, once for every
+        # instance (see lambeam.inference.warmup); it must start no thread.
+        warm_up = getattr(module, "zygote_warm_up", None)
+        if callable(warm_up):
+            try:
+                warm_up()
+            except Exception as exc:  # only a cost saved: instances still work without it
+                print(f"lambeam zygote: {name}.zygote_warm_up failed: {exc}", file=sys.stderr)
     # Objects that exist now are shared with every instance; keeping the collector's hands off
     # them keeps their pages shared instead of copied on the first collection in each instance.
     gc.collect()
@@ -118,7 +126,9 @@ def _spawn(
     _send(control, {"op": "spawned", "token": token, "pid": pid})
 
 
-def _become_instance(fds: list[int], init: dict[str, Any], closing: tuple[Any, ...]) -> NoReturn:
+def _become_instance(
+    fds: list[int], init: dict[str, Any] | None, closing: tuple[Any, ...]
+) -> NoReturn:
     try:
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)

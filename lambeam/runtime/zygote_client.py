@@ -27,6 +27,7 @@ DEFAULT_PRELOAD = (
     "sklearn.ensemble",
     "onnxruntime",
     "lambeam.inference.handler",  # what a model function's instances run
+    "lambeam.inference.warmup",  # and its first call's one-time costs, paid here once
 )
 
 _STARTUP_TIMEOUT_S = 120.0
@@ -126,8 +127,9 @@ class ZygoteClient:
             self.pid = ready["pid"]
             self.import_ms = ready["import_ms"]
 
-    async def spawn(self, init: dict[str, Any], instance_fd: int, log_fd: int) -> int:
-        """Fork an instance that will serve on `instance_fd` and write its output to `log_fd`."""
+    async def spawn(self, init: dict[str, Any] | None, instance_fd: int, log_fd: int) -> int:
+        """Fork an instance that will serve on `instance_fd` and write its output to `log_fd`
+        (a spare, waiting for its init on `instance_fd`, when `init` is None)."""
         if not self.alive:
             await self.start()
         assert self._control is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
 from pathlib import Path
 
 from lambeam.runtime import Engine
@@ -47,3 +48,30 @@ def test_a_new_zygote_is_started_when_the_old_one_dies(loop: LoopThread, tmp_pat
         assert second.instance_pid != first.instance_pid
     finally:
         loop.run(engine.stop())
+
+
+def test_a_cold_start_takes_the_spare_and_a_new_spare_is_forked(
+    loop: LoopThread, tmp_path: Path
+) -> None:
+    engine = Engine(tmp_path / "state", preload=())
+    loop.run(engine.start())
+    try:
+        deadline = time.monotonic() + 30
+        while engine._spare is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        spare = engine._spare
+        assert spare is not None  # forked in the background as the engine started
+        first = loop.run(engine.invoke(make_function(tmp_path, PID), b"{}"))
+        assert first.function_error is None and first.instance_pid == spare.pid
+        while engine._spare is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert engine._spare is not None and engine._spare.pid != spare.pid
+        # A spare that died is never handed out: the next cold start forks afresh.
+        dead = engine._spare.pid
+        os.kill(dead, signal.SIGKILL)
+        assert process_gone(dead)
+        second = loop.run(engine.invoke(make_function(tmp_path, PID), b"{}"))
+        assert second.function_error is None and second.instance_pid != dead
+    finally:
+        loop.run(engine.stop())
+    assert engine._spare is None
