@@ -394,10 +394,16 @@ def measure_memory_of_idle_functions(client: Client, server: Server) -> dict[str
 
 
 def measure_cold_starts(client: Client, body: bytes, count: int) -> dict[str, float]:
-    """Fresh functions of the same model, each invoked once: from zero instances to an answer."""
+    """Fresh functions of the same model, each invoked once: from zero instances to an answer.
+
+    A tenth of a second apart, so that each is measured as a lone cold start is (the engine's
+    spare process, forked in the background after each cold start, is ready again)."""
     for i in range(count):
         client.create_model_function(f"cold-{i:02d}", "bench-lr:1")
-    times = [client.invoke(f"cold-{i:02d}", body) * 1000 for i in range(count)]
+    times = []
+    for i in range(count):
+        time.sleep(0.1)
+        times.append(client.invoke(f"cold-{i:02d}", body) * 1000)
     warm = [client.invoke("cold-00", body) * 1000 for _ in range(20)]
     say(
         f"cold start over {count}: p50 {statistics.median(times):.1f} ms, p99"

@@ -80,12 +80,20 @@ def serve(
     port: int = DEFAULT_PORT,
     *,
     log_level: str = "info",
+    access_log: bool = False,
     **uvicorn_options: Any,
 ) -> None:
-    """Run the gateway on uvicorn until interrupted."""
+    """Run the gateway on uvicorn until interrupted (no line per request unless `access_log`)."""
     import uvicorn
 
-    uvicorn.run(create_app(project), host=host, port=port, log_level=log_level, **uvicorn_options)
+    uvicorn.run(
+        create_app(project),
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=access_log,
+        **uvicorn_options,
+    )
 
 
 @contextlib.contextmanager
