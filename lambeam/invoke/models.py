@@ -16,7 +16,6 @@ the next batch, sent as one invocation. A batch's requests share its request id 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import os
 import time
@@ -212,14 +211,7 @@ def _split(result: InvocationResult, count: int) -> list[InvocationResult | Base
             )
         elif status == _FAILED:
             error_type = json.loads(body).get("errorType")
-            outcomes.append(
-                dataclasses.replace(
-                    result,
-                    payload=body,
-                    function_error=FUNCTION_ERROR_UNHANDLED,
-                    error_type=error_type,
-                )
-            )
+            outcomes.append(result.answering(body, FUNCTION_ERROR_UNHANDLED, error_type))
         else:
-            outcomes.append(dataclasses.replace(result, payload=body))
+            outcomes.append(result.answering(body))
     return outcomes

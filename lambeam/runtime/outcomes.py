@@ -48,6 +48,24 @@ class InvocationResult:
     executed_version: str
     instance_pid: int | None
 
+    def answering(
+        self, payload: bytes, function_error: str | None = None, error_type: str | None = None
+    ) -> InvocationResult:
+        """This result with one request's own answer: a micro-batch's requests share the rest."""
+        return InvocationResult(
+            self.request_id,
+            payload,
+            function_error,
+            error_type,
+            self.log_tail,
+            self.duration_ms,
+            self.billed_ms,
+            self.max_memory_mb,
+            self.init_ms,
+            self.executed_version,
+            self.instance_pid,
+        )
+
 
 @dataclass(frozen=True)
 class InstanceInfo:

@@ -41,6 +41,9 @@ def authenticate_bearer(
             "malformed Authorization header: expected `Bearer <key id>:<secret>`"
         )
     cache = key_cache(keys)
+    known = cache.passed(authorization_header)
+    if known is not None:
+        return known
     found = cache.find(key_id)
     expected = found[1] if found else _DUMMY_SECRET
     matches = hmac.compare_digest(secret.encode("utf-8"), expected.encode("utf-8"))
@@ -49,6 +52,7 @@ def authenticate_bearer(
     key = found[0]
     now = now or utcnow()
     cache.touch(key, now if now.tzinfo else now.replace(tzinfo=UTC))
+    cache.remember(authorization_header, key)
     return key
 
 

@@ -136,6 +136,20 @@ class KeyCache:
         self._found: TTLCache[str, tuple[AccessKey, str] | None] = TTLCache(
             maxsize=_MAX_CACHED, ttl=max(ttl_s, 1e-9), timer=clock
         )
+        # Credentials (a bearer token) that passed in the last `ttl_s`: the next request with the
+        # same ones is let in on one lookup. A key disabled meanwhile is refused after `ttl_s`.
+        self._passed: TTLCache[str, AccessKey] = TTLCache(
+            maxsize=_MAX_CACHED, ttl=max(ttl_s, 1e-9), timer=clock
+        )
+
+    def passed(self, credentials: str | None) -> AccessKey | None:
+        """The key these exact credentials were verified as within `ttl_s`, else None."""
+        return self._passed.get(credentials) if credentials else None
+
+    def remember(self, credentials: str, key: AccessKey) -> None:
+        """Record that `credentials` were just verified as `key` (and its use was recorded)."""
+        if self._caching:
+            self._passed[credentials] = key
 
     def fresh(self, key_id: str) -> bool:
         """Whether `find` and `touch` for `key_id` would answer without the database."""

@@ -1,6 +1,6 @@
 """The HTTP gateway: the REST API under /v1 and the Lambda API under /2015-03-31/, on uvicorn.
 
-    app = create_app(project)                 # a Starlette app; its lifespan runs the engine
+    app = create_app(project)                 # an ASGI app; its lifespan runs the engine
     serve(project, host="127.0.0.1", port=8000)
 
 Both faces only translate their wire format and call the invocation core (lambeam.invoke) or the

@@ -33,11 +33,16 @@ _INVOKE = re.compile(r"/v1/functions/([^/]+)/invoke")
 
 
 class InvokeFastPath:
-    """Pure ASGI middleware (Starlette's `Middleware(InvokeFastPath, gateway=…)`)."""
+    """Pure ASGI: answers REST invocations, hands every other request (and lifespan) to `app`."""
 
     def __init__(self, app: ASGIApp, gateway: Gateway) -> None:
         self.app = app
         self.gateway = gateway
+
+    @property
+    def state(self) -> Any:
+        """The wrapped app's state (its `gateway`)."""
+        return self.app.state  # type: ignore[attr-defined]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":
@@ -57,7 +62,7 @@ class InvokeFastPath:
                     authorization = value.decode("latin-1")
                 elif key == b"content-length":
                     declared = value
-            if gw.auth:
+            if gw.auth and gw.keys.passed(authorization) is None:
                 if gw.keys.fresh(bearer_key_id(authorization)):  # no database read: no thread
                     authenticate_bearer(gw.keys, authorization)
                 else:

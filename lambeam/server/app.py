@@ -17,7 +17,6 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -37,8 +36,10 @@ DEFAULT_HOST = "127.0.0.1"  # loopback unless told otherwise
 DEFAULT_PORT = 8000
 
 
-def create_app(project: Project, engine: Engine | None = None, *, auth: bool = True) -> Starlette:
-    """The gateway for `project`; `engine` defaults to one under the project's .lambeam/."""
+def create_app(
+    project: Project, engine: Engine | None = None, *, auth: bool = True
+) -> InvokeFastPath:
+    """The gateway for `project` as an ASGI app; `engine` defaults to one under .lambeam/."""
     state = project.settings.state_dir
     engine = engine or Engine(state, FileLogSink(state / "logs"))
     gw = Gateway(project, engine, Invoker(project, engine), auth=auth)
@@ -58,12 +59,12 @@ def create_app(project: Project, engine: Engine | None = None, *, auth: bool = T
 
     app = Starlette(
         routes=[*rest_routes(), *lambda_routes()],
-        middleware=[Middleware(InvokeFastPath, gateway=gw)],
         lifespan=lifespan,
         exception_handlers={HTTPException: _http_error},
     )
     app.state.gateway = gw
-    return app
+    # REST invocations are answered before Starlette (and its middleware) sees them.
+    return InvokeFastPath(app, gw)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -86,6 +87,7 @@ def serve(
     """Run the gateway on uvicorn until interrupted (no line per request unless `access_log`)."""
     import uvicorn
 
+    uvicorn_options.setdefault("proxy_headers", False)  # nothing here reads the client address
     uvicorn.run(
         create_app(project),
         host=host,
