@@ -9,6 +9,7 @@ that invocation's output already in the pipe.
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import json
 import logging
@@ -70,6 +71,9 @@ def run_instance(conn: socket.socket, log_fd: int, init: dict[str, Any] | None) 
         os._exit(1)
     except SystemExit as exc:
         _exit_for(exc)
+    # The handler and what it loaded (a model) live as long as the instance: keep the
+    # collector's full passes off them, as the zygote does for what it imported.
+    gc.freeze()
     init_ms = (time.perf_counter() - started) * 1000
     _send(conn, {"op": "hello", "pid": os.getpid(), "anon_kb": anon_at_fork, "init_ms": init_ms})
     while True:
