@@ -37,19 +37,27 @@ class _Targets:
     """What a qualifier can run: one version, or an alias's version and its weighted second."""
 
     alias: AliasInfo | None
-    versions: dict[str, FunctionInfo]
+    choices: dict[str, ResolvedFunction]  # by version: built once, handed out on every call
 
-    def choose(self, name: str, rng: Callable[[], float]) -> ResolvedFunction:
-        version = self.alias.choose(rng) if self.alias is not None else next(iter(self.versions))
-        info = self.versions[version]
-        return ResolvedFunction(
-            name=name,
-            version=info.version,
-            alias=self.alias.name if self.alias is not None else None,
-            config=info.config,
-            code_sha256=info.code_sha256,
-            model=info.model,
-        )
+    @classmethod
+    def of(cls, name: str, alias: AliasInfo | None, versions: list[FunctionInfo]) -> _Targets:
+        choices = {
+            info.version: ResolvedFunction(
+                name=name,
+                version=info.version,
+                alias=alias.name if alias is not None else None,
+                config=info.config,
+                code_sha256=info.code_sha256,
+                model=info.model,
+            )
+            for info in versions
+        }
+        return cls(alias, choices)
+
+    def choose(self, rng: Callable[[], float]) -> ResolvedFunction:
+        if self.alias is None:
+            return next(iter(self.choices.values()))
+        return self.choices[self.alias.choose(rng)]
 
 
 def resolve(
@@ -63,7 +71,7 @@ def resolve(
     An alias with routing runs its additional version when `rng()` < its weight, so about that
     share of invocations go there; pass a seeded `rng` for repeatable choices.
     """
-    return _targets(db, name, qualifier).choose(name, rng)
+    return _targets(db, name, qualifier).choose(rng)
 
 
 class Resolver:
@@ -91,7 +99,7 @@ class Resolver:
     def cached(self, name: str, qualifier: str | int | None) -> ResolvedFunction | None:
         """The resolution if it is fresh in the cache (no database read), else None."""
         targets = self._cache.get(_key(name, qualifier))
-        return None if targets is None else targets.choose(name, self._rng)
+        return None if targets is None else targets.choose(self._rng)
 
     def resolve(self, name: str, qualifier: str | int | None = None) -> ResolvedFunction:
         """As `resolve`, from the cache when fresh (this may read the database)."""
@@ -99,7 +107,7 @@ class Resolver:
         if found is not None:
             return found
         targets = self._cache[_key(name, qualifier)] = _targets(self._db, name, qualifier)
-        return targets.choose(name, self._rng)
+        return targets.choose(self._rng)
 
     def forget(self, name: str) -> None:
         """Drop what is cached for function `name` (it was changed or deleted)."""
@@ -120,15 +128,15 @@ def _targets(db: Database, name: str, qualifier: str | int | None) -> _Targets:
                 info = latest_info(function)
             else:
                 info = version_info(function, version_row(session, name, qualifier))
-            return _Targets(None, {info.version: info})
+            return _Targets.of(name, None, [info])
         alias = alias_info(alias_row(session, name, qualifier))
         wanted = [alias.version]
         if alias.routing:
             wanted.append(str(alias.routing["additional_version"]))
-        versions: dict[str, FunctionInfo] = {}
-        for version in wanted:
-            if version == LATEST:
-                versions[version] = latest_info(function)
-            else:
-                versions[version] = version_info(function, version_row(session, name, version))
-        return _Targets(alias, versions)
+        versions = [
+            latest_info(function)
+            if version == LATEST
+            else version_info(function, version_row(session, name, version))
+            for version in wanted
+        ]
+        return _Targets.of(name, alias, versions)
