@@ -14,7 +14,6 @@ from lambeam.registry.compare import compare_model_versions, metric_direction
 from lambeam.registry.onnx_export import ATOL, RTOL, compare_outputs, onnx_feed
 from lambeam.registry.records import ModelSummary, ModelVersion
 from lambeam.registry.refs import ModelRef, parse_model_ref
-from lambeam.storage.trusted import TRUSTED_MODULES
 from lambeam.registry.signature import input_columns, validate_signature
 from lambeam.registry.versions import (
     get_model_version,
@@ -22,6 +21,7 @@ from lambeam.registry.versions import (
     list_models,
     register_model_version,
 )
+from lambeam.storage.trusted import TRUSTED_MODULES
 
 __all__ = [
     "ATOL",
@@ -35,6 +35,7 @@ __all__ = [
     "compare_model_versions",
     "compare_outputs",
     "get_model_version",
+    "input_columns",
     "list_model_versions",
     "list_models",
     "metric_direction",
@@ -43,7 +44,6 @@ __all__ = [
     "register_model_version",
     "remove_alias",
     "set_alias",
-    "input_columns",
     "validate_signature",
 ]
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from lambeam.storage.trusted import load_pipeline
 from lambeam.storage import ArtifactStore
+from lambeam.storage.trusted import load_pipeline
 
 __all__ = ["ModelSummary", "ModelVersion"]
 

@@ -11,10 +11,10 @@ from lambeam.errors import ConfigError
 from lambeam.functions import (
     LATEST,
     CodeBundle,
-    Resolver,
     FunctionConflictError,
     FunctionNotFoundError,
     PreconditionFailedError,
+    Resolver,
     create_alias,
     create_function,
     delete_alias,

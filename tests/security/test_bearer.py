@@ -7,11 +7,11 @@ from datetime import timedelta
 import pytest
 
 from lambeam.security import (
-    KeyCache,
-    bearer_key_id,
     MISSING_AUTHENTICATION_TOKEN,
     AuthenticationError,
+    KeyCache,
     authenticate_bearer,
+    bearer_key_id,
     create_access_key,
     disable_access_key,
     list_access_keys,
