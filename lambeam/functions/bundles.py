@@ -11,9 +11,7 @@ from __future__ import annotations
 import base64
 import io
 import os
-import shutil
 import stat
-import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -21,6 +19,7 @@ from pathlib import Path, PurePosixPath
 
 from lambeam.functions.errors import CodeBundleError
 from lambeam.storage import ArtifactStore, sha256_bytes
+from lambeam.storage.directories import write_once
 
 __all__ = [
     "MAX_UNZIPPED_BYTES",
@@ -127,25 +126,11 @@ def materialize(store: ArtifactStore, digest: str, cache_dir: str | os.PathLike[
     directory beside the final one and renamed into place, so a reader never sees half a bundle,
     and two processes racing to unpack the same bundle both end up with one complete copy.
     """
-    cache = Path(cache_dir)
-    final = cache / digest
+    final = Path(cache_dir) / digest
     if final.is_dir():
         return final
     data = store.get_bytes(digest)
-    cache.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(dir=cache, prefix=f".{digest[:12]}-"))
-    try:
-        unpack(data, scratch, f"bundle {digest[:12]}")
-        try:
-            os.rename(scratch, final)
-        except OSError:
-            if not final.is_dir():
-                raise
-            shutil.rmtree(scratch, ignore_errors=True)  # another process unpacked it first
-    except BaseException:
-        shutil.rmtree(scratch, ignore_errors=True)
-        raise
-    return final
+    return write_once(final, lambda scratch: unpack(data, scratch, f"bundle {digest[:12]}"))
 
 
 def _too_big_zipped(what: str, size: int) -> str:

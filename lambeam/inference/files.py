@@ -13,9 +13,6 @@ digest and written beside its final name, then renamed into place: a reader neve
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +20,7 @@ from lambeam.inference.onnx_runner import OnnxRunner, onnx_classes
 from lambeam.inference.runner import ModelRunner
 from lambeam.inference.sklearn_runner import SklearnRunner
 from lambeam.registry import ModelVersion
+from lambeam.storage.directories import write_once
 from lambeam.storage.trusted import load_pipeline
 
 __all__ = ["HANDLER", "load_model_files", "write_model_files"]
@@ -61,22 +59,13 @@ def write_model_files(version: ModelVersion, cache_dir: Path, prefer_onnx: bool 
         artifact = ("model.onnx", version.onnx_bytes() or b"")
     else:
         artifact = ("model.skops", version.skops_bytes())
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(dir=cache_dir, prefix=f".{digest[:12]}-"))
-    try:
+
+    def fill(scratch: Path) -> None:
         (scratch / artifact[0]).write_bytes(artifact[1])
         (scratch / _META).write_text(json.dumps(meta))
         (scratch / "handler.py").write_text(_HANDLER_SOURCE)
-        try:
-            os.rename(scratch, final)
-        except OSError:
-            if not final.is_dir():
-                raise
-            shutil.rmtree(scratch, ignore_errors=True)  # another process wrote it first
-    except BaseException:
-        shutil.rmtree(scratch, ignore_errors=True)
-        raise
-    return final
+
+    return write_once(final, fill)
 
 
 def load_model_files(directory: Path) -> tuple[ModelRunner, dict[str, Any]]:

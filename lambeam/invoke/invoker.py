@@ -34,7 +34,7 @@ from lambeam.functions import (
 )
 from lambeam.inference import MAX_PAYLOAD_BYTES  # Lambda's 6 MB, for requests and responses
 from lambeam.invoke.errors import InvalidInvocationError, RequestTooLargeError
-from lambeam.invoke.models import ModelServing
+from lambeam.invoke.models import ModelServing, spec_settings
 from lambeam.project import Project
 from lambeam.runtime import FUNCTION_ERROR_UNHANDLED, Engine, FunctionSpec
 
@@ -255,19 +255,13 @@ class Invoker:
             if requirements is not None
             else None
         )
-        config = function.config
         return FunctionSpec(
             name=function.name,
             handler=handler,
             code_dir=code_dir,
             version=function.version,
             requirements_dir=requirements_dir,
-            memory_mb=config.memory_mb,
-            timeout_s=float(config.timeout_s),
-            reserved_concurrency=config.reserved_concurrency,
-            warm_minimum=config.warm_minimum,
-            environment=config.environment,
-            description=config.description,
+            **spec_settings(function.config),
         )
 
     def _checked(self, invocation: Invocation) -> Invocation:

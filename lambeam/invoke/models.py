@@ -39,7 +39,7 @@ from lambeam.registry import ModelVersion, get_model_version, parse_model_ref
 from lambeam.runtime import FUNCTION_ERROR_UNHANDLED, Engine, FunctionSpec, InvocationResult
 from lambeam.storage import ArtifactStore, Database
 
-__all__ = ["LOOKUP_TTL_S", "ModelServing"]
+__all__ = ["LOOKUP_TTL_S", "ModelServing", "spec_settings"]
 
 # How long a `model@alias` lookup is reused: an alias moved elsewhere is served within this.
 LOOKUP_TTL_S = 1.0
@@ -131,22 +131,16 @@ class ModelServing:
                 write_model_files, version, self._cache_dir / "models"
             )
             self._directories[version.ref] = directory
-        config = function.config
         spec = FunctionSpec(
             name=function.name,
             handler=HANDLER,
             code_dir=directory,
             version=function.version,
-            memory_mb=config.memory_mb,
-            timeout_s=float(config.timeout_s),
-            reserved_concurrency=config.reserved_concurrency,
-            warm_minimum=config.warm_minimum,
-            environment=config.environment,
-            description=config.description,
             raw=True,
             python_path=self._python_path,
+            **spec_settings(function.config),
         )
-        self._specs[key] = (config, spec)
+        self._specs[key] = (function.config, spec)
         return spec
 
     async def forget(self, function_name: str) -> None:
@@ -190,6 +184,18 @@ class ModelServing:
             return _split(result, len(bodies))
 
         return run
+
+
+def spec_settings(config: FunctionConfig) -> dict[str, Any]:
+    """A function configuration's limits and environment, as FunctionSpec takes them."""
+    return {
+        "memory_mb": config.memory_mb,
+        "timeout_s": float(config.timeout_s),
+        "reserved_concurrency": config.reserved_concurrency,
+        "warm_minimum": config.warm_minimum,
+        "environment": config.environment,
+        "description": config.description,
+    }
 
 
 def _split(result: InvocationResult, count: int) -> list[InvocationResult | BaseException]:

@@ -26,6 +26,7 @@ from lambeam.functions import (
 from lambeam.inference import InvalidInputError
 from lambeam.invoke import MAX_PAYLOAD_BYTES, Invocation, Invoker, RequestTooLargeError
 from lambeam.project import Project
+from lambeam.registry import ModelVersion
 from lambeam.runtime import Engine, FileLogSink
 from tests.conftest import make_project
 from tests.inference.conftest import CLASSIFIER_OUTPUTS, HELD_OUT, TRAIN, instances
@@ -139,13 +140,18 @@ def test_dry_run_and_event_and_the_limits(setup, tmp_path: Path) -> None:
     assert json.loads(big.payload)["errorType"] == "Function.ResponseSizeTooLarge"
 
 
-def test_a_model_function_predicts_what_the_registry_model_predicts(setup) -> None:
-    loop, project, invoker = setup
+def _logistic(project: Project, model: str) -> ModelVersion:
+    """A logistic regression registered as `model`:1, its ONNX graph checked."""
     pipeline = fitted(LogisticRegression(max_iter=500), TRAIN, class_labels(TRAIN))
-    version = register(
-        project.db, project.store, pipeline, model="churn", task="classification",
+    return register(
+        project.db, project.store, pipeline, model=model, task="classification",
         sample=HELD_OUT, sig=signature(CLASSIFIER_OUTPUTS),
     )
+
+
+def test_a_model_function_predicts_what_the_registry_model_predicts(setup) -> None:
+    loop, project, invoker = setup
+    version = _logistic(project, "churn")
     create_function(
         project.db, project.store, "churn-api",
         FunctionConfig(kind="model", batching=Batching(max_batch_size=8, max_wait_ms=2)),
@@ -176,11 +182,7 @@ def test_warm_up_starts_each_code_functions_warm_minimum(setup, tmp_path: Path) 
 
 def test_a_model_function_runs_in_its_own_instance_and_batches_its_requests(setup) -> None:
     loop, project, invoker = setup
-    pipeline = fitted(LogisticRegression(max_iter=500), TRAIN, class_labels(TRAIN))
-    version = register(
-        project.db, project.store, pipeline, model="churn-batched", task="classification",
-        sample=HELD_OUT, sig=signature(CLASSIFIER_OUTPUTS),
-    )
+    version = _logistic(project, "churn-batched")
     create_function(
         project.db, project.store, "batched",
         FunctionConfig(kind="model", batching=Batching(max_batch_size=64, max_wait_ms=20)),
@@ -260,11 +262,7 @@ def test_a_model_function_is_held_to_its_timeout_and_memory_limit(setup) -> None
 
 def test_warm_up_starts_a_model_functions_warm_minimum(setup) -> None:
     loop, project, invoker = setup
-    pipeline = fitted(LogisticRegression(max_iter=500), TRAIN, class_labels(TRAIN))
-    version = register(
-        project.db, project.store, pipeline, model="churn-warm", task="classification",
-        sample=HELD_OUT, sig=signature(CLASSIFIER_OUTPUTS),
-    )
+    version = _logistic(project, "churn-warm")
     create_function(
         project.db, project.store, "warm-model",
         FunctionConfig(kind="model", warm_minimum=1), model=version.ref,
