@@ -35,7 +35,7 @@ def call(
     auth: bool = True,
 ) -> tuple[int, Any, dict[str, str]]:
     """(status, decoded JSON or None, headers) of one request; errors are answers too."""
-    data = None if body is None else json.dumps(body).encode()
+    data = body if isinstance(body, bytes) else None if body is None else json.dumps(body).encode()
     headers = {"Content-Type": "application/json", **(server.bearer if auth else {})}
     request = urllib.request.Request(server.url + path, data, headers, method=method)
     try:
@@ -200,3 +200,27 @@ def test_the_same_model_function_answers_over_the_lambda_api(
     error = refused.value.response
     assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
     assert error["Error"]["Code"] == "InvalidRequestContentException"
+
+
+def test_invoke_refusals_are_answered_in_the_rest_form(
+    gateway_server: RunningServer, churn_api: ModelVersion
+) -> None:
+    path = "/v1/functions/churn-api/invoke"
+    status, body, _ = call(gateway_server, "POST", path, b"{not json")
+    assert status == 400 and "not JSON" in body["error"]["message"]
+    status, body, _ = call(gateway_server, "POST", path, b"x" * (6 * 1024 * 1024 + 1))
+    assert status == 413 and body["error"]["type"] == "RequestTooLargeError"
+    status, body, _ = call(gateway_server, "POST", "/v1/functions/nobody/invoke", {})
+    assert status == 404
+    status, body, _ = call(gateway_server, "POST", path + "?qualifier=9", {})
+    assert status == 404 and "churn-api:9" in body["error"]["message"]
+    status, body, headers = call(gateway_server, "POST", path, {}, auth=False)
+    assert status == 401 and headers["www-authenticate"] == "Bearer"
+    row = instances(HELD_OUT.head(1))
+    wrong = {"Authorization": f"Bearer {gateway_server.key.id}:{'x' * 40}"}
+    request = urllib.request.Request(
+        gateway_server.url + path, json.dumps({"instances": row}).encode(), wrong, method="POST"
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)
+    assert refused.value.code == 401
