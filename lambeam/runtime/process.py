@@ -195,15 +195,23 @@ class InstanceProcess:
     ) -> tuple[dict[str, Any], bytes] | Ended:
         assert self._reader is not None and self._writer is not None
         started = time.perf_counter()
-        watch = asyncio.create_task(self._watch_memory())
+        watch: asyncio.Task[None] | None = None
         try:
             if header is not None:
                 self._writer.write(encode_frame(header, payload))
                 await self._writer.drain()
             reply = asyncio.ensure_future(read_frame(self._reader))
-            done, _ = await asyncio.wait(
-                {reply, watch}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED
-            )
+            # Most calls answer within one memory poll; the reply then carries the instance's
+            # memory, and the watcher (a task, polling /proc) starts only for longer calls.
+            first = min(self._memory_poll_s, timeout_s)
+            done, _ = await asyncio.wait({reply}, timeout=first)
+            if not done:
+                watch = asyncio.create_task(self._watch_memory())
+                done, _ = await asyncio.wait(
+                    {reply, watch},
+                    timeout=max(0.0, timeout_s - (time.perf_counter() - started)),
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
             elapsed_ms = (time.perf_counter() - started) * 1000
             if not done:
                 reply.cancel()
@@ -219,7 +227,8 @@ class InstanceProcess:
             elapsed_ms = (time.perf_counter() - started) * 1000
             return await self._end("memory" if self._over_memory else "exit", elapsed_ms)
         finally:
-            watch.cancel()
+            if watch is not None:
+                watch.cancel()
 
     async def _watch_memory(self) -> None:
         """Poll the instance's memory until it passes its limit (then kill it) or goes."""
