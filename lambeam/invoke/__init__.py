@@ -5,8 +5,8 @@
     result.status, result.payload, result.function_error, result.executed_version
     result.log_result                           # base64 of the log's last 4 KB, as Lambda sends it
 
-Code functions run in forked instances (lambeam.runtime); model functions are predicted in the
-gateway process through lambeam.inference for now (see models.py).
+Both kinds run in instances forked by the runtime (lambeam.runtime); a model function's
+requests are micro-batched on the way (see models.py).
 """
 
 from lambeam.invoke.errors import InvalidInvocationError, RequestTooLargeError
