@@ -22,13 +22,14 @@ from lambeam.inference.request import (
     MAX_ROWS,
     ParsedRequest,
     check_payload_size,
-    frame_of,
     parse_request,
 )
 from lambeam.inference.response import format_response
 from lambeam.inference.runner import ModelRunner, load_runner
 from lambeam.inference.sklearn_runner import SklearnRunner
 from lambeam.inference.wire import (
+    FAILED,
+    INVALID,
     WireError,
     decode_replies,
     decode_requests,
@@ -37,7 +38,9 @@ from lambeam.inference.wire import (
 )
 
 __all__ = [
+    "FAILED",
     "HANDLER",
+    "INVALID",
     "MAX_PAYLOAD_BYTES",
     "MAX_ROWS",
     "BatchHandler",
@@ -56,7 +59,6 @@ __all__ = [
     "encode_replies",
     "encode_requests",
     "format_response",
-    "frame_of",
     "load_model_files",
     "load_runner",
     "parse_request",

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from lambeam.inference.onnx_runner import OnnxRunner, onnx_classes
-from lambeam.inference.runner import ModelRunner
+from lambeam.inference.runner import ModelRunner, serves_onnx
 from lambeam.inference.sklearn_runner import SklearnRunner
 from lambeam.registry import ModelVersion
 from lambeam.storage.directories import write_once
@@ -42,7 +42,7 @@ def write_model_files(version: ModelVersion, cache_dir: Path, prefer_onnx: bool 
 
     ONNX Runtime serves when the graph is trusted, scikit-learn otherwise (see `load_runner`).
     """
-    onnx = prefer_onnx and version.onnx_status == "trusted" and version.onnx_digest is not None
+    onnx = serves_onnx(version, prefer_onnx)
     digest = version.onnx_digest if onnx else version.skops_digest
     final = cache_dir / f"{'onnx' if onnx else 'sklearn'}-{digest}"
     if final.is_dir():

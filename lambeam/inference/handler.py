@@ -28,11 +28,9 @@ from lambeam.inference.predictions import Predictions
 from lambeam.inference.request import ParsedRequest, join_columns, parse_request
 from lambeam.inference.response import format_response
 from lambeam.inference.runner import ModelRunner
-from lambeam.inference.wire import decode_requests, encode_replies
+from lambeam.inference.wire import FAILED, INVALID, OK, decode_requests, encode_replies
 
 __all__ = ["BatchHandler", "predict_together"]
-
-OK, INVALID, FAILED = 200, 400, 500
 
 
 class BatchHandler:

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from lambeam.inference.predictions import Predictions, per_row
-from lambeam.registry import ModelVersion, input_columns, onnx_feed
+from lambeam.registry import ModelVersion, onnx_feed
 from lambeam.storage.jsonable import jsonable
 
 __all__ = ["OnnxRunner", "onnx_classes"]
@@ -49,8 +49,6 @@ class OnnxRunner:
         self.session = ort.InferenceSession(graph, options, providers=_PROVIDERS)
         self._signature = signature
         self._input_type = input_type
-        self._inputs = input_columns(signature)
-        self._dtype = np.float64 if input_type == "double" else np.float32
         self.classes = classes
         self.model = model
         names = [output.name for output in self.session.get_outputs()]
@@ -80,20 +78,9 @@ class OnnxRunner:
         self, columns: Mapping[str, np.ndarray], probabilities: bool = False
     ) -> Predictions:
         """As `predict`, from checked column arrays (see ParsedRequest): no DataFrame between
-        the request and the graph. Fed exactly as `onnx_feed` feeds a frame."""
-        feed: dict[str, np.ndarray] = {}
-        rows = 0
-        for name, kind in self._inputs:
-            values = columns[name]
-            rows = len(values)
-            if kind == "number":
-                values = values.astype(self._dtype, copy=False)
-            else:  # missing strings are NaN in a checked column; the graph takes ""
-                values = np.array(
-                    ["" if type(value) is float else value for value in values], dtype=object
-                )
-            feed[name] = values.reshape(-1, 1)
-        return self._run(feed, rows, probabilities)
+        the request and the graph."""
+        feed = onnx_feed(self._signature, columns, self._input_type)
+        return self._run(feed, len(next(iter(columns.values()))), probabilities)
 
     def _run(self, feed: dict[str, np.ndarray], rows: int, probabilities: bool) -> Predictions:
         wanted = [self._label]

@@ -28,7 +28,6 @@ __all__ = [
     "ParsedRequest",
     "check_payload_size",
     "columns_frame",
-    "frame_of",
     "join_columns",
     "parse_request",
 ]
@@ -45,8 +44,8 @@ class ParsedRequest:
     """A valid request: its rows as checked column arrays, and whether probabilities were asked.
 
     `columns` holds one array per signature input, in signature order (numbers float64, strings
-    object with np.nan for missing); `frame` is them as a canonical DataFrame, and `frame_of`
-    joins several requests' columns into one frame without building a frame per request.
+    object with np.nan for missing); `frame` is them as a canonical DataFrame, and `join_columns`
+    joins several requests' columns into one predict's input without a frame per request.
     """
 
     columns: dict[str, np.ndarray]
@@ -65,11 +64,6 @@ def join_columns(requests: list[ParsedRequest]) -> dict[str, np.ndarray]:
         return requests[0].columns
     names = list(requests[0].columns)
     return {name: np.concatenate([r.columns[name] for r in requests]) for name in names}
-
-
-def frame_of(requests: list[ParsedRequest]) -> pd.DataFrame:
-    """The rows of `requests`, in order, as one canonical frame."""
-    return columns_frame(join_columns(requests))
 
 
 def columns_frame(arrays: dict[str, np.ndarray]) -> pd.DataFrame:

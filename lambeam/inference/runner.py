@@ -20,7 +20,7 @@ from lambeam.inference.predictions import Predictions
 from lambeam.inference.sklearn_runner import SklearnRunner
 from lambeam.registry import ModelVersion
 
-__all__ = ["ModelRunner", "load_runner"]
+__all__ = ["ModelRunner", "load_runner", "serves_onnx"]
 
 
 @runtime_checkable
@@ -47,6 +47,11 @@ def load_runner(version: ModelVersion, prefer_onnx: bool = True) -> ModelRunner:
     A graph that disagrees with scikit-learn, was never checked or did not convert is never
     served; `runner.kind` says which flavour was picked.
     """
-    if prefer_onnx and version.onnx_status == "trusted" and version.onnx_digest is not None:
+    if serves_onnx(version, prefer_onnx):
         return OnnxRunner.from_version(version)
     return SklearnRunner.from_version(version)
+
+
+def serves_onnx(version: ModelVersion, prefer_onnx: bool = True) -> bool:
+    """Whether ONNX Runtime serves `version`: only when its graph is trusted."""
+    return prefer_onnx and version.onnx_status == "trusted" and version.onnx_digest is not None

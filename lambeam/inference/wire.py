@@ -15,7 +15,20 @@ from __future__ import annotations
 
 import struct
 
-__all__ = ["WireError", "decode_replies", "decode_requests", "encode_replies", "encode_requests"]
+__all__ = [
+    "FAILED",
+    "INVALID",
+    "OK",
+    "WireError",
+    "decode_replies",
+    "decode_requests",
+    "encode_replies",
+    "encode_requests",
+]
+
+# A reply's status per request: answered; refused as invalid (400); failed in the model (a
+# function error, Lambda's error document as the body).
+OK, INVALID, FAILED = 200, 400, 500
 
 _COUNT = struct.Struct("!I")
 

@@ -28,7 +28,9 @@ from cachetools import TTLCache
 
 from lambeam.functions import FunctionConfig, ResolvedFunction
 from lambeam.inference import (
+    FAILED,
     HANDLER,
+    INVALID,
     InvalidInputError,
     MicroBatcher,
     decode_replies,
@@ -43,7 +45,6 @@ __all__ = ["LOOKUP_TTL_S", "ModelServing", "spec_settings"]
 
 # How long a `model@alias` lookup is reused: an alias moved elsewhere is served within this.
 LOOKUP_TTL_S = 1.0
-_INVALID, _FAILED = 400, 500
 
 
 @dataclass(frozen=True)
@@ -210,12 +211,12 @@ def _split(result: InvocationResult, count: int) -> list[InvocationResult | Base
         raise RuntimeError(f"a batch of {count} requests came back with {len(replies)} answers")
     outcomes: list[InvocationResult | BaseException] = []
     for status, body in replies:
-        if status == _INVALID:
+        if status == INVALID:
             doc = json.loads(body)
             outcomes.append(
                 InvalidInputError(doc["errorMessage"], field=doc.get("field"), row=doc.get("row"))
             )
-        elif status == _FAILED:
+        elif status == FAILED:
             error_type = json.loads(body).get("errorType")
             outcomes.append(result.answering(body, FUNCTION_ERROR_UNHANDLED, error_type))
         else:

@@ -14,7 +14,7 @@ from lambeam.registry.compare import compare_model_versions, metric_direction
 from lambeam.registry.onnx_export import ATOL, RTOL, compare_outputs, onnx_feed
 from lambeam.registry.records import ModelSummary, ModelVersion
 from lambeam.registry.refs import ModelRef, parse_model_ref
-from lambeam.registry.signature import input_columns, validate_signature
+from lambeam.registry.signature import validate_signature
 from lambeam.registry.versions import (
     get_model_version,
     list_model_versions,
@@ -35,7 +35,6 @@ __all__ = [
     "compare_model_versions",
     "compare_outputs",
     "get_model_version",
-    "input_columns",
     "list_model_versions",
     "list_models",
     "metric_direction",

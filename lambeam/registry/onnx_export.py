@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,17 +64,23 @@ class OnnxExport:
 
 
 def onnx_feed(
-    signature: dict[str, Any], frame: pd.DataFrame, input_type: str = "double"
+    signature: dict[str, Any],
+    frame: pd.DataFrame | Mapping[str, np.ndarray],
+    input_type: str = "double",
 ) -> dict[str, np.ndarray]:
     """ONNX inputs for raw rows: one [n, 1] array per signature column.
 
-    Missing strings become "" (an unknown category to the graph); missing numbers stay NaN.
+    `frame` is a DataFrame, or its columns as arrays (a served request's checked columns: float
+    arrays go in without a pass through pandas). Missing strings become "" (an unknown category
+    to the graph); missing numbers stay NaN.
     """
     dtype = np.float64 if input_type == "double" else np.float32
     feed: dict[str, np.ndarray] = {}
     for name, kind in input_columns(signature):
         column = frame[name]
-        if kind == "number":
+        if kind == "number" and isinstance(column, np.ndarray) and column.dtype.kind == "f":
+            values = column.astype(dtype, copy=False)
+        elif kind == "number":
             values = pd.to_numeric(column, errors="raise").to_numpy(dtype=dtype, na_value=np.nan)
         else:
             values = np.array(
