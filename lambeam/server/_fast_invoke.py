@@ -4,23 +4,21 @@ Every other request goes through Starlette's router. An invocation is the one re
 answers thousands of times a second, and Starlette's routing (a regular expression per route
 until one matches), its Request object and its exception middleware cost more than the rest of
 the gateway's work on a batched model request. This middleware answers that one path itself,
-with the same authentication, body limit, invocation core and answers as the route in rest.py
-(`invoke_response`, `rest_error`), so the two cannot drift apart.
+with the same authentication (`check_bearer`), body reading (`read_limited`), invocation core and
+answers (`invoke_response`, `rest_error`) as the route in rest.py, so the two cannot drift apart.
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from lambeam.invoke import MAX_PAYLOAD_BYTES
-from lambeam.security import authenticate_bearer, bearer_key_id
 from lambeam.server._gateway import Gateway
-from lambeam.server._requests import too_large
-from lambeam.server.rest import invoke_ok_headers, invoke_response, rest_error
+from lambeam.server._requests import asgi_body, read_limited
+from lambeam.server.rest import check_bearer, invoke_ok_headers, invoke_response, rest_error
 
 __all__ = ["InvokeFastPath"]
 
@@ -30,7 +28,6 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _INVOKE = re.compile(r"/v1/functions/([^/]+)/invoke")
-MAX_DRAIN = 64 * 1024 * 1024  # past this, a body over the limit is not read to its end
 
 
 class InvokeFastPath:
@@ -56,21 +53,15 @@ class InvokeFastPath:
     async def _invoke(self, name: str, scope: Scope, receive: Receive, send: Send) -> None:
         gw = self.gateway
         try:
-            authorization = None
-            declared = None
+            authorization = declared = None
             for key, value in scope["headers"]:
                 if key == b"authorization":
                     authorization = value.decode("latin-1")
                 elif key == b"content-length":
-                    declared = value
-            if gw.auth and gw.keys.passed(authorization) is None:
-                if gw.keys.fresh(bearer_key_id(authorization)):  # no database read: no thread
-                    authenticate_bearer(gw.keys, authorization)
-                else:
-                    await asyncio.to_thread(authenticate_bearer, gw.keys, authorization)
-            if declared is not None and declared.isdigit() and int(declared) > MAX_DRAIN:
-                raise too_large(int(declared), MAX_PAYLOAD_BYTES)
-            body = await _read_body(receive, MAX_PAYLOAD_BYTES)
+                    declared = value.decode("latin-1")
+            if gw.auth:
+                await check_bearer(gw, authorization)
+            body = await read_limited(asgi_body(receive), declared, MAX_PAYLOAD_BYTES)
             query = scope.get("query_string", b"")
             qualifier = None
             if query:
@@ -86,28 +77,3 @@ class InvokeFastPath:
         await send(start)
         await send({"type": "http.response.body", "body": result.payload})
 
-
-async def _read_body(receive: Receive, limit: int) -> bytes:
-    """The request body; past `limit` bytes, a 413 once the client has finished sending.
-
-    A body over the limit is read and dropped (up to MAX_DRAIN bytes) before the refusal goes
-    out, so that a client that sends its whole body before reading (most do) sees the 413
-    rather than a connection reset.
-    """
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ConnectionError("the client went away before sending its body")
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size <= limit:
-            chunks.append(chunk)
-        elif chunks:
-            chunks = []  # over the limit: keep reading, keep nothing
-        more = message.get("more_body", False)
-        if size > MAX_DRAIN or (size > limit and not more):
-            raise too_large(size, limit)
-        if not more:
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
 
 from starlette.requests import Request
@@ -10,25 +11,62 @@ from starlette.requests import Request
 from lambeam.errors import ConfigError
 from lambeam.invoke import RequestTooLargeError
 
-__all__ = ["MAX_MANAGEMENT_BODY", "json_object", "raw_headers", "read_body", "too_large"]
+__all__ = [
+    "MAX_DRAIN",
+    "MAX_MANAGEMENT_BODY",
+    "asgi_body",
+    "json_object",
+    "raw_headers",
+    "read_body",
+    "read_limited",
+    "too_large",
+]
 
 # A CreateFunction carries Lambda's 50 MB zip in base64 (4/3 of it) plus its configuration.
 MAX_MANAGEMENT_BODY = 70 * 1024 * 1024
+# How much past its limit a body is still read (and dropped) before the 413 goes out: most
+# clients send their whole body before they read, and would see a reset instead of the refusal.
+MAX_DRAIN = 64 * 1024 * 1024
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused (413) as soon as it passes `limit` bytes."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    """A Starlette request's body; a 413 past `limit` bytes (see read_limited)."""
+    return await read_limited(request.stream(), request.headers.get("content-length"), limit)
+
+
+async def read_limited(chunks: AsyncIterator[bytes], declared: str | None, limit: int) -> bytes:
+    """The body `chunks` make up; past `limit` bytes, a 413 once the client has sent it all.
+
+    A body over the limit is read and dropped, up to MAX_DRAIN bytes more; a declared length
+    past that is refused before anything is read.
+    """
+    drain = limit + MAX_DRAIN
+    if declared is not None and declared.isdigit() and int(declared) > drain:
         raise too_large(int(declared), limit)
-    chunks: list[bytes] = []
+    kept: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    async for chunk in chunks:
         size += len(chunk)
-        if size > limit:
+        if size > drain:
             raise too_large(size, limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
+        if size <= limit:
+            kept.append(chunk)
+    if size > limit:
+        raise too_large(size, limit)
+    return kept[0] if len(kept) == 1 else b"".join(kept)
+
+
+async def asgi_body(
+    receive: Callable[[], Awaitable[MutableMapping[str, Any]]],
+) -> AsyncIterator[bytes]:
+    """The body chunks of a plain ASGI request (what Starlette's `request.stream()` yields)."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ConnectionError("the client went away before sending its body")
+        yield message.get("body", b"")
+        if not message.get("more_body", False):
+            return
 
 
 def json_object(body: bytes, what: str = "request body") -> dict[str, Any]:

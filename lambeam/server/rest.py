@@ -46,7 +46,7 @@ from lambeam.server._gateway import Admit, Gateway, Handler, endpoint
 from lambeam.server._requests import MAX_MANAGEMENT_BODY, json_object, read_body
 from lambeam.server.openapi import openapi_document
 
-__all__ = ["invoke_ok_headers", "invoke_response", "rest_error", "rest_routes"]
+__all__ = ["check_bearer", "invoke_ok_headers", "invoke_response", "rest_error", "rest_routes"]
 
 _log = logging.getLogger(__name__)
 
@@ -55,14 +55,21 @@ def _bearer(body_limit: int, auth: bool) -> Admit:
 
     async def admit(request: Request, gw: Gateway) -> bytes:
         if auth and gw.auth:
-            header = request.headers.get("authorization")
-            if gw.keys.fresh(bearer_key_id(header)):  # no database read: no thread needed
-                authenticate_bearer(gw.keys, header)
-            else:
-                await asyncio.to_thread(authenticate_bearer, gw.keys, header)
+            await check_bearer(gw, request.headers.get("authorization"))
         return await read_body(request, body_limit)
 
     return admit
+
+
+async def check_bearer(gw: Gateway, authorization: str | None) -> None:
+    """The REST API's authentication (a 401 if it fails). Credentials that passed within the
+    second cost one lookup; a database read, when one is due, runs in a thread."""
+    if gw.keys.passed(authorization) is not None:
+        return
+    if gw.keys.fresh(bearer_key_id(authorization)):
+        authenticate_bearer(gw.keys, authorization)
+    else:
+        await asyncio.to_thread(authenticate_bearer, gw.keys, authorization)
 
 
 def rest_error(exc: Exception) -> Response:
