@@ -112,9 +112,7 @@ class DatasetVersion:
         ]
         table = pa.concat_tables(tables) if tables else pa.table({})
         frame = table.to_pandas()
-        if split is not None:
-            frame = frame[frame[SPLIT_COLUMN] == split].reset_index(drop=True)
-        return frame
+        return _split_rows(frame, split) if split is not None else frame
 
     def features(self, split: str | None = None) -> tuple[Any, np.ndarray | None]:
         """The feature matrix X (dense ndarray, or CSR when a block is sparse) and labels y."""
@@ -126,7 +124,7 @@ class DatasetVersion:
         frame = self.frame()
         parts = {}
         for split in ("train", "test"):
-            rows = frame[frame[SPLIT_COLUMN] == split].reset_index(drop=True)
+            rows = _split_rows(frame, split)
             parts[split] = (self.matrix(rows), self.labels(rows))
         return parts
 
@@ -247,3 +245,8 @@ def _from_row(row: DatasetVersionRow, store: ArtifactStore) -> DatasetVersion:
         manifest=manifest,
         store=store,
     )
+
+
+def _split_rows(frame: pd.DataFrame, split: str) -> pd.DataFrame:
+    """The rows of one split ("train" or "test"), renumbered from 0."""
+    return frame[frame[SPLIT_COLUMN] == split].reset_index(drop=True)

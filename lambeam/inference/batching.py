@@ -67,11 +67,6 @@ class MicroBatcher(Generic[Item, Outcome]):
         self._arrived.set()
         return await future
 
-    @property
-    def queued(self) -> int:
-        """Items waiting for a batch."""
-        return len(self._queue)
-
     def retire(self) -> None:
         """Take nothing more, but finish what is queued and running (its replacement is in)."""
         self._closed = True

@@ -207,7 +207,9 @@ class Invoker:
         self, function: ResolvedFunction, payload: bytes, request_id: str | None, tail: bool
     ) -> Invocation:
         if function.kind == "model":
-            result = await self._models.invoke(function, payload, request_id)
+            result = await self._models.invoke(
+                function, await self._spec(function), payload, request_id
+            )
         else:
             result = await self.engine.invoke(
                 await self._spec(function),
@@ -231,14 +233,21 @@ class Invoker:
         )
 
     async def _spec(self, function: ResolvedFunction) -> FunctionSpec:
-        """The runtime spec of a code or model function version (built once per content)."""
-        if function.kind == "model":
-            return await self._models.spec(function)
-        key = (function.name, function.version, function.code_sha256)
+        """The runtime spec of a code or model function version, built once per content: its
+        code (or the model version it serves, `model@alias` looked up at most every second)
+        and its configuration."""
+        version = None
+        if function.model is not None:
+            version = await self._models.version(function.model)
+        content = version.ref if version is not None else function.code_sha256
+        key = (function.name, function.version, content)
         cached = self._specs.get(key)
         if cached is not None and (cached[0] is function.config or cached[0] == function.config):
             return cached[1]
-        spec = await asyncio.to_thread(self.function_spec, function)
+        if version is not None:
+            spec = await asyncio.to_thread(self._models.model_spec, function, version)
+        else:
+            spec = await asyncio.to_thread(self.function_spec, function)
         self._specs[key] = (function.config, spec)
         return spec
 

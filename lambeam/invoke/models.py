@@ -79,19 +79,21 @@ class ModelServing:
         self._aliased: TTLCache[str, ModelVersion] = TTLCache(
             maxsize=1024, ttl=LOOKUP_TTL_S, timer=clock
         )
-        self._directories: dict[str, Path] = {}
-        self._specs: dict[tuple[str, str, str], tuple[FunctionConfig, FunctionSpec]] = {}
         self._batching: dict[str, _Batching] = {}
 
     async def invoke(
-        self, function: ResolvedFunction, payload: bytes, request_id: str | None = None
+        self,
+        function: ResolvedFunction,
+        spec: FunctionSpec,
+        payload: bytes,
+        request_id: str | None = None,
     ) -> InvocationResult:
-        """Run one request of a model function; InvalidInputError when it does not fit.
+        """Run one request of a model function version (`spec`, see `model_spec`);
+        InvalidInputError when it does not fit.
 
         With batching, `request_id` is dropped for the batch's own: the requests a batch
         answers share one invocation, one request id and one log. None: the runtime makes one.
         """
-        spec = await self.spec(function)
         batching = function.config.batching
         if not batching.enabled:
             result = await self._engine.invoke(
@@ -117,39 +119,23 @@ class ModelServing:
             )
         return await current.batcher.submit(payload)
 
-    async def spec(self, function: ResolvedFunction) -> FunctionSpec:
-        """The runtime spec of a model function version (its serving files written once)."""
-        if function.model is None:
-            raise ValueError(f"function {function.name!r} is not a model function")
-        version = await self._version(function.model)
-        key = (function.name, function.version, version.ref)
-        cached = self._specs.get(key)
-        if cached is not None and (cached[0] is function.config or cached[0] == function.config):
-            return cached[1]
-        directory = self._directories.get(version.ref)
-        if directory is None:
-            directory = await asyncio.to_thread(
-                write_model_files, version, self._cache_dir / "models"
-            )
-            self._directories[version.ref] = directory
-        spec = FunctionSpec(
+    def model_spec(self, function: ResolvedFunction, version: ModelVersion) -> FunctionSpec:
+        """The runtime spec of a model function version serving `version` (its serving files
+        are written once, on disk; this may read the artifact store)."""
+        return FunctionSpec(
             name=function.name,
             handler=HANDLER,
-            code_dir=directory,
+            code_dir=write_model_files(version, self._cache_dir / "models"),
             version=function.version,
             raw=True,
             python_path=self._python_path,
             **spec_settings(function.config),
         )
-        self._specs[key] = (function.config, spec)
-        return spec
 
     async def forget(self, function_name: str) -> None:
         """Close the batchers of a function that was deleted or replaced."""
         for key in [k for k in self._batching if k.split("\0")[0] == function_name]:
             await self._batching.pop(key).batcher.aclose()
-        for cached in [k for k in self._specs if k[0] == function_name]:
-            del self._specs[cached]
 
     async def aclose(self) -> None:
         """Close every batcher; queued requests fail."""
@@ -157,7 +143,7 @@ class ModelServing:
         for item in batching.values():
             await item.batcher.aclose()
 
-    async def _version(self, ref: str) -> ModelVersion:
+    async def version(self, ref: str) -> ModelVersion:
         """The model version `ref` names: `name:N` read once, `name@alias` at most every second."""
         found = self._pinned.get(ref) or self._aliased.get(ref)
         if found is not None:

@@ -263,9 +263,8 @@ class Engine:
         """The spare process, if one is ready (and start forking the next)."""
         spare, self._spare = self._spare, None
         if spare is not None and (
-            spare.zygote_pid != self._zygote.pid
-            or not self._zygote.alive
-            or self._zygote.exit_status(spare.pid).done()
+            spare.zygote_pid != self._zygote.pid  # forked by a zygote since replaced
+            or not self._zygote.alive  # it dies with its zygote
             or read_memory(spare.pid) is None  # gone, or a zombie
         ):
             spare.discard()  # it died (with its zygote, say): fork afresh
