@@ -2,9 +2,11 @@
 
     runner = load_runner(get_model_version(db, store, "churn@prod"))   # ONNX when trusted
     check_payload_size(len(raw_body))                                   # 413 past 6 MB
-    request = parse_request(json.loads(raw_body), version.signature)    # 400 naming the field
+    request = parse_request(decode_body(raw_body), version.signature)   # 400 naming the field
     predictions = runner.predict(request.frame, probabilities=True)
-    body = format_response(predictions, request, model=runner.model, runner=runner.kind)
+    body = format_response(
+        predictions, probabilities=request.probabilities, model=runner.model, runner=runner.kind
+    )
 
 A model function's instance runs `BatchHandler` on the directory `write_model_files` wrote, and
 gets its requests as a micro-batch (`wire.encode_requests`, put together by a `MicroBatcher` in
@@ -20,8 +22,11 @@ from lambeam.inference.predictions import Predictions
 from lambeam.inference.request import (
     MAX_PAYLOAD_BYTES,
     MAX_ROWS,
+    ParsedBatch,
     ParsedRequest,
     check_payload_size,
+    decode_body,
+    parse_batch,
     parse_request,
 )
 from lambeam.inference.response import format_response
@@ -48,12 +53,14 @@ __all__ = [
     "MicroBatcher",
     "ModelRunner",
     "OnnxRunner",
+    "ParsedBatch",
     "ParsedRequest",
     "PayloadTooLargeError",
     "Predictions",
     "SklearnRunner",
     "WireError",
     "check_payload_size",
+    "decode_body",
     "decode_replies",
     "decode_requests",
     "encode_replies",
@@ -61,6 +68,7 @@ __all__ = [
     "format_response",
     "load_model_files",
     "load_runner",
+    "parse_batch",
     "parse_request",
     "predict_together",
     "write_model_files",

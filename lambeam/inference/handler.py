@@ -4,11 +4,11 @@
     reply = handle(encode_requests([body_a, body_b]), context)
     decode_replies(reply) == [(200, answer_a), (400, b'{"errorMessage": …}')]
 
-Each request is parsed and validated on its own: one that does not fit the signature gets its 400
-(status 400, `{"errorMessage", "errorType": "InvalidInputError", "field", "row"}`) and the rest
-go on. The valid requests' rows are predicted together in one call; if that call fails, each
-request is predicted alone, so only the request that cannot be predicted gets the error (status
-500, Lambda's error document).
+Each request is validated on its own terms (`parse_batch`): one that does not fit the signature
+gets its 400 (status 400, `{"errorMessage", "errorType": "InvalidInputError", "field", "row"}`)
+and the rest go on. The valid requests' rows are predicted together in one call; if that call
+fails, each request is predicted alone, so only the request that cannot be predicted gets the
+error (status 500, Lambda's error document).
 """
 
 from __future__ import annotations
@@ -21,16 +21,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 
 from lambeam.inference.errors import InvalidInputError
 from lambeam.inference.files import load_model_files
 from lambeam.inference.predictions import Predictions
-from lambeam.inference.request import ParsedRequest, join_columns, parse_request
+from lambeam.inference.request import ParsedBatch, parse_batch
 from lambeam.inference.response import format_response
 from lambeam.inference.runner import ModelRunner
 from lambeam.inference.wire import FAILED, INVALID, OK, decode_requests, encode_replies
 
 __all__ = ["BatchHandler", "predict_together"]
+
+Columns = dict[str, np.ndarray]
 
 
 class BatchHandler:
@@ -49,61 +52,50 @@ class BatchHandler:
         """The reply to a batch payload: one (status, body) per request, in order."""
         bodies = decode_requests(payload)
         replies: list[tuple[int, bytes]] = [(FAILED, b"")] * len(bodies)
-        parsed: list[tuple[int, ParsedRequest]] = []
-        for index, body in enumerate(bodies):
-            try:
-                parsed.append((index, parse_request(_json(body), self.signature)))
-            except InvalidInputError as exc:
-                replies[index] = (INVALID, _invalid(exc))
-        outcomes = predict_together(self._predict, [request for _, request in parsed])
-        for (index, request), outcome in zip(parsed, outcomes, strict=True):
+        batch = parse_batch(bodies, self.signature)
+        for index, exc in batch.errors.items():
+            replies[index] = (INVALID, _invalid(exc))
+        outcomes = predict_together(self._predict, batch)
+        model, kind = self.runner.model, self.runner.kind
+        for index, asked, outcome in zip(batch.indices, batch.probabilities, outcomes, strict=True):
             if isinstance(outcome, Exception):
                 replies[index] = (FAILED, _failed(outcome))
                 continue
-            answer = format_response(
-                outcome, request, model=self.runner.model, runner=self.runner.kind
-            )
-            replies[index] = (OK, json.dumps(answer).encode())
+            answer = format_response(outcome, probabilities=asked, model=model, runner=kind)
+            replies[index] = (OK, orjson.dumps(answer))
         return encode_replies(replies)
 
-    def _predict(self, columns: dict[str, np.ndarray]) -> Predictions:
+    def _predict(self, columns: Columns) -> Predictions:
         # A batch mixes requests that asked for probabilities with ones that did not; compute
         # them once for all, and format_response keeps them only where they were asked for.
         return self.runner.predict_columns(columns, probabilities=True)
 
 
-Columns = dict[str, np.ndarray]
-
-
 def predict_together(
-    predict: Callable[[Columns], Predictions], requests: list[ParsedRequest]
+    predict: Callable[[Columns], Predictions], batch: ParsedBatch
 ) -> list[Predictions | Exception]:
-    """Each request's predictions from one `predict` call on all their rows.
+    """Each valid request's predictions from one `predict` call on all of the batch's rows.
 
     When that call fails, each request is predicted alone and only the ones that fail get their
     exception; a request is never answered with another request's rows.
     """
-    if not requests:
+    if not batch.spans:
         return []
     try:
-        together = _checked(predict(join_columns(requests)), sum(r.rows for r in requests))
+        together = _checked(predict(batch.columns), batch.spans[-1][1])
     except Exception as exc:  # noqa: BLE001 - handed back per request, never lost
-        if len(requests) == 1:
+        if len(batch.spans) == 1:
             return [exc]
-        return [_alone(predict, request) for request in requests]
-    outcomes: list[Predictions | Exception] = []
-    start = 0
-    for request in requests:
-        outcomes.append(together.rows(start, start + request.rows))
-        start += request.rows
-    return outcomes
+        return [_alone(predict, batch, k) for k in range(len(batch.spans))]
+    return [together.rows(start, stop) for start, stop in batch.spans]
 
 
 def _alone(
-    predict: Callable[[Columns], Predictions], request: ParsedRequest
+    predict: Callable[[Columns], Predictions], batch: ParsedBatch, k: int
 ) -> Predictions | Exception:
+    start, stop = batch.spans[k]
     try:
-        return _checked(predict(request.columns), request.rows)
+        return _checked(predict(batch.rows_of(k)), stop - start)
     except Exception as exc:  # noqa: BLE001
         return exc
 
@@ -112,15 +104,6 @@ def _checked(predictions: Predictions, rows: int) -> Predictions:
     if len(predictions) != rows:
         raise RuntimeError(f"the model returned {len(predictions)} predictions for {rows} rows")
     return predictions
-
-
-def _json(body: bytes) -> Any:
-    if not body.strip():
-        return None
-    try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidInputError(f"request body is not JSON: {exc}") from None
 
 
 def _invalid(exc: InvalidInputError) -> bytes:

@@ -6,18 +6,23 @@ Two body shapes are taken, as TensorFlow Serving and MLServer users expect:
     {"inputs": {"age": [41, 37], "city": ["oslo", "quito"]}}                    one list per column
 
 Every refusal is an InvalidInputError whose one-line message names the field (and the row, where
-there is one), so that a caller can fix the request from the message alone. The frame is in
+there is one), so that a caller can fix the request from the message alone. `parse_batch` checks a
+micro-batch's requests together when they all have the common shape (rows that carry every column)
+and one at a time otherwise, with the same answers either way. The frame is in
 lambeam's canonical form (numbers float64; strings object dtype with np.nan for missing; columns in
 signature order), which is what training's transform saw.
 """
 
 from __future__ import annotations
 
+import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 
 from lambeam.inference.errors import InvalidInputError, PayloadTooLargeError
@@ -25,10 +30,13 @@ from lambeam.inference.errors import InvalidInputError, PayloadTooLargeError
 __all__ = [
     "MAX_PAYLOAD_BYTES",
     "MAX_ROWS",
+    "ParsedBatch",
     "ParsedRequest",
     "check_payload_size",
     "columns_frame",
+    "decode_body",
     "join_columns",
+    "parse_batch",
     "parse_request",
 ]
 
@@ -56,6 +64,131 @@ class ParsedRequest:
     def frame(self) -> pd.DataFrame:
         """The request's rows as a canonical frame."""
         return columns_frame(self.columns)
+
+
+@dataclass(frozen=True)
+class ParsedBatch:
+    """A micro-batch's requests, checked: the valid ones' rows joined into one predict's input.
+
+    Valid request k is body `indices[k]` of the batch, its rows are `spans[k]` (start, stop) of
+    `columns`, and `probabilities[k]` says whether it asked for them; `errors` holds each
+    invalid body's refusal by its index.
+    """
+
+    columns: dict[str, np.ndarray]
+    indices: list[int]
+    spans: list[tuple[int, int]]
+    probabilities: list[bool]
+    errors: dict[int, InvalidInputError]
+
+    def rows_of(self, k: int) -> dict[str, np.ndarray]:
+        """Valid request k's own columns."""
+        start, stop = self.spans[k]
+        return {name: array[start:stop] for name, array in self.columns.items()}
+
+
+def decode_body(body: bytes) -> Any:
+    """A request body's JSON value (None for an empty body); InvalidInputError if it is not JSON.
+
+    orjson reads it; what orjson refuses (NaN and Infinity literals, numbers past float64, lone
+    surrogates, a byte order mark) is read again by the standard library, so that what is
+    accepted, and every refusal's message, are the standard library's.
+    """
+    if not body.strip():
+        return None
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidInputError(f"request body is not JSON: {exc}") from None
+
+
+def parse_batch(
+    bodies: Sequence[bytes], signature: dict[str, Any], max_rows: int = MAX_ROWS
+) -> ParsedBatch:
+    """The requests `bodies` (raw JSON) checked against `signature`, each on its own terms.
+
+    Requests of the common shape (`{"instances": [...]}` whose rows carry every column, and
+    optionally `"probabilities"`) are checked together, column by column across all their rows;
+    if any of their values is refused, or for any other shape, a request is checked alone, so
+    that its refusal names its own field and row.
+    """
+    errors: dict[int, InvalidInputError] = {}
+    decoded: list[tuple[int, Any]] = []
+    for index, body in enumerate(bodies):
+        try:
+            decoded.append((index, decode_body(body)))
+        except InvalidInputError as exc:
+            errors[index] = exc
+    names = [spec["name"] for spec in signature["inputs"]]
+    together = [(i, doc) for i, doc in decoded if names and _common_shape(doc, names, max_rows)]
+    joined = _rows_together([doc for _, doc in together], signature, names) if together else None
+    if joined is None:
+        together = []
+    taken = {i for i, _ in together}
+    alone = [(i, doc) for i, doc in decoded if i not in taken]
+    indices: list[int] = []
+    spans: list[tuple[int, int]] = []
+    flags: list[bool] = []
+    pieces: list[dict[str, np.ndarray]] = []
+    start = 0
+    if joined is not None:
+        pieces.append(joined)
+        for index, doc in together:
+            rows = len(doc["instances"])
+            indices.append(index)
+            spans.append((start, start + rows))
+            flags.append(doc.get("probabilities", False))
+            start += rows
+    for index, doc in alone:
+        try:
+            request = parse_request(doc, signature, max_rows)
+        except InvalidInputError as exc:
+            errors[index] = exc
+            continue
+        pieces.append(request.columns)
+        indices.append(index)
+        spans.append((start, start + request.rows))
+        flags.append(request.probabilities)
+        start += request.rows
+    if len(pieces) <= 1:
+        columns = pieces[0] if pieces else {}
+    else:
+        columns = {name: np.concatenate([p[name] for p in pieces]) for name in names}
+    return ParsedBatch(columns, indices, spans, flags, errors)
+
+
+def _common_shape(doc: Any, names: list[str], max_rows: int) -> bool:
+    """Whether `doc` is `{"instances": [rows with exactly the signature's columns]}`, with an
+    optional boolean "probabilities" (only such requests are checked together)."""
+    if type(doc) is not dict:
+        return False
+    instances = doc.get("instances")
+    asked = doc.get("probabilities", False)
+    if type(instances) is not list or type(asked) is not bool:
+        return False
+    if len(doc) != 1 + ("probabilities" in doc) or not 0 < len(instances) <= max_rows:
+        return False
+    first = instances[0]
+    if type(first) is not dict or len(first) != len(names) or any(n not in first for n in names):
+        return False
+    keys = first.keys()
+    return all(type(row) is dict and row.keys() == keys for row in instances)
+
+
+def _rows_together(
+    docs: list[dict[str, Any]], signature: dict[str, Any], names: list[str]
+) -> dict[str, np.ndarray] | None:
+    """The checked columns of every row of `docs` (all of the common shape), or None if any
+    value is refused (each request is then checked alone)."""
+    rows = [row for doc in docs for row in doc["instances"]]
+    try:
+        return _arrays({name: [row[name] for row in rows] for name in names}, signature)
+    except InvalidInputError:
+        return None
 
 
 def join_columns(requests: list[ParsedRequest]) -> dict[str, np.ndarray]:

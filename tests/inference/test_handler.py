@@ -13,7 +13,7 @@ import pytest
 from lambeam.inference import (
     HANDLER,
     BatchHandler,
-    ParsedRequest,
+    ParsedBatch,
     Predictions,
     WireError,
     decode_replies,
@@ -124,12 +124,18 @@ def test_when_the_batch_predict_fails_only_the_failing_request_fails() -> None:
             raise ValueError("negative x")
         return Predictions((columns["x"] * 2).tolist())
 
-    def request(*values: float) -> ParsedRequest:
-        return ParsedRequest({"x": np.array(values, dtype=np.float64)}, len(values))
+    def batch(*requests: tuple[float, ...]) -> ParsedBatch:
+        spans, start = [], 0
+        for values in requests:
+            spans.append((start, start + len(values)))
+            start += len(values)
+        x = np.array([v for values in requests for v in values], dtype=np.float64)
+        count = len(requests)
+        return ParsedBatch({"x": x}, list(range(count)), spans, [False] * count, {})
 
-    outcomes = predict_together(predict, [request(1, 2), request(-1), request(3)])
+    outcomes = predict_together(predict, batch((1, 2), (-1,), (3,)))
     assert outcomes[0].predictions == [2, 4] and outcomes[2].predictions == [6]
     assert isinstance(outcomes[1], ValueError)
-    assert predict_together(predict, []) == []
-    short = predict_together(lambda frame: Predictions([1]), [request(1, 2)])
+    assert predict_together(predict, batch()) == []
+    short = predict_together(lambda columns: Predictions([1]), batch((1, 2)))
     assert isinstance(short[0], RuntimeError) and "1 predictions for 2 rows" in str(short[0])

@@ -16,7 +16,9 @@ from lambeam.inference import (
     PayloadTooLargeError,
     Predictions,
     check_payload_size,
+    decode_body,
     format_response,
+    parse_batch,
     parse_request,
 )
 from tests.registry.fitted import signature
@@ -183,7 +185,9 @@ def test_response_is_json_and_carries_probabilities_only_when_asked() -> None:
     asked = parse_request(
         {"instances": [{"age": 1, "city": "oslo"}] * 2, "probabilities": True}, SIGNATURE
     )
-    body = format_response(predictions, asked, model="churn:3", runner="onnx")
+    body = format_response(
+        predictions, probabilities=asked.probabilities, model="churn:3", runner="onnx"
+    )
     assert json.loads(json.dumps(body)) == {
         "predictions": ["no", "yes"],
         "probabilities": [[0.75, 0.25], [0.5, 0.5]],
@@ -192,9 +196,68 @@ def test_response_is_json_and_carries_probabilities_only_when_asked() -> None:
         "runner": "onnx",
     }
     plain = parse_request({"instances": [{"age": 1, "city": "oslo"}] * 2}, SIGNATURE)
-    without = format_response(predictions, plain, model="churn:3", runner="onnx")
+    without = format_response(
+        predictions, probabilities=plain.probabilities, model="churn:3", runner="onnx"
+    )
     assert "probabilities" not in without and without["classes"] == ["no", "yes"]
     values = Predictions(list(np.array([1.5, np.float32(2.25)])))
-    body = format_response(values, plain, model="spend:1", runner="sklearn")
+    body = format_response(values, probabilities=False, model="spend:1", runner="sklearn")
     assert json.dumps(body, allow_nan=False)
     assert body == {"predictions": [1.5, 2.25], "model": "spend:1", "runner": "sklearn"}
+
+
+def _alone(raw: bytes):
+    """What one request gets when it is checked by itself: its columns, or its refusal."""
+    try:
+        return parse_request(decode_body(raw), SIGNATURE)
+    except InvalidInputError as exc:
+        return exc
+
+
+def test_a_batch_is_checked_as_if_each_request_came_alone() -> None:
+    row = {"amount": 12.5, "age": 41, "city": "oslo"}
+    batches = [
+        # all of the common shape: checked together
+        [{"instances": [row]}, {"instances": [row, {**row, "age": 3.5}], "probabilities": True}],
+        # one bad value among them: each is checked alone, and only it is refused, at its row
+        [{"instances": [row]}, {"instances": [row, {**row, "age": "x"}]}, {"instances": [row]}],
+        # other shapes mixed in: columnar, a nullable column left out, not an object, not JSON
+        [
+            {"instances": [row]},
+            {"inputs": {"age": [1, 2], "city": ["quito", "lisbon"]}},
+            {"instances": [{"age": 7, "city": "quito"}]},
+            [row],
+            b"{not json",
+            {"instances": [row], "extra": 1},
+            {"instances": [{**row, "amount": None}]},
+        ],
+        [b"", {"instances": []}],  # nothing valid
+    ]
+    for batch in batches:
+        raws = [b if isinstance(b, bytes) else json.dumps(b).encode() for b in batch]
+        parsed = parse_batch(raws, SIGNATURE)
+        assert sorted([*parsed.indices, *parsed.errors]) == list(range(len(raws)))
+        for k, index in enumerate(parsed.indices):
+            alone = _alone(raws[index])
+            assert isinstance(alone, type(parse_request({"instances": [row]}, SIGNATURE)))
+            got = parsed.rows_of(k)
+            assert list(got) == ["amount", "age", "city"]
+            for name, values in alone.columns.items():
+                assert got[name].dtype == values.dtype
+                assert pd.Series(got[name]).equals(pd.Series(values)), name
+            assert parsed.probabilities[k] == alone.probabilities
+        for index, error in parsed.errors.items():
+            alone = _alone(raws[index])
+            assert isinstance(alone, InvalidInputError) and str(error) == str(alone)
+            assert (error.field, error.row) == (alone.field, alone.row)
+
+
+def test_what_orjson_refuses_is_read_as_the_standard_library_reads_it() -> None:
+    assert decode_body(b"  ") is None
+    assert decode_body(b'\xef\xbb\xbf{"a": 1}') == {"a": 1}  # a byte order mark
+    assert math.isnan(decode_body(b'{"a": NaN}')["a"])  # then refused by the signature check
+    assert decode_body(b"1" * 400) == int("1" * 400)  # past float64: refused, naming the field
+    error = _refused({"instances": [{"age": int("1" * 400), "city": "oslo"}]})
+    assert error.field == "age" and "finite number" in str(error)
+    with pytest.raises(InvalidInputError, match="not JSON"):
+        decode_body(b'{"a": }')
