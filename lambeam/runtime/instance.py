@@ -22,7 +22,7 @@ from typing import Any, NoReturn, TextIO
 
 from lambeam.runtime import error_types as codes
 from lambeam.runtime.context import LambdaContext
-from lambeam.runtime.limits import read_memory
+from lambeam.runtime.limits import read_memory, read_own_memory
 from lambeam.runtime.protocol import encode_frame, recv_frame
 
 __all__ = ["run_instance"]
@@ -83,11 +83,8 @@ def run_instance(conn: socket.socket, log_fd: int, init: dict[str, Any] | None) 
         header, payload = frame
         reply, body = _invoke(handler, header, payload, init, request_filter)
         # The engine's reading after the call, so that it need not read /proc itself.
-        memory = read_memory()
-        if memory is not None:
-            reply["memory"] = [
-                memory.rss_anon_kb, memory.rss_file_kb, memory.rss_shmem_kb, memory.hwm_kb
-            ]
+        memory = read_own_memory()
+        reply["memory"] = [memory.rss_anon_kb, memory.rss_file_kb, memory.rss_shmem_kb, memory.hwm_kb]
         _send(conn, reply, body)
 
 

@@ -17,9 +17,13 @@ be exact but needs delegation that a laptop user does not have.
 
 from __future__ import annotations
 
-__all__ = ["MemorySample", "read_memory"]
+__all__ = ["MemorySample", "read_memory", "read_own_memory"]
 
+import os
+import resource
 from dataclasses import dataclass
+
+_PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 
 
 @dataclass(frozen=True)
@@ -53,3 +57,20 @@ def read_memory(pid: int | str = "self") -> MemorySample | None:
     if values["VmHWM"] == 0:
         return None  # a zombie: its memory is gone
     return MemorySample(values["RssAnon"], values["RssFile"], values["RssShmem"], values["VmHWM"])
+
+
+def read_own_memory() -> MemorySample:
+    """This process's counters, as `read_memory("self")` gives them for what they are used for
+    (`charged_kb`), at a fifth of its cost: an instance reads them after every call.
+
+    /proc/self/statm has the resident and the shared (file and shmem) sizes, and getrusage the
+    peak (`ru_maxrss` is VmHWM); file and shmem pages are counted together as file pages.
+    """
+    fd = os.open("/proc/self/statm", os.O_RDONLY)
+    try:
+        fields = os.read(fd, 256).split()
+    finally:
+        os.close(fd)
+    resident, shared = int(fields[1]) * _PAGE_KB, int(fields[2]) * _PAGE_KB
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return MemorySample(resident - shared, shared, 0, max(peak, resident))

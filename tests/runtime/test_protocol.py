@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from lambeam.runtime.limits import MemorySample, read_memory
+from lambeam.runtime.limits import MemorySample, read_memory, read_own_memory
 from lambeam.runtime.protocol import ProtocolError, decode_frame, encode_frame, recv_frame
 
 
@@ -77,3 +77,15 @@ def test_memory_is_read_from_proc() -> None:
     sample = read_memory()
     assert sample is not None and sample.rss_anon_kb > 0 and sample.hwm_kb > 0
     assert read_memory(2**22 + 12345) is None
+
+
+def test_an_instances_own_reading_charges_what_proc_status_would() -> None:
+    grown = bytearray(64 << 20)  # 64 MiB, touched
+    grown[:: 4096] = b"x" * len(range(0, len(grown), 4096))
+    full, own = read_memory(), read_own_memory()
+    assert full is not None
+    base = full.rss_anon_kb - (64 << 10)
+    # The two are read a moment apart; a few pages may differ, never the 64 MiB.
+    assert abs(own.charged_kb(base) - full.charged_kb(base)) < 2048
+    assert own.charged_kb(base) >= (60 << 10) and own.hwm_kb >= own.rss_anon_kb
+    del grown
