@@ -242,8 +242,12 @@ class Invoker:
         content = version.ref if version is not None else function.code_sha256
         key = (function.name, function.version, content)
         cached = self._specs.get(key)
-        if cached is not None and (cached[0] is function.config or cached[0] == function.config):
-            return cached[1]
+        if cached is not None:
+            if cached[0] is function.config:
+                return cached[1]
+            if cached[0] == function.config:  # read afresh, unchanged: compare once, not per call
+                self._specs[key] = (function.config, cached[1])
+                return cached[1]
         if version is not None:
             spec = await asyncio.to_thread(self._models.model_spec, function, version)
         else:
