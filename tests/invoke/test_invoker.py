@@ -25,6 +25,7 @@ from lambeam.functions import (
 )
 from lambeam.inference import InvalidInputError
 from lambeam.invoke import MAX_PAYLOAD_BYTES, Invocation, Invoker, RequestTooLargeError
+from lambeam.invoke.models import batches_in_flight
 from lambeam.project import Project
 from lambeam.registry import ModelVersion
 from lambeam.runtime import Engine, FileLogSink
@@ -204,6 +205,14 @@ def test_a_model_function_runs_in_its_own_instance_and_batches_its_requests(setu
     assert len(batches) < 10
     log = "".join(p.read_text() for p in (project.settings.state_dir / "logs").rglob("*"))
     assert sum(log.count(f"REPORT RequestId: {rid}") for rid in batches) == len(batches)
+
+
+def test_batches_run_one_per_core_the_gateway_leaves_free_within_reserved_concurrency() -> None:
+    assert batches_in_flight(None, cores=1) == 1
+    assert batches_in_flight(None, cores=2) == 1  # the gateway needs a core of its own
+    assert batches_in_flight(None, cores=8) == 7
+    assert batches_in_flight(3, cores=8) == 3 and batches_in_flight(1, cores=8) == 1
+    assert batches_in_flight(None) >= 1  # this machine's own
 
 
 SLOW_STEP = """\
