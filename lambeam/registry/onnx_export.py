@@ -28,6 +28,7 @@ import pandas as pd
 from sklearn.base import is_classifier, is_regressor
 from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.preprocessing import StandardScaler
 
 from lambeam.registry.signature import input_columns
 
@@ -220,7 +221,7 @@ def _convert(pipeline: Any, signature: dict[str, Any], input_type: str) -> bytes
         (name, number_type([None, 1]) if kind == "number" else StringTensorType([None, 1]))
         for name, kind in input_columns(signature)
     ]
-    convertible = _unfrozen(copy.deepcopy(pipeline))
+    convertible = _merged_scalers(_unfrozen(copy.deepcopy(pipeline)))
     final = _final_estimator(convertible)
     # Plain arrays, not a list of {class: probability} maps, so that outputs compare directly.
     options = {id(final): {"zipmap": False}} if is_classifier(final) else None
@@ -228,6 +229,69 @@ def _convert(pipeline: Any, signature: dict[str, Any], input_type: str) -> bytes
         convertible, initial_types=initial_types, options=options, target_opset=TARGET_OPSET
     )
     return graph.SerializeToString()
+
+
+def _merged_scalers(estimator: Any) -> Any:
+    """`estimator` with each run of adjacent one-column StandardScaler blocks of a
+    ColumnTransformer made one StandardScaler over those columns, in place.
+
+    A dataset's transform standardizes column by column; converted as it is, each column is a
+    Sub and a Div node of its own, and ONNX Runtime's cost per node dominates a small batch (a
+    20-column logistic regression ran 52 nodes in about 80 µs). Merged, the columns are joined
+    once and scaled by one node. The outputs are the same numbers in the same order, and the
+    trust check compares them with the original pipeline's anyway.
+    """
+    if isinstance(estimator, Pipeline):
+        for _, step in estimator.steps:
+            _merged_scalers(step)
+        return estimator
+    if not isinstance(estimator, ColumnTransformer) or not hasattr(estimator, "transformers_"):
+        return estimator
+    merged: list[tuple[str, Any, Any]] = []
+    run: list[tuple[str, StandardScaler, str]] = []
+
+    def flush() -> None:
+        if len(run) == 1:
+            name, scaler, column = run[0]
+            merged.append((name, scaler, [column]))
+        elif run:
+            name = f"standardize[{run[0][0]}..{run[-1][0]}]"
+            merged.append((name, _joined([s for _, s, _ in run]), [c for _, _, c in run]))
+        run.clear()
+
+    for name, block, columns in estimator.transformers_:
+        scaler = _lone_scaler(block)
+        if scaler is None or not isinstance(columns, list) or len(columns) != 1:
+            flush()
+            merged.append((name, block, columns))
+            continue
+        if run and (scaler.with_mean, scaler.with_std) != (run[0][1].with_mean, run[0][1].with_std):
+            flush()
+        run.append((name, scaler, columns[0]))
+    flush()
+    estimator.transformers_ = merged
+    return estimator
+
+
+def _lone_scaler(block: Any) -> StandardScaler | None:
+    """The StandardScaler a block is (alone, or as a one-step pipeline) on one column."""
+    if isinstance(block, Pipeline) and len(block.steps) == 1:
+        block = block.steps[0][1]
+    if isinstance(block, StandardScaler) and getattr(block, "n_features_in_", 1) == 1:
+        return block
+    return None
+
+
+def _joined(scalers: list[StandardScaler]) -> StandardScaler:
+    """One fitted StandardScaler doing what `scalers` do, each on its own column."""
+    first = scalers[0]
+    joined = StandardScaler(with_mean=first.with_mean, with_std=first.with_std)
+    for attribute in ("mean_", "var_", "scale_"):
+        values = [getattr(s, attribute) for s in scalers]
+        setattr(joined, attribute, None if values[0] is None else np.concatenate(values))
+    joined.n_features_in_ = len(scalers)
+    joined.n_samples_seen_ = first.n_samples_seen_
+    return joined
 
 
 def _unfrozen(estimator: Any) -> Any:

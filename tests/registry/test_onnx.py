@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import onnxruntime as ort
 import pytest
 from sklearn.cluster import KMeans
@@ -169,3 +170,40 @@ def test_frozen_column_pipelines_convert_like_the_ones_they_wrap(project: Projec
     assert version.onnx_status == "trusted", version.onnx_check
     assert isinstance(pipeline[0].transformers_[0][1], FrozenEstimator)
     assert isinstance(version.load()[0].transformers_[0][1], FrozenEstimator)
+
+
+def test_per_column_scalers_are_exported_as_one_node_with_the_same_answers() -> None:
+    """A dataset's transform standardizes column by column; the graph scales them together."""
+    import onnx
+    from sklearn.pipeline import Pipeline
+
+    from lambeam.registry.onnx_export import export_onnx
+
+    rng = np.random.default_rng(3)
+    names = [f"x{i}" for i in range(6)]
+    data = pd.DataFrame(rng.normal(5, 3, (200, 6)), columns=names)
+    data["city"] = rng.choice(["lisbon", "oslo", "quito"], 200)
+    y = np.where(data["x0"] - data["x4"] + (data["city"] == "oslo") > 0.5, "yes", "no")
+    one = lambda: Pipeline([("standardize", StandardScaler())])  # noqa: E731
+    blocks = [(n, one(), [n]) for n in names[:3]]
+    blocks += [("city", OneHotEncoder(handle_unknown="ignore"), ["city"])]
+    blocks += [(n, one(), [n]) for n in names[3:5]]
+    blocks += [("x5", StandardScaler(with_mean=False), ["x5"])]  # not like its neighbours
+    pipeline = Pipeline(
+        [("columns", ColumnTransformer(blocks)), ("model", LogisticRegression(max_iter=500))]
+    ).fit(data, y)
+    sig = {
+        "inputs": [
+            *({"name": n, "type": "number", "categories": None, "nullable": False} for n in names),
+            {"name": "city", "type": "string", "categories": None, "nullable": False},
+        ],
+        "outputs": {},
+    }
+    export = export_onnx(pipeline, sig, data.head(80))
+    assert export.status == "trusted", export.check
+    ops = [node.op_type for node in onnx.load_from_string(export.model).graph.node]
+    # x0-x2 scaled together, x3-x4 together, x5 (no mean) alone: three Sub and three Div (a
+    # fourth Div is the model's own), where one scaler per column would make six and six.
+    assert ops.count("Sub") == 3 and ops.count("Div") == 4, ops
+    # The pipeline itself is left as it was: still six scalers, one per column.
+    assert len(pipeline.named_steps["columns"].transformers_) == 7
