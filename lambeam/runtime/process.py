@@ -12,7 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from lambeam.runtime.limits import MemorySample, read_memory
-from lambeam.runtime.protocol import ProtocolError, encode_frame, read_frame
+from lambeam.runtime.protocol import (
+    PREFIX_SIZE,
+    ProtocolError,
+    encode_frame,
+    read_frame,
+    read_frame_after,
+)
 from lambeam.runtime.spec import FunctionSpec
 from lambeam.runtime.zygote_client import ExitStatus, ZygoteClient
 
@@ -200,18 +206,23 @@ class InstanceProcess:
             if header is not None:
                 self._writer.write(encode_frame(header, payload))
                 await self._writer.drain()
+            # Most calls answer within one memory poll: the reply then carries the instance's
+            # memory, and neither a task to read it nor the watcher (a task polling /proc) is
+            # needed. Waiting for the reply's first bytes can be given up without losing any.
+            try:
+                async with asyncio.timeout(min(self._memory_poll_s, timeout_s)):
+                    prefix = await self._reader.readexactly(PREFIX_SIZE)
+            except TimeoutError:
+                pass
+            else:
+                return await read_frame_after(self._reader, prefix)
             reply = asyncio.ensure_future(read_frame(self._reader))
-            # Most calls answer within one memory poll; the reply then carries the instance's
-            # memory, and the watcher (a task, polling /proc) starts only for longer calls.
-            first = min(self._memory_poll_s, timeout_s)
-            done, _ = await asyncio.wait({reply}, timeout=first)
-            if not done:
-                watch = asyncio.create_task(self._watch_memory())
-                done, _ = await asyncio.wait(
-                    {reply, watch},
-                    timeout=max(0.0, timeout_s - (time.perf_counter() - started)),
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
+            watch = asyncio.create_task(self._watch_memory())
+            done, _ = await asyncio.wait(
+                {reply, watch},
+                timeout=max(0.0, timeout_s - (time.perf_counter() - started)),
+                return_when=asyncio.FIRST_COMPLETED,
+            )
             elapsed_ms = (time.perf_counter() - started) * 1000
             if not done:
                 reply.cancel()

@@ -13,9 +13,19 @@ import socket
 import struct
 from typing import Any
 
-__all__ = ["MAX_HEADER", "MAX_PAYLOAD", "ProtocolError", "encode_frame", "read_frame", "recv_frame"]
+__all__ = [
+    "MAX_HEADER",
+    "MAX_PAYLOAD",
+    "PREFIX_SIZE",
+    "ProtocolError",
+    "encode_frame",
+    "read_frame",
+    "read_frame_after",
+    "recv_frame",
+]
 
 _PREFIX = struct.Struct("!II")
+PREFIX_SIZE = _PREFIX.size
 MAX_HEADER = 1 << 20
 MAX_PAYLOAD = 1 << 28
 
@@ -45,7 +55,18 @@ def decode_frame(data: bytes) -> tuple[dict[str, Any], bytes]:
 
 async def read_frame(reader: asyncio.StreamReader) -> tuple[dict[str, Any], bytes]:
     """The next frame from a stream; IncompleteReadError when the peer has gone."""
-    head_len, payload_len = _check(await reader.readexactly(_PREFIX.size))
+    return await read_frame_after(reader, await reader.readexactly(PREFIX_SIZE))
+
+
+async def read_frame_after(
+    reader: asyncio.StreamReader, prefix: bytes
+) -> tuple[dict[str, Any], bytes]:
+    """The rest of a frame whose PREFIX_SIZE-byte prefix was read already.
+
+    (Waiting for the prefix alone can be given up, by a timeout say, without losing any of the
+    frame: `readexactly` takes nothing from the stream until it has all it asked for.)
+    """
+    head_len, payload_len = _check(prefix)
     header = _header(await reader.readexactly(head_len))
     payload = await reader.readexactly(payload_len) if payload_len else b""
     return header, payload
