@@ -92,7 +92,8 @@ def decode_body(body: bytes) -> Any:
 
     orjson reads it; what orjson refuses (NaN and Infinity literals, numbers past float64, lone
     surrogates, a byte order mark) is read again by the standard library, so that what is
-    accepted, and every refusal's message, are the standard library's.
+    accepted, and the refusals, are the standard library's. (orjson reads an integer past 64 bits
+    as a float: the same float64 once checked, though a message quoting it shows the float.)
     """
     if not body.strip():
         return None

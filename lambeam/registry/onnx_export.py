@@ -247,6 +247,8 @@ def _merged_scalers(estimator: Any) -> Any:
         return estimator
     if not isinstance(estimator, ColumnTransformer) or not hasattr(estimator, "transformers_"):
         return estimator
+    if estimator.transformer_weights:  # weighed by block name: merged blocks would lose theirs
+        return estimator
     merged: list[tuple[str, Any, Any]] = []
     run: list[tuple[str, StandardScaler, str]] = []
 

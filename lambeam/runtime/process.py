@@ -163,8 +163,8 @@ class InstanceProcess:
         reply, body = outcome
         reported = reply.get("memory")
         if isinstance(reported, list) and len(reported) == 4:
-            # The instance read its own /proc/self/status just before replying; the watcher reads
-            # it from here while a call runs, so a call longer than a poll is checked either way.
+            # The instance read its own memory just before replying; the watcher reads it from
+            # here while a call runs, so a call longer than a poll is checked either way.
             self._account(MemorySample(*(int(value) for value in reported)))
         else:
             self._sample_memory()

@@ -17,12 +17,12 @@ def jsonable(value: Any) -> Any:
     PostgreSQL's JSON rejects NaN, and a parameter may hold an object (a kernel, a callable); its
     repr is what a user would want to read back.
     """
+    if isinstance(value, np.generic):  # first: np.float64 is a float, np.str_ a str
+        return jsonable(value.item())
     if value is None or isinstance(value, (bool, str, int)):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else None
-    if isinstance(value, np.generic):
-        return jsonable(value.item())
     if isinstance(value, np.ndarray):
         return [jsonable(item) for item in value.tolist()]
     if isinstance(value, dict):

@@ -139,3 +139,24 @@ def test_when_the_batch_predict_fails_only_the_failing_request_fails() -> None:
     assert predict_together(predict, batch()) == []
     short = predict_together(lambda columns: Predictions([1]), batch((1, 2)))
     assert isinstance(short[0], RuntimeError) and "1 predictions for 2 rows" in str(short[0])
+
+
+def test_a_classifier_with_float_labels_is_answered_with_plain_numbers() -> None:
+    """classes_ of 0.0/1.0 are np.float64: the answers are still JSON, and a bad neighbour
+    still gets only its own 400."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from lambeam.inference import SklearnRunner
+
+    data = pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0]})
+    pipeline = make_pipeline(StandardScaler(), LogisticRegression()).fit(data, [0.0, 0.0, 1.0, 1.0])
+    sig = {"inputs": [{"name": "x", "type": "number", "categories": None, "nullable": False}]}
+    handler = BatchHandler(SklearnRunner(pipeline, model="floats:1"), sig)
+    asked = json.dumps({"instances": [{"x": 3.0}], "probabilities": True}).encode()
+    replies = decode_replies(handler(encode_requests([asked, b'{"instances": [{"x": "a"}]}'])))
+    assert [status for status, _ in replies] == [200, 400]
+    answer = json.loads(replies[0][1])
+    assert answer["classes"] == [0.0, 1.0] and answer["predictions"] == [1.0]
+    assert len(answer["probabilities"][0]) == 2

@@ -207,3 +207,7 @@ def test_per_column_scalers_are_exported_as_one_node_with_the_same_answers() -> 
     assert ops.count("Sub") == 3 and ops.count("Div") == 4, ops
     # The pipeline itself is left as it was: still six scalers, one per column.
     assert len(pipeline.named_steps["columns"].transformers_) == 7
+    # Blocks weighed by name are left apart (a merged block would lose its weight).
+    pipeline.named_steps["columns"].transformer_weights = {"x0": 2.0, "x3": 3.0}
+    weighed = export_onnx(pipeline, sig, data.head(80))
+    assert weighed.status == "trusted", weighed.check
