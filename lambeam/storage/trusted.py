@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import skops.io as sio
-
 from lambeam.errors import TrainingError, UntrustedModelError
 
 __all__ = [
@@ -65,6 +63,7 @@ def dump_pipeline(
     Raises UntrustedModelError naming every type outside the trusted set, TrainingError when
     skops cannot persist the object at all.
     """
+    sio = _skops()
     extra = list(trusted_extra)
     try:
         data = sio.dumps(pipeline)
@@ -85,6 +84,7 @@ def dump_pipeline(
 
 def load_pipeline(data: bytes, recorded_types: Iterable[str], *, what: str = "model") -> Any:
     """The object in skops `data`, refused if it holds a type outside `recorded_types`."""
+    sio = _skops()
     recorded = set(recorded_types)
     types = sorted(sio.get_untrusted_types(data=data))
     unexpected = [name for name in types if name not in recorded]
@@ -101,3 +101,11 @@ def load_pipeline(data: bytes, recorded_types: Iterable[str], *, what: str = "mo
             " refusing to load it"
         )
     return loaded
+
+
+def _skops() -> Any:
+    """skops.io, imported when first needed: importing it costs most of a second (it walks every
+    loaded module to build its trusted types), which every CLI command would otherwise pay."""
+    import skops.io
+
+    return skops.io
