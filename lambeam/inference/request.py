@@ -127,38 +127,34 @@ def parse_batch(
     names = [spec["name"] for spec in signature["inputs"]]
     together = [(i, doc) for i, doc in decoded if names and _common_shape(doc, names, max_rows)]
     joined = _rows_together([doc for _, doc in together], signature, names) if together else None
-    if joined is None:
-        together = []
-    taken = {i for i, _ in together}
-    alone = [(i, doc) for i, doc in decoded if i not in taken]
+    pieces: list[ParsedRequest] = []
     indices: list[int] = []
     spans: list[tuple[int, int]] = []
     flags: list[bool] = []
-    pieces: list[dict[str, np.ndarray]] = []
-    start = 0
+
+    def add(index: int, rows: int, asked: bool) -> None:
+        start = spans[-1][1] if spans else 0
+        indices.append(index)
+        spans.append((start, start + rows))
+        flags.append(asked)
+
+    done: set[int] = set()
     if joined is not None:
-        pieces.append(joined)
         for index, doc in together:
-            rows = len(doc["instances"])
-            indices.append(index)
-            spans.append((start, start + rows))
-            flags.append(doc.get("probabilities", False))
-            start += rows
-    for index, doc in alone:
+            add(index, len(doc["instances"]), doc.get("probabilities", False))
+            done.add(index)
+        pieces.append(ParsedRequest(joined, spans[-1][1]))
+    for index, doc in decoded:
+        if index in done:
+            continue
         try:
             request = parse_request(doc, signature, max_rows)
         except InvalidInputError as exc:
             errors[index] = exc
             continue
-        pieces.append(request.columns)
-        indices.append(index)
-        spans.append((start, start + request.rows))
-        flags.append(request.probabilities)
-        start += request.rows
-    if len(pieces) <= 1:
-        columns = pieces[0] if pieces else {}
-    else:
-        columns = {name: np.concatenate([p[name] for p in pieces]) for name in names}
+        pieces.append(request)
+        add(index, request.rows, request.probabilities)
+    columns = join_columns(pieces) if pieces else {}
     return ParsedBatch(columns, indices, spans, flags, errors)
 
 

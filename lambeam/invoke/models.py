@@ -9,8 +9,9 @@ holds a model.
 
 With batching on (`max_batch_size` > 1), requests go through a `MicroBatcher`: at most one batch
 per core beyond the gateway's (`batches_in_flight`; the reserved concurrency, if lower) runs at a
-time, and what arrives meanwhile forms the next batch, sent as one invocation. A batch's requests share its request id and its log
-(START … REPORT, once per batch). With batching off each request is its own invocation.
+time, and what arrives meanwhile forms the next batch, sent as one invocation. A batch's requests
+share its request id and its log (START … REPORT, once per batch). With batching off each request
+is its own invocation.
 """
 
 from __future__ import annotations

@@ -83,8 +83,8 @@ def run_instance(conn: socket.socket, log_fd: int, init: dict[str, Any] | None) 
         header, payload = frame
         reply, body = _invoke(handler, header, payload, init, request_filter)
         # The engine's reading after the call, so that it need not read /proc itself.
-        memory = read_own_memory()
-        reply["memory"] = [memory.rss_anon_kb, memory.rss_file_kb, memory.rss_shmem_kb, memory.hwm_kb]
+        m = read_own_memory()
+        reply["memory"] = [m.rss_anon_kb, m.rss_file_kb, m.rss_shmem_kb, m.hwm_kb]
         _send(conn, reply, body)
 
 

@@ -26,6 +26,7 @@ DEFAULT_PRELOAD = (
     "sklearn.linear_model",
     "sklearn.ensemble",
     "onnxruntime",
+    "skops.io",  # loads scikit-learn-served models; its import walks every module (~1 s)
     "lambeam.inference.handler",  # what a model function's instances run
     "lambeam.inference.warmup",  # and its first call's one-time costs, paid here once
 )
