@@ -8,6 +8,14 @@ instance as an outcome fails that item's caller alone). At most `max_in_flight` 
 once (a model function runs each on one of its instances); whatever queues while they run forms
 the next batch. That is what makes batching pay: under load, one predict answers many requests,
 while a lone request at low load is sent at once (with `max_wait_ms` 0) and waits for nothing.
+
+With `max_wait_ms` 0, under load a batch also takes no more than its share of the requests
+recently open at once (sent and not yet answered): that peak divided among the batches in flight
+and the one whose answers the caller is writing. Clients that wait for an answer before they ask
+again fall into step with the batches, and one batch of all of them would leave the instance
+idle while the gateway answers and reads requests, and the gateway idle while the instance
+predicts. Shares keep both busy: as a batch comes back, the next one is started before its
+callers are answered.
 """
 
 from __future__ import annotations
@@ -17,7 +25,11 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
-__all__ = ["MicroBatcher"]
+__all__ = ["PEAK_WINDOW_S", "MicroBatcher"]
+
+# How long a peak of requests open at once counts when batches are sized: load that falls is
+# followed within this, load that rises at once.
+PEAK_WINDOW_S = 0.5
 
 Item = TypeVar("Item")
 Outcome = TypeVar("Outcome")
@@ -54,6 +66,9 @@ class MicroBatcher(Generic[Item, Outcome]):
         self._running: set[asyncio.Task[None]] = set()
         self._worker: asyncio.Task[None] | None = None
         self._closed = False
+        self._open = 0  # submitted and not yet answered
+        self._peak = 0  # the most open at once, since `_peak_at`
+        self._peak_at = 0.0
 
     async def submit(self, item: Item) -> Outcome:
         """`item`'s outcome, from a batch with whatever else arrives meanwhile."""
@@ -65,7 +80,25 @@ class MicroBatcher(Generic[Item, Outcome]):
         future: asyncio.Future[Outcome] = loop.create_future()
         self._queue.append((item, future))
         self._arrived.set()
-        return await future
+        self._open += 1
+        now = loop.time()
+        if self._open >= self._peak or now - self._peak_at > PEAK_WINDOW_S:
+            self._peak, self._peak_at = self._open, now
+        try:
+            return await future
+        finally:
+            self._open -= 1
+
+    def batch_limit(self) -> int:
+        """How many requests the next batch may take: `max_batch_size`; with `max_wait_ms` 0 no
+        more than its share of the recent peak of open requests (see the module's docstring).
+
+        A batch that may wait for more (`max_wait_ms` > 0) waits to fill `max_batch_size`.
+        """
+        if self.max_wait_ms > 0:
+            return self.max_batch_size
+        share = -(-self._peak // (self.max_in_flight + 1))
+        return max(1, min(self.max_batch_size, share))
 
     def retire(self) -> None:
         """Take nothing more, but finish what is queued and running (its replacement is in)."""
@@ -107,9 +140,7 @@ class MicroBatcher(Generic[Item, Outcome]):
             if not batch:
                 self._slots.release()
                 continue
-            task = loop.create_task(self._run(batch))
-            self._running.add(task)
-            task.add_done_callback(self._running.discard)
+            self._start(batch)
 
     async def _wait_for_items(self) -> bool:
         """True once something is queued; False when retired with nothing left to send."""
@@ -120,9 +151,28 @@ class MicroBatcher(Generic[Item, Outcome]):
             await self._arrived.wait()
         return True
 
+    def _start(self, batch: list[tuple[Item, asyncio.Future[Outcome]]]) -> None:
+        task = asyncio.get_running_loop().create_task(self._run(batch))
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
+    def _pass_slot(self) -> None:
+        """Start the next batch on a finished batch's slot if one is ready, else free the slot.
+
+        Called before the finished batch's callers are answered, so the next batch's first
+        step (up to handing it to an instance) runs ahead of their answers in the event loop.
+        """
+        ready = len(self._queue) >= (1 if self.max_wait_ms == 0 else self.max_batch_size)
+        batch = self._take() if ready else []
+        if batch:
+            self._start(batch)
+        else:
+            self._slots.release()
+
     def _take(self) -> list[tuple[Item, asyncio.Future[Outcome]]]:
         batch: list[tuple[Item, asyncio.Future[Outcome]]] = []
-        while self._queue and len(batch) < self.max_batch_size:
+        limit = self.batch_limit()
+        while self._queue and len(batch) < limit:
             item, future = self._queue.popleft()
             if not future.done():  # skip callers that gave up (cancelled) while queued
                 batch.append((item, future))
@@ -134,20 +184,21 @@ class MicroBatcher(Generic[Item, Outcome]):
             if len(outcomes) != len(batch):
                 raise RuntimeError(f"a batch of {len(batch)} came back with {len(outcomes)}")
         except asyncio.CancelledError:
+            self._slots.release()
             for _, future in batch:
                 _fail(future, RuntimeError("the micro-batcher is closed"))
             raise
         except Exception as exc:  # noqa: BLE001 - handed to every caller of the batch
+            self._pass_slot()
             for _, future in batch:
                 _fail(future, exc)
         else:
+            self._pass_slot()
             for (_, future), outcome in zip(batch, outcomes, strict=True):
                 if isinstance(outcome, BaseException):
                     _fail(future, outcome)
                 elif not future.done():
                     future.set_result(outcome)
-        finally:
-            self._slots.release()
 
 
 def _fail(future: asyncio.Future[object], exc: BaseException) -> None:

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from lambeam.inference import MicroBatcher
+from lambeam.inference.batching import PEAK_WINDOW_S
 
 
 class Doubler:
@@ -48,7 +49,7 @@ def test_fifty_concurrent_submissions_each_get_their_own_outcome() -> None:
     assert sorted(i for batch in run.batches for i in batch) == list(range(50))
 
 
-def test_a_lone_submission_is_sent_at_once_and_later_ones_queue_behind_it() -> None:
+def test_a_lone_submission_is_sent_at_once_and_later_ones_queue_behind_it_in_shares() -> None:
     run = Doubler(delay_s=0.05)
 
     async def main() -> None:
@@ -58,7 +59,49 @@ def test_a_lone_submission_is_sent_at_once_and_later_ones_queue_behind_it() -> N
             await asyncio.gather(first, *(batcher.submit(i) for i in range(2, 7)))
 
     _run(main())
-    assert run.batches == [[1], [2, 3, 4, 5, 6]]
+    # Six were open at once, one batch in flight: each later batch takes half of them, so one
+    # can be predicted while the callers of the other are answered.
+    assert run.batches == [[1], [2, 3, 4], [5, 6]]
+
+
+def test_batches_take_a_share_of_the_recent_peak_and_follow_load_that_falls() -> None:
+    run = Doubler(delay_s=0.01)
+
+    async def main() -> tuple[int, int, int]:
+        async with MicroBatcher(run, max_batch_size=64, max_in_flight=3) as batcher:
+            assert batcher.batch_limit() == 1  # nothing seen yet
+            await asyncio.gather(*(batcher.submit(i) for i in range(40)))
+            during = batcher.batch_limit()
+            await batcher.submit(0)  # within the window: the peak of 40 still counts
+            kept = batcher.batch_limit()
+            await asyncio.sleep(PEAK_WINDOW_S + 0.05)
+            await batcher.submit(0)  # a lone request after the window: the peak is 1
+            return during, kept, batcher.batch_limit()
+
+    assert _run(main()) == (10, 10, 1)  # 40 open, 3 batches in flight and 1 being answered
+    assert max(len(batch) for batch in run.batches) == 10
+
+
+def test_the_next_batch_starts_before_the_last_one_is_answered() -> None:
+    events: list[str] = []
+
+    async def run(items: list[int]) -> list[int]:
+        events.append(f"start {items}")
+        await asyncio.sleep(0.01)
+        return items
+
+    async def caller(batcher: MicroBatcher[int, int], item: int) -> None:
+        await batcher.submit(item)
+        events.append(f"answered {item}")
+
+    async def main() -> None:
+        async with MicroBatcher(run, max_batch_size=64) as batcher:
+            first = asyncio.create_task(caller(batcher, 1))
+            await asyncio.sleep(0.005)
+            await asyncio.gather(first, caller(batcher, 2))
+
+    _run(main())
+    assert events == ["start [1]", "start [2]", "answered 1", "answered 2"]
 
 
 def test_max_wait_holds_a_batch_open_until_it_is_full() -> None:
