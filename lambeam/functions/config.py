@@ -94,7 +94,9 @@ class Batching:
 
     `max_batch_size` counts requests (as TorchServe's batch size does); 1 turns batching off.
     With `max_wait_ms` 0 a batch waits for nothing: a request that finds an instance free runs
-    at once, and only requests arriving while a batch runs are gathered into the next one.
+    at once, and only requests arriving while a batch runs are gathered into the next one; under
+    load each batch takes its share of the requests recently open at once, so that one batch is
+    predicted while the gateway answers another (`lambeam.inference.MicroBatcher`).
     """
 
     max_batch_size: int = 1
