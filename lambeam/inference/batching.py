@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 __all__ = ["PEAK_WINDOW_S", "MicroBatcher"]
 
@@ -66,6 +66,7 @@ class MicroBatcher(Generic[Item, Outcome]):
         self._running: set[asyncio.Task[None]] = set()
         self._worker: asyncio.Task[None] | None = None
         self._closed = False
+        self._aborted = False  # aclose(): no batch starts any more
         self._open = 0  # submitted and not yet answered
         self._peak = 0  # the most open at once, since `_peak_at`
         self._peak_at = 0.0
@@ -107,7 +108,7 @@ class MicroBatcher(Generic[Item, Outcome]):
 
     async def aclose(self) -> None:
         """Stop taking items; queued and running ones fail with RuntimeError."""
-        self._closed = True
+        self._closed = self._aborted = True
         tasks = [t for t in (self._worker, *self._running) if t is not None]
         for task in tasks:
             task.cancel()
@@ -155,6 +156,11 @@ class MicroBatcher(Generic[Item, Outcome]):
         task = asyncio.get_running_loop().create_task(self._run(batch))
         self._running.add(task)
         task.add_done_callback(self._running.discard)
+        # A task cancelled before its first step never runs `_run`: its callers are failed here
+        # (a no-op for every caller `_run` answered).
+        task.add_done_callback(
+            lambda _: _fail_all(batch, RuntimeError("the micro-batcher is closed"))
+        )
 
     def _pass_slot(self) -> None:
         """Start the next batch on a finished batch's slot if one is ready, else free the slot.
@@ -162,7 +168,8 @@ class MicroBatcher(Generic[Item, Outcome]):
         Called before the finished batch's callers are answered, so the next batch's first
         step (up to handing it to an instance) runs ahead of their answers in the event loop.
         """
-        ready = len(self._queue) >= (1 if self.max_wait_ms == 0 else self.max_batch_size)
+        wanted = 1 if self.max_wait_ms == 0 else self.max_batch_size
+        ready = not self._aborted and len(self._queue) >= wanted
         batch = self._take() if ready else []
         if batch:
             self._start(batch)
@@ -183,15 +190,13 @@ class MicroBatcher(Generic[Item, Outcome]):
             outcomes = await self.run_batch([item for item, _ in batch])
             if len(outcomes) != len(batch):
                 raise RuntimeError(f"a batch of {len(batch)} came back with {len(outcomes)}")
-        except asyncio.CancelledError:
-            self._slots.release()
-            for _, future in batch:
-                _fail(future, RuntimeError("the micro-batcher is closed"))
-            raise
         except Exception as exc:  # noqa: BLE001 - handed to every caller of the batch
             self._pass_slot()
-            for _, future in batch:
-                _fail(future, exc)
+            _fail_all(batch, exc)
+        except BaseException:  # cancelled by aclose(), or anything else that is no outcome
+            self._slots.release()
+            _fail_all(batch, RuntimeError("the micro-batcher is closed"))
+            raise
         else:
             self._pass_slot()
             for (_, future), outcome in zip(batch, outcomes, strict=True):
@@ -199,6 +204,11 @@ class MicroBatcher(Generic[Item, Outcome]):
                     _fail(future, outcome)
                 elif not future.done():
                     future.set_result(outcome)
+
+
+def _fail_all(batch: list[tuple[Any, asyncio.Future[Any]]], exc: BaseException) -> None:
+    for _, future in batch:
+        _fail(future, exc)
 
 
 def _fail(future: asyncio.Future[object], exc: BaseException) -> None:

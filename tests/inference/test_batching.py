@@ -210,3 +210,75 @@ def test_a_retired_batcher_finishes_what_it_has_and_takes_nothing_more() -> None
         return answers
 
     assert _run(main()) == [0, 2, 4, 6, 8]
+
+
+def test_closing_as_a_batch_comes_back_fails_the_batch_it_started() -> None:
+    gate: asyncio.Future[None] | None = None
+
+    async def run(items: list[int]) -> list[int]:
+        if items == [1]:
+            assert gate is not None
+            await gate
+        return items
+
+    async def main() -> list[int | BaseException]:
+        nonlocal gate
+        gate = asyncio.get_running_loop().create_future()
+        batcher = MicroBatcher(run, max_batch_size=4)
+        first = asyncio.create_task(batcher.submit(1))
+        await asyncio.sleep(0.01)  # [1] runs, held at the gate
+        second = asyncio.create_task(batcher.submit(2))
+        await asyncio.sleep(0.01)  # 2 is queued
+        gate.set_result(None)
+        await asyncio.sleep(0)  # [1] comes back and starts [2], whose first step has not run
+        await batcher.aclose()  # which cancels [2] before it starts
+        return await asyncio.wait_for(
+            asyncio.gather(first, second, return_exceptions=True), timeout=5
+        )
+
+    first, second = _run(main())
+    assert first == 1
+    assert isinstance(second, RuntimeError) and "closed" in str(second)
+
+
+class _Abort(BaseException):
+    """Neither an Exception nor a cancellation."""
+
+
+def test_a_batch_that_ends_in_a_base_exception_frees_its_slot() -> None:
+    calls = 0
+
+    async def run(items: list[int]) -> list[int]:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.001)
+        if calls == 1:
+            raise _Abort
+        return items
+
+    async def main() -> int:
+        async with MicroBatcher(run, max_batch_size=4, max_in_flight=1) as batcher:
+            first = asyncio.create_task(batcher.submit(1))
+            await asyncio.sleep(0.05)
+            with pytest.raises(RuntimeError, match="closed"):
+                await asyncio.wait_for(first, timeout=5)  # its caller is told, not left waiting
+            return await asyncio.wait_for(batcher.submit(2), timeout=5)
+
+    assert _run(main()) == 2
+
+
+def test_with_max_wait_a_finished_batch_starts_only_a_full_one() -> None:
+    run = Doubler(delay_s=0.05)
+
+    async def main() -> int:
+        async with MicroBatcher(run, max_batch_size=3, max_wait_ms=200) as batcher:
+            first = [asyncio.create_task(batcher.submit(i)) for i in range(3)]
+            await asyncio.sleep(0.01)  # [0, 1, 2] is running
+            later = [asyncio.create_task(batcher.submit(i)) for i in (3, 4)]
+            await asyncio.sleep(0.09)  # [0, 1, 2] is back; [3, 4] waits for a third
+            later.append(asyncio.create_task(batcher.submit(5)))
+            await asyncio.gather(*first, *later)
+            return batcher.batch_limit()
+
+    assert _run(main()) == 3  # max_batch_size, whatever the peak
+    assert run.batches == [[0, 1, 2], [3, 4, 5]]
