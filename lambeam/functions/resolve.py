@@ -98,8 +98,11 @@ class Resolver:
 
     def cached(self, name: str, qualifier: str | int | None) -> ResolvedFunction | None:
         """The resolution if it is fresh in the cache (no database read), else None."""
-        targets = self._cache.get(_key(name, qualifier))
-        return None if targets is None else targets.choose(self._rng)
+        try:  # one lookup (TTLCache.get makes two, each reading the clock): every call asks
+            targets = self._cache[_key(name, qualifier)]
+        except KeyError:
+            return None
+        return targets.choose(self._rng)
 
     def resolve(self, name: str, qualifier: str | int | None = None) -> ResolvedFunction:
         """As `resolve`, from the cache when fresh (this may read the database)."""

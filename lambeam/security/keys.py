@@ -144,7 +144,12 @@ class KeyCache:
 
     def passed(self, credentials: str | None) -> AccessKey | None:
         """The key these exact credentials were verified as within `ttl_s`, else None."""
-        return self._passed.get(credentials) if credentials else None
+        if not credentials:
+            return None
+        try:  # one lookup (TTLCache.get makes two, each reading the clock): every request asks
+            return self._passed[credentials]
+        except KeyError:
+            return None
 
     def remember(self, credentials: str, key: AccessKey) -> None:
         """Record that `credentials` were just verified as `key` (and its use was recorded)."""

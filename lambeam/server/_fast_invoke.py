@@ -4,8 +4,9 @@ Every other request goes through Starlette's router. An invocation is the one re
 answers thousands of times a second, and Starlette's routing (a regular expression per route
 until one matches), its Request object and its exception middleware cost more than the rest of
 the gateway's work on a batched model request. This middleware answers that one path itself,
-with the same authentication (`check_bearer`), body reading (`read_limited`), invocation core and
-answers (`invoke_response`, `rest_error`) as the route in rest.py, so the two cannot drift apart.
+with the same authentication (`check_bearer`), body reading (`read_limited`, through
+`read_asgi_body`), invocation core and answers (`invoke_response`, `rest_error`) as the route in
+rest.py, so the two cannot drift apart.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from urllib.parse import parse_qs, unquote
 
 from lambeam.invoke import MAX_PAYLOAD_BYTES
 from lambeam.server._gateway import Gateway
-from lambeam.server._requests import asgi_body, read_limited
+from lambeam.server._requests import read_asgi_body
 from lambeam.server.rest import check_bearer, invoke_ok_headers, invoke_response, rest_error
 
 __all__ = ["InvokeFastPath"]
@@ -61,7 +62,7 @@ class InvokeFastPath:
                     declared = value.decode("latin-1")
             if gw.auth:
                 await check_bearer(gw, authorization)
-            body = await read_limited(asgi_body(receive), declared, MAX_PAYLOAD_BYTES)
+            body = await read_asgi_body(receive, declared, MAX_PAYLOAD_BYTES)
             query = scope.get("query_string", b"")
             qualifier = None
             if query:
@@ -76,4 +77,3 @@ class InvokeFastPath:
         start = {"type": "http.response.start", "status": 200, "headers": invoke_ok_headers(result)}
         await send(start)
         await send({"type": "http.response.body", "body": result.payload})
-

@@ -17,6 +17,7 @@ __all__ = [
     "asgi_body",
     "json_object",
     "raw_headers",
+    "read_asgi_body",
     "read_body",
     "read_limited",
     "too_large",
@@ -56,17 +57,36 @@ async def read_limited(chunks: AsyncIterator[bytes], declared: str | None, limit
     return kept[0] if len(kept) == 1 else b"".join(kept)
 
 
+async def read_asgi_body(
+    receive: Callable[[], Awaitable[MutableMapping[str, Any]]], declared: str | None, limit: int
+) -> bytes:
+    """A plain ASGI request's body, as `read_limited(asgi_body(receive), declared, limit)` reads
+    it; a body that came whole in its first message (a small one, as most are) is taken as is."""
+    first = await receive()
+    body = first.get("body", b"")
+    if first["type"] == "http.request" and not first.get("more_body", False):
+        if len(body) > limit:
+            raise too_large(len(body), limit)
+        return body  # type: ignore[no-any-return]
+    return await read_limited(asgi_body(receive, first), declared, limit)
+
+
 async def asgi_body(
     receive: Callable[[], Awaitable[MutableMapping[str, Any]]],
+    first: MutableMapping[str, Any] | None = None,
 ) -> AsyncIterator[bytes]:
-    """The body chunks of a plain ASGI request (what Starlette's `request.stream()` yields)."""
+    """The body chunks of a plain ASGI request (what Starlette's `request.stream()` yields);
+    `first` is its first message if that was received already."""
+    message = first
     while True:
-        message = await receive()
+        if message is None:
+            message = await receive()
         if message["type"] == "http.disconnect":
             raise ConnectionError("the client went away before sending its body")
         yield message.get("body", b"")
         if not message.get("more_body", False):
             return
+        message = None
 
 
 def json_object(body: bytes, what: str = "request body") -> dict[str, Any]:
