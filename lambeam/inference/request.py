@@ -105,6 +105,8 @@ def decode_body(body: bytes) -> Any:
         return json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidInputError(f"request body is not JSON: {exc}") from None
+    except RecursionError:  # arrays or objects about a thousand deep: refused, not a crash
+        raise InvalidInputError("request body is nested too deeply to read") from None
 
 
 def parse_batch(

@@ -202,9 +202,10 @@ def _invoke(
         return _invoke_raw(handler, payload, context, started)
     try:
         event = json.loads(payload) if payload.strip() else {}
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else exc
         doc = codes.error_payload(
-            f"Unable to parse input as json: {exc}", codes.RUNTIME_UNMARSHAL_ERROR
+            f"Unable to parse input as json: {reason}", codes.RUNTIME_UNMARSHAL_ERROR
         )
         error_type = codes.RUNTIME_UNMARSHAL_ERROR
     else:

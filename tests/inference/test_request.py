@@ -261,3 +261,12 @@ def test_what_orjson_refuses_is_read_as_the_standard_library_reads_it() -> None:
     assert error.field == "age" and "finite number" in str(error)
     with pytest.raises(InvalidInputError, match="not JSON"):
         decode_body(b'{"a": }')
+
+
+def test_a_body_nested_too_deeply_is_refused_alone_in_its_batch() -> None:
+    deep = b'{"instances": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    with pytest.raises(InvalidInputError, match="nested too deeply"):
+        decode_body(deep)
+    row = json.dumps({"instances": [{"amount": 12.5, "age": 41, "city": "oslo"}]}).encode()
+    parsed = parse_batch([row, deep, row], SIGNATURE)
+    assert parsed.indices == [0, 2] and list(parsed.errors) == [1]

@@ -257,3 +257,9 @@ def test_an_event_that_is_not_json_is_an_unmarshal_error(
     result = loop.run(engine.invoke(spec, b"{not json"))
     assert result.error_type == RUNTIME_UNMARSHAL_ERROR
     assert loop.run(engine.invoke(spec, b"[1, 2]")).payload == b"[1, 2]"
+    # Nested past what the JSON reader recurses into: the same error, and the instance lives on.
+    deep = loop.run(engine.invoke(spec, b"[" * 5000 + b"]" * 5000))
+    assert deep.error_type == RUNTIME_UNMARSHAL_ERROR
+    assert "nested too deeply" in json.loads(deep.payload)["errorMessage"]
+    assert loop.run(engine.invoke(spec, b"[3]")).payload == b"[3]"
+    assert len(engine.instances(spec.name)) == 1
