@@ -252,6 +252,11 @@ class Invoker:
             spec = await asyncio.to_thread(self._models.model_spec, function, version)
         else:
             spec = await asyncio.to_thread(self.function_spec, function)
+        # Callers that missed together each built one: all keep the first stored, so that later
+        # calls match it by identity (in the batcher and the pool) instead of comparing fields.
+        stored = self._specs.get(key)
+        if stored is not None and stored[1] == spec:
+            return stored[1]
         self._specs[key] = (function.config, spec)
         return spec
 

@@ -106,7 +106,10 @@ class ModelServing:
             return outcome
         key = f"{function.name}\0{function.qualifier}"
         current = self._batching.get(key)
-        if current is None or (current.spec is not spec and current.spec != spec):
+        if current is not None and current.spec is not spec and current.spec == spec:
+            # The same spec in another object: keep the batcher, matched by identity from now on.
+            current = self._batching[key] = _Batching(spec, current.batcher)
+        if current is None or current.spec is not spec:
             if current is not None:
                 current.batcher.retire()  # its queued requests still run, on the old spec
             current = self._batching[key] = _Batching(

@@ -284,3 +284,23 @@ def test_warm_up_starts_a_model_functions_warm_minimum(setup) -> None:
     assert [i.pid for i in invoker.engine.instances("warm-model")] == [running[0].pid]
     assert json.loads(answer.payload)["model"] == version.ref
     loop.run(invoker.function_changed("warm-model"))
+
+
+def test_callers_that_miss_the_spec_cache_together_share_one_spec(setup) -> None:
+    # The first requests of a model function arrive together and each builds its runtime spec:
+    # they all keep the first one stored, so the batcher and the pool match it by identity.
+    loop, project, invoker = setup
+    version = _logistic(project, "churn-herd")
+    create_function(
+        project.db, project.store, "herd", FunctionConfig(kind="model"), model=version.ref
+    )
+    body = json.dumps({"instances": instances(HELD_OUT.iloc[0:1])}).encode()
+
+    async def together() -> list[Invocation]:
+        return await asyncio.gather(*(invoker.invoke("herd", body) for _ in range(16)))
+
+    answers = loop.run(together())
+    assert all(a.function_error is None for a in answers)
+    [(_config, spec)] = [v for k, v in invoker._specs.items() if k[0] == "herd"]
+    [batching] = [b for k, b in invoker._models._batching.items() if k.startswith("herd\0")]
+    assert batching.spec is spec
