@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import reprlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -494,7 +495,14 @@ def _kind(value: Any) -> str:
 
 
 def _shown(value: Any) -> str:
-    return _truncated(repr(value), 40)
+    """A value as a refusal quotes it; a nested one only a few levels deep (a list or object
+    nested about a thousand deep is refused, not a RecursionError failing its whole batch)."""
+    plain = value is None or isinstance(value, str | int | float | bool)
+    return _truncated(repr(value) if plain else _SHOWN.repr(value), 40)
+
+
+_SHOWN = reprlib.Repr()
+_SHOWN.maxlevel = 3
 
 
 def _truncated(text: str, limit: int = 200) -> str:

@@ -256,6 +256,7 @@ class Invoker:
         # calls match it by identity (in the batcher and the pool) instead of comparing fields.
         stored = self._specs.get(key)
         if stored is not None and stored[1] == spec:
+            self._specs[key] = (function.config, stored[1])  # a config its spec does not show
             return stored[1]
         self._specs[key] = (function.config, spec)
         return spec

@@ -220,9 +220,10 @@ def _invoke(
         else:
             try:
                 body = json.dumps(result).encode()
-            except (TypeError, ValueError) as exc:
+            except (TypeError, ValueError, RecursionError) as exc:
+                reason = "nested too deeply" if isinstance(exc, RecursionError) else exc
                 doc = codes.error_payload(
-                    f"Unable to marshal response: {exc}", codes.RUNTIME_MARSHAL_ERROR
+                    f"Unable to marshal response: {reason}", codes.RUNTIME_MARSHAL_ERROR
                 )
                 doc["requestId"] = request_id
                 error_type = codes.RUNTIME_MARSHAL_ERROR

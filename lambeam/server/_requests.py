@@ -61,7 +61,13 @@ async def read_asgi_body(
     receive: Callable[[], Awaitable[MutableMapping[str, Any]]], declared: str | None, limit: int
 ) -> bytes:
     """A plain ASGI request's body, as `read_limited(asgi_body(receive), declared, limit)` reads
-    it; a body that came whole in its first message (a small one, as most are) is taken as is."""
+    it; a body that came whole in its first message (a small one, as most are) is taken as is.
+
+    A declared length past `limit` goes to `read_limited` before anything is received, so that
+    one past what it drains is refused at once (before uvicorn answers `Expect: 100-continue`).
+    """
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return await read_limited(asgi_body(receive), declared, limit)
     first = await receive()
     body = first.get("body", b"")
     if first["type"] == "http.request" and not first.get("more_body", False):
@@ -97,6 +103,8 @@ def json_object(body: bytes, what: str = "request body") -> dict[str, Any]:
         value = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ConfigError(f"{what} is not JSON: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{what} is nested too deeply to read") from None
     if not isinstance(value, dict):
         raise ConfigError(f"{what} must be a JSON object")
     return value

@@ -270,3 +270,10 @@ def test_a_body_nested_too_deeply_is_refused_alone_in_its_batch() -> None:
     row = json.dumps({"instances": [{"amount": 12.5, "age": 41, "city": "oslo"}]}).encode()
     parsed = parse_batch([row, deep, row], SIGNATURE)
     assert parsed.indices == [0, 2] and list(parsed.errors) == [1]
+    # Deep enough to be read (orjson reads up to 1024 levels), too deep to quote in the refusal
+    # as repr() would: refused alone, naming the field.
+    for depth in (990, 1000, 1020):
+        value = b"[" * depth + b"]" * depth
+        nested = b'{"instances": [{"amount": 1, "age": ' + value + b', "city": "oslo"}]}'
+        parsed = parse_batch([row, nested], SIGNATURE)
+        assert parsed.indices == [0] and parsed.errors[1].field == "age"

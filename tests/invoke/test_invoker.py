@@ -22,6 +22,7 @@ from lambeam.functions import (
     create_function,
     publish_version,
     update_function_code,
+    update_function_configuration,
 )
 from lambeam.inference import InvalidInputError
 from lambeam.invoke import MAX_PAYLOAD_BYTES, Invocation, Invoker, RequestTooLargeError
@@ -304,3 +305,19 @@ def test_callers_that_miss_the_spec_cache_together_share_one_spec(setup) -> None
     [(_config, spec)] = [v for k, v in invoker._specs.items() if k[0] == "herd"]
     [batching] = [b for k, b in invoker._models._batching.items() if k.startswith("herd\0")]
     assert batching.spec is spec
+
+
+def test_a_config_change_its_spec_does_not_show_is_cached_after_one_build(setup) -> None:
+    loop, project, invoker = setup
+    version = _logistic(project, "churn-recfg")
+    create_function(
+        project.db, project.store, "recfg", FunctionConfig(kind="model"), model=version.ref
+    )
+    body = json.dumps({"instances": instances(HELD_OUT.iloc[0:1])}).encode()
+    loop.run(invoker.invoke("recfg", body))
+    changed = FunctionConfig(kind="model", batching=Batching(max_batch_size=16))
+    update_function_configuration(project.db, "recfg", changed)
+    invoker.forget("recfg")  # as the server does after a change
+    loop.run(invoker.invoke("recfg", body))
+    [(config, _spec)] = [v for k, v in invoker._specs.items() if k[0] == "recfg"]
+    assert config == changed  # so the next calls match it, not build the spec again

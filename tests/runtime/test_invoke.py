@@ -263,3 +263,14 @@ def test_an_event_that_is_not_json_is_an_unmarshal_error(
     assert "nested too deeply" in json.loads(deep.payload)["errorMessage"]
     assert loop.run(engine.invoke(spec, b"[3]")).payload == b"[3]"
     assert len(engine.instances(spec.name)) == 1
+
+
+def test_a_result_nested_too_deeply_is_a_marshal_error(
+    engine: Engine, loop: LoopThread, tmp_path: Path
+) -> None:
+    code = "def handler(e, c):\n    x = []\n    for _ in range(5000):\n        x = [x]\n    return x\n"
+    spec = make_function(tmp_path, code)
+    result = loop.run(engine.invoke(spec, b"{}"))
+    assert result.error_type == RUNTIME_MARSHAL_ERROR
+    assert "nested too deeply" in json.loads(result.payload)["errorMessage"]
+    assert len(engine.instances(spec.name)) == 1  # the instance serves on

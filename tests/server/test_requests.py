@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
+from lambeam.errors import ConfigError
 from lambeam.invoke import RequestTooLargeError
-from lambeam.server._requests import read_asgi_body
+from lambeam.server._requests import MAX_DRAIN, json_object, read_asgi_body
 
 
 def _read(messages: list[dict[str, Any]], declared: str | None = None, limit: int = 10) -> bytes:
@@ -51,3 +52,14 @@ def test_a_client_gone_before_its_body_is_an_error() -> None:
                 {"type": "http.disconnect"},
             ]
         )
+
+
+def test_a_declared_length_past_what_is_drained_is_refused_before_anything_is_read() -> None:
+    # Nothing received: uvicorn answers `Expect: 100-continue` only when the app first receives.
+    with pytest.raises(RequestTooLargeError):
+        _read([], declared=str(10 + MAX_DRAIN + 1), limit=10)
+
+
+def test_a_management_body_nested_too_deeply_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="nested too deeply"):
+        json_object(b'{"a": ' + b"[" * 5000 + b"]" * 5000 + b"}")
