@@ -27,7 +27,7 @@ from typing import Any
 
 from cachetools import TTLCache
 
-from lambeam.functions import FunctionConfig, ResolvedFunction
+from lambeam.functions import Batching, FunctionConfig, ResolvedFunction
 from lambeam.inference import (
     FAILED,
     HANDLER,
@@ -51,6 +51,7 @@ LOOKUP_TTL_S = 1.0
 @dataclass(frozen=True)
 class _Batching:
     spec: FunctionSpec
+    settings: Batching
     batcher: MicroBatcher[bytes, InvocationResult]
 
 
@@ -106,14 +107,19 @@ class ModelServing:
             return outcome
         key = f"{function.name}\0{function.qualifier}"
         current = self._batching.get(key)
-        if current is not None and current.spec is not spec and current.spec == spec:
-            # The same spec in another object: keep the batcher, matched by identity from now on.
-            current = self._batching[key] = _Batching(spec, current.batcher)
-        if current is None or current.spec is not spec:
+        if (
+            current is not None
+            and not (current.spec is spec and current.settings is batching)
+            and (current.spec == spec and current.settings == batching)
+        ):
+            # The same in other objects (read afresh): matched by identity from now on.
+            current = self._batching[key] = _Batching(spec, batching, current.batcher)
+        if current is None or current.spec is not spec or current.settings is not batching:
             if current is not None:
-                current.batcher.retire()  # its queued requests still run, on the old spec
+                current.batcher.retire()  # its queued requests still run, as they were batched
             current = self._batching[key] = _Batching(
                 spec,
+                batching,
                 MicroBatcher(
                     self._batch_runner(spec, function.qualifier),
                     max_batch_size=batching.max_batch_size,

@@ -321,3 +321,6 @@ def test_a_config_change_its_spec_does_not_show_is_cached_after_one_build(setup)
     loop.run(invoker.invoke("recfg", body))
     [(config, _spec)] = [v for k, v in invoker._specs.items() if k[0] == "recfg"]
     assert config == changed  # so the next calls match it, not build the spec again
+    # and the new batching applies from the next request on (the same spec, a new batcher)
+    [batching] = [b for k, b in invoker._models._batching.items() if k.startswith("recfg\0")]
+    assert batching.batcher.max_batch_size == 16
