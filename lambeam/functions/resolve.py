@@ -98,7 +98,7 @@ class Resolver:
 
     def cached(self, name: str, qualifier: str | int | None) -> ResolvedFunction | None:
         """The resolution if it is fresh in the cache (no database read), else None."""
-        try:  # one lookup (TTLCache.get makes two, each reading the clock): every call asks
+        try:  # one lookup, where TTLCache.get makes two (`in`, then `[]`): every call asks
             targets = self._cache[_key(name, qualifier)]
         except KeyError:
             return None

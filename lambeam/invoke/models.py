@@ -107,26 +107,24 @@ class ModelServing:
             return outcome
         key = f"{function.name}\0{function.qualifier}"
         current = self._batching.get(key)
-        if (
-            current is not None
-            and not (current.spec is spec and current.settings is batching)
-            and (current.spec == spec and current.settings == batching)
-        ):
-            # The same in other objects (read afresh): matched by identity from now on.
-            current = self._batching[key] = _Batching(spec, batching, current.batcher)
         if current is None or current.spec is not spec or current.settings is not batching:
-            if current is not None:
-                current.batcher.retire()  # its queued requests still run, as they were batched
-            current = self._batching[key] = _Batching(
-                spec,
-                batching,
-                MicroBatcher(
-                    self._batch_runner(spec, function.qualifier),
-                    max_batch_size=batching.max_batch_size,
-                    max_wait_ms=batching.max_wait_ms,
-                    max_in_flight=batches_in_flight(spec.reserved_concurrency),
-                ),
-            )
+            if current is not None and current.spec == spec and current.settings == batching:
+                # The same in other objects (read afresh): matched by identity from now on.
+                current = _Batching(spec, batching, current.batcher)
+            else:
+                if current is not None:
+                    current.batcher.retire()  # its queued requests still run, as batched
+                current = _Batching(
+                    spec,
+                    batching,
+                    MicroBatcher(
+                        self._batch_runner(spec, function.qualifier),
+                        max_batch_size=batching.max_batch_size,
+                        max_wait_ms=batching.max_wait_ms,
+                        max_in_flight=batches_in_flight(spec.reserved_concurrency),
+                    ),
+                )
+            self._batching[key] = current
         return await current.batcher.submit(payload)
 
     def model_spec(self, function: ResolvedFunction, version: ModelVersion) -> FunctionSpec:

@@ -146,7 +146,7 @@ class KeyCache:
         """The key these exact credentials were verified as within `ttl_s`, else None."""
         if not credentials:
             return None
-        try:  # one lookup (TTLCache.get makes two, each reading the clock): every request asks
+        try:  # one lookup, where TTLCache.get makes two (`in`, then `[]`): every request asks
             return self._passed[credentials]
         except KeyError:
             return None

@@ -47,8 +47,7 @@ class InvokeFastPath:
         if scope["type"] == "http" and scope["method"] == "POST":
             match = _INVOKE.fullmatch(scope["path"])
             if match is not None:
-                name = match[1]
-                await self._invoke(unquote(name) if "%" in name else name, scope, receive, send)
+                await self._invoke(unquote(match[1]), scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
@@ -61,7 +60,7 @@ class InvokeFastPath:
                     authorization = value.decode("latin-1")
                 elif key == b"content-length":
                     declared = value.decode("latin-1")
-            if gw.auth and gw.keys.passed(authorization) is None:  # else passed within a second
+            if gw.auth:
                 await check_bearer(gw, authorization)
             body = await read_asgi_body(receive, declared, MAX_PAYLOAD_BYTES)
             query = scope.get("query_string", b"")

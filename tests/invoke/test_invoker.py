@@ -9,6 +9,7 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sklearn.linear_model import LogisticRegression
@@ -291,36 +292,42 @@ def test_callers_that_miss_the_spec_cache_together_share_one_spec(setup) -> None
     # The first requests of a model function arrive together and each builds its runtime spec:
     # they all keep the first one stored, so the batcher and the pool match it by identity.
     loop, project, invoker = setup
-    version = _logistic(project, "churn-herd")
-    create_function(
-        project.db, project.store, "herd", FunctionConfig(kind="model"), model=version.ref
-    )
-    body = json.dumps({"instances": instances(HELD_OUT.iloc[0:1])}).encode()
+    body = _deployed_model(project, "herd")
 
     async def together() -> list[Invocation]:
         return await asyncio.gather(*(invoker.invoke("herd", body) for _ in range(16)))
 
     answers = loop.run(together())
     assert all(a.function_error is None for a in answers)
-    [(_config, spec)] = [v for k, v in invoker._specs.items() if k[0] == "herd"]
-    [batching] = [b for k, b in invoker._models._batching.items() if k.startswith("herd\0")]
+    _config, spec, batching = _cached(invoker, "herd")
     assert batching.spec is spec
 
 
 def test_a_config_change_its_spec_does_not_show_is_cached_after_one_build(setup) -> None:
     loop, project, invoker = setup
-    version = _logistic(project, "churn-recfg")
-    create_function(
-        project.db, project.store, "recfg", FunctionConfig(kind="model"), model=version.ref
-    )
-    body = json.dumps({"instances": instances(HELD_OUT.iloc[0:1])}).encode()
+    body = _deployed_model(project, "recfg")
     loop.run(invoker.invoke("recfg", body))
     changed = FunctionConfig(kind="model", batching=Batching(max_batch_size=16))
     update_function_configuration(project.db, "recfg", changed)
     invoker.forget("recfg")  # as the server does after a change
     loop.run(invoker.invoke("recfg", body))
-    [(config, _spec)] = [v for k, v in invoker._specs.items() if k[0] == "recfg"]
+    config, _spec, batching = _cached(invoker, "recfg")
     assert config == changed  # so the next calls match it, not build the spec again
     # and the new batching applies from the next request on (the same spec, a new batcher)
-    [batching] = [b for k, b in invoker._models._batching.items() if k.startswith("recfg\0")]
     assert batching.batcher.max_batch_size == 16
+
+
+def _deployed_model(project: Project, name: str) -> bytes:
+    """Deploy model function `name` (a logistic regression of its own); a one-row request."""
+    version = _logistic(project, f"churn-{name}")
+    create_function(
+        project.db, project.store, name, FunctionConfig(kind="model"), model=version.ref
+    )
+    return json.dumps({"instances": instances(HELD_OUT.iloc[0:1])}).encode()
+
+
+def _cached(invoker: Invoker, name: str) -> tuple[Any, Any, Any]:
+    """What the invoker keeps for model function `name`: its config and spec, and its batcher."""
+    [(config, spec)] = [v for k, v in invoker._specs.items() if k[0] == name]
+    [batching] = [b for k, b in invoker._models._batching.items() if k.startswith(f"{name}\0")]
+    return config, spec, batching
