@@ -54,7 +54,7 @@ INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
 RESPONSE_TOO_LARGE = "Function.ResponseSizeTooLarge"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: one per request, and a frozen __init__ costs ~6x as much
 class Invocation:
     """What one invocation gave back, before any face words it.
 
@@ -206,13 +206,12 @@ class Invoker:
     async def _run(
         self, function: ResolvedFunction, payload: bytes, request_id: str | None, tail: bool
     ) -> Invocation:
+        spec = self._known_spec(function) or await self._spec(function)
         if function.kind == "model":
-            result = await self._models.invoke(
-                function, await self._spec(function), payload, request_id
-            )
+            result = await self._models.invoke(function, spec, payload, request_id)
         else:
             result = await self.engine.invoke(
-                await self._spec(function),
+                spec,
                 payload,
                 request_id=request_id,
                 qualifier=function.qualifier,
@@ -236,18 +235,14 @@ class Invoker:
         """The runtime spec of a code or model function version, built once per content: its
         code (or the model version it serves, `model@alias` looked up at most every second)
         and its configuration."""
+        known = self._known_spec(function)  # every call but the first: no coroutine below
+        if known is not None:
+            return known
         version = None
         if function.model is not None:
             version = await self._models.version(function.model)
         content = version.ref if version is not None else function.code_sha256
         key = (function.name, function.version, content)
-        cached = self._specs.get(key)
-        if cached is not None:
-            if cached[0] is function.config:
-                return cached[1]
-            if cached[0] == function.config:  # read afresh, unchanged: compare once, not per call
-                self._specs[key] = (function.config, cached[1])
-                return cached[1]
         if version is not None:
             spec = await asyncio.to_thread(self._models.model_spec, function, version)
         else:
@@ -260,6 +255,27 @@ class Invoker:
             return stored[1]
         self._specs[key] = (function.config, spec)
         return spec
+
+    def _known_spec(self, function: ResolvedFunction) -> FunctionSpec | None:
+        """The spec `_spec` built for `function` before, if its content and configuration are
+        still what it was built for (without reading anything); else None."""
+        if function.model is not None:
+            version = self._models.known_version(function.model)
+            if version is None:
+                return None
+            content: str | None = version.ref
+        else:
+            content = function.code_sha256
+        key = (function.name, function.version, content)
+        cached = self._specs.get(key)
+        if cached is None:
+            return None
+        if cached[0] is function.config:
+            return cached[1]
+        if cached[0] == function.config:  # read afresh, unchanged: compare once, not per call
+            self._specs[key] = (function.config, cached[1])
+            return cached[1]
+        return None
 
     def function_spec(self, function: ResolvedFunction) -> FunctionSpec:
         """The runtime's spec for a resolved code function, its bundle unpacked (once) on disk."""

@@ -151,9 +151,19 @@ class ModelServing:
         for item in batching.values():
             await item.batcher.aclose()
 
+    def known_version(self, ref: str) -> ModelVersion | None:
+        """What `version(ref)` would return without reading anything, if it is fresh; else None."""
+        found = self._pinned.get(ref)
+        if found is not None:
+            return found
+        try:  # one lookup, where TTLCache.get makes two (`in`, then `[]`): every request asks
+            return self._aliased[ref]
+        except KeyError:
+            return None
+
     async def version(self, ref: str) -> ModelVersion:
         """The model version `ref` names: `name:N` read once, `name@alias` at most every second."""
-        found = self._pinned.get(ref) or self._aliased.get(ref)
+        found = self.known_version(ref)
         if found is not None:
             return found
         version = await asyncio.to_thread(get_model_version, self._db, self._store, ref)
