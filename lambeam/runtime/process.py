@@ -215,7 +215,13 @@ class InstanceProcess:
             except TimeoutError:
                 pass
             else:
-                return await read_frame_after(self._reader, prefix)
+                # The rest follows at once from a live instance; one that stalls in the middle
+                # of its reply is still held to its timeout.
+                try:
+                    async with asyncio.timeout(timeout_s - (time.perf_counter() - started)):
+                        return await read_frame_after(self._reader, prefix)
+                except TimeoutError:
+                    return await self._end("timeout", (time.perf_counter() - started) * 1000)
             reply = asyncio.ensure_future(read_frame(self._reader))
             watch = asyncio.create_task(self._watch_memory())
             done, _ = await asyncio.wait(

@@ -141,3 +141,32 @@ def test_limits_hold_while_the_handler_loads(
     assert result.init_ms is not None
     assert process_gone(result.instance_pid or 0)
     assert engine.instances(spec.name) == []
+
+
+STALLS_MID_REPLY = """
+    import os, socket, stat, struct, time
+
+    def handler(event, context):
+        # Start a reply frame on the instance's own connection (its one socket): a prefix that
+        # promises a 100-byte header, which never comes.
+        for name in os.listdir("/proc/self/fd"):
+            fd = int(name)
+            try:
+                is_socket = stat.S_ISSOCK(os.fstat(fd).st_mode)
+            except OSError:
+                continue
+            if is_socket:
+                os.write(fd, struct.pack("!II", 100, 0))
+                break
+        time.sleep(60)
+"""
+
+
+def test_an_instance_that_stalls_in_the_middle_of_its_reply_times_out(
+    engine: Engine, loop: LoopThread, tmp_path: Path
+) -> None:
+    spec = make_function(tmp_path, STALLS_MID_REPLY, timeout_s=1.0)
+    result = loop.run(engine.invoke(spec, b"{}"), timeout=30)
+    assert result.error_type == SANDBOX_TIMEDOUT
+    assert json.loads(result.payload)["errorMessage"].endswith("Task timed out after 1.00 seconds")
+    assert process_gone(result.instance_pid or 0)
