@@ -91,7 +91,10 @@ def logs(
         bool, typer.Option("--follow", "-f", help="Keep printing new lines until Ctrl-C.")
     ] = False,
 ) -> None:
-    """Show a function's invocation logs (START, output, END, REPORT)."""
+    """Show a function's invocation logs (START, output, END, REPORT), oldest first.
+
+    Each function's log is rotated past 64 MiB; the 3 newest rotated files are kept.
+    """
     from lambeam.invoke import logs_folder
     from lambeam.runtime import FileLogSink
 

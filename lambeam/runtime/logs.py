@@ -1,18 +1,36 @@
 """Invocation logs: Lambda's START/END/REPORT framing, and where the text goes.
 
 A `LogSink` receives each invocation's finished log text; `FileLogSink` keeps one file per function
-(`<folder>/<function>.log`) and reads it back, optionally following it like `tail -f`.
+(`<folder>/<function>.log`, rotated by size with the standard library's RotatingFileHandler) and
+reads it back, optionally following it like `tail -F`.
 """
 
 from __future__ import annotations
 
+import glob
+import logging
 import math
+import os
 import time
 from collections.abc import Callable, Iterator
+from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import Protocol, TextIO
 
-__all__ = ["FileLogSink", "LogSink", "billed_ms", "format_report", "frame_log"]
+__all__ = [
+    "LOG_BACKUPS",
+    "MAX_LOG_BYTES",
+    "FileLogSink",
+    "LogSink",
+    "billed_ms",
+    "format_report",
+    "frame_log",
+]
+
+# A function's log file is rotated past this size, and this many rotated files are kept: at
+# most 256 MiB of logs per function.
+MAX_LOG_BYTES = 64 * 1024 * 1024
+LOG_BACKUPS = 3
 
 
 class LogSink(Protocol):
@@ -69,36 +87,58 @@ def _line(text: str) -> str:
 
 
 class FileLogSink:
-    """One append-only log file per function under `folder`.
+    """One log file per function under `folder`, rotated by size.
 
-    Files stay open between writes (each write is flushed, so readers see it at once); `close`
-    lets go of them.
+    Past `max_bytes`, `<function>.log` becomes `<function>.log.1` (the older ones move up one) and
+    a new file starts; at most `backups` rotated files are kept, so a function's logs never take
+    more than about `(backups + 1) * max_bytes`. An invocation's log text is never split between
+    two files. Files stay open between writes (each write is flushed, so readers see it at once);
+    `close` lets go of them.
     """
 
-    def __init__(self, folder: Path | str) -> None:
+    def __init__(
+        self, folder: Path | str, *, max_bytes: int = MAX_LOG_BYTES, backups: int = LOG_BACKUPS
+    ) -> None:
+        if max_bytes < 1 or backups < 1:
+            raise ValueError(f"max_bytes and backups must be positive, not {max_bytes}, {backups}")
         self.folder = Path(folder)
-        self._files: dict[str, TextIO] = {}
+        self.max_bytes = max_bytes
+        self.backups = backups
+        self._files: dict[str, RotatingFileHandler] = {}
 
     def path(self, function_name: str) -> Path:
-        """The file holding `function_name`'s logs (names are validated by FunctionSpec)."""
+        """The file holding `function_name`'s latest logs (names are validated by FunctionSpec)."""
         return self.folder / f"{function_name}.log"
 
+    def rotated(self, function_name: str) -> list[Path]:
+        """The function's rotated log files, oldest first."""
+        numbered = []
+        for path in self.folder.glob(f"{glob.escape(function_name)}.log.*"):
+            suffix = path.name.rpartition(".")[2]
+            if suffix.isdigit():
+                numbered.append((int(suffix), path))
+        return [path for _, path in sorted(numbered, reverse=True)]
+
     def write(self, function_name: str, text: str) -> None:
-        """Append one invocation's log text."""
-        log = self._files.get(function_name)
-        if log is None:
+        """Append one invocation's log text (rotating the file first if it would pass its size)."""
+        handler = self._files.get(function_name)
+        if handler is None:
             self.folder.mkdir(parents=True, exist_ok=True)
-            log = self._files[function_name] = open(  # noqa: SIM115 - kept open until close()
-                self.path(function_name), "a", encoding="utf-8"
+            handler = RotatingFileHandler(
+                self.path(function_name),
+                maxBytes=self.max_bytes,
+                backupCount=self.backups,
+                encoding="utf-8",
             )
-        log.write(text)
-        log.flush()
+            handler.terminator = ""  # the text ends with its own newline
+            self._files[function_name] = handler
+        handler.handle(logging.makeLogRecord({"msg": text}))
 
     def close(self) -> None:
         """Close the open log files (writing again reopens them)."""
         files, self._files = self._files, {}
-        for log in files.values():
-            log.close()
+        for handler in files.values():
+            handler.close()
 
     def read(
         self,
@@ -108,25 +148,47 @@ class FileLogSink:
         poll_s: float = 0.1,
         sleep: Callable[[float], None] = time.sleep,
     ) -> Iterator[str]:
-        """The function's log lines; with `follow`, wait for new ones until `stop()` is true.
+        """The function's log lines, oldest first (its rotated files, then the latest); with
+        `follow`, wait for new ones until `stop()` is true, going on in the new file after each
+        rotation as `tail -F` does.
 
         A partial last line is held back until its newline arrives.
         """
-        path = self.path(function_name)
-        position = 0
         pending = ""
-        while True:
-            if path.exists():
-                with open(path, encoding="utf-8", errors="replace") as log:
-                    log.seek(position)
-                    chunk = log.read()
-                    position = log.tell()
-                pending += chunk
+        for old in self.rotated(function_name):
+            pending += old.read_text(encoding="utf-8", errors="replace")
+        path = self.path(function_name)
+        current: TextIO | None = None
+        try:
+            while True:
+                if current is None and path.exists():
+                    current = open(path, encoding="utf-8", errors="replace")  # noqa: SIM115
+                rotated = False
+                if current is not None:
+                    pending += current.read()
+                    rotated = _moved_away(path, current)
+                    if rotated:  # what was written before the move, after the read above
+                        pending += current.read()
+                        current.close()
+                        current = None
                 *lines, pending = pending.split("\n")
                 for line in lines:
                     yield line + "\n"
-            if not follow or (stop is not None and stop()):
-                if pending and not follow:
-                    yield pending
-                return
-            sleep(poll_s)
+                if rotated:
+                    continue  # the new file at once
+                if not follow or (stop is not None and stop()):
+                    if pending and not follow:
+                        yield pending
+                    return
+                sleep(poll_s)
+        finally:
+            if current is not None:
+                current.close()
+
+
+def _moved_away(path: Path, handle: TextIO) -> bool:
+    """Whether `path` names another file than `handle` now (or none): it was rotated."""
+    try:
+        return os.stat(path).st_ino != os.fstat(handle.fileno()).st_ino
+    except FileNotFoundError:
+        return True

@@ -119,3 +119,44 @@ def test_the_follow_reader_stops_when_told(tmp_path: Path) -> None:
     assert lines == ["one\n"]  # the unfinished line waits for its newline
     assert polls == [0.1, 0.1, 0.1]
     assert list(sink.read("quiet")) == ["one\n", "two"]
+
+
+def _invocation_log(n: int) -> str:
+    return f"START RequestId: r{n}\nline {n}\nEND RequestId: r{n}\n"
+
+
+def test_a_log_past_its_size_is_rotated_and_the_oldest_dropped(tmp_path: Path) -> None:
+    sink = FileLogSink(tmp_path, max_bytes=200, backups=2)
+    texts = [_invocation_log(n) for n in range(40)]
+    for text in texts:
+        sink.write("busy", text)
+    sink.close()
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert files == ["busy.log", "busy.log.1", "busy.log.2"]
+    assert all(p.stat().st_size <= 200 for p in tmp_path.iterdir())
+    kept = "".join(sink.read("busy"))
+    # The newest invocations, oldest first and whole: rotation never splits one's log.
+    assert texts[-1] in kept and texts[0] not in kept
+    assert kept == "".join(texts[len(texts) - kept.count("START") :])
+
+
+def test_the_follow_reader_carries_on_across_a_rotation(tmp_path: Path) -> None:
+    sink = FileLogSink(tmp_path, max_bytes=120, backups=1)
+    texts = [_invocation_log(n) for n in range(12)]
+    sink.write("busy", texts[0])
+    seen: list[str] = []
+    polls: list[float] = []
+    written = iter(texts[1:])
+
+    def write_more(seconds: float) -> None:  # the reader's pause between polls
+        polls.append(seconds)
+        text = next(written, None)
+        if text is not None:
+            sink.write("busy", text)
+
+    def stop() -> bool:  # every line is in, or far more polls than writes
+        return len(seen) >= 3 * len(texts) or len(polls) > 3 * len(texts)
+
+    for line in sink.read("busy", follow=True, stop=stop, sleep=write_more):
+        seen.append(line)  # noqa: PERF402 - stop() reads it while the reader runs
+    assert "".join(seen) == "".join(texts)  # every line once, in order, through 5 rotations
