@@ -151,7 +151,7 @@ class Invoker:
             self._background.add(task)
             task.add_done_callback(self._event_done)
             return Invocation(202, b"", None, function.version, None, request_id)
-        # The runtime names the invocation (a batch's requests share their batch's id).
+        # The runtime names the invocation (the batcher a batched request, from its batch's id).
         return await self._run(function, payload, None, tail=log_type == "Tail")
 
     async def warm_up(self) -> int:

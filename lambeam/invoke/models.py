@@ -9,9 +9,11 @@ holds a model.
 
 With batching on (`max_batch_size` > 1), requests go through a `MicroBatcher`: at most one batch
 per core beyond the gateway's (`batches_in_flight`; the reserved concurrency, if lower) runs at a
-time, and what arrives meanwhile forms the next batch, sent as one invocation. A batch's requests
-share its request id and its log (START … REPORT, once per batch). With batching off each request
-is its own invocation.
+time, and what arrives meanwhile forms the next batch, sent as one invocation. Each request keeps
+its own request id, as in Lambda; the batch is one invocation with one log (START … REPORT under
+the batch's id), whose BATCH line names the requests it answered. A request without an id takes
+its batch's id with its place in the batch as the last four hex digits (unique, and a UUID still).
+With batching off each request is its own invocation.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import asyncio
 import json
 import os
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,7 +55,7 @@ LOOKUP_TTL_S = 1.0
 class _Batching:
     spec: FunctionSpec
     settings: Batching
-    batcher: MicroBatcher[bytes, InvocationResult]
+    batcher: MicroBatcher[tuple[bytes, str | None], InvocationResult]
 
 
 class ModelServing:
@@ -93,15 +96,14 @@ class ModelServing:
         """Run one request of a model function version (`spec`, see `model_spec`);
         InvalidInputError when it does not fit.
 
-        With batching, `request_id` is dropped for the batch's own: the requests a batch
-        answers share one invocation, one request id and one log. None: the runtime makes one.
+        None: the runtime makes a request id (or the batcher does, from its batch's).
         """
         batching = function.config.batching
         if not batching.enabled:
             result = await self._engine.invoke(
                 spec, encode_requests([payload]), request_id, function.qualifier
             )
-            outcome = _split(result, 1)[0]
+            outcome = _split(result, [result.request_id])[0]
             if isinstance(outcome, BaseException):
                 raise outcome
             return outcome
@@ -125,7 +127,7 @@ class ModelServing:
                     ),
                 )
             self._batching[key] = current
-        return await current.batcher.submit(payload)
+        return await current.batcher.submit((payload, request_id))
 
     def model_spec(self, function: ResolvedFunction, version: ModelVersion) -> FunctionSpec:
         """The runtime spec of a model function version serving `version` (its serving files
@@ -175,10 +177,15 @@ class ModelServing:
 
     def _batch_runner(
         self, spec: FunctionSpec, qualifier: str | None
-    ) -> Callable[[list[bytes]], Any]:
-        async def run(bodies: list[bytes]) -> Sequence[InvocationResult | BaseException]:
-            result = await self._engine.invoke(spec, encode_requests(bodies), None, qualifier)
-            return _split(result, len(bodies))
+    ) -> Callable[[list[tuple[bytes, str | None]]], Any]:
+        async def run(
+            requests: list[tuple[bytes, str | None]],
+        ) -> Sequence[InvocationResult | BaseException]:
+            batch_id = str(uuid.uuid4())
+            ids = [given or f"{batch_id[:32]}{n:04x}" for n, (_, given) in enumerate(requests)]
+            payload = encode_requests([body for body, _ in requests])
+            result = await self._engine.invoke(spec, payload, batch_id, qualifier, batch=ids)
+            return _split(result, ids)
 
         return run
 
@@ -213,18 +220,19 @@ def spec_settings(config: FunctionConfig) -> dict[str, Any]:
     }
 
 
-def _split(result: InvocationResult, count: int) -> list[InvocationResult | BaseException]:
-    """Each request's part of a batch invocation's result.
+def _split(result: InvocationResult, ids: list[str]) -> list[InvocationResult | BaseException]:
+    """Each request's part of a batch invocation's result, under its own id (`ids`, in order).
 
     A failure of the whole invocation (a timeout, memory, a crash) is every request's failure.
     """
     if result.function_error is not None:
-        return [result] * count
+        error, kind = result.function_error, result.error_type
+        return [result.answering(rid, result.payload, error, kind) for rid in ids]
     replies = decode_replies(result.payload)
-    if len(replies) != count:
-        raise RuntimeError(f"a batch of {count} requests came back with {len(replies)} answers")
+    if len(replies) != len(ids):
+        raise RuntimeError(f"a batch of {len(ids)} requests came back with {len(replies)} answers")
     outcomes: list[InvocationResult | BaseException] = []
-    for status, body in replies:
+    for rid, (status, body) in zip(ids, replies, strict=True):
         if status == INVALID:
             doc = json.loads(body)
             outcomes.append(
@@ -232,7 +240,7 @@ def _split(result: InvocationResult, count: int) -> list[InvocationResult | Base
             )
         elif status == FAILED:
             error_type = json.loads(body).get("errorType")
-            outcomes.append(result.answering(body, FUNCTION_ERROR_UNHANDLED, error_type))
+            outcomes.append(result.answering(rid, body, FUNCTION_ERROR_UNHANDLED, error_type))
         else:
-            outcomes.append(result.answering(body))
+            outcomes.append(result.answering(rid, body))
     return outcomes

@@ -130,8 +130,12 @@ class Engine:
         payload: bytes,
         request_id: str | None = None,
         qualifier: str | None = None,
+        *,
+        batch: Sequence[str] = (),
     ) -> InvocationResult:
         """Run `spec`'s handler on `payload` (JSON bytes) in an idle or new instance.
+
+        `batch` is the request ids a model function's micro-batch answers, for its log.
 
         Raises TooManyRequestsError when the function stays at its concurrency limit for the
         throttle wait. Every other failure (the handler's, a timeout, memory, a crash) comes back
@@ -152,7 +156,7 @@ class Engine:
             if instance is None:
                 instance, ended = await self._new_instance(pool, spec)
                 if ended is not None or instance.init_error is not None:
-                    return self._finish(spec, request_id, instance, ended, cold=True)
+                    return self._finish(spec, request_id, instance, ended, True, batch)
             header = {
                 "request_id": request_id,
                 "arn": function_arn(spec.name, self.region, self.account_id, qualifier),
@@ -160,7 +164,7 @@ class Engine:
             }
             outcome = await instance.invoke(header, payload, spec.timeout_s)
             pool.put_idle(instance, self._clock())
-            return self._finish(spec, request_id, instance, outcome, cold=cold)
+            return self._finish(spec, request_id, instance, outcome, cold, batch)
         except BaseException:
             if instance is not None:
                 pool.discard(instance)  # its state is unknown (a cancelled caller, a bug)
@@ -350,6 +354,7 @@ class Engine:
         instance: InstanceProcess,
         outcome: Finished | Ended | None,
         cold: bool,
+        batch: Sequence[str] = (),
     ) -> InvocationResult:
         """Word the outcome, frame its log, hand the log to the sink."""
         output = instance.take_log().decode("utf-8", errors="replace")
@@ -384,7 +389,7 @@ class Engine:
             status,
             error_type if status == "error" else None,
         )
-        log = frame_log(request_id, spec.version, output, report, init_output, notice)
+        log = frame_log(request_id, spec.version, output, report, init_output, notice, batch)
         self.log_sink.write(spec.name, log)
         return InvocationResult(
             request_id=request_id,

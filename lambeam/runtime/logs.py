@@ -12,7 +12,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import Protocol, TextIO
@@ -75,9 +75,18 @@ def frame_log(
     report: str,
     init_output: str = "",
     notice: str = "",
+    batch: Sequence[str] = (),
 ) -> str:
-    """One invocation's log text: init output, START, the function's output, notice, END, REPORT."""
+    """One invocation's log text: init output, START, the function's output, notice, END, REPORT.
+
+    `batch` names the requests a micro-batch invocation answered (each has its own id), on a
+    `BATCH RequestId: … Size: N Requests: id …` line after START.
+    """
     parts = [_line(init_output), f"START RequestId: {request_id} Version: {version}\n"]
+    if batch:
+        parts.append(
+            f"BATCH RequestId: {request_id} Size: {len(batch)} Requests: {' '.join(batch)}\n"
+        )
     parts += [_line(output), _line(notice), f"END RequestId: {request_id}\n", f"{report}\n"]
     return "".join(parts)
 

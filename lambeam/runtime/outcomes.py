@@ -49,11 +49,16 @@ class InvocationResult:
     instance_pid: int | None
 
     def answering(
-        self, payload: bytes, function_error: str | None = None, error_type: str | None = None
+        self,
+        request_id: str,
+        payload: bytes,
+        function_error: str | None = None,
+        error_type: str | None = None,
     ) -> InvocationResult:
-        """This result with one request's own answer: a micro-batch's requests share the rest."""
+        """This result as one request of a micro-batch sees it: its own id and answer, and the
+        rest (log, duration, memory, version) shared with the batch."""
         return InvocationResult(
-            self.request_id,
+            request_id,
             payload,
             function_error,
             error_type,

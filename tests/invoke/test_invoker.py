@@ -6,6 +6,7 @@ import asyncio
 import importlib
 import json
 import os
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -202,11 +203,34 @@ def test_a_model_function_runs_in_its_own_instance_and_batches_its_requests(setu
     assert [json.loads(a.payload)["predictions"][0] for a in answers] == expected
     running = invoker.engine.instances("batched")
     assert running and all(i.pid not in (0, os.getpid()) for i in running)
-    # 40 requests arriving together were answered by a few invocations, each with its log.
-    batches = {a.request_id for a in answers}
-    assert len(batches) < 10
+    # 40 requests arriving together were answered by a few invocations, each with its log; every
+    # request has its own id, as in Lambda, named in the log of the batch that answered it.
+    ids = [a.request_id for a in answers]
+    assert len(set(ids)) == len(ids)
     log = "".join(p.read_text() for p in (project.settings.state_dir / "logs").rglob("*"))
-    assert sum(log.count(f"REPORT RequestId: {rid}") for rid in batches) == len(batches)
+    batches = [
+        (batch, int(size), members.split())
+        for batch, size, members in _BATCH_LINE.findall(log)
+        if set(members.split()) & set(ids)
+    ]
+    assert 1 <= len(batches) < 10
+    assert sorted(rid for _, _, members in batches for rid in members) == sorted(ids)
+    for batch, size, members in batches:
+        assert size == len(members) and log.count(f"REPORT RequestId: {batch}") == 1
+    # An Event invocation's id (the one its 202 gave) is in the log of the batch that ran it.
+    accepted = loop.run(invoker.invoke("batched", bodies[0], invocation_type="Event"))
+    assert accepted.status == 202
+    deadline = time.monotonic() + 30
+    while accepted.request_id not in _logged(project) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert accepted.request_id in _logged(project)
+
+
+_BATCH_LINE = re.compile(r"^BATCH RequestId: (\S+) Size: (\d+) Requests: (.*)$", re.MULTILINE)
+
+
+def _logged(project: Project) -> str:
+    return "".join(p.read_text() for p in (project.settings.state_dir / "logs").rglob("*"))
 
 
 def test_batches_run_one_per_core_the_gateway_leaves_free_within_reserved_concurrency() -> None:
