@@ -74,7 +74,7 @@ def show(
     ref: Annotated[str, typer.Argument(help="PIPELINE (newest) or PIPELINE:N.")],
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Show a dataset version: inputs, columns, split sizes and the column profile."""
+    """Show a dataset version: inputs, split sizes and the column profile."""
     from lambeam.data import get_dataset_version
 
     with open_project(ctx) as project:
@@ -84,15 +84,18 @@ def show(
     if as_json:
         print_json(detail)
         return
-    console.print(f"[bold]{escape(version.ref)}[/] {version.rows} rows, content {version.content_hash}")
+    console.print(
+        f"[bold]{escape(version.ref)}[/] {version.rows} rows ({detail['train_rows']} train,"
+        f" {detail['test_rows']} test), content {version.content_hash}"
+    )
     for item in version.inputs:
         console.print(f"  input {escape(str(item.get('path')))} sha256 {str(item.get('sha256'))[:12]}")
     table = Table("column", "type", "count", "missing", "mean", "std", "min", "max", "top")
     types = {c["name"]: c["type"] for c in version.input_columns}
     for column, stats in version.profile.items():
-        top = stats.get("top_values") or []
+        top = stats.get("top") or []
         table.add_row(
-            column, types.get(column, ""), *(cell(stats.get(k), '.4g') for k in ("count", "missing", "mean", "std", "min", "max")),
+            column, stats.get("type") or types.get(column, ""), *(cell(stats.get(k), '.4g') for k in ("count", "missing", "mean", "std", "min", "max")),
             ", ".join(str(t[0] if isinstance(t, (list, tuple)) else t) for t in top[:3]),
         )
     console.print(table)

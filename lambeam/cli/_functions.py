@@ -95,11 +95,16 @@ def logs(
 
     Each function's log is rotated past 64 MiB; the 3 newest rotated files are kept.
     """
+    from lambeam.functions import check_function_name, get_function
     from lambeam.invoke import logs_folder
     from lambeam.runtime import FileLogSink
 
+    check_function_name(name)
     with open_project(ctx) as project:
-        folder = logs_folder(project)
-    for line in FileLogSink(folder).read(name, follow=follow):
+        sink = FileLogSink(logs_folder(project))
+        if not sink.path(name).exists() and not sink.rotated(name):
+            get_function(project.db, name)  # a deleted function's logs are still shown
+            err_console.print(f"{escape(name)} has no invocations logged yet")
+    for line in sink.read(name, follow=follow):
         sys.stdout.write(line)
         sys.stdout.flush()

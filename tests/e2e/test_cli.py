@@ -86,6 +86,10 @@ def test_pipeline_and_datasets_json(trained: Path) -> None:
     assert listed[0]["rows"] == 344 and listed[0]["train_rows"] + listed[0]["test_rows"] == 344
     shown = json.loads(lambeam(trained, "datasets", "show", "penguins", "--json").stdout)
     assert shown["profile"]["bill_length_mm"]["missing"] == 2
+    table = lambeam(trained, "datasets", "show", "penguins").stdout  # the summary a user reads
+    assert f"({listed[0]['train_rows']} train, {listed[0]['test_rows']} test)" in table
+    island = next(line for line in table.splitlines() if "island" in line)
+    assert "string" in island and "Biscoe" in island  # its type and most frequent values
 
 
 def test_models_ls_show_alias_compare(trained: Path) -> None:

@@ -76,6 +76,8 @@ def test_deploy_invoke_and_logs(root: Path) -> None:
     logs = lambeam(root, "logs", "hello")
     assert logs.returncode == 0
     assert logs.stdout.count("START RequestId") == 2 and "hello log line" in logs.stdout
+    unknown = lambeam(root, "logs", "nosuch")  # not a function, never logged: said, not silence
+    assert unknown.returncode != 0 and "nosuch" in unknown.stderr and unknown.stdout == ""
 
 
 def test_server_listens_on_loopback_and_answers_health(root: Path) -> None:
