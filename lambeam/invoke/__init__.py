@@ -9,7 +9,7 @@ Both kinds run in instances forked by the runtime (lambeam.runtime); a model fun
 requests are micro-batched on the way (see models.py).
 """
 
-from lambeam.invoke.errors import InvalidInvocationError, RequestTooLargeError
+from lambeam.invoke.errors import InvalidInvocationError, InvalidPayloadError, RequestTooLargeError
 from lambeam.invoke.invoker import (
     INVOCATION_TYPES,
     LOG_TAIL_BYTES,
@@ -27,6 +27,7 @@ __all__ = [
     "MAX_PAYLOAD_BYTES",
     "RESPONSE_TOO_LARGE",
     "InvalidInvocationError",
+    "InvalidPayloadError",
     "Invocation",
     "Invoker",
     "ModelServing",

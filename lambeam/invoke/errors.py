@@ -5,15 +5,17 @@ there, and carries Lambda's error type as `lambda_error` for the Lambda API face
 
     ConfigError
     └── InvalidInvocationError    an unknown invocation type or log type (400)
+    DataError
+    └── InvalidPayloadError       a code function's payload that is not JSON (400)
     PayloadTooLargeError
     └── RequestTooLargeError      an Invoke request body over Lambda's 6 MB (413)
 """
 
 from __future__ import annotations
 
-from lambeam.errors import ConfigError, PayloadTooLargeError
+from lambeam.errors import ConfigError, DataError, PayloadTooLargeError
 
-__all__ = ["InvalidInvocationError", "RequestTooLargeError"]
+__all__ = ["InvalidInvocationError", "InvalidPayloadError", "RequestTooLargeError"]
 
 
 class InvalidInvocationError(ConfigError):
@@ -21,6 +23,11 @@ class InvalidInvocationError(ConfigError):
 
     http_status = 400
     lambda_error = "InvalidParameterValueException"
+
+
+class InvalidPayloadError(DataError):
+    """A code function's payload is not JSON: refused before it runs, as Lambda refuses it
+    (400 InvalidRequestContentException, "Could not parse request body into json: …")."""
 
 
 class RequestTooLargeError(PayloadTooLargeError):

@@ -33,7 +33,11 @@ from lambeam.functions import (
     materialize,
 )
 from lambeam.inference import MAX_PAYLOAD_BYTES  # Lambda's 6 MB, for requests and responses
-from lambeam.invoke.errors import InvalidInvocationError, RequestTooLargeError
+from lambeam.invoke.errors import (
+    InvalidInvocationError,
+    InvalidPayloadError,
+    RequestTooLargeError,
+)
 from lambeam.invoke.models import ModelServing, spec_settings
 from lambeam.project import Project
 from lambeam.runtime import FUNCTION_ERROR_UNHANDLED, Engine, FunctionSpec
@@ -143,6 +147,8 @@ class Invoker:
         function = self._resolver.cached(function_name, qualifier) or await asyncio.to_thread(
             self._resolver.resolve, function_name, qualifier
         )
+        if function.kind != "model":  # a model function's instance checks its own requests
+            await _check_json(payload)
         if invocation_type == "DryRun":
             return Invocation(204, b"", None, function.version, None, str(uuid.uuid4()))
         if invocation_type == "Event":
@@ -328,3 +334,25 @@ class Invoker:
         if exc is not None:
             _log.error("an Event invocation failed: %s", exc)
 
+
+
+# A payload past this is parsed in a thread, so that the event loop serves others meanwhile.
+_PARSE_INLINE_BYTES = 256 * 1024
+
+
+async def _check_json(payload: bytes) -> None:
+    """InvalidPayloadError unless `payload` is JSON (or empty: the event is then `{}`), by the
+    rules the instance will read it with (the standard library's, NaN and Infinity included)."""
+    if not payload.strip():
+        return
+    try:
+        if len(payload) <= _PARSE_INLINE_BYTES:
+            json.loads(payload)
+        else:
+            await asyncio.to_thread(json.loads, payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidPayloadError(f"Could not parse request body into json: {exc}") from None
+    except RecursionError:
+        raise InvalidPayloadError(
+            "Could not parse request body into json: it is nested too deeply"
+        ) from None

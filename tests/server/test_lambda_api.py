@@ -180,6 +180,11 @@ def test_lambdas_errors_come_back_as_boto3_exceptions(gateway_server: RunningSer
     with pytest.raises(ClientError) as too_large:
         client.invoke(FunctionName="twice", Payload=b"x" * (6 * 1024 * 1024 + 1))
     assert _error_code(too_large) == ("RequestEntityTooLargeException", 413)
+    for kind in ("RequestResponse", "Event"):  # refused before it runs, as Lambda does
+        with pytest.raises(ClientError) as not_json:
+            client.invoke(FunctionName="twice", Payload=b"not json", InvocationType=kind)
+        assert _error_code(not_json) == ("InvalidRequestContentException", 400)
+        assert "Could not parse request body into json" in str(not_json.value)
 
 
 def test_a_wrong_secret_a_tampered_body_a_stale_date_and_no_credentials_are_refused(
