@@ -335,7 +335,6 @@ class Invoker:
             _log.error("an Event invocation failed: %s", exc)
 
 
-
 # A payload past this is parsed in a thread, so that the event loop serves others meanwhile.
 _PARSE_INLINE_BYTES = 256 * 1024
 
