@@ -9,6 +9,7 @@ The last steps write a small result file under the run's scratch location for th
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -140,7 +141,16 @@ def _plan(partial: analyzers.Partial, spec: PipelineSpec) -> dict[str, Any]:
 def _input_columns(
     spec: PipelineSpec, raw_types: dict[str, str], stats: dict[str, Any]
 ) -> list[dict[str, Any]]:
-    excluded = {spec.label} if spec.transform_steps else {spec.label, spec.split.key, *spec.drop}
+    """The raw columns a served model takes: all but the label and the dropped ones (the split
+    key among them), except a dropped column a transform step may read: one a derive expression
+    names, or any, when a function step (user code) runs."""
+    unused = {spec.split.key, *spec.drop}
+    if any(step.kind == "function" for step in spec.transform_steps):
+        unused = set()
+    else:
+        expressions = [e for step in spec.transform_steps for e in step.derive.values()]
+        unused = {c for c in unused if c is not None and not _named_in(c, expressions)}
+    excluded = {spec.label, *unused}
     columns = []
     for name, typ in raw_types.items():
         if name in excluded:
@@ -152,6 +162,13 @@ def _input_columns(
         )
         columns.append({"name": name, "type": typ, "categories": categories})
     return columns
+
+
+def _named_in(column: str, expressions: list[str]) -> bool:
+    """Whether any expression may name `column` (a whole word, bare or in backticks); a false
+    yes only keeps a column required."""
+    word = re.compile(rf"(?<![\w.]){re.escape(column)}(?!\w)")
+    return any(word.search(expression) for expression in expressions)
 
 
 def _build(

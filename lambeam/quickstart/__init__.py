@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from lambeam.data import run_pipeline
+from lambeam.errors import ConfigError
 from lambeam.functions import apply
 from lambeam.progress import Reporter, SilentReporter
 from lambeam.project import Project, init_project
@@ -52,11 +53,17 @@ def run_quickstart(directory: Path, reporter: Reporter | None = None) -> Quickst
     """Make a project in `directory` and run pipelines, training, comparison and aliasing in it."""
     reporter = reporter or SilentReporter()
     directory = directory.resolve()
+    config = directory / "lambeam.toml"
+    ours = (_HERE / "lambeam.toml").read_bytes()
+    if config.exists() and config.read_bytes() != ours:  # checked before anything is written
+        raise ConfigError(
+            f"{directory} is already a lambeam project (its lambeam.toml is not the"
+            " quickstart's); run the quickstart in a new folder: lambeam quickstart --dir NEW"
+        )
     directory.mkdir(parents=True, exist_ok=True)
     shutil.copytree(_HERE / "data", directory / "data", dirs_exist_ok=True)
-    config = directory / "lambeam.toml"
     if not config.exists():
-        shutil.copyfile(_HERE / "lambeam.toml", config)
+        config.write_bytes(ours)
     project = init_project(directory)
     summary = QuickstartSummary(root=directory)
     try:

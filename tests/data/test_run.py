@@ -302,3 +302,44 @@ def test_concurrent_runs_of_one_pipeline_get_distinct_numbers(
     assert sorted(r.dataset_version.number for r in runs) == [1, 2, 3]
     for writer in writers:
         writer.close()
+
+
+def test_a_dropped_column_no_derive_step_names_is_not_a_served_input(
+    project: Project, tmp_path: Path
+) -> None:
+    frame = sample_frame(rows=120).drop(columns=["note"])
+    source = write_csv(tmp_path / "data.csv", frame)
+    spec = {
+        "source": str(source),
+        "label": "label",
+        "split": {"test": 0.25},
+        "steps": [{"derive": {"ratio": "amount / age"}}],
+        "drop": ["score", "age", "id"],  # age feeds the derive step: still an input
+    }
+    version = run_pipeline(with_pipelines(project, derived=spec), "derived").dataset_version
+    inputs = [c["name"] for c in version.input_columns]
+    assert "score" not in inputs and "id" not in inputs and "age" in inputs
+    # The served transform takes the inputs alone: what a model function passes it.
+    raw = read_raw(source)
+    served = version.transform().transform(raw[inputs])
+    assert served.shape[0] == len(raw)
+    assert np.allclose(served, version.transform().transform(raw), equal_nan=True)
+
+
+def test_with_a_function_step_every_column_stays_a_served_input(
+    project: Project, tmp_path: Path
+) -> None:
+    frame = sample_frame(rows=80).drop(columns=["note"])
+    source = write_csv(tmp_path / "data.csv", frame)
+    spec = {
+        "source": str(source),
+        "label": "label",
+        "steps": [{"function": "tests.data.test_run:_double_amount"}],
+        "drop": ["score"],  # user code may read it: kept
+    }
+    version = run_pipeline(with_pipelines(project, opaque=spec), "opaque").dataset_version
+    assert "score" in [c["name"] for c in version.input_columns]
+
+
+def _double_amount(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.assign(amount=frame["amount"] * 2)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from lambeam.errors import ConfigError
 from lambeam.project import Project
 from lambeam.quickstart import run_quickstart
 from lambeam.registry import get_model_version, list_models
@@ -30,3 +33,10 @@ def test_quickstart_runs_the_whole_flow(tmp_path: Path) -> None:
         assert get_model_version(project.db, project.store, "penguins:1").onnx_status == "trusted"
     finally:
         project.close()
+
+
+def test_quickstart_refuses_a_folder_that_is_another_project(tmp_path: Path) -> None:
+    (tmp_path / "lambeam.toml").write_text('[project]\nname = "mine"\n')
+    with pytest.raises(ConfigError, match="already a lambeam project"):
+        run_quickstart(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lambeam.toml"]  # nothing written
