@@ -78,7 +78,7 @@ def invoke(
             project, name, data, qualifier, log_type="Tail" if log else None
         )
     if log and result.log_result_tail:
-        err_console.print(result.log_result_tail, markup=False, highlight=False, end="")
+        sys.stderr.write(result.log_result_tail)  # as written: a console would wrap its lines
     sys.stdout.write(result.payload.decode("utf-8", errors="replace") + "\n")
     if result.function_error:
         raise LambeamError(f"{name} failed ({result.error_type or result.function_error})")

@@ -32,14 +32,16 @@ timeout = 10
 """
 
 
-def lambeam(root: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def lambeam(
+    root: Path, *args: str, stdin: str | None = None, columns: int = 200
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*LAMBEAM, "-C", str(root), *args],
         input=stdin,
         capture_output=True,
         text=True,
         timeout=240,
-        env={**os.environ, "COLUMNS": "200"},
+        env={**os.environ, "COLUMNS": str(columns)},
     )
 
 
@@ -63,10 +65,12 @@ def test_deploy_invoke_and_logs(root: Path) -> None:
     assert again.returncode == 0, again.stderr
     assert [(r["name"], r["action"]) for r in json.loads(again.stdout)] == [("hello", "updated")]
 
-    answer = lambeam(root, "invoke", "hello", "--payload", "-", "--log", stdin="{}")
+    answer = lambeam(root, "invoke", "hello", "--payload", "-", "--log", stdin="{}", columns=60)
     assert answer.returncode == 0, answer.stderr
     assert json.loads(answer.stdout) == {"hello": "everyone", "version": "$LATEST"}
     assert "START RequestId" in answer.stderr and "REPORT RequestId" in answer.stderr
+    report = next(line for line in answer.stderr.splitlines() if line.startswith("REPORT"))
+    assert "Max Memory Used" in report  # one line, however narrow the terminal
 
     failed = lambeam(root, "invoke", "hello", "--payload", '{"fail": true}')
     assert failed.returncode == 1
