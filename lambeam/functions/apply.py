@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lambeam.errors import ConfigError
+from lambeam.errors import AliasNotFoundError, ConfigError, ModelNotFoundError
 from lambeam.functions.bundles import CodeBundle
 from lambeam.functions.config import FunctionConfig, batching_from, check_function_name
 from lambeam.functions.definitions import create_function, deploy_latest, get_function
@@ -124,7 +124,14 @@ def apply(project: Project, names: Iterable[str] | None = None) -> list[ApplyRes
     declarations = [
         declared_function(name, declared[name], project.settings.root) for name in chosen
     ]
-    return [_apply_one(project, declaration) for declaration in declarations]
+    results = []
+    for declaration in declarations:
+        try:
+            results.append(_apply_one(project, declaration))
+        except (ModelNotFoundError, AliasNotFoundError) as exc:  # name the declaration
+            where = f"{project.settings.config_path.name} [functions.{declaration.name}]"
+            raise type(exc)(f"{where} model = {declaration.model!r}: {exc}") from None
+    return results
 
 
 def _apply_one(project: Project, declaration: Declaration) -> ApplyResult:

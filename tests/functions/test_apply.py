@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from lambeam.errors import ConfigError
+from lambeam.errors import ConfigError, ModelNotFoundError
 from lambeam.functions import Batching, apply, get_function, publish_version
 from lambeam.project import Project
 from lambeam.registry import set_alias
@@ -122,6 +122,18 @@ def test_declaration_errors_name_function_and_key(tmp_path: Path, table: str, me
     project = Project.open(root, environ={})
     try:
         with pytest.raises(ConfigError, match=message):
+            apply(project)
+    finally:
+        project.close()
+
+
+def test_a_model_that_does_not_exist_is_named_with_its_function(tmp_path: Path) -> None:
+    root = tmp_path / "demo"
+    root.mkdir()
+    (root / "lambeam.toml").write_text('[functions.bad3]\nmodel = "nosuch@prod"\n')
+    project = Project.open(root, environ={})
+    try:
+        with pytest.raises(ModelNotFoundError, match=r"\[functions.bad3\] model = 'nosuch@prod': "):
             apply(project)
     finally:
         project.close()
