@@ -95,8 +95,8 @@ def show(
     for column, stats in version.profile.items():
         top = stats.get("top") or []
         table.add_row(
-            column, stats.get("type") or types.get(column, ""), *(cell(stats.get(k), '.4g') for k in ("count", "missing", "mean", "std", "min", "max")),
-            ", ".join(str(t[0] if isinstance(t, (list, tuple)) else t) for t in top[:3]),
+            escape(column), stats.get("type") or types.get(column, ""), *(cell(stats.get(k), '.4g') for k in ("count", "missing", "mean", "std", "min", "max")),
+            escape(", ".join(str(t[0] if isinstance(t, (list, tuple)) else t) for t in top[:3])),
         )
     console.print(table)
 

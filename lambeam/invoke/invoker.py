@@ -349,7 +349,7 @@ async def _check_json(payload: bytes) -> None:
             json.loads(payload)
         else:
             await asyncio.to_thread(json.loads, payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except ValueError as exc:  # not JSON, not UTF-8, or an integer past Python's digit limit
         raise InvalidPayloadError(f"Could not parse request body into json: {exc}") from None
     except RecursionError:
         raise InvalidPayloadError(

@@ -16,8 +16,10 @@ from lambeam.runtime.protocol import (
     PREFIX_SIZE,
     ProtocolError,
     encode_frame,
+    frame_of,
     read_frame,
     read_frame_after,
+    rest_size,
 )
 from lambeam.runtime.spec import FunctionSpec
 from lambeam.runtime.zygote_client import ExitStatus, ZygoteClient
@@ -208,21 +210,24 @@ class InstanceProcess:
                 await self._writer.drain()
             # Most calls answer within one memory poll: the reply then carries the instance's
             # memory, and neither a task to read it nor the watcher (a task polling /proc) is
-            # needed. Waiting for the reply's first bytes can be given up without losing any.
+            # needed. Waiting for the prefix, or for the rest of the frame, can be given up
+            # without losing any: `readexactly` takes nothing until it has all it asked for.
+            prefix = None
             try:
                 async with asyncio.timeout(min(self._memory_poll_s, timeout_s)):
                     prefix = await self._reader.readexactly(PREFIX_SIZE)
+                    rest = await self._reader.readexactly(rest_size(prefix))
             except TimeoutError:
                 pass
             else:
-                # The rest follows at once from a live instance; one that stalls in the middle
-                # of its reply is still held to its timeout.
-                try:
-                    async with asyncio.timeout(timeout_s - (time.perf_counter() - started)):
-                        return await read_frame_after(self._reader, prefix)
-                except TimeoutError:
-                    return await self._end("timeout", (time.perf_counter() - started) * 1000)
-            reply = asyncio.ensure_future(read_frame(self._reader))
+                return frame_of(prefix, rest)
+            # A slow call, or an instance that stalls in the middle of its reply: held to its
+            # timeout and memory limit alike.
+            reply = asyncio.ensure_future(
+                read_frame(self._reader)
+                if prefix is None
+                else read_frame_after(self._reader, prefix)
+            )
             watch = asyncio.create_task(self._watch_memory())
             done, _ = await asyncio.wait(
                 {reply, watch},

@@ -19,9 +19,11 @@ __all__ = [
     "PREFIX_SIZE",
     "ProtocolError",
     "encode_frame",
+    "frame_of",
     "read_frame",
     "read_frame_after",
     "recv_frame",
+    "rest_size",
 ]
 
 _PREFIX = struct.Struct("!II")
@@ -70,6 +72,18 @@ async def read_frame_after(
     header = _header(await reader.readexactly(head_len))
     payload = await reader.readexactly(payload_len) if payload_len else b""
     return header, payload
+
+
+def rest_size(prefix: bytes) -> int:
+    """How many bytes follow a frame's PREFIX_SIZE-byte prefix (header and payload)."""
+    head_len, payload_len = _check(prefix)
+    return head_len + payload_len
+
+
+def frame_of(prefix: bytes, rest: bytes) -> tuple[dict[str, Any], bytes]:
+    """Header and payload of a frame read as its prefix and the `rest_size(prefix)` bytes after."""
+    head_len, _ = _check(prefix)
+    return _header(rest[:head_len]), rest[head_len:]
 
 
 def recv_frame(sock: socket.socket) -> tuple[dict[str, Any], bytes] | None:

@@ -197,3 +197,18 @@ columns = { ratio = ["impute:median", "standardize"], bill_length_mm = ["impute:
         assert json.loads(proc.stdout)["rows"] == 344
     finally:
         (trained / "lambeam.toml").write_text(toml)
+
+
+def test_datasets_show_prints_values_that_look_like_markup_as_they_are(tmp_path: Path) -> None:
+    root = tmp_path / "markup"
+    root.mkdir()
+    rows = ["place,amount"] + [f"[/tmp/x],{n}" if n % 2 else f"[i]talic,{n}" for n in range(20)]
+    (root / "data.csv").write_text("\n".join(rows) + "\n")
+    (root / "lambeam.toml").write_text(
+        '[project]\nname = "markup"\n\n[pipelines.odd]\nsource = "data.csv"\n'
+        'split = { test = 0.5 }\n\n[pipelines.odd.columns]\nplace = ["onehot"]\n'
+    )
+    lambeam(root, "init", ".")
+    lambeam(root, "pipeline", "run", "odd")
+    shown = lambeam(root, "datasets", "show", "odd").stdout
+    assert "[/tmp/x]" in shown and "[i]talic" in shown

@@ -158,6 +158,7 @@ STALLS_MID_REPLY = """
             if is_socket:
                 os.write(fd, struct.pack("!II", 100, 0))
                 break
+        hold = b"x" * (event.get("mb", 0) << 20)
         time.sleep(60)
 """
 
@@ -169,4 +170,14 @@ def test_an_instance_that_stalls_in_the_middle_of_its_reply_times_out(
     result = loop.run(engine.invoke(spec, b"{}"), timeout=30)
     assert result.error_type == SANDBOX_TIMEDOUT
     assert json.loads(result.payload)["errorMessage"].endswith("Task timed out after 1.00 seconds")
+    assert process_gone(result.instance_pid or 0)
+
+
+def test_an_instance_that_stalls_mid_reply_is_still_held_to_its_memory_limit(
+    engine: Engine, loop: LoopThread, tmp_path: Path
+) -> None:
+    spec = make_function(tmp_path, STALLS_MID_REPLY, memory_mb=128, timeout_s=20.0)
+    result = loop.run(engine.invoke(spec, b'{"mb": 400}'), timeout=60)
+    assert result.error_type == RUNTIME_OUT_OF_MEMORY
+    assert result.duration_ms < 10000 and result.max_memory_mb > 128
     assert process_gone(result.instance_pid or 0)

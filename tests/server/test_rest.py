@@ -94,6 +94,9 @@ def test_a_code_function_over_rest(gateway_server: RunningServer) -> None:
     status, body, _ = call(gateway_server, "POST", "/v1/functions/greet/invoke", b"not json")
     assert status == 400 and body["error"]["type"] == "InvalidPayloadError"  # the caller's fault
     assert body["error"]["message"].startswith("Could not parse request body into json")
+    huge = b'{"n": ' + b"1" * 5000 + b"}"  # past Python's digits limit: refused, not a 500
+    status, body, _ = call(gateway_server, "POST", "/v1/functions/greet/invoke", huge)
+    assert status == 400 and body["error"]["type"] == "InvalidPayloadError"
 
     assert call(gateway_server, "POST", "/v1/functions/greet/versions", {})[1]["version"] == "1"
     status, _, _ = call(
