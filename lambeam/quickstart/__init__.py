@@ -152,7 +152,7 @@ def _invoke_over_http(project: Project, summary: QuickstartSummary) -> None:
         "    # then, from another shell there:",
         f'curl -s -H "Authorization: Bearer {key_id}:$SECRET" -d @request.json '
         "http://127.0.0.1:8000/v1/functions/penguins-api/invoke",
-        f'AWS_SHARED_CREDENTIALS_FILE={credentials_file} python -c "import boto3; '
+        f'AWS_SHARED_CREDENTIALS_FILE={credentials_file} {sys.executable} -c "import boto3; '
         "c = boto3.Session(profile_name='lambeam').client('lambda', "
         "endpoint_url='http://127.0.0.1:8000', region_name='us-east-1'); "
         "print(c.invoke(FunctionName='penguins-api', "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,8 @@ def test_quickstart_runs_the_whole_flow(tmp_path: Path) -> None:
     assert species == ["Adelie", "Chinstrap", "Gentoo"]
     assert len(summary.latencies_ms) == 20 and all(ms > 0 for ms in summary.latencies_ms)
     assert any("curl" in line for line in summary.how_to_call)
+    # boto3 is where lambeam is: the interpreter beside it, not whatever `python` is on PATH
+    assert any(f"{sys.executable} -c" in line for line in summary.how_to_call)
     project = Project.open(tmp_path / "qs")
     try:
         assert {m.name: m.versions for m in list_models(project.db)} == {"penguins": 2, "tweets": 1}
