@@ -142,7 +142,8 @@ class FileLogSink:
         # The handler's rotation, without a LogRecord and its formatting per write (a tenth of
         # the cost, on the event loop); an error writing is raised, not printed.
         stream = handler.stream
-        if stream.tell() and stream.tell() + len(text) >= self.max_bytes:
+        size = stream.tell()
+        if size and size + len(text) >= self.max_bytes:
             handler.doRollover()
             stream = handler.stream
         stream.write(text)

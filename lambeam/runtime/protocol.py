@@ -65,13 +65,10 @@ async def read_frame_after(
 ) -> tuple[dict[str, Any], bytes]:
     """The rest of a frame whose PREFIX_SIZE-byte prefix was read already.
 
-    (Waiting for the prefix alone can be given up, by a timeout say, without losing any of the
-    frame: `readexactly` takes nothing from the stream until it has all it asked for.)
+    (Waiting for the prefix, or for the rest, can be given up, by a timeout say, without losing
+    any of the frame: `readexactly` takes nothing from the stream until it has all it asked for.)
     """
-    head_len, payload_len = _check(prefix)
-    header = _header(await reader.readexactly(head_len))
-    payload = await reader.readexactly(payload_len) if payload_len else b""
-    return header, payload
+    return frame_of(prefix, await reader.readexactly(rest_size(prefix)))
 
 
 def rest_size(prefix: bytes) -> int:

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from lambeam.data import get_dataset_version, list_dataset_versions, run_pipeline
+from lambeam.data import DatasetVersion, get_dataset_version, list_dataset_versions, run_pipeline
 from lambeam.data.frames import row_hashes, split_of
 from lambeam.project import Project
 from tests.conftest import make_project
@@ -304,19 +304,25 @@ def test_concurrent_runs_of_one_pipeline_get_distinct_numbers(
         writer.close()
 
 
+def _with_steps(
+    project: Project, tmp_path: Path, steps: list[dict[str, Any]], drop: list[str]
+) -> tuple[DatasetVersion, Path]:
+    """A dataset version of the sample frame (without its text column) prepared by `steps`."""
+    source = write_csv(tmp_path / "data.csv", sample_frame(rows=120).drop(columns=["note"]))
+    spec = {"source": str(source), "label": "label", "steps": steps, "drop": drop}
+    run = run_pipeline(with_pipelines(project, stepped=spec), "stepped")
+    return run.dataset_version, source
+
+
 def test_a_dropped_column_no_derive_step_names_is_not_a_served_input(
     project: Project, tmp_path: Path
 ) -> None:
-    frame = sample_frame(rows=120).drop(columns=["note"])
-    source = write_csv(tmp_path / "data.csv", frame)
-    spec = {
-        "source": str(source),
-        "label": "label",
-        "split": {"test": 0.25},
-        "steps": [{"derive": {"ratio": "amount / age"}}],
-        "drop": ["score", "age", "id"],  # age feeds the derive step: still an input
-    }
-    version = run_pipeline(with_pipelines(project, derived=spec), "derived").dataset_version
+    version, source = _with_steps(
+        project,
+        tmp_path,
+        [{"derive": {"ratio": "amount / age"}}],
+        ["score", "age", "id"],  # age feeds the derive step: still an input
+    )
     inputs = [c["name"] for c in version.input_columns]
     assert "score" not in inputs and "id" not in inputs and "age" in inputs
     # The served transform takes the inputs alone: what a model function passes it.
@@ -329,15 +335,12 @@ def test_a_dropped_column_no_derive_step_names_is_not_a_served_input(
 def test_with_a_function_step_every_column_stays_a_served_input(
     project: Project, tmp_path: Path
 ) -> None:
-    frame = sample_frame(rows=80).drop(columns=["note"])
-    source = write_csv(tmp_path / "data.csv", frame)
-    spec = {
-        "source": str(source),
-        "label": "label",
-        "steps": [{"function": "tests.data.test_run:_double_amount"}],
-        "drop": ["score"],  # user code may read it: kept
-    }
-    version = run_pipeline(with_pipelines(project, opaque=spec), "opaque").dataset_version
+    version, _ = _with_steps(
+        project,
+        tmp_path,
+        [{"function": "tests.data.test_run:_double_amount"}],
+        ["score"],  # user code may read it: kept
+    )
     assert "score" in [c["name"] for c in version.input_columns]
 
 
