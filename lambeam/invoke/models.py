@@ -223,11 +223,18 @@ def spec_settings(config: FunctionConfig) -> dict[str, Any]:
 def _split(result: InvocationResult, ids: list[str]) -> list[InvocationResult | BaseException]:
     """Each request's part of a batch invocation's result, under its own id (`ids`, in order).
 
-    A failure of the whole invocation (a timeout, memory, a crash) is every request's failure.
+    A failure of the whole invocation (a timeout, memory, a crash) is every request's failure,
+    its errorMessage (`RequestId: … Error: …`) naming the request's own id, not the batch's.
     """
     if result.function_error is not None:
         error, kind = result.function_error, result.error_type
-        return [result.answering(rid, result.payload, error, kind) for rid in ids]
+        named = f"RequestId: {result.request_id} ".encode()
+        return [
+            result.answering(
+                rid, result.payload.replace(named, f"RequestId: {rid} ".encode(), 1), error, kind
+            )
+            for rid in ids
+        ]
     replies = decode_replies(result.payload)
     if len(replies) != len(ids):
         raise RuntimeError(f"a batch of {len(ids)} requests came back with {len(replies)} answers")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from lambeam.errors import ConfigError
 from lambeam.functions import LATEST, AliasInfo, CodeBundle, FunctionConfig, FunctionInfo
@@ -20,11 +21,17 @@ __all__ = [
     "code_from_zip_field",
     "config_with",
     "function_configuration",
+    "page",
     "routing_from",
 ]
 
 RUNTIME = "python3.11"  # what a Lambda client expects to see; instances run lambeam's Python
 _ROLE = f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/lambeam"
+# A listing without MaxItems returns at most this many (as Lambda's ListFunctions does) and a
+# NextMarker for the rest; MaxItems may ask for up to 10,000.
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 10_000
+Item = TypeVar("Item")
 _CONFIG_FIELDS = {
     "Handler": "handler",
     "Description": "description",
@@ -129,3 +136,54 @@ def _code_size(store: ArtifactStore, digest: str | None) -> int:
 
 def _arn_key(info: FunctionInfo) -> str:
     return f"{info.name}:{info.version}:{info.created_at.isoformat()}"
+
+
+def page(
+    items: Sequence[Item],
+    key: Callable[[Item], Any],
+    marker: str | None,
+    max_items: str | None,
+) -> tuple[list[Item], str | None]:
+    """One page of a listing, as Lambda pages them: the items after `marker` (a NextMarker an
+    earlier page gave), at most `max_items`, and the NextMarker of the rest (None on the last).
+
+    The marker holds the last item's `key` (a JSON value that orders the listing), so a page
+    starts where the last one stopped even when items were added or removed in between.
+    """
+    size = _max_items(max_items)
+    ordered = sorted(items, key=key)
+    if marker is not None:
+        after = _marker_key(marker)
+        try:
+            ordered = [item for item in ordered if _comparable(key(item)) > after]
+        except TypeError:  # a marker of another listing
+            raise ConfigError(f"Marker {marker!r} is not one this listing gave") from None
+    chosen = ordered[:size]
+    if len(ordered) <= size:
+        return chosen, None
+    last = json.dumps(key(chosen[-1]), separators=(",", ":")).encode()
+    return chosen, base64.urlsafe_b64encode(last).decode("ascii")
+
+
+def _max_items(value: str | None) -> int:
+    if value is None:
+        return DEFAULT_PAGE_SIZE
+    try:
+        size = int(value)
+    except ValueError:
+        size = 0
+    if not 1 <= size <= MAX_PAGE_SIZE:
+        raise ConfigError(f"MaxItems must be an integer from 1 to {MAX_PAGE_SIZE}, not {value!r}")
+    return size
+
+
+def _marker_key(marker: str) -> Any:
+    try:
+        return _comparable(json.loads(base64.urlsafe_b64decode(marker.encode("ascii"))))
+    except (ValueError, binascii.Error, UnicodeError):
+        raise ConfigError(f"Marker {marker!r} is not one this server gave") from None
+
+
+def _comparable(value: Any) -> Any:
+    # JSON gives lists where the key was a tuple.
+    return tuple(value) if isinstance(value, list) else value

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -19,7 +19,9 @@ from starlette.routing import BaseRoute, Route
 
 from lambeam.errors import ConfigError, LambeamError
 from lambeam.functions import (
+    AliasInfo,
     FunctionConfig,
+    FunctionInfo,
     PreconditionFailedError,
     create_alias,
     create_function,
@@ -46,6 +48,7 @@ from lambeam.server._lambda_shapes import (
     code_from_zip_field,
     config_with,
     function_configuration,
+    page,
     routing_from,
 )
 from lambeam.server._requests import MAX_MANAGEMENT_BODY, json_object, raw_headers, read_body
@@ -55,6 +58,7 @@ __all__ = ["lambda_routes"]
 _log = logging.getLogger(__name__)
 
 _BASE = "/2015-03-31/functions"
+Item = TypeVar("Item")
 
 
 def _signed(body_limit: int) -> Admit:
@@ -131,6 +135,27 @@ def _shape(gw: Gateway, info: Any) -> dict[str, Any]:
     return function_configuration(info, gw.project.store, gw.engine.region)
 
 
+def _paged(
+    request: Request,
+    field: str,
+    items: Sequence[Item],
+    key: Callable[[Item], Any],
+    shape: Callable[[Item], dict[str, Any]],
+) -> Response:
+    """A listing's page by its Marker and MaxItems parameters, with NextMarker when more follow."""
+    params = request.query_params
+    chosen, next_marker = page(items, key, params.get("Marker"), params.get("MaxItems"))
+    answer: dict[str, Any] = {field: [shape(item) for item in chosen]}
+    if next_marker is not None:
+        answer["NextMarker"] = next_marker
+    return _json(answer)
+
+
+def _version_key(info: FunctionInfo) -> tuple[str, int]:
+    """A listing's order: by function name, then $LATEST before the published versions."""
+    return info.name, info.number or 0
+
+
 async def _invoke(request: Request, gw: Gateway, body: bytes) -> Response:
     name, qualifier = _name_and_qualifier(request)
     result = await gw.invoker.invoke(
@@ -190,8 +215,19 @@ async def _get_configuration(request: Request, gw: Gateway, body: bytes) -> Resp
 
 
 async def _list_functions(request: Request, gw: Gateway, body: bytes) -> Response:
-    infos = await asyncio.to_thread(list_functions, gw.project.db)
-    return _json({"Functions": [_shape(gw, info) for info in infos]})
+    which = request.query_params.get("FunctionVersion")
+    if which not in (None, "ALL"):
+        raise ConfigError(f"FunctionVersion must be ALL, not {which!r}")
+    db = gw.project.db
+
+    def listing() -> list[FunctionInfo]:
+        latest = list_functions(db)
+        if which is None:
+            return latest
+        return [info for function in latest for info in list_versions(db, function.name)]
+
+    infos = await asyncio.to_thread(listing)
+    return _paged(request, "Functions", infos, _version_key, lambda info: _shape(gw, info))
 
 
 async def _delete_function(request: Request, gw: Gateway, body: bytes) -> Response:
@@ -257,7 +293,7 @@ async def _publish(request: Request, gw: Gateway, body: bytes) -> Response:
 async def _list_versions(request: Request, gw: Gateway, body: bytes) -> Response:
     name, _ = _name_and_qualifier(request)
     infos = await asyncio.to_thread(list_versions, gw.project.db, name)
-    return _json({"Versions": [_shape(gw, info) for info in infos]})
+    return _paged(request, "Versions", infos, _version_key, lambda info: _shape(gw, info))
 
 
 async def _create_alias(request: Request, gw: Gateway, body: bytes) -> Response:
@@ -286,7 +322,20 @@ async def _get_alias(request: Request, gw: Gateway, body: bytes) -> Response:
 async def _list_aliases(request: Request, gw: Gateway, body: bytes) -> Response:
     name, _ = _name_and_qualifier(request)
     aliases = await asyncio.to_thread(list_aliases, gw.project.db, name)
-    return _json({"Aliases": [alias_configuration(a, gw.engine.region) for a in aliases]})
+    version = request.query_params.get("FunctionVersion")
+    if version is not None:  # only the aliases that send traffic to that version
+        aliases = [a for a in aliases if version in (a.version, _additional(a))]
+    return _paged(
+        request,
+        "Aliases",
+        aliases,
+        lambda alias: alias.name,
+        lambda alias: alias_configuration(alias, gw.engine.region),
+    )
+
+
+def _additional(alias: AliasInfo) -> str | None:
+    return alias.routing["additional_version"] if alias.routing else None
 
 
 async def _update_alias(request: Request, gw: Gateway, body: bytes) -> Response:

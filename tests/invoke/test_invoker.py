@@ -288,9 +288,12 @@ def test_a_model_function_is_held_to_its_timeout_and_memory_limit(setup) -> None
     assert json.loads(fine.payload)["predictions"] == pytest.approx([60.0])
     slow = call(5000)
     assert slow.function_error == "Unhandled"
-    assert json.loads(slow.payload)["errorMessage"].endswith("Task timed out after 2.00 seconds")
+    # Each request of the batch that failed is named by its own id, not the batch's.
+    timed_out = f"RequestId: {slow.request_id} Error: Task timed out after 2.00 seconds"
+    assert json.loads(slow.payload)["errorMessage"] == timed_out
     greedy = call(-5000)
     assert json.loads(greedy.payload)["errorType"] == "Runtime.OutOfMemory"
+    assert json.loads(greedy.payload)["errorMessage"].startswith(f"RequestId: {greedy.request_id} ")
     again = call(30)
     assert again.function_error is None and json.loads(again.payload) == json.loads(fine.payload)
 

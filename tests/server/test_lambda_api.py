@@ -157,6 +157,72 @@ def test_boto3_creates_invokes_versions_and_aliases_a_code_function(
     assert _error_code(missing) == ("ResourceNotFoundException", 404)
 
 
+def test_listings_page_with_marker_and_max_items(gateway_server: RunningServer) -> None:
+    # boto3's paginators follow NextMarker; a page starts after the last one's item even when
+    # items are removed in between; FunctionVersion=ALL lists the published versions too.
+    client = _client(gateway_server)
+    names = [f"paged-{letter}" for letter in "abcde"]
+    for name in reversed(names):
+        client.create_function(
+            FunctionName=name, Runtime="python3.11", Role="arn:aws:iam::000000000000:role/x",
+            Handler="app.handler", Code={"ZipFile": _code("one")},
+        )
+    try:
+        paginator = client.get_paginator("list_functions")
+        pages = list(paginator.paginate(PaginationConfig={"PageSize": 2}))
+        listed = [f["FunctionName"] for p in pages for f in p["Functions"]]
+        assert [n for n in listed if n.startswith("paged-")] == names
+        assert all(len(p["Functions"]) <= 2 for p in pages) and "NextMarker" not in pages[-1]
+
+        first = client.list_functions(MaxItems=2)
+        assert len(first["Functions"]) == 2 and first["NextMarker"]
+        client.delete_function(FunctionName=first["Functions"][-1]["FunctionName"])
+        rest = client.list_functions(Marker=first["NextMarker"], MaxItems=100)
+        after = [f["FunctionName"] for f in first["Functions"] + rest["Functions"]]
+        assert len(after) == len(set(after)) and "NextMarker" not in rest
+
+        client.publish_version(FunctionName="paged-e")
+        client.update_function_code(FunctionName="paged-e", ZipFile=_code("two"), Publish=True)
+        every = client.list_functions(FunctionVersion="ALL", MaxItems=10_000)["Functions"]
+        assert [f["Version"] for f in every if f["FunctionName"] == "paged-e"] == [
+            "$LATEST", "1", "2"
+        ]
+        versions = client.get_paginator("list_versions_by_function").paginate(
+            FunctionName="paged-e", PaginationConfig={"PageSize": 1}
+        )
+        assert [v["Version"] for p in versions for v in p["Versions"]] == ["$LATEST", "1", "2"]
+
+        client.create_alias(FunctionName="paged-e", Name="old", FunctionVersion="1")
+        client.create_alias(
+            FunctionName="paged-e", Name="new", FunctionVersion="2",
+            RoutingConfig={"AdditionalVersionWeights": {"1": 0.5}},
+        )
+        client.create_alias(FunctionName="paged-e", Name="dev", FunctionVersion="$LATEST")
+        aliases = client.get_paginator("list_aliases").paginate(
+            FunctionName="paged-e", PaginationConfig={"PageSize": 2}
+        )
+        assert [a["Name"] for p in aliases for a in p["Aliases"]] == ["dev", "new", "old"]
+        on_one = client.list_aliases(FunctionName="paged-e", FunctionVersion="1")["Aliases"]
+        assert [a["Name"] for a in on_one] == ["new", "old"]
+
+        with pytest.raises(ClientError) as garbage:
+            client.list_functions(Marker="not-a-marker")
+        assert _error_code(garbage) == ("InvalidParameterValueException", 400)
+        assert "Marker" in garbage.value.response["Error"]["Message"]
+        with pytest.raises(ClientError) as other_listing:
+            client.list_aliases(FunctionName="paged-e", Marker=first["NextMarker"])
+        assert _error_code(other_listing) == ("InvalidParameterValueException", 400)
+        with pytest.raises(ClientError) as which:
+            client.list_functions(FunctionVersion="LATEST")
+        assert _error_code(which) == ("InvalidParameterValueException", 400)
+    finally:
+        for name in names:
+            try:
+                client.delete_function(FunctionName=name)
+            except ClientError:
+                pass
+
+
 def test_lambdas_errors_come_back_as_boto3_exceptions(gateway_server: RunningServer) -> None:
     client = _client(gateway_server)
     with pytest.raises(client.exceptions.ResourceNotFoundException):
