@@ -11,7 +11,15 @@ import click
 import typer
 from rich.markup import escape
 
-from lambeam.cli import _datasets, _functions, _models, _project, _server, _training
+from lambeam.cli import (
+    _datasets,
+    _function_admin,
+    _functions,
+    _models,
+    _project,
+    _server,
+    _training,
+)
 from lambeam.cli._console import err_console
 from lambeam.errors import LambeamError
 
@@ -65,6 +73,7 @@ _server.register(app)
 app.add_typer(_datasets.pipeline_app, name="pipeline")
 app.add_typer(_datasets.datasets_app, name="datasets")
 app.add_typer(_models.models_app, name="models")
+app.add_typer(_function_admin.functions_app, name="functions")
 
 
 def main(argv: list[str] | None = None) -> int:

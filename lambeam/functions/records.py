@@ -73,6 +73,13 @@ class AliasInfo:
     revision_id: str
     updated_at: datetime
 
+    @property
+    def versions(self) -> tuple[str, ...]:
+        """The versions it sends traffic to: its own, then the additional one if it routes."""
+        if self.routing:
+            return self.version, str(self.routing["additional_version"])
+        return (self.version,)
+
     def choose(self, rng: Callable[[], float]) -> str:
         """The version one invocation runs: the additional one when `rng()` < its weight."""
         if self.routing and rng() < float(self.routing["weight"]):

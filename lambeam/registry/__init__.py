@@ -9,9 +9,10 @@ when one converts (trusted only once it agrees with scikit-learn on held-out row
 metrics, params and lineage.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from lambeam.registry.aliases import alias_history, remove_alias, set_alias
 from lambeam.registry.compare import compare_model_versions, metric_direction
-from lambeam.registry.onnx_export import ATOL, RTOL, compare_outputs, onnx_feed
 from lambeam.registry.records import ModelSummary, ModelVersion
 from lambeam.registry.refs import ModelRef, parse_model_ref
 from lambeam.registry.signature import validate_signature
@@ -22,6 +23,9 @@ from lambeam.registry.versions import (
     register_model_version,
 )
 from lambeam.storage.trusted import TRUSTED_MODULES
+
+if TYPE_CHECKING:
+    from lambeam.registry.onnx_export import ATOL, RTOL, compare_outputs, onnx_feed
 
 __all__ = [
     "ATOL",
@@ -47,3 +51,15 @@ __all__ = [
 ]
 
 ONNX_STATUSES = ("trusted", "disagrees", "unconvertible", "unchecked")
+
+_ONNX_NAMES = frozenset({"ATOL", "RTOL", "compare_outputs", "onnx_feed"})
+
+
+def __getattr__(name: str) -> Any:
+    # The ONNX export imports scikit-learn (about a second): what only reads the registry, such
+    # as a CLI command resolving a function's model, does not pay for it.
+    if name in _ONNX_NAMES:
+        from lambeam.registry import onnx_export
+
+        return getattr(onnx_export, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

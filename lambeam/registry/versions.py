@@ -10,9 +10,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -22,7 +21,6 @@ from lambeam.errors import (
     ModelNotFoundError,
     TrainingError,
 )
-from lambeam.registry.onnx_export import export_onnx
 from lambeam.registry.records import ModelSummary, ModelVersion
 from lambeam.registry.refs import check_model_name, parse_model_ref
 from lambeam.registry.signature import validate_signature
@@ -30,7 +28,9 @@ from lambeam.storage import ArtifactStore, Database, current_user, utcnow
 from lambeam.storage.database import as_utc
 from lambeam.storage.jsonable import jsonable
 from lambeam.storage.schema import DatasetVersionRow, ModelAliasRow, ModelRow, ModelVersionRow
-from lambeam.storage.trusted import dump_pipeline
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "get_model_version",
@@ -70,6 +70,9 @@ def register_model_version(
     for what, value in (("task", task), ("estimator", estimator)):
         if not isinstance(value, str) or not value:
             raise TrainingError(f"model {model!r}: {what} must be a non-empty string")
+    from lambeam.registry.onnx_export import export_onnx  # scikit-learn: only when registering
+    from lambeam.storage.trusted import dump_pipeline
+
     signature = jsonable(validate_signature(signature))
     data, trusted_types = dump_pipeline(
         pipeline, trusted_extra=trusted_extra, what=f"model {model!r}"

@@ -19,7 +19,6 @@ from starlette.routing import BaseRoute, Route
 
 from lambeam.errors import ConfigError, LambeamError
 from lambeam.functions import (
-    AliasInfo,
     FunctionConfig,
     FunctionInfo,
     PreconditionFailedError,
@@ -324,7 +323,7 @@ async def _list_aliases(request: Request, gw: Gateway, body: bytes) -> Response:
     aliases = await asyncio.to_thread(list_aliases, gw.project.db, name)
     version = request.query_params.get("FunctionVersion")
     if version is not None:  # only the aliases that send traffic to that version
-        aliases = [a for a in aliases if version in (a.version, _additional(a))]
+        aliases = [a for a in aliases if version in a.versions]
     return _paged(
         request,
         "Aliases",
@@ -332,10 +331,6 @@ async def _list_aliases(request: Request, gw: Gateway, body: bytes) -> Response:
         lambda alias: alias.name,
         lambda alias: alias_configuration(alias, gw.engine.region),
     )
-
-
-def _additional(alias: AliasInfo) -> str | None:
-    return alias.routing["additional_version"] if alias.routing else None
 
 
 async def _update_alias(request: Request, gw: Gateway, body: bytes) -> Response:
@@ -397,4 +392,3 @@ def lambda_routes() -> list[BaseRoute]:
         Route(concurrency, _endpoint(_put_concurrency), methods=["PUT"]),
         Route(concurrency, _endpoint(_delete_concurrency), methods=["DELETE"]),
     ]
-

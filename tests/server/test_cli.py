@@ -84,6 +84,52 @@ def test_deploy_invoke_and_logs(root: Path) -> None:
     assert unknown.returncode != 0 and "nosuch" in unknown.stderr and unknown.stdout == ""
 
 
+def test_functions_list_show_publish_alias_and_delete(root: Path) -> None:
+    assert lambeam(root, "deploy", "hello").returncode == 0
+    published = lambeam(root, "functions", "publish", "hello", "-d", "first", "--json")
+    assert published.returncode == 0, published.stderr
+    first = json.loads(published.stdout)
+    assert first["version"] != "$LATEST" and first["description"] == "first"
+    (root / "hello" / "app.py").write_text(APP.replace("world", "second"))
+    assert lambeam(root, "apply").returncode == 0
+    second = json.loads(lambeam(root, "functions", "publish", "hello", "--json").stdout)
+    assert int(second["version"]) == int(first["version"]) + 1
+
+    made = lambeam(root, "functions", "alias", "set", "hello", "prod", first["version"])
+    assert made.returncode == 0 and made.stdout.startswith("created hello:prod"), made.stderr
+    moved = lambeam(
+        root, "functions", "alias", "set", "hello", "prod", first["version"],
+        "--weight", f"{second['version']}=0.25", "--json",
+    )
+    assert json.loads(moved.stdout)["routing"] == {
+        "additional_version": second["version"], "weight": 0.25,
+    }
+    listing = lambeam(root, "functions", "ls")
+    assert listing.returncode == 0 and "hello" in listing.stdout and "75%" in listing.stdout
+    versions = json.loads(lambeam(root, "functions", "ls", "hello", "--json").stdout)
+    assert [v["version"] for v in versions][:1] == ["$LATEST"]
+    assert {first["version"], second["version"]} <= {v["version"] for v in versions}
+    shown = json.loads(lambeam(root, "functions", "show", "hello", "-q", "prod", "--json").stdout)
+    assert shown["version"] == first["version"] and shown["aliases"][0]["name"] == "prod"
+    summary = lambeam(root, "functions", "show", "hello")
+    assert "app.handler" in summary.stdout and "10 s" in summary.stdout
+
+    bad = lambeam(root, "functions", "alias", "set", "hello", "prod", "1", "--weight", "half")
+    assert bad.returncode != 0 and "VERSION=WEIGHT" in bad.stderr
+    nowhere = lambeam(root, "functions", "alias", "set", "hello", "prod", "99")
+    assert nowhere.returncode != 0 and "hello:99" in nowhere.stderr  # the version, not the alias
+    in_use = lambeam(root, "functions", "rm", "hello", "--version", first["version"])
+    assert in_use.returncode != 0 and "prod" in in_use.stderr  # an alias still points at it
+    assert lambeam(root, "functions", "alias", "rm", "hello", "prod").returncode == 0
+    gone = lambeam(root, "functions", "alias", "rm", "hello", "prod")
+    assert gone.returncode != 0 and "hello:prod" in gone.stderr
+    assert lambeam(root, "functions", "rm", "hello", "--version", first["version"]).returncode == 0
+    assert lambeam(root, "functions", "rm", "hello").returncode == 0
+    assert json.loads(lambeam(root, "functions", "ls", "--json").stdout) == []
+    missing = lambeam(root, "functions", "show", "hello")
+    assert missing.returncode != 0 and "hello" in missing.stderr
+
+
 def test_server_listens_on_loopback_and_answers_health(root: Path) -> None:
     port = free_port()
     process = subprocess.Popen(
