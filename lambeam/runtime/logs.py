@@ -7,6 +7,7 @@ reads it back, optionally following it like `tail -F`.
 
 from __future__ import annotations
 
+import fcntl
 import glob
 import math
 import os
@@ -101,7 +102,8 @@ class FileLogSink:
     a new file starts; at most `backups` rotated files are kept, so a function's logs never take
     more than about `(backups + 1) * max_bytes`. An invocation's log text is never split between
     two files. Files stay open between writes (each write is flushed, so readers see it at once);
-    `close` lets go of them.
+    `close` lets go of them. Several processes may write one folder (a server and a CLI `lambeam
+    invoke`): a write holds a lock on the folder, so they rotate a file together.
     """
 
     def __init__(
@@ -113,6 +115,7 @@ class FileLogSink:
         self.max_bytes = max_bytes
         self.backups = backups
         self._files: dict[str, RotatingFileHandler] = {}
+        self._lock: int | None = None  # the folder, open: what writers of its files lock
 
     def path(self, function_name: str) -> Path:
         """The file holding `function_name`'s latest logs (names are validated by FunctionSpec)."""
@@ -131,29 +134,45 @@ class FileLogSink:
         """Append one invocation's log text (rotating the file first if it would pass its size)."""
         handler = self._files.get(function_name)
         if handler is None:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            handler = RotatingFileHandler(
-                self.path(function_name),
-                maxBytes=self.max_bytes,
-                backupCount=self.backups,
-                encoding="utf-8",
-            )
-            self._files[function_name] = handler
-        # The handler's rotation, without a LogRecord and its formatting per write (a tenth of
-        # the cost, on the event loop); an error writing is raised, not printed.
-        stream = handler.stream
-        size = stream.tell()
-        if size and size + len(text) >= self.max_bytes:
-            handler.doRollover()
-            stream = handler.stream
-        stream.write(text)
-        stream.flush()
+            handler = self._files[function_name] = self._open(function_name)
+        if self._lock is None:
+            self._lock = os.open(self.folder, os.O_RDONLY)
+        # Another process (a CLI `lambeam invoke` beside the server) may write and rotate this
+        # file too: the check, the rotation and the write hold a lock on the folder, and a file
+        # the other rotated away is let go of for the one its path names now.
+        fcntl.flock(self._lock, fcntl.LOCK_EX)
+        try:
+            written = os.fstat(handler.stream.fileno())
+            if _renamed(handler.baseFilename, written):
+                handler.close()
+                handler = self._files[function_name] = self._open(function_name)
+                written = os.fstat(handler.stream.fileno())
+            # The handler's rotation, without a LogRecord and its formatting per write (a
+            # tenth of the cost, on the event loop); an error writing is raised, not printed.
+            if written.st_size and written.st_size + len(text) >= self.max_bytes:
+                handler.doRollover()
+            handler.stream.write(text)
+            handler.stream.flush()
+        finally:
+            fcntl.flock(self._lock, fcntl.LOCK_UN)
+
+    def _open(self, function_name: str) -> RotatingFileHandler:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        return RotatingFileHandler(
+            self.path(function_name),
+            maxBytes=self.max_bytes,
+            backupCount=self.backups,
+            encoding="utf-8",
+        )
 
     def close(self) -> None:
         """Close the open log files (writing again reopens them)."""
         files, self._files = self._files, {}
         for handler in files.values():
             handler.close()
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
 
     def read(
         self,
@@ -169,15 +188,16 @@ class FileLogSink:
 
         A partial last line is held back until its newline arrives.
         """
+        olds, current = self._opened(function_name)
         pending = ""
-        for old in self.rotated(function_name):
-            pending += old.read_text(encoding="utf-8", errors="replace")
+        for old in olds:
+            with old:
+                pending += old.read()
         path = self.path(function_name)
-        current: TextIO | None = None
         try:
             while True:
                 if current is None and path.exists():
-                    current = open(path, encoding="utf-8", errors="replace")  # noqa: SIM115
+                    current = _open_text(path)
                 rotated = False
                 if current is not None:
                     pending += current.read()
@@ -199,6 +219,35 @@ class FileLogSink:
         finally:
             if current is not None:
                 current.close()
+
+    def _opened(self, function_name: str) -> tuple[list[TextIO], TextIO | None]:
+        """The function's rotated files, oldest first, and its latest (None if there is none),
+        opened together under the writers' lock: a rotation cannot move a file between listing
+        and opening it, and what is open stays readable however the files move later."""
+        try:
+            lock = os.open(self.folder, os.O_RDONLY)
+        except FileNotFoundError:
+            return [], None
+        try:
+            fcntl.flock(lock, fcntl.LOCK_SH)
+            olds = [_open_text(path) for path in self.rotated(function_name)]
+            path = self.path(function_name)
+            return olds, _open_text(path) if path.exists() else None
+        finally:
+            os.close(lock)  # and with it the lock
+
+
+def _open_text(path: Path) -> TextIO:
+    return open(path, encoding="utf-8", errors="replace")
+
+
+def _renamed(path: str, opened: os.stat_result) -> bool:
+    """Whether `path` names another file than the one `opened` describes now (or none)."""
+    try:
+        now = os.stat(path)
+    except FileNotFoundError:
+        return True
+    return (now.st_ino, now.st_dev) != (opened.st_ino, opened.st_dev)
 
 
 def _moved_away(path: Path, handle: TextIO) -> bool:

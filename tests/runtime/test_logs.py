@@ -160,3 +160,47 @@ def test_the_follow_reader_carries_on_across_a_rotation(tmp_path: Path) -> None:
     for line in sink.read("busy", follow=True, stop=stop, sleep=write_more):
         seen.append(line)  # noqa: PERF402 - stop() reads it while the reader runs
     assert "".join(seen) == "".join(texts)  # every line once, in order, through 5 rotations
+
+
+def test_two_writers_of_one_log_rotate_it_together(tmp_path: Path) -> None:
+    # A server and a CLI `lambeam invoke` write the same function's log: each is its own sink.
+    # Whoever rotates, the other writes on in the new file, and nothing is lost or reordered.
+    server, cli = FileLogSink(tmp_path, max_bytes=300), FileLogSink(tmp_path, max_bytes=300)
+    texts = [_invocation_log(n) for n in range(30)]
+    for n, text in enumerate(texts):
+        (server if n % 3 else cli).write("shared", text)
+    server.close()
+    cli.close()
+    kept = "".join(server.read("shared"))
+    assert kept == "".join(texts[len(texts) - kept.count("START") :])
+    assert kept.count("START") >= 12  # 3 backups and the current file, each past 200 bytes
+    assert all(p.stat().st_size <= 300 for p in tmp_path.glob("shared.log*"))
+
+
+def test_a_rotation_while_the_reader_starts_skips_nothing(tmp_path: Path) -> None:
+    # The reader lists the rotated files, then reads them: a writer that would rotate in
+    # between (forced here, right after the listing) waits until the reader has them all open.
+    writer, reader = FileLogSink(tmp_path, max_bytes=300), FileLogSink(tmp_path, max_bytes=300)
+    texts = [_invocation_log(n) for n in range(20)]
+    for text in texts:
+        writer.write("shared", text)
+    big = "START RequestId: big\n" + "x" * 250 + "\nEND RequestId: big\n"  # it must rotate
+    late = threading.Thread(target=writer.write, args=("shared", big))
+    listing = reader.rotated
+    held: list[bool] = []
+
+    def listed_then_rotated(name: str) -> list[Path]:
+        found = listing(name)
+        late.start()
+        late.join(0.5)
+        held.append(late.is_alive())  # the writer is kept waiting
+        return found
+
+    reader.rotated = listed_then_rotated  # type: ignore[method-assign]
+    kept = "".join(reader.read("shared"))
+    late.join(10)
+    assert held == [True]
+    # What was there when the reader started, whole and in order; the late write after it.
+    assert kept.count("START") >= 10 and "big" not in kept
+    assert kept == "".join(texts[-kept.count("START") :])
+    assert "".join(writer.read("shared")).endswith(big)
