@@ -16,7 +16,7 @@ from lambeam.storage import ArtifactStore, Database
 __all__ = ["Project", "init_project"]
 
 _TEMPLATE = """\
-# lambeam project: pipelines, training jobs and (later) functions, declared.
+# lambeam project: pipelines, training jobs and functions, declared.
 [project]
 name = "{name}"
 
@@ -36,6 +36,16 @@ name = "{name}"
 # dataset = "example"
 # estimator = "sklearn.ensemble.RandomForestClassifier"
 # params = {{ n_estimators = 200, random_state = 0 }}
+
+# Functions, deployed with `lambeam apply` and served by `lambeam server`:
+# [functions.example-api]               # a model function: a registry model behind an API
+# model = "example@prod"                # or "example:3"
+# memory = 1024                         # MB (default 512); timeout = 30 (s, at most 900)
+#
+# [functions.hello]                     # a code function: handler(event, context)
+# code = "hello"                        # a folder (or .zip) with app.py; requirements.txt optional
+# handler = "app.handler"
+# environment = {{ GREETING = "hi" }}
 """
 
 

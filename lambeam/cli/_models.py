@@ -73,7 +73,7 @@ def show(
     console.print(f"  aliases: {', '.join(version.aliases) or '-'}", markup=False)
     console.print(f"  dataset: {version.lineage.get('dataset', {}).get('ref', '-')}", markup=False)
     console.print(f"  created: {version.created_at:%Y-%m-%d %H:%M:%S} by {version.created_by} in {version.duration_s:.1f}s")
-    console.print(f"  onnx: {version.onnx_status} {version.onnx_check or ''}", markup=False)
+    console.print(f"  onnx: {version.onnx_summary} {version.onnx_check or ''}", markup=False)
     console.print(f"  params: {version.params}", markup=False)
     inputs = ", ".join(f"{i['name']}:{i['type']}" for i in version.signature.get("inputs", []))
     console.print(f"  inputs: {inputs}", markup=False)

@@ -34,7 +34,7 @@ def train(
         return
     console.print(
         f"registered [bold]{version.ref}[/] ({version.task}, {version.estimator}) "
-        f"in {version.duration_s:.1f}s; ONNX: {version.onnx_status}"
+        f"in {version.duration_s:.1f}s; ONNX {escape(version.onnx_summary)}"
     )
     if result.search is not None:
         best = result.search.best

@@ -26,7 +26,8 @@ from lambeam.errors import AliasNotFoundError, ConfigError, ModelNotFoundError
 from lambeam.functions.bundles import CodeBundle
 from lambeam.functions.config import FunctionConfig, batching_from, check_function_name
 from lambeam.functions.definitions import create_function, deploy_latest, get_function
-from lambeam.functions.errors import FunctionNotFoundError
+from lambeam.functions.errors import CodeBundleError, FunctionNotFoundError
+from lambeam.functions.handlers import check_handler
 from lambeam.functions.records import FunctionInfo
 from lambeam.project import Project
 from lambeam.registry import parse_model_ref
@@ -137,6 +138,13 @@ def apply(project: Project, names: Iterable[str] | None = None) -> list[ApplyRes
 def _apply_one(project: Project, declaration: Declaration) -> ApplyResult:
     db, store, name = project.db, project.store, declaration.name
     bundle = declaration.bundle()
+    handler = declaration.config.handler
+    if bundle is not None and handler is not None:
+        try:
+            check_handler(bundle, handler)
+        except CodeBundleError as exc:
+            where = f"{project.settings.config_path.name} [functions.{name}]"
+            raise CodeBundleError(f"{where} handler = {handler!r}: {exc}") from None
     try:
         current = get_function(db, name)
     except FunctionNotFoundError:

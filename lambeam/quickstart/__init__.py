@@ -76,7 +76,7 @@ def run_quickstart(directory: Path, reporter: Reporter | None = None) -> Quickst
             version = run_training(project, job, reporter).model_version
             estimator = version.estimator.rsplit(".", 1)[-1]
             summary.lines.append(
-                f"train {job}: {version.ref} ({estimator}), ONNX {version.onnx_status}"
+                f"train {job}: {version.ref} ({estimator}), ONNX {version.onnx_summary}"
             )
             summary.metrics[version.ref] = version.metrics
             if job in _CANDIDATES:

@@ -11,6 +11,13 @@ from lambeam.storage.trusted import load_pipeline
 
 __all__ = ["ModelSummary", "ModelVersion"]
 
+_ONNX_WORDS = {
+    "trusted": "trusted (served by ONNX Runtime)",
+    "disagrees": "disagrees with scikit-learn on held-out rows (served by scikit-learn)",
+    "unconvertible": "unconvertible (served by scikit-learn)",
+    "unchecked": "unchecked: no held-out rows to compare (served by scikit-learn)",
+}
+
 
 @dataclass
 class ModelVersion:
@@ -41,6 +48,11 @@ class ModelVersion:
     def ref(self) -> str:
         """The version's name, `model:number`."""
         return f"{self.name}:{self.number}"
+
+    @property
+    def onnx_summary(self) -> str:
+        """The ONNX status in words, with what a function serving this version runs."""
+        return _ONNX_WORDS.get(self.onnx_status, self.onnx_status)
 
     def load(self) -> Any:
         """The fitted scikit-learn Pipeline, loaded from skops with the recorded trusted types."""

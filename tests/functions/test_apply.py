@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from sklearn.linear_model import LogisticRegression
 
 from lambeam.errors import ConfigError, ModelNotFoundError
-from lambeam.functions import Batching, apply, get_function, publish_version
+from lambeam.functions import (
+    Batching,
+    CodeBundle,
+    FunctionNotFoundError,
+    apply,
+    get_function,
+    publish_version,
+)
+from lambeam.functions.handlers import check_handler
 from lambeam.project import Project
 from lambeam.registry import set_alias
 from tests.functions.conftest import write_code
@@ -137,3 +146,68 @@ def test_a_model_that_does_not_exist_is_named_with_its_function(tmp_path: Path) 
             apply(project)
     finally:
         project.close()
+
+
+@pytest.mark.parametrize(
+    ("files", "handler", "message"),
+    [
+        (
+            {"app.py": "def handle(event, context):\n    return 1\n"},
+            "app.handler",
+            "app.py defines no 'handler' at module level",
+        ),
+        (
+            {"app.py": "def handler(event, context)\n    return 1\n"},
+            "app.handler",
+            "app.py line 1: expected ':'",
+        ),
+        (
+            {"main.py": "def handler(e, c):\n    return 1\n"},
+            "app.handler",
+            "the code has no app.py (nor app/__init__.py)",
+        ),
+        ({"pkg/api.py": "x = 1\n"}, "pkg.api.handler", "pkg/api.py defines no 'handler'"),
+    ],
+)
+def test_a_handler_that_cannot_load_is_refused_at_deploy(
+    tmp_path: Path, files: dict[str, str], handler: str, message: str
+) -> None:
+    root = tmp_path / "demo"
+    code = root / "hello"
+    code.mkdir(parents=True)
+    for name, text in files.items():
+        (code / name).parent.mkdir(parents=True, exist_ok=True)
+        (code / name).write_text(text)
+    (root / "lambeam.toml").write_text(
+        f'[functions.hello]\ncode = "hello"\nhandler = "{handler}"\n'
+    )
+    project = Project.open(root, environ={})
+    try:
+        where = f"lambeam.toml [functions.hello] handler = '{handler}': "
+        with pytest.raises(ConfigError, match=re.escape(where + message)):
+            apply(project)
+        with pytest.raises(FunctionNotFoundError):  # nothing was deployed
+            get_function(project.db, "hello")
+    finally:
+        project.close()
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import json\n\nif True:\n    def handler(event, context):\n        return 1\n",
+        "try:\n    from fast import handler\nexcept ImportError:\n    handler = print\n",
+        "from handlers import *\n",  # names a reading cannot see are given the benefit of the doubt
+        "def __getattr__(name):\n    return print\n",
+        "globals()['handler'] = print\n",
+        "class handler:\n    pass\n",
+    ],
+)
+def test_a_handler_bound_at_module_level_in_any_way_is_accepted(
+    tmp_path: Path, source: str
+) -> None:
+    code = write_code(tmp_path / "code", {"app.py": source})
+    check_handler(CodeBundle.from_directory(code), "app.handler")
+    # A module missing from the bundle may come from its requirements.
+    code = write_code(tmp_path / "req", {"requirements.txt": "fastlib\n"})
+    check_handler(CodeBundle.from_directory(code), "fastlib.api.handler")

@@ -78,6 +78,9 @@ def test_load_runner_serves_onnx_only_when_the_graph_is_trusted(models: Models) 
     runner = load_runner(fallback)
     assert runner.kind == "sklearn" and runner.model == fallback.ref
     assert runner.predict(HELD_OUT).predictions == fallback.load().predict(HELD_OUT).tolist()
+    # What the CLI says of a version's ONNX status names the runner a function would use.
+    assert models.logistic.onnx_summary == "trusted (served by ONNX Runtime)"
+    assert fallback.onnx_summary.endswith("(served by scikit-learn)")
 
 
 def test_runners_are_single_threaded(models: Models) -> None:
