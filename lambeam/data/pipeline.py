@@ -143,7 +143,8 @@ def _input_columns(
 ) -> list[dict[str, Any]]:
     """The raw columns a served model takes: all but the label and the dropped ones (the split
     key among them), except a dropped column a transform step may read: one a derive expression
-    names, or any, when a function step (user code) runs."""
+    names, or any, when a function step (user code) runs. A column declared with an impute
+    operation is `nullable` (its transform fills a missing value) even if the data had none."""
     unused = {spec.split.key, *spec.drop}
     if any(step.kind == "function" for step in spec.transform_steps):
         unused = set()
@@ -151,6 +152,7 @@ def _input_columns(
         expressions = [e for step in spec.transform_steps for e in step.derive.values()]
         unused = {c for c in unused if c is not None and not _named_in(c, expressions)}
     excluded = {spec.label, *unused}
+    imputed = {name for name, ops in spec.columns.items() if ops and ops[0].name == "impute"}
     columns = []
     for name, typ in raw_types.items():
         if name in excluded:
@@ -160,7 +162,10 @@ def _input_columns(
         categories = (
             [v for v, _ in vocabulary] if typ == "string" and vocabulary is not None else None
         )
-        columns.append({"name": name, "type": typ, "categories": categories})
+        column: dict[str, Any] = {"name": name, "type": typ, "categories": categories}
+        if name in imputed:
+            column["nullable"] = True
+        columns.append(column)
     return columns
 
 

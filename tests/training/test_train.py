@@ -12,6 +12,7 @@ import pytest
 from lambeam.config import Settings
 from lambeam.data import run_pipeline
 from lambeam.errors import DatasetNotFoundError, TrainingError
+from lambeam.inference import InvalidInputError, parse_request
 from lambeam.project import Project
 from lambeam.registry import get_model_version
 from lambeam.training import parse_train_spec, train
@@ -46,6 +47,7 @@ PIPELINES = {
     "reg": {"label": "y_reg", "drop": ["y_cls", "text", "topic"]},
     "unlabelled": {"drop": ["y_cls", "y_reg", "text", "topic"]},
     "text": {"label": "topic", "drop": ["x1", "x2", "cat", "y_cls", "y_reg"], "columns": {"text": ["tfidf"]}},
+    "imputed": {"label": "y_reg", "drop": ["y_cls", "text", "topic"], "columns": {"x2": ["impute:median", "standardize"]}},
 }
 
 
@@ -158,3 +160,19 @@ def test_bad_training_input_registers_nothing(project: Project, dataset: str, es
     with pytest.raises(error, match=message):
         _train(project, dataset, estimator)
     assert {m.name: m.versions for m in list_models(project.db)} == before
+
+
+def test_a_declared_imputation_makes_its_column_nullable_at_serving(project: Project) -> None:
+    # x2 has no missing value in the data; declared with impute:median, a request may leave it
+    # out (null), as the transform fills it. Without one it stays required.
+    imputed = _train(project, "imputed", "sklearn.linear_model.LinearRegression").model_version
+    plain = _train(project, "reg", "sklearn.linear_model.LinearRegression").model_version
+    nullable = {i["name"]: i["nullable"] for i in imputed.signature["inputs"]}
+    assert nullable == {"x1": True, "x2": True, "cat": False}
+    assert {i["name"]: i["nullable"] for i in plain.signature["inputs"]}["x2"] is False
+    row = {"x1": 0.5, "x2": None, "cat": "red"}
+    request = parse_request({"instances": [row]}, imputed.signature)
+    predicted = imputed.load().predict(request.frame)
+    assert np.isfinite(predicted).all()
+    with pytest.raises(InvalidInputError, match="'x2'.*not nullable"):
+        parse_request({"instances": [row]}, plain.signature)
