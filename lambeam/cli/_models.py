@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from lambeam.cli._console import console, print_json
+from lambeam.cli._console import cell, console, print_json
 from lambeam.cli._context import open_project
 from lambeam.cli._training import metrics_table
 
@@ -100,8 +100,29 @@ def compare(
     if as_json:
         print_json(comparison)
         return
-    by_ref = {v["ref"]: v.get("metrics", {}) for v in comparison["versions"]}
-    console.print(metrics_table(by_ref))
+    versions = comparison["versions"]
+    refs = [v["ref"] for v in versions]
+    facts = Table("", *refs)
+    facts.add_row("estimator", *(escape(v["estimator"].rsplit(".", 1)[-1]) for v in versions))
+    for label, key in (("dataset", "dataset"), ("onnx", "onnx_status")):
+        facts.add_row(label, *(escape(cell(v.get(key))) for v in versions))
+    facts.add_row("aliases", *(escape(", ".join(v["aliases"]) or "-") for v in versions))
+    console.print(facts)
+    console.print(metrics_table({v["ref"]: v.get("metrics", {}) for v in versions}))
+    # Only the params that differ: an estimator has dozens, most of them its defaults.
+    differing = {
+        name: values
+        for name, values in comparison["params"].items()
+        if len({repr(values[ref]) for ref in refs}) > 1
+    }
+    if differing:
+        params = Table("param", *refs)
+        for name, values in differing.items():
+            params.add_row(escape(name), *(escape(cell(values[ref])) for ref in refs))
+        console.print(params)
+    same = len(comparison["params"]) - len(differing)
+    if same:
+        console.print(f"{same} params are the same in every version (--json lists them)")
     for metric, ref in sorted(comparison.get("best", {}).items()):
         console.print(f"best {metric}: {ref}", markup=False)
 

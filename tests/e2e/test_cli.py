@@ -105,6 +105,11 @@ def test_models_ls_show_alias_compare(trained: Path) -> None:
     compared = json.loads(lambeam(trained, "models", "compare", "penguins:1", "penguins:2", "--json").stdout)
     assert [v["ref"] for v in compared["versions"]] == ["penguins:1", "penguins:2"]
     assert compared["best"]["accuracy"] in ("penguins:1", "penguins:2")
+    side_by_side = lambeam(trained, "models", "compare", "penguins:1", "penguins:2").stdout
+    rows = {line.split()[1]: line.split()[3::2] for line in side_by_side.splitlines() if line.startswith("│")}
+    assert rows["estimator"] == ["LogisticRegression", "RandomForestClassifier"]
+    assert rows["dataset"] == ["penguins:1", "penguins:1"] and rows["aliases"] == ["prod", "-"]
+    assert rows["n_estimators"] == ["-", "30"]  # params that differ, side by side
     assert "penguins:1" in lambeam(trained, "models", "ls", "penguins").stdout
     lambeam(trained, "models", "alias", "rm", "penguins", "prod")
     missing = lambeam(trained, "models", "show", "penguins@prod", check=False)
