@@ -7,6 +7,7 @@ reads it back, optionally following it like `tail -F`.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import glob
 import math
@@ -31,6 +32,7 @@ __all__ = [
 # most 256 MiB of logs per function.
 MAX_LOG_BYTES = 64 * 1024 * 1024
 LOG_BACKUPS = 3
+_LOCK_FILE = ".lock"  # in the logs folder: what its writers (and readers, shared) lock
 
 
 class LogSink(Protocol):
@@ -103,7 +105,7 @@ class FileLogSink:
     more than about `(backups + 1) * max_bytes`. An invocation's log text is never split between
     two files. Files stay open between writes (each write is flushed, so readers see it at once);
     `close` lets go of them. Several processes may write one folder (a server and a CLI `lambeam
-    invoke`): a write holds a lock on the folder, so they rotate a file together.
+    invoke`): a write holds the folder's lock file (`.lock`), so they rotate a file together.
     """
 
     def __init__(
@@ -115,7 +117,7 @@ class FileLogSink:
         self.max_bytes = max_bytes
         self.backups = backups
         self._files: dict[str, RotatingFileHandler] = {}
-        self._lock: int | None = None  # the folder, open: what writers of its files lock
+        self._lock: int | None = None  # the folder's lock file, open
 
     def path(self, function_name: str) -> Path:
         """The file holding `function_name`'s latest logs (names are validated by FunctionSpec)."""
@@ -135,16 +137,16 @@ class FileLogSink:
         handler = self._files.get(function_name)
         if handler is None:
             handler = self._files[function_name] = self._open(function_name)
-        if self._lock is None:
-            self._lock = os.open(self.folder, os.O_RDONLY)
         # Another process (a CLI `lambeam invoke` beside the server) may write and rotate this
-        # file too: the check, the rotation and the write hold a lock on the folder, and a file
-        # the other rotated away is let go of for the one its path names now.
-        fcntl.flock(self._lock, fcntl.LOCK_EX)
+        # file too: the check, the rotation and the write hold the folder's lock file, and a
+        # file the other rotated away is let go of for the one its path names now.
+        lock = self._take_lock()
         try:
             written = os.fstat(handler.stream.fileno())
             if _renamed(handler.baseFilename, written):
                 handler.close()
+                if _renamed(str(self.folder / _LOCK_FILE), os.fstat(lock)):
+                    lock = self._take_lock(again=True)  # the folder itself was replaced
                 handler = self._files[function_name] = self._open(function_name)
                 written = os.fstat(handler.stream.fileno())
             # The handler's rotation, without a LogRecord and its formatting per write (a
@@ -154,7 +156,18 @@ class FileLogSink:
             handler.stream.write(text)
             handler.stream.flush()
         finally:
-            fcntl.flock(self._lock, fcntl.LOCK_UN)
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _take_lock(self, again: bool = False) -> int:
+        """Hold the folder's lock file (opened anew with `again`, the old one let go of)."""
+        if again and self._lock is not None:
+            os.close(self._lock)  # and with it the lock on the file the folder no longer has
+            self._lock = None
+        if self._lock is None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self._lock = os.open(self.folder / _LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(self._lock, fcntl.LOCK_EX)
+        return self._lock
 
     def _open(self, function_name: str) -> RotatingFileHandler:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -189,12 +202,9 @@ class FileLogSink:
         A partial last line is held back until its newline arrives.
         """
         olds, current = self._opened(function_name)
-        pending = ""
-        for old in olds:
-            with old:
-                pending += old.read()
         path = self.path(function_name)
         try:
+            pending = _read_all(olds)
             while True:
                 if current is None and path.exists():
                     current = _open_text(path)
@@ -224,17 +234,36 @@ class FileLogSink:
         """The function's rotated files, oldest first, and its latest (None if there is none),
         opened together under the writers' lock: a rotation cannot move a file between listing
         and opening it, and what is open stays readable however the files move later."""
-        try:
-            lock = os.open(self.folder, os.O_RDONLY)
-        except FileNotFoundError:
+        if not self.folder.is_dir():
             return [], None
         try:
-            fcntl.flock(lock, fcntl.LOCK_SH)
-            olds = [_open_text(path) for path in self.rotated(function_name)]
+            lock = os.open(self.folder / _LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        except PermissionError:  # a reader without write access reads without the lock
+            lock = None
+        opened: list[TextIO] = []
+        try:
+            if lock is not None:
+                fcntl.flock(lock, fcntl.LOCK_SH)
+            for old in self.rotated(function_name):
+                opened.append(_open_text(old))
             path = self.path(function_name)
-            return olds, _open_text(path) if path.exists() else None
+            current = _open_text(path) if path.exists() else None
+        except BaseException:
+            for handle in opened:
+                handle.close()
+            raise
         finally:
-            os.close(lock)  # and with it the lock
+            if lock is not None:
+                os.close(lock)  # and with it the lock
+        return opened, current
+
+
+def _read_all(handles: list[TextIO]) -> str:
+    """The handles' text, in order; every one is closed, whatever happens."""
+    with contextlib.ExitStack() as stack:
+        for handle in handles:
+            stack.enter_context(handle)
+        return "".join(handle.read() for handle in handles)
 
 
 def _open_text(path: Path) -> TextIO:

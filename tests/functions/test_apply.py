@@ -154,7 +154,7 @@ def test_a_model_that_does_not_exist_is_named_with_its_function(tmp_path: Path) 
         (
             {"app.py": "def handle(event, context):\n    return 1\n"},
             "app.handler",
-            "app.py defines no 'handler' at module level",
+            "app.py never defines 'handler'",
         ),
         (
             {"app.py": "def handler(event, context)\n    return 1\n"},
@@ -166,7 +166,7 @@ def test_a_model_that_does_not_exist_is_named_with_its_function(tmp_path: Path) 
             "app.handler",
             "the code has no app.py (nor app/__init__.py)",
         ),
-        ({"pkg/api.py": "x = 1\n"}, "pkg.api.handler", "pkg/api.py defines no 'handler'"),
+        ({"pkg/api.py": "x = 1\n"}, "pkg.api.handler", "pkg/api.py never defines 'handler'"),
     ],
 )
 def test_a_handler_that_cannot_load_is_refused_at_deploy(
@@ -197,10 +197,20 @@ def test_a_handler_that_cannot_load_is_refused_at_deploy(
     [
         "import json\n\nif True:\n    def handler(event, context):\n        return 1\n",
         "try:\n    from fast import handler\nexcept ImportError:\n    handler = print\n",
-        "from handlers import *\n",  # names a reading cannot see are given the benefit of the doubt
-        "def __getattr__(name):\n    return print\n",
-        "globals()['handler'] = print\n",
         "class handler:\n    pass\n",
+        "print(handler := len)\n",
+        "for handler in [len]:\n    pass\n",
+        "with open(__file__) as handler:\n    pass\n",
+        "try:\n    1 / 0\nexcept ZeroDivisionError as handler:\n    pass\n",
+        "match 1:\n    case 1:\n        def handler(e, c):\n            return 1\n",
+        "def setup():\n    global handler\n    handler = len\n\nsetup()\n",
+        # names a reading cannot see are given the benefit of the doubt
+        "from handlers import *\n",
+        "def __getattr__(name):\n    return print\n",
+        "from helpers import __getattr__\n",
+        "globals()['handler'] = print\n",
+        "import sys\nsetattr(sys.modules[__name__], 'handler', print)\n",
+        "vars()['handler'] = print\n",
     ],
 )
 def test_a_handler_bound_at_module_level_in_any_way_is_accepted(
@@ -208,6 +218,15 @@ def test_a_handler_bound_at_module_level_in_any_way_is_accepted(
 ) -> None:
     code = write_code(tmp_path / "code", {"app.py": source})
     check_handler(CodeBundle.from_directory(code), "app.handler")
-    # A module missing from the bundle may come from its requirements.
-    code = write_code(tmp_path / "req", {"requirements.txt": "fastlib\n"})
-    check_handler(CodeBundle.from_directory(code), "fastlib.api.handler")
+
+
+def test_a_handler_module_found_other_than_as_source_is_accepted(tmp_path: Path) -> None:
+    def check(files: dict[str, str], handler: str) -> None:
+        root = tmp_path / str(len(list(tmp_path.iterdir())))
+        check_handler(CodeBundle.from_directory(write_code(root, files)), handler)
+
+    # a package wins over a module of the same name, as in Python's import
+    check({"app.py": "x = 1\n", "app/__init__.py": "def handler(e, c):\n    pass\n"}, "app.handler")
+    check({"fast.cpython-311-x86_64-linux-gnu.so": "not really"}, "fast.handler")  # compiled
+    check({"requirements.txt": "fastlib\n"}, "fastlib.api.handler")  # installed at deploy
+    check({}, "json.loads")  # importable where lambeam runs

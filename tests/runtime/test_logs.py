@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import time
@@ -131,9 +132,9 @@ def test_a_log_past_its_size_is_rotated_and_the_oldest_dropped(tmp_path: Path) -
     for text in texts:
         sink.write("busy", text)
     sink.close()
-    files = sorted(p.name for p in tmp_path.iterdir())
+    files = sorted(p.name for p in tmp_path.glob("busy.log*"))
     assert files == ["busy.log", "busy.log.1", "busy.log.2"]
-    assert all(p.stat().st_size <= 200 for p in tmp_path.iterdir())
+    assert all(p.stat().st_size <= 200 for p in tmp_path.glob("busy.log*"))
     kept = "".join(sink.read("busy"))
     # The newest invocations, oldest first and whole: rotation never splits one's log.
     assert texts[-1] in kept and texts[0] not in kept
@@ -204,3 +205,29 @@ def test_a_rotation_while_the_reader_starts_skips_nothing(tmp_path: Path) -> Non
     assert kept.count("START") >= 10 and "big" not in kept
     assert kept == "".join(texts[-kept.count("START") :])
     assert "".join(writer.read("shared")).endswith(big)
+
+
+def test_a_writer_goes_on_locking_after_its_folder_is_replaced(tmp_path: Path) -> None:
+    # The logs folder removed and made again (by hand, or a test's cleanup): the writer's next
+    # write lands in the new folder, under the new folder's lock, which others then see held.
+    import fcntl
+    import shutil
+
+    folder = tmp_path / "logs"
+    sink = FileLogSink(folder)
+    sink.write("f", _invocation_log(0))
+    shutil.rmtree(folder)
+    folder.mkdir()
+    lock = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        late = threading.Thread(target=sink.write, args=("f", _invocation_log(1)))
+        late.start()
+        late.join(0.5)
+        assert late.is_alive()  # held off by the new folder's lock
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        late.join(10)
+    finally:
+        os.close(lock)
+    sink.close()
+    assert list(sink.read("f")) == _invocation_log(1).splitlines(keepends=True)
