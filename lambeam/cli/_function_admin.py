@@ -51,8 +51,13 @@ def ls(
             aliases = list_aliases(project.db, name)
         else:
             functions = list_functions(project.db)
-            aliases = [a for f in functions for a in list_aliases(project.db, f.name)]
-            published = {f.name: len(list_versions(project.db, f.name)) - 1 for f in functions}
+            aliases, published = [], {}
+            for f in list(functions):
+                try:  # one deleted meanwhile (by a server, say) is left out
+                    aliases += list_aliases(project.db, f.name)
+                    published[f.name] = len(list_versions(project.db, f.name)) - 1
+                except NotFoundError:
+                    functions.remove(f)
     if name is not None:
         if as_json:
             print_json([v.to_dict() for v in versions])
@@ -69,7 +74,16 @@ def ls(
         console.print(table)
         return
     if as_json:
-        print_json([f.to_dict() for f in functions])
+        print_json(
+            [
+                {
+                    **f.to_dict(),
+                    "published_versions": published[f.name],
+                    "aliases": [a.to_dict() for a in aliases if a.function == f.name],
+                }
+                for f in functions
+            ]
+        )
         return
     if not functions:
         console.print("no functions deployed: declare them in lambeam.toml, then `lambeam apply`")
@@ -202,7 +216,10 @@ def alias_set(
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Create ALIAS of function NAME, or move it, to VERSION (with --weight, to two versions)."""
+    """Create ALIAS of function NAME, or move it, to VERSION (with --weight, to two versions).
+
+    The alias becomes what is given: moving it without --weight ends any weighted routing.
+    """
     from lambeam.functions import create_alias, get_alias, update_alias
 
     routing = _routing(weight)

@@ -14,8 +14,16 @@ from lambeam.cli._training import metrics_table
 
 __all__ = ["models_app"]
 
-models_app = typer.Typer(help="The model registry: versions, aliases, comparisons.", no_args_is_help=True, rich_markup_mode=None)
-alias_app = typer.Typer(help="Move or remove a model's aliases (every move is audited).", no_args_is_help=True, rich_markup_mode=None)
+models_app = typer.Typer(
+    help="The model registry: versions, aliases, comparisons.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+alias_app = typer.Typer(
+    help="Move or remove a model's aliases (every move is audited).",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
 models_app.add_typer(alias_app, name="alias")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
@@ -39,7 +47,13 @@ def ls(
             table = Table("model", "versions", "latest", "aliases", "updated")
             for m in models:
                 aliases = ", ".join(f"{a}→{v}" for a, v in sorted(m.aliases.items()))
-                table.add_row(m.name, str(m.versions), str(m.latest), aliases, f"{m.updated_at:%Y-%m-%d %H:%M}")
+                table.add_row(
+                    m.name,
+                    str(m.versions),
+                    str(m.latest),
+                    aliases,
+                    f"{m.updated_at:%Y-%m-%d %H:%M}",
+                )
             console.print(table)
             return
         versions = list_model_versions(project.db, project.store, model)
@@ -49,8 +63,14 @@ def ls(
     table = Table("version", "task", "estimator", "dataset", "onnx", "aliases", "created", "by")
     for v in versions:
         table.add_row(
-            v.ref, v.task, v.estimator.rsplit(".", 1)[-1], str(v.lineage.get("dataset", {}).get("ref", "-")),
-            v.onnx_status, ", ".join(v.aliases), f"{v.created_at:%Y-%m-%d %H:%M}", v.created_by,
+            v.ref,
+            v.task,
+            v.estimator.rsplit(".", 1)[-1],
+            str(v.lineage.get("dataset", {}).get("ref", "-")),
+            v.onnx_status,
+            ", ".join(v.aliases),
+            f"{v.created_at:%Y-%m-%d %H:%M}",
+            v.created_by,
         )
     console.print(table)
 
@@ -72,7 +92,9 @@ def show(
     console.print(f"[bold]{escape(version.ref)}[/] {version.task} · {escape(version.estimator)}")
     console.print(f"  aliases: {', '.join(version.aliases) or '-'}", markup=False)
     console.print(f"  dataset: {version.lineage.get('dataset', {}).get('ref', '-')}", markup=False)
-    console.print(f"  created: {version.created_at:%Y-%m-%d %H:%M:%S} by {version.created_by} in {version.duration_s:.1f}s")
+    console.print(
+        f"  created: {version.created_at:%Y-%m-%d %H:%M:%S} by {version.created_by} in {version.duration_s:.1f}s"
+    )
     console.print(f"  onnx: {version.onnx_summary} {version.onnx_check or ''}", markup=False)
     console.print(f"  params: {version.params}", markup=False)
     inputs = ", ".join(f"{i['name']}:{i['type']}" for i in version.signature.get("inputs", []))
@@ -118,7 +140,7 @@ def compare(
     if differing:
         params = Table("param", *refs)
         for name, values in differing.items():
-            params.add_row(escape(name), *(escape(cell(values[ref])) for ref in refs))
+            params.add_row(escape(name), *(escape(_param(values[ref])) for ref in refs))
         console.print(params)
     same = len(comparison["params"]) - len(differing)
     if same:
@@ -162,3 +184,8 @@ def alias_rm(
         print_json({"model": model, "alias": alias, "removed": True})
     else:
         console.print(f"removed {model}@{alias}", markup=False)
+
+
+def _param(value: object) -> str:
+    """A param as given, to its last digit: `cell`'s rounding would show 1e-05 and 1e-06 alike."""
+    return "-" if value is None else repr(value) if isinstance(value, float) else str(value)

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
-from typing import Protocol, TextIO
+from typing import Protocol, TextIO, cast
 
 __all__ = [
     "LOG_BACKUPS",
@@ -142,19 +142,20 @@ class FileLogSink:
         # file the other rotated away is let go of for the one its path names now.
         lock = self._take_lock()
         try:
-            written = os.fstat(handler.stream.fileno())
+            written = os.fstat(_stream(handler).fileno())
             if _renamed(handler.baseFilename, written):
                 handler.close()
                 if _renamed(str(self.folder / _LOCK_FILE), os.fstat(lock)):
                     lock = self._take_lock(again=True)  # the folder itself was replaced
                 handler = self._files[function_name] = self._open(function_name)
-                written = os.fstat(handler.stream.fileno())
+                written = os.fstat(_stream(handler).fileno())
             # The handler's rotation, without a LogRecord and its formatting per write (a
             # tenth of the cost, on the event loop); an error writing is raised, not printed.
             if written.st_size and written.st_size + len(text) >= self.max_bytes:
                 handler.doRollover()
-            handler.stream.write(text)
-            handler.stream.flush()
+            stream = _stream(handler)
+            stream.write(text)
+            stream.flush()
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
@@ -256,6 +257,12 @@ class FileLogSink:
             if lock is not None:
                 os.close(lock)  # and with it the lock
         return opened, current
+
+
+def _stream(handler: RotatingFileHandler) -> TextIO:
+    # Open from the handler's construction (it is not delayed) until its close, which also
+    # drops it from the sink.
+    return cast(TextIO, handler.stream)
 
 
 def _read_all(handles: list[TextIO]) -> str:

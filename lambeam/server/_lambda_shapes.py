@@ -31,6 +31,7 @@ _ROLE = f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/lambeam"
 # NextMarker for the rest; MaxItems may ask for up to 10,000.
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 10_000
+_MAX_MARKER = 1024  # a marker holds one function's name (at most 64) and a version number
 Item = TypeVar("Item")
 _CONFIG_FIELDS = {
     "Handler": "handler",
@@ -157,7 +158,8 @@ def page(
         try:
             ordered = [item for item in ordered if _comparable(key(item)) > after]
         except TypeError:  # a marker of another listing
-            raise ConfigError(f"Marker {marker!r} is not one this listing gave") from None
+            shown = marker if len(marker) <= 40 else marker[:39] + "…"
+            raise ConfigError(f"Marker {shown!r} is not one this listing gave") from None
     chosen = ordered[:size]
     if len(ordered) <= size:
         return chosen, None
@@ -178,10 +180,21 @@ def _max_items(value: str | None) -> int:
 
 
 def _marker_key(marker: str) -> Any:
+    """The listing key a NextMarker holds: a name, or a [name, version number] pair."""
+    shown = marker if len(marker) <= 40 else marker[:39] + "…"
+    refused = ConfigError(f"Marker {shown!r} is not one this server gave")
+    if len(marker) > _MAX_MARKER:
+        raise refused
     try:
-        return _comparable(json.loads(base64.urlsafe_b64decode(marker.encode("ascii"))))
-    except (ValueError, binascii.Error, UnicodeError):
-        raise ConfigError(f"Marker {marker!r} is not one this server gave") from None
+        key = json.loads(base64.urlsafe_b64decode(marker.encode("ascii")))
+    except (ValueError, binascii.Error, UnicodeError, RecursionError):
+        raise refused from None
+    pair = (
+        isinstance(key, list) and len(key) == 2 and isinstance(key[0], str) and type(key[1]) is int
+    )
+    if not (isinstance(key, str) or pair):
+        raise refused
+    return _comparable(key)
 
 
 def _comparable(value: Any) -> Any:

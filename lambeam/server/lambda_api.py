@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -21,6 +22,7 @@ from lambeam.errors import ConfigError, LambeamError
 from lambeam.functions import (
     FunctionConfig,
     FunctionInfo,
+    FunctionNotFoundError,
     PreconditionFailedError,
     create_alias,
     create_function,
@@ -58,6 +60,7 @@ _log = logging.getLogger(__name__)
 
 _BASE = "/2015-03-31/functions"
 Item = TypeVar("Item")
+_VERSION = re.compile(r"\$LATEST|[1-9][0-9]*")
 
 
 def _signed(body_limit: int) -> Admit:
@@ -223,7 +226,13 @@ async def _list_functions(request: Request, gw: Gateway, body: bytes) -> Respons
         latest = list_functions(db)
         if which is None:
             return latest
-        return [info for function in latest for info in list_versions(db, function.name)]
+        every: list[FunctionInfo] = []
+        for function in latest:
+            try:
+                every += list_versions(db, function.name)
+            except FunctionNotFoundError:  # deleted since the first query: not listed
+                continue
+        return every
 
     infos = await asyncio.to_thread(listing)
     return _paged(request, "Functions", infos, _version_key, lambda info: _shape(gw, info))
@@ -323,6 +332,10 @@ async def _list_aliases(request: Request, gw: Gateway, body: bytes) -> Response:
     aliases = await asyncio.to_thread(list_aliases, gw.project.db, name)
     version = request.query_params.get("FunctionVersion")
     if version is not None:  # only the aliases that send traffic to that version
+        if not _VERSION.fullmatch(version):
+            raise ConfigError(
+                f"FunctionVersion must be $LATEST or a version number, not {version!r}"
+            )
         aliases = [a for a in aliases if version in a.versions]
     return _paged(
         request,

@@ -106,6 +106,8 @@ def test_functions_list_show_publish_alias_and_delete(root: Path) -> None:
     }
     listing = lambeam(root, "functions", "ls")
     assert listing.returncode == 0 and "hello" in listing.stdout and "75%" in listing.stdout
+    [listed] = json.loads(lambeam(root, "functions", "ls", "--json").stdout)
+    assert listed["published_versions"] >= 2 and [a["name"] for a in listed["aliases"]] == ["prod"]
     versions = json.loads(lambeam(root, "functions", "ls", "hello", "--json").stdout)
     assert [v["version"] for v in versions][:1] == ["$LATEST"]
     assert {first["version"], second["version"]} <= {v["version"] for v in versions}

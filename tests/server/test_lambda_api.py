@@ -209,6 +209,15 @@ def test_listings_page_with_marker_and_max_items(gateway_server: RunningServer) 
             client.list_functions(Marker="not-a-marker")
         assert _error_code(garbage) == ("InvalidParameterValueException", 400)
         assert "Marker" in garbage.value.response["Error"]["Message"]
+        nested = base64.urlsafe_b64encode(b"[" * 5000 + b"]" * 5000).decode()
+        empty = base64.urlsafe_b64encode(b"[]").decode()
+        for bad in (nested, empty):  # refused as a 400, not retried as a 5xx
+            with pytest.raises(ClientError) as refused:
+                client.list_functions(Marker=bad)
+            assert _error_code(refused) == ("InvalidParameterValueException", 400)
+        with pytest.raises(ClientError) as not_a_version:
+            client.list_aliases(FunctionName="paged-e", FunctionVersion="abc")
+        assert _error_code(not_a_version) == ("InvalidParameterValueException", 400)
         with pytest.raises(ClientError) as other_listing:
             client.list_aliases(FunctionName="paged-e", Marker=first["NextMarker"])
         assert _error_code(other_listing) == ("InvalidParameterValueException", 400)
