@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import click
 import typer
@@ -79,19 +79,28 @@ app.add_typer(_function_admin.functions_app, name="functions")
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; lambeam errors become one line on stderr and their exit code."""
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="lambeam", standalone_mode=False)
     except LambeamError as exc:
         err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return exc.exit_code
-    except click.exceptions.Exit as exc:
+    except _EXITS as exc:
         return int(exc.exit_code or 0)
-    except click.ClickException as exc:
+    except _USAGE_ERRORS as exc:  # a missing argument, an unknown option or command: exit 2
         exc.show()
-        return exc.exit_code
-    except click.exceptions.Abort:
+        return int(exc.exit_code)
+    except _ABORTS:
         err_console.print("aborted")
         return 130
     return 0
+
+
+# typer 0.2x raises its own copy of click's exceptions; older ones raise click's.
+_EXITS = (click.exceptions.Exit, typer.Exit)
+_ABORTS = (click.exceptions.Abort, typer.Abort)
+_USAGE_ERRORS: tuple[type[Any], ...] = (
+    click.ClickException,
+    getattr(typer, "TyperException", click.ClickException),
+)
 
 
 def run() -> None:

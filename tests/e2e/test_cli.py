@@ -170,8 +170,25 @@ def test_malformed_toml_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_help_lists_the_commands(tmp_path: Path) -> None:
     out = lambeam(tmp_path, "--help").stdout
-    for command in ("init", "quickstart", "pipeline", "train", "models", "datasets"):
+    for command in ("init", "quickstart", "pipeline", "train", "models", "datasets", "functions"):
         assert command in out
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("nonsense",), "No such command 'nonsense'"),
+        (("invoke",), "Missing argument"),  # e.g. `... alias set hello prod $LATEST`, unquoted
+        (("invoke", "hello", "--bogus"), "No such option: --bogus"),
+        (("functions", "alias", "set", "hello", "prod"), "Missing argument"),
+    ],
+)
+def test_usage_mistakes_are_a_usage_message_not_a_traceback(
+    tmp_path: Path, args: tuple[str, ...], needle: str
+) -> None:
+    proc = lambeam(tmp_path, *args, check=False)
+    assert proc.returncode == 2 and needle in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("Usage: lambeam")
 
 
 def test_project_modules_import_from_the_console_script_and_another_folder(
