@@ -23,7 +23,7 @@ from lambeam.data import analyzers
 from lambeam.data.errors import guard, guard_iter
 from lambeam.data.frames import column_type, row_hashes, split_of
 from lambeam.data.sources import read_batches
-from lambeam.data.spec import PipelineSpec
+from lambeam.data.spec import Op, PipelineSpec
 from lambeam.data.steps import PRIVATE, apply_steps
 from lambeam.data.transform import build_transform, feature_layout
 from lambeam.data.writer import encode_shard, parquet_bytes, sample_rows, smallest, store_shard
@@ -144,7 +144,8 @@ def _input_columns(
     """The raw columns a served model takes: all but the label and the dropped ones (the split
     key among them), except a dropped column a transform step may read: one a derive expression
     names, or any, when a function step (user code) runs. A column declared with an impute
-    operation is `nullable` (its transform fills a missing value) even if the data had none."""
+    operation is `nullable` (its transform fills a missing value) even if the data had none; one
+    whose log would refuse a value has the bound a served value must be `greater_than`."""
     unused = {spec.split.key, *spec.drop}
     if any(step.kind == "function" for step in spec.transform_steps):
         unused = set()
@@ -153,6 +154,7 @@ def _input_columns(
         unused = {c for c in unused if c is not None and not _named_in(c, expressions)}
     excluded = {spec.label, *unused}
     imputed = {name for name, ops in spec.columns.items() if ops and ops[0].name == "impute"}
+    bounds = {name: _lower_bound(ops) for name, ops in spec.columns.items()}
     columns = []
     for name, typ in raw_types.items():
         if name in excluded:
@@ -165,8 +167,21 @@ def _input_columns(
         column: dict[str, Any] = {"name": name, "type": typ, "categories": categories}
         if name in imputed:
             column["nullable"] = True
+        if bounds.get(name) is not None:
+            column["greater_than"] = bounds[name]
         columns.append(column)
     return columns
+
+
+def _lower_bound(ops: tuple[Op, ...]) -> float | None:
+    """What a served value must be above for the column's operations to take it: -1 where its
+    log (log1p) comes before any clip that keeps values above -1; None for anything."""
+    for op in ops:
+        if op.name == "clip" and op.params["low"] > -1:
+            return None
+        if op.name == "log":
+            return -1.0
+    return None
 
 
 def _named_in(column: str, expressions: list[str]) -> bool:
@@ -243,7 +258,12 @@ def _write_result(
     result = {
         key: built[key]
         for key in (
-            "rows", "stats", "transform_digest", "transform_types", "layout", "input_columns"
+            "rows",
+            "stats",
+            "transform_digest",
+            "transform_types",
+            "layout",
+            "input_columns",
         )
         if key in built
     }

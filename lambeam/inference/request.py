@@ -209,9 +209,7 @@ def columns_frame(arrays: dict[str, np.ndarray]) -> pd.DataFrame:
     # dtype, which is what training's transform saw.
     return pd.DataFrame(
         {
-            name: array
-            if array.dtype == np.float64
-            else pd.Series(array, dtype=object, copy=False)
+            name: array if array.dtype == np.float64 else pd.Series(array, dtype=object, copy=False)
             for name, array in arrays.items()
         },
         copy=False,
@@ -228,9 +226,7 @@ def check_payload_size(nbytes: int, limit: int = MAX_PAYLOAD_BYTES) -> None:
         )
 
 
-def parse_request(
-    body: Any, signature: dict[str, Any], max_rows: int = MAX_ROWS
-) -> ParsedRequest:
+def parse_request(body: Any, signature: dict[str, Any], max_rows: int = MAX_ROWS) -> ParsedRequest:
     """The request `body` (decoded JSON) checked against `signature`, as a ParsedRequest."""
     if not isinstance(body, dict):
         raise InvalidInputError(
@@ -356,6 +352,31 @@ def _check_rows(rows: int, max_rows: int, field: str) -> None:
 
 
 def _arrays(columns: dict[str, list[Any]], signature: dict[str, Any]) -> dict[str, np.ndarray]:
+    arrays = _checked_arrays(columns, signature)
+    for spec in signature["inputs"]:
+        if spec.get("greater_than") is not None:
+            _check_bound(arrays[spec["name"]], spec)
+    return arrays
+
+
+def _check_bound(values: np.ndarray, spec: dict[str, Any]) -> None:
+    """Refuse a value the model's transform cannot take (at or below a log's -1); NaN is the
+    nullable check's."""
+    bound = spec["greater_than"]
+    low = values <= bound
+    if low.any():
+        row = int(np.argmax(low))
+        raise InvalidInputError(
+            f"row {row}, column {spec['name']!r}: expected a number greater than {bound:g}"
+            f" (the model takes its log), got {_shown(float(values[row]))}",
+            field=spec["name"],
+            row=row,
+        )
+
+
+def _checked_arrays(
+    columns: dict[str, list[Any]], signature: dict[str, Any]
+) -> dict[str, np.ndarray]:
     specs = signature["inputs"]
     numbers = [spec["name"] for spec in specs if spec["type"] == "number"]
     checked = _plain_numbers([columns[name] for name in numbers])

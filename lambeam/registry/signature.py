@@ -1,6 +1,7 @@
 """A model's signature: the raw columns it takes and what it returns.
 
-    {"inputs": [{"name": "bill_length_mm", "type": "number", "categories": None, "nullable": True},
+    {"inputs": [{"name": "bill_length_mm", "type": "number", "categories": None, "nullable": True,
+                 "greater_than": -1.0},                      # optional: a log's domain
                 {"name": "island", "type": "string", "categories": ["Biscoe", …], "nullable": False}],
      "outputs": {…}}
 
@@ -49,6 +50,15 @@ def validate_signature(signature: Any) -> dict[str, Any]:
             )
         if not isinstance(column.get("nullable"), bool):
             raise TrainingError(f"model signature: input {name!r}: nullable must be true or false")
+        bound = column.get("greater_than")
+        if bound is not None and (
+            column["type"] != "number"
+            or isinstance(bound, bool)
+            or not isinstance(bound, int | float)
+        ):
+            raise TrainingError(
+                f"model signature: input {name!r}: greater_than must be a number, on a number column"
+            )
     if not isinstance(signature.get("outputs"), dict):
         raise TrainingError("model signature: 'outputs' must be a dict")
     return signature

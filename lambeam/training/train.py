@@ -135,14 +135,15 @@ def _signature(dataset: DatasetVersion, task: str, estimator: Any) -> dict[str, 
     inputs = []
     for column in dataset.input_columns:
         stats = profile.get(column["name"], {})
-        inputs.append(
-            {
-                "name": column["name"],
-                "type": column["type"],
-                "categories": column.get("categories"),
-                "nullable": bool(stats.get("missing", 0)) or column.get("nullable", False),
-            }
-        )
+        entry = {
+            "name": column["name"],
+            "type": column["type"],
+            "categories": column.get("categories"),
+            "nullable": bool(stats.get("missing", 0)) or column.get("nullable", False),
+        }
+        if column.get("greater_than") is not None:  # a log's domain: refused at serving
+            entry["greater_than"] = column["greater_than"]
+        inputs.append(entry)
     outputs: dict[str, Any] = {"task": task}
     if task == "classification":
         outputs["classes"] = [jsonable(c) for c in estimator.classes_]

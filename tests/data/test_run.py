@@ -119,10 +119,12 @@ def test_every_operation_and_the_transform_reproduces_the_features(
     inputs = {c["name"]: c for c in version.input_columns}
     assert inputs["city"]["categories"] == ["paris", "oslo", "rome"]
     # impute:median fills a missing amount, so a served request may leave it out
+    # and its log takes only values above -1, which a served request is held to
     assert inputs["amount"] == {
         "name": "amount", "type": "number", "categories": None, "nullable": True,
+        "greater_than": -1.0,
     }
-    assert "nullable" not in inputs["city"]
+    assert "nullable" not in inputs["city"] and "greater_than" not in inputs["age"]
     assert "label" not in inputs
 
 

@@ -277,3 +277,28 @@ def test_a_body_nested_too_deeply_is_refused_alone_in_its_batch() -> None:
         nested = b'{"instances": [{"amount": 1, "age": ' + value + b', "city": "oslo"}]}'
         parsed = parse_batch([row, nested], SIGNATURE)
         assert parsed.indices == [0] and parsed.errors[1].field == "age"
+
+
+def test_a_value_below_a_logs_domain_is_refused_naming_field_and_row() -> None:
+    # amount's pipeline takes its log (log1p), so the model cannot take -1 or less: a 400 that
+    # names it, not a NaN that fails inside scikit-learn. NaN (nullable) is not held to it.
+    logged = {
+        **SIGNATURE,
+        "inputs": [
+            {**spec, "greater_than": -1.0} if spec["name"] == "amount" else spec
+            for spec in SIGNATURE["inputs"]
+        ],
+    }
+    row = {"amount": 12.5, "age": 41, "city": "oslo"}
+    error = _refused({"instances": [row, {**row, "amount": -4500}]}, logged)
+    assert (error.field, error.row) == ("amount", 1)
+    assert str(error) == (
+        "row 1, column 'amount': expected a number greater than -1 (the model takes its log),"
+        " got -4500.0"
+    )
+    assert _refused({"inputs": {**{k: [v] for k, v in row.items()}, "amount": [-1]}}, logged).row == 0
+    assert parse_request({"instances": [{**row, "amount": None}]}, logged).rows == 1
+    # in a batch, only the request with the value is refused
+    raws = [json.dumps({"instances": [r]}).encode() for r in (row, {**row, "amount": -1}, row)]
+    parsed = parse_batch(raws, logged)
+    assert parsed.indices == [0, 2] and parsed.errors[1].field == "amount"

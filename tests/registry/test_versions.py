@@ -138,6 +138,10 @@ def test_bad_inputs_register_nothing(registry: Project, classifier) -> None:
     broken["inputs"][0]["type"] = "float"
     with pytest.raises(TrainingError, match="input 'amount' has type 'float'"):
         register(db, store, classifier, sig=broken)
+    unbounded = signature()
+    unbounded["inputs"][0]["greater_than"] = "minus one"
+    with pytest.raises(TrainingError, match="input 'amount': greater_than must be a number"):
+        register(db, store, classifier, sig=unbounded)
     with pytest.raises(ConfigError, match="not a model name"):
         register(db, store, classifier, model="churn:2")
     with pytest.raises(DatasetNotFoundError, match="no dataset version with id 42"):
