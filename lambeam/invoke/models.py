@@ -12,7 +12,8 @@ per core beyond the gateway's (`batches_in_flight`; the reserved concurrency, if
 time, and what arrives meanwhile forms the next batch, sent as one invocation. Each request keeps
 its own request id, as in Lambda; the batch is one invocation with one log (START … REPORT under
 the batch's id), whose BATCH line names the requests it answered. A request without an id takes
-its batch's id with its place in the batch as the last four hex digits (unique, and a UUID still).
+its batch's id with its place in the batch as the last four hex digits (unique, and a UUID still);
+a batch of one request runs under that request's id, so START, END and REPORT carry it.
 With batching off each request is its own invocation.
 """
 
@@ -181,8 +182,12 @@ class ModelServing:
         async def run(
             requests: list[tuple[bytes, str | None]],
         ) -> Sequence[InvocationResult | BaseException]:
-            batch_id = str(uuid.uuid4())
-            ids = [given or f"{batch_id[:32]}{n:04x}" for n, (_, given) in enumerate(requests)]
+            if len(requests) == 1:  # a batch of one is that request's invocation, by its id
+                batch_id = requests[0][1] or str(uuid.uuid4())
+                ids = [batch_id]
+            else:
+                batch_id = str(uuid.uuid4())
+                ids = [given or f"{batch_id[:32]}{n:04x}" for n, (_, given) in enumerate(requests)]
             payload = encode_requests([body for body, _ in requests])
             result = await self._engine.invoke(spec, payload, batch_id, qualifier, batch=ids)
             return _split(result, ids)

@@ -224,6 +224,11 @@ def test_a_model_function_runs_in_its_own_instance_and_batches_its_requests(setu
     while accepted.request_id not in _logged(project) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert accepted.request_id in _logged(project)
+    # A request alone in its batch runs under its own id: START, END and REPORT carry it.
+    lone = loop.run(invoker.invoke("batched", bodies[1]))
+    logged = _logged(project)
+    assert f"START RequestId: {lone.request_id} " in logged
+    assert f"REPORT RequestId: {lone.request_id}\t" in logged
 
 
 _BATCH_LINE = re.compile(r"^BATCH RequestId: (\S+) Size: (\d+) Requests: (.*)$", re.MULTILINE)
