@@ -36,7 +36,11 @@ def deploy(
 
 
 def apply_(ctx: typer.Context, as_json: JsonFlag = False) -> None:
-    """Make every [functions.NAME] in lambeam.toml true: created, updated or unchanged."""
+    """Make every [functions.NAME] in lambeam.toml true: created, updated or unchanged.
+
+    Deployed functions that lambeam.toml does not declare are listed as undeclared and left
+    as they are (delete one with `lambeam functions rm NAME`).
+    """
     _apply(ctx, None, as_json)
 
 
@@ -53,7 +57,12 @@ def _apply(ctx: typer.Context, names: list[str] | None, as_json: bool) -> None:
     for result in results:
         info = result.function
         source = info.model or (info.code_sha256 or "")[:12]
-        console.print(f"{result.action:9} {escape(result.name)}  {info.kind} {source}")
+        line = f"{result.action:9} {escape(result.name)}  {info.kind} {source}"
+        if result.action == "undeclared":
+            line += (
+                f"  (not in lambeam.toml; `lambeam functions rm {escape(result.name)}` deletes it)"
+            )
+        console.print(line)
 
 
 def invoke(
@@ -74,9 +83,7 @@ def invoke(
 
     data = sys.stdin.buffer.read() if payload == "-" else payload.encode()
     with open_project(ctx) as project:
-        result = invoke_in_process(
-            project, name, data, qualifier, log_type="Tail" if log else None
-        )
+        result = invoke_in_process(project, name, data, qualifier, log_type="Tail" if log else None)
     if log and result.log_result_tail:
         sys.stderr.write(result.log_result_tail)  # as written: a console would wrap its lines
     sys.stdout.write(result.payload.decode("utf-8", errors="replace") + "\n")

@@ -25,7 +25,12 @@ from typing import Any
 from lambeam.errors import AliasNotFoundError, ConfigError, ModelNotFoundError
 from lambeam.functions.bundles import CodeBundle
 from lambeam.functions.config import FunctionConfig, batching_from, check_function_name
-from lambeam.functions.definitions import create_function, deploy_latest, get_function
+from lambeam.functions.definitions import (
+    create_function,
+    deploy_latest,
+    get_function,
+    list_functions,
+)
 from lambeam.functions.errors import CodeBundleError, FunctionNotFoundError
 from lambeam.functions.handlers import check_handler
 from lambeam.functions.records import FunctionInfo
@@ -63,7 +68,8 @@ class Declaration:
 
 @dataclass(frozen=True)
 class ApplyResult:
-    """What `apply` did to one function: "created", "updated" or "unchanged"."""
+    """What `apply` did to one function: "created", "updated" or "unchanged"; "undeclared" for
+    a deployed function that lambeam.toml does not declare (left as it is)."""
 
     name: str
     action: str
@@ -132,6 +138,14 @@ def apply(project: Project, names: Iterable[str] | None = None) -> list[ApplyRes
         except (ModelNotFoundError, AliasNotFoundError) as exc:  # name the declaration
             where = f"{project.settings.config_path.name} [functions.{declaration.name}]"
             raise type(exc)(f"{where} model = {declaration.model!r}: {exc}") from None
+    if names is None:
+        # Deployed but not declared (removed from lambeam.toml, or made through the API):
+        # named, never deleted, since lambeam.toml is not the only way functions are made.
+        results += [
+            ApplyResult(info.name, "undeclared", info)
+            for info in list_functions(project.db)
+            if info.name not in declared
+        ]
     return results
 
 

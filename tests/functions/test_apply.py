@@ -105,6 +105,20 @@ def test_created_unchanged_updated(database_url: str, tmp_path: Path) -> None:
     finally:
         project.close()
 
+    # A deployed function lambeam.toml no longer declares is named, and left deployed.
+    (root / "lambeam.toml").write_text(TOML.format(memory=1024).split("[functions.churn-api]")[0])
+    project = Project.open(root, environ={"LAMBEAM_DATABASE_URL": database_url})
+    try:
+        results = apply(project)
+        assert [(r.name, r.action) for r in results] == [
+            ("hello", "unchanged"),
+            ("churn-api", "undeclared"),
+        ]
+        assert get_function(project.db, "churn-api").model == "churn@prod"
+        assert [r.action for r in apply(project, names=["hello"])] == ["unchanged"]
+    finally:
+        project.close()
+
 
 _CODE = 'code = "fn"\nhandler = "app.handler"\n'
 
