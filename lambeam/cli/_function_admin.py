@@ -161,14 +161,24 @@ def publish(
 
     A model function's version pins the model version its alias resolves to now.
     """
-    from lambeam.functions import publish_version
+    from lambeam.functions import list_versions, publish_version
 
     with open_project(ctx) as project:
+        before = {v.version for v in list_versions(project.db, name)}
         info = publish_version(project.db, project.store, name, description=description)
+    new = info.version not in before
     if as_json:
-        print_json(info.to_dict())
+        print_json({**info.to_dict(), "published": new})
         return
-    console.print(f"published {info.name}:{info.version}  {_source(info)}", markup=False)
+    if new:
+        console.print(f"published {info.name}:{info.version}  {_source(info)}", markup=False)
+        return
+    kept = f" (its description stays {info.description!r})" if description else ""
+    console.print(
+        f"{info.name}:{info.version} already has $LATEST's code and configuration: nothing new"
+        f" published{kept}",
+        markup=False,
+    )
 
 
 @functions_app.command("rm")

@@ -111,7 +111,9 @@ def show(
 @models_app.command("compare")
 def compare(
     ctx: typer.Context,
-    refs: Annotated[list[str], typer.Argument(help="Two or more MODEL:N / MODEL@ALIAS.")],
+    refs: Annotated[
+        list[str], typer.Argument(help="Two or more MODEL:N / MODEL@ALIAS (different versions).")
+    ],
     as_json: JsonFlag = False,
 ) -> None:
     """Compare model versions side by side: metrics, params, data, ONNX."""
@@ -145,8 +147,12 @@ def compare(
     same = len(comparison["params"]) - len(differing)
     if same:
         console.print(f"{same} params are the same in every version (--json lists them)")
+    tied = comparison.get("tied", {})
     for metric, ref in sorted(comparison.get("best", {}).items()):
-        console.print(f"best {metric}: {ref}", markup=False)
+        if metric in tied:
+            console.print(f"best {metric}: {', '.join(tied[metric])} (tied)", markup=False)
+        else:
+            console.print(f"best {metric}: {ref}", markup=False)
 
 
 @alias_app.command("set")

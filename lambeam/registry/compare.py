@@ -35,8 +35,10 @@ def compare_model_versions(db: Database, store: ArtifactStore, refs: list[str]) 
 
     Returns {"refs": [resolved "name:N", …], "versions": [{ref, task, estimator, dataset, onnx_status, metrics, params, …}, …],
     "metrics": {metric: {ref: value | None}}, "params": {param: {ref: value | None}},
-    "best": {metric: ref}, "direction": {metric: "max" | "min"}}. Only metrics that rank
-    (numbers, not counts like test_rows) appear in best; ties go to the earliest ref given.
+    "best": {metric: ref}, "tied": {metric: [refs equal at best]}, "direction": {metric: "max" |
+    "min"}}. Only metrics that rank (numbers, not counts like test_rows) appear in best; a tie
+    goes to the earliest ref given, and is listed in tied. Fewer than two different versions is
+    a ConfigError.
     """
     if not refs:
         raise ConfigError("compare needs at least one model reference")
@@ -46,8 +48,14 @@ def compare_model_versions(db: Database, store: ArtifactStore, refs: list[str]) 
         if all(version.ref != seen.ref for seen in versions):  # `churn` and `churn:3` may coincide
             versions.append(version)
     resolved = [version.ref for version in versions]
+    if len(versions) < 2:
+        raise ConfigError(
+            f"compare needs two or more different model versions; {', '.join(refs)} name only"
+            f" {resolved[0]}"
+        )
     metrics = _table(versions, "metrics")
     best: dict[str, str] = {}
+    tied: dict[str, list[str]] = {}
     direction: dict[str, str] = {}
     for metric, values in metrics.items():
         way = metric_direction(metric)
@@ -57,12 +65,14 @@ def compare_model_versions(db: Database, store: ArtifactStore, refs: list[str]) 
         direction[metric] = way
         target = (min if way == "min" else max)(value for _, value in numbers)
         best[metric] = next(ref for ref, value in numbers if value == target)
+        tied[metric] = [ref for ref, value in numbers if value == target]
     return {
         "refs": resolved,
         "versions": [_summary(version) for version in versions],
         "metrics": metrics,
         "params": _table(versions, "params"),
         "best": best,
+        "tied": {metric: refs for metric, refs in tied.items() if len(refs) > 1},
         "direction": direction,
     }
 

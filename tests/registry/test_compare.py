@@ -58,6 +58,7 @@ def test_compare_side_by_side(registry: Project) -> None:
     }
     # Ties go to the earliest ref given; log_loss is better lower; a row count does not rank.
     assert result["best"] == {"accuracy": "churn:2", "f1": "churn:1", "log_loss": "churn:3"}
+    assert result["tied"] == {"accuracy": ["churn:2", "churn:3"]}
     assert result["direction"] == {"accuracy": "max", "f1": "max", "log_loss": "min"}
     assert result["params"]["C"] == {"churn:1": 1.0, "churn:2": 0.1, "churn:3": 1.0}
     versions = result["versions"]
@@ -94,6 +95,8 @@ def test_compare_across_models_and_errors(registry: Project) -> None:
         compare_model_versions(db, store, ["price:1", "price:5"])
     with pytest.raises(ConfigError):
         compare_model_versions(db, store, [])
+    with pytest.raises(ConfigError, match="two or more different model versions; price:2, price"):
+        compare_model_versions(db, store, ["price:2", "price"])  # both price:2
 
 
 @pytest.mark.parametrize(

@@ -93,7 +93,10 @@ def test_functions_list_show_publish_alias_and_delete(root: Path) -> None:
     (root / "hello" / "app.py").write_text(APP.replace("world", "second"))
     assert lambeam(root, "apply").returncode == 0
     second = json.loads(lambeam(root, "functions", "publish", "hello", "--json").stdout)
-    assert int(second["version"]) == int(first["version"]) + 1
+    assert int(second["version"]) == int(first["version"]) + 1 and second["published"]
+    again = lambeam(root, "functions", "publish", "hello", "-d", "ignored")
+    assert again.stdout.startswith(f"hello:{second['version']} already has $LATEST's code")
+    assert "nothing new published" in again.stdout and "stays" in again.stdout
 
     made = lambeam(root, "functions", "alias", "set", "hello", "prod", first["version"])
     assert made.returncode == 0 and made.stdout.startswith("created hello:prod"), made.stderr
