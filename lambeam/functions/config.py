@@ -210,7 +210,10 @@ class FunctionConfig:
         known = set(cls.__dataclass_fields__)
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ConfigError(f"{prefix}unknown configuration key {unknown[0]!r}")
+            given = ", ".join(sorted(known - {"kind", "requirements_sha256"}))
+            raise ConfigError(
+                f"{prefix}unknown configuration key {unknown[0]!r}; expected one of {given}"
+            )
         values = dict(data)
         try:
             if "batching" in values:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, MutableMapping
 from typing import Any
 
 from starlette.requests import Request
@@ -95,8 +95,20 @@ async def asgi_body(
         message = None
 
 
-def json_object(body: bytes, what: str = "request body") -> dict[str, Any]:
-    """`body` as a JSON object; an empty body is an empty object."""
+def json_object(
+    body: bytes, what: str = "request body", fields: Collection[str] | None = None
+) -> dict[str, Any]:
+    """`body` as a JSON object; an empty body is an empty object. With `fields`, a key outside
+    them is refused (a misspelt field is an error, not silently ignored)."""
+    value = _json_object(body, what)
+    unknown = sorted(set(value) - set(fields)) if fields is not None else []
+    if unknown:
+        expected = ", ".join(sorted(fields or ()))
+        raise ConfigError(f"{what} has unknown field {unknown[0]!r}; expected {expected}")
+    return value
+
+
+def _json_object(body: bytes, what: str) -> dict[str, Any]:
     if not body.strip():
         return {}
     try:

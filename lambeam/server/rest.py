@@ -50,6 +50,7 @@ __all__ = ["check_bearer", "invoke_ok_headers", "invoke_response", "rest_error",
 
 _log = logging.getLogger(__name__)
 
+
 def _bearer(body_limit: int, auth: bool) -> Admit:
     """Check the bearer token (before reading anything), then read at most `body_limit` bytes."""
 
@@ -130,7 +131,7 @@ async def _list(request: Request, gw: Gateway, body: bytes) -> Response:
 
 
 async def _create(request: Request, gw: Gateway, body: bytes) -> Response:
-    fields = json_object(body)
+    fields = json_object(body, fields=("name", "code", "model", "config"))
     name = fields.get("name")
     if not isinstance(name, str):
         raise ConfigError("name is required")
@@ -154,7 +155,7 @@ async def _get(request: Request, gw: Gateway, body: bytes) -> Response:
 
 async def _update(request: Request, gw: Gateway, body: bytes) -> Response:
     name = request.path_params["name"]
-    fields = json_object(body)
+    fields = json_object(body, fields=("code", "model", "config", "revision_id"))
     db, store = gw.project.db, gw.project.store
 
     def update() -> Any:
@@ -181,7 +182,7 @@ async def _delete(request: Request, gw: Gateway, body: bytes) -> Response:
 
 
 async def _publish(request: Request, gw: Gateway, body: bytes) -> Response:
-    fields = json_object(body)
+    fields = json_object(body, fields=("description", "revision_id"))
     info = await asyncio.to_thread(
         publish_version,
         gw.project.db,
@@ -204,9 +205,15 @@ async def _aliases(request: Request, gw: Gateway, body: bytes) -> Response:
 
 
 async def _create_alias(request: Request, gw: Gateway, body: bytes) -> Response:
-    fields = json_object(body)
-    alias_name: Any = fields.get("name")  # create_alias checks both
-    version: Any = fields.get("version")
+    fields = json_object(body, fields=("name", "version", "routing", "description"))
+    for required in ("name", "version"):
+        if required not in fields:
+            raise ConfigError(
+                f"{required} is required: the alias's name and the version it points at"
+                " (a published number or $LATEST)"
+            )
+    alias_name: Any = fields["name"]  # create_alias checks both
+    version: Any = fields["version"]
     alias = await asyncio.to_thread(
         create_alias,
         gw.project.db,
@@ -226,7 +233,8 @@ async def _get_alias(request: Request, gw: Gateway, body: bytes) -> Response:
 
 
 async def _update_alias(request: Request, gw: Gateway, body: bytes) -> Response:
-    params, fields = request.path_params, json_object(body)
+    params = request.path_params
+    fields = json_object(body, fields=("version", "routing", "description", "revision_id"))
     # `"routing": null` clears the routing; leaving the key out keeps it.
     routing = (fields["routing"] or {}) if "routing" in fields else None
     alias = await asyncio.to_thread(

@@ -122,6 +122,18 @@ def test_a_code_function_over_rest(gateway_server: RunningServer) -> None:
 
     status, body, _ = call(gateway_server, "GET", "/v1/functions/nope")
     assert status == 404 and body["error"]["type"] == "FunctionNotFoundError"
+    # A misspelt or unknown field is a 400 naming it and what is taken, never silently ignored.
+    for method, path, fields, words in [
+        ("PATCH", "/v1/functions/greet", {"timeout": 20}, "unknown field 'timeout'; expected code"),
+        ("PATCH", "/v1/functions/greet", {"config": {"timeout": 20}},
+         "unknown configuration key 'timeout'; expected one of batching,"),
+        ("PATCH", "/v1/functions/greet/aliases/live", {"versoin": "2"}, "unknown field 'versoin'"),
+        ("POST", "/v1/functions/greet/aliases", {"name": "x", "weights": {}}, "'weights'"),
+        ("POST", "/v1/functions/greet/aliases", {"name": "x"}, "version is required"),
+    ]:
+        status, body, _ = call(gateway_server, method, path, fields)
+        assert status == 400 and words in body["error"]["message"], (fields, body)
+    assert call(gateway_server, "GET", "/v1/functions/greet")[1]["config"]["timeout_s"] == 5
     assert call(gateway_server, "DELETE", "/v1/functions/greet/aliases/live")[0] == 204
     assert call(gateway_server, "DELETE", "/v1/functions/greet")[0] == 204
     assert call(gateway_server, "GET", "/v1/functions/greet")[0] == 404
