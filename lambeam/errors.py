@@ -26,7 +26,8 @@ LambeamError
 ├── AuthenticationError                 missing, malformed, unknown or wrong credentials (401)
 ├── AccessKeyError (ValueError)         an access key asked for with no name or an unknown role
 ├── TooManyRequestsError                a function at its concurrency limit: a throttle (429)
-└── RuntimeUnavailableError             the function runtime is not running (503)
+├── RuntimeUnavailableError             the function runtime is not running (503)
+└── UnsupportedOperationError           a Lambda API operation lambeam does not implement (404)
 
 Each error carries what the user needs to fix it in its message, plus machine-readable fields:
 `exit_code` for the CLI, `http_status` for the HTTP faces, and `lambda_error` for the Lambda API
@@ -62,6 +63,7 @@ __all__ = [
     "StorageError",
     "TooManyRequestsError",
     "TrainingError",
+    "UnsupportedOperationError",
     "UntrustedModelError",
 ]
 
@@ -245,3 +247,10 @@ class RuntimeUnavailableError(LambeamError):
     http_status = 503
     lambda_error = "ServiceException"
     error_type = lambda_error
+
+
+class UnsupportedOperationError(LambeamError):
+    """A Lambda API operation (a path and method boto3 knows) that lambeam does not implement."""
+
+    http_status = 404
+    lambda_error = "UnknownOperationException"

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from lambeam.errors import ConfigError, LambeamError
+from lambeam.errors import ConfigError, LambeamError, UnsupportedOperationError
 from lambeam.functions import (
     FunctionConfig,
     FunctionInfo,
@@ -375,6 +375,20 @@ async def _put_concurrency(request: Request, gw: Gateway, body: bytes) -> Respon
     return _json({"ReservedConcurrentExecutions": info.config.reserved_concurrency})
 
 
+async def _get_concurrency(request: Request, gw: Gateway, body: bytes) -> Response:
+    name, _ = _name_and_qualifier(request)
+    info = await asyncio.to_thread(get_function, gw.project.db, name)
+    reserved = info.config.reserved_concurrency
+    return _json({} if reserved is None else {"ReservedConcurrentExecutions": reserved})
+
+
+async def _unsupported(request: Request, gw: Gateway, body: bytes) -> Response:
+    raise UnsupportedOperationError(
+        f"lambeam's Lambda API does not implement {request.method} {request.url.path}; it"
+        f" implements {', '.join(_OPERATIONS)}"
+    )
+
+
 async def _delete_concurrency(request: Request, gw: Gateway, body: bytes) -> Response:
     name, _ = _name_and_qualifier(request)
     await asyncio.to_thread(delete_function_concurrency, gw.project.db, name)
@@ -404,4 +418,29 @@ def lambda_routes() -> list[BaseRoute]:
         Route(fn + "/aliases/{alias}", _endpoint(_delete_alias), methods=["DELETE"]),
         Route(concurrency, _endpoint(_put_concurrency), methods=["PUT"]),
         Route(concurrency, _endpoint(_delete_concurrency), methods=["DELETE"]),
+        Route(
+            "/2019-09-30/functions/{name}/concurrency",
+            _endpoint(_get_concurrency),
+            methods=["GET"],
+        ),
+        # Every other path of the Lambda API's (its dated prefixes, as boto3 sends them): a
+        # clear refusal rather than an empty 404.
+        *(
+            Route(f"/{prefix}/{{rest:path}}", _endpoint(_unsupported), methods=_ALL_METHODS)
+            for prefix in _API_PREFIXES
+        ),
     ]
+
+
+_OPERATIONS = (
+    "Invoke", "CreateFunction", "GetFunction", "GetFunctionConfiguration", "ListFunctions",
+    "DeleteFunction", "UpdateFunctionCode", "UpdateFunctionConfiguration", "PublishVersion",
+    "ListVersionsByFunction", "CreateAlias", "GetAlias", "ListAliases", "UpdateAlias",
+    "DeleteAlias", "PutFunctionConcurrency", "GetFunctionConcurrency", "DeleteFunctionConcurrency",
+)  # fmt: skip
+_API_PREFIXES = (
+    "2014-11-13", "2015-03-31", "2016-08-19", "2017-03-31", "2017-10-31", "2018-10-31",
+    "2019-09-25", "2019-09-30", "2020-04-22", "2020-06-30", "2021-07-20", "2021-10-31",
+    "2021-11-15", "2024-08-31", "2025-11-30", "2025-12-01", "2026-07-09",
+)  # fmt: skip
+_ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]

@@ -148,8 +148,18 @@ def test_boto3_creates_invokes_versions_and_aliases_a_code_function(
     assert [a["Name"] for a in client.list_aliases(FunctionName="hello")["Aliases"]] == ["prod"]
     client.delete_alias(FunctionName="hello", Name="prod")
     assert client.list_aliases(FunctionName="hello")["Aliases"] == []
+    assert client.get_function_concurrency(FunctionName="hello")[
+        "ReservedConcurrentExecutions"
+    ] == 4
     client.delete_function_concurrency(FunctionName="hello")
     assert "Concurrency" not in client.get_function(FunctionName="hello")
+    assert "ReservedConcurrentExecutions" not in client.get_function_concurrency(
+        FunctionName="hello"
+    )
+    with pytest.raises(ClientError) as unsupported:  # an operation lambeam does not implement
+        client.get_account_settings()
+    assert _error_code(unsupported) == ("UnknownOperationException", 404)
+    assert "does not implement GET /2016-08-19/account-settings" in str(unsupported.value)
 
     client.delete_function(FunctionName="hello")
     with pytest.raises(ClientError) as missing:
