@@ -112,12 +112,19 @@ def show(
 ) -> None:
     """Show one version of a function ($LATEST by default): its source and configuration."""
     from lambeam.functions import get_function, list_aliases
+    from lambeam.registry import get_model_version
 
     with open_project(ctx) as project:
         info = get_function(project.db, name, qualifier)
         aliases = list_aliases(project.db, name)
+        serves = None
+        if info.model is not None and "@" in info.model:  # what the model alias resolves to now
+            try:
+                serves = get_model_version(project.db, project.store, info.model).ref
+            except NotFoundError:
+                serves = "nothing: the model alias does not exist"
     if as_json:
-        print_json({**info.to_dict(), "aliases": [a.to_dict() for a in aliases]})
+        print_json({**info.to_dict(), "serves": serves, "aliases": [a.to_dict() for a in aliases]})
         return
     config = info.config
     batching = config.batching
@@ -125,6 +132,7 @@ def show(
         ("function", f"{info.name}:{info.version}"),
         ("kind", info.kind),
         ("model" if info.kind == "model" else "code sha256", info.model or info.code_sha256),
+        ("serves now", serves),
         ("handler", config.handler),
         ("description", info.description or None),
         ("memory", f"{config.memory_mb} MB"),
@@ -144,7 +152,8 @@ def show(
     ]
     table = Table("field", "value", show_header=False)
     for field, value in rows:
-        table.add_row(field, escape(cell(value)))
+        if field != "serves now" or value is not None:
+            table.add_row(field, escape(cell(value)))
     console.print(table)
 
 

@@ -111,6 +111,16 @@ def test_models_ls_show_alias_compare(trained: Path) -> None:
     assert rows["dataset"] == ["penguins:1", "penguins:1"] and rows["aliases"] == ["prod", "-"]
     assert rows["n_estimators"] == ["-", "30"]  # params that differ, side by side
     assert "penguins:1" in lambeam(trained, "models", "ls", "penguins").stdout
+    # a model function declared by alias shows the version it serves now
+    toml = (trained / "lambeam.toml").read_text()
+    (trained / "lambeam.toml").write_text(toml + '\n[functions.api]\nmodel = "penguins@prod"\n')
+    try:
+        lambeam(trained, "apply")
+        shown = json.loads(lambeam(trained, "functions", "show", "api", "--json").stdout)
+        assert (shown["model"], shown["serves"]) == ("penguins@prod", "penguins:1")
+        lambeam(trained, "functions", "rm", "api")
+    finally:
+        (trained / "lambeam.toml").write_text(toml)
     lambeam(trained, "models", "alias", "rm", "penguins", "prod")
     missing = lambeam(trained, "models", "show", "penguins@prod", check=False)
     assert missing.returncode != 0 and "prod" in missing.stderr
