@@ -112,17 +112,18 @@ def show(
 ) -> None:
     """Show one version of a function ($LATEST by default): its source and configuration."""
     from lambeam.functions import get_function, list_aliases
-    from lambeam.registry import get_model_version
+    from lambeam.registry import get_model_version, parse_model_ref
 
     with open_project(ctx) as project:
         info = get_function(project.db, name, qualifier)
         aliases = list_aliases(project.db, name)
         serves = None
-        if info.model is not None and "@" in info.model:  # what the model alias resolves to now
+        # A model named by alias (or by name alone: its newest) is resolved at each call.
+        if info.model is not None and parse_model_ref(info.model).number is None:
             try:
                 serves = get_model_version(project.db, project.store, info.model).ref
-            except NotFoundError:
-                serves = "nothing: the model alias does not exist"
+            except NotFoundError as exc:
+                serves = f"nothing: {exc}"
     if as_json:
         print_json({**info.to_dict(), "serves": serves, "aliases": [a.to_dict() for a in aliases]})
         return

@@ -31,7 +31,10 @@ def deploy(
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Deploy lambeam.toml's [functions.NAME] tables to $LATEST (all, or the NAMES given)."""
+    """Deploy lambeam.toml's [functions.NAME] tables to $LATEST (all, or the NAMES given).
+
+    With no NAMES, deployed functions lambeam.toml does not declare are listed as undeclared.
+    """
     _apply(ctx, names or None, as_json)
 
 
@@ -52,12 +55,12 @@ def _apply(ctx: typer.Context, names: list[str] | None, as_json: bool) -> None:
     if as_json:
         print_json([result.to_dict() for result in results])
         return
-    if not results:
+    if all(result.action == "undeclared" for result in results):
         console.print("no functions declared in lambeam.toml")
     for result in results:
         info = result.function
         source = info.model or (info.code_sha256 or "")[:12]
-        line = f"{result.action:9} {escape(result.name)}  {info.kind} {source}"
+        line = f"{result.action:10} {escape(result.name)}  {info.kind} {source}"
         if result.action == "undeclared":
             line += (
                 f"  (not in lambeam.toml; `lambeam functions rm {escape(result.name)}` deletes it)"

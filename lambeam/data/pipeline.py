@@ -9,6 +9,7 @@ The last steps write a small result file under the run's scratch location for th
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -154,7 +155,15 @@ def _input_columns(
         unused = {c for c in unused if c is not None and not _named_in(c, expressions)}
     excluded = {spec.label, *unused}
     imputed = {name for name, ops in spec.columns.items() if ops and ops[0].name == "impute"}
-    bounds = {name: _lower_bound(ops) for name, ops in spec.columns.items()}
+    # A bound holds for the raw value only where no step rewrote the column before its
+    # operations: not a derived column, and no user function step at all.
+    rewritten = {name for step in spec.transform_steps for name in step.derive}
+    opaque = any(step.kind == "function" for step in spec.transform_steps)
+    bounds = {
+        name: _lower_bound(ops)
+        for name, ops in spec.columns.items()
+        if not opaque and name not in rewritten and raw_types.get(name) == "number"
+    }
     columns = []
     for name, typ in raw_types.items():
         if name in excluded:
@@ -174,14 +183,19 @@ def _input_columns(
 
 
 def _lower_bound(ops: tuple[Op, ...]) -> float | None:
-    """What a served value must be above for the column's operations to take it: -1 where its
-    log (log1p) comes before any clip that keeps values above -1; None for anything."""
-    for op in ops:
-        if op.name == "clip" and op.params["low"] > -1:
-            return None
+    """What a served value must be above for the column's operations to take it (None: any).
+
+    Worked back from the last operation: a log (log1p) needs its input above -1, or above
+    expm1(b) when what follows needs its output above b; a clip whose low end is above what
+    follows needs lets any value through.
+    """
+    bound: float | None = None
+    for op in reversed(ops):
         if op.name == "log":
-            return -1.0
-    return None
+            bound = -1.0 if bound is None else math.expm1(bound)
+        elif op.name == "clip" and bound is not None and op.params["low"] > bound:
+            bound = None
+    return bound
 
 
 def _named_in(column: str, expressions: list[str]) -> bool:

@@ -368,7 +368,7 @@ def _check_bound(values: np.ndarray, spec: dict[str, Any]) -> None:
         row = int(np.argmax(low))
         raise InvalidInputError(
             f"row {row}, column {spec['name']!r}: expected a number greater than {bound:g}"
-            f" (the model takes its log), got {_shown(float(values[row]))}",
+            f" (the model takes its log), got {float(values[row]):g}",
             field=spec["name"],
             row=row,
         )

@@ -86,9 +86,9 @@ def run_quickstart(directory: Path, reporter: Reporter | None = None) -> Quickst
         model, _, number = best_ref.partition(":")
         set_alias(project.db, model, "prod", int(number))
         summary.prod = best_ref
-        summary.lines.append(
-            f"compared {' vs '.join(refs)} on {_DECIDING_METRIC}: {best_ref} is better"
-        )
+        tied = comparison["tied"].get(_DECIDING_METRIC)
+        verdict = f"tied, {best_ref} taken" if tied else f"{best_ref} is better"
+        summary.lines.append(f"compared {' vs '.join(refs)} on {_DECIDING_METRIC}: {verdict}")
         for result in apply(project):
             summary.lines.append(f"function {result.name}: {result.action}")
         with reporter.stage("serving penguins-api and invoking it over HTTP"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -119,10 +120,9 @@ def test_every_operation_and_the_transform_reproduces_the_features(
     inputs = {c["name"]: c for c in version.input_columns}
     assert inputs["city"]["categories"] == ["paris", "oslo", "rome"]
     # impute:median fills a missing amount, so a served request may leave it out
-    # and its log takes only values above -1, which a served request is held to
+    # (its log's bound is not claimed: a function step, user code, runs before the operations)
     assert inputs["amount"] == {
         "name": "amount", "type": "number", "categories": None, "nullable": True,
-        "greater_than": -1.0,
     }
     assert "nullable" not in inputs["city"] and "greater_than" not in inputs["age"]
     assert "label" not in inputs
@@ -311,11 +311,17 @@ def test_concurrent_runs_of_one_pipeline_get_distinct_numbers(
 
 
 def _with_steps(
-    project: Project, tmp_path: Path, steps: list[dict[str, Any]], drop: list[str]
+    project: Project,
+    tmp_path: Path,
+    steps: list[dict[str, Any]],
+    drop: list[str],
+    columns: dict[str, Any] | None = None,
 ) -> tuple[DatasetVersion, Path]:
     """A dataset version of the sample frame (without its text column) prepared by `steps`."""
     source = write_csv(tmp_path / "data.csv", sample_frame(rows=120).drop(columns=["note"]))
     spec = {"source": str(source), "label": "label", "steps": steps, "drop": drop}
+    if columns is not None:
+        spec["columns"] = columns
     run = run_pipeline(with_pipelines(project, stepped=spec), "stepped")
     return run.dataset_version, source
 
@@ -326,11 +332,14 @@ def test_a_dropped_column_no_derive_step_names_is_not_a_served_input(
     version, source = _with_steps(
         project,
         tmp_path,
-        [{"derive": {"ratio": "amount / age"}}],
+        [{"derive": {"ratio": "amount / age", "amount": "amount + 5"}}],
         ["score", "age", "id"],  # age feeds the derive step: still an input
+        {"amount": ["impute:median", "log"]},
     )
     inputs = [c["name"] for c in version.input_columns]
     assert "score" not in inputs and "id" not in inputs and "age" in inputs
+    # amount's log sees amount + 5, not the raw value: no bound on what a request sends
+    assert "greater_than" not in next(c for c in version.input_columns if c["name"] == "amount")
     # The served transform takes the inputs alone: what a model function passes it.
     raw = read_raw(source)
     served = version.transform().transform(raw[inputs])
@@ -346,8 +355,42 @@ def test_with_a_function_step_every_column_stays_a_served_input(
         tmp_path,
         [{"function": "tests.data.test_run:_double_amount"}],
         ["score"],  # user code may read it: kept
+        {"amount": ["impute:median", "log"]},
     )
     assert "score" in [c["name"] for c in version.input_columns]
+    # what user code does to a column is unknown: no bound is claimed for its raw value
+    assert not any("greater_than" in c for c in version.input_columns)
+
+
+def test_a_raw_column_whose_log_would_refuse_a_value_records_its_bound(
+    project: Project, tmp_path: Path
+) -> None:
+    version, _ = _with_steps(
+        project, tmp_path, [], ["score"], {"amount": ["impute:median", "log", "standardize"]}
+    )
+    inputs = {c["name"]: c for c in version.input_columns}
+    assert inputs["amount"]["greater_than"] == -1.0 and inputs["amount"]["nullable"] is True
+    assert "greater_than" not in inputs["age"]
+
+
+@pytest.mark.parametrize(
+    ("ops", "bound"),
+    [
+        (["log"], -1.0),
+        (["impute:median", "log", "standardize"], -1.0),
+        (["log", "log"], math.expm1(-1.0)),  # the second log needs the first's output > -1
+        ([{"clip": [0, 10]}, "log"], None),  # clipped above -1 first: any value goes
+        ([{"clip": [-5, 5]}, "log"], -1.0),  # a clip that lets -3 through does not help
+        (["log", {"clip": [0, 10]}], -1.0),
+        (["standardize"], None),
+    ],
+)
+def test_the_bound_a_served_value_is_held_to_follows_the_operations(ops, bound) -> None:
+    from lambeam.data.pipeline import _lower_bound
+    from lambeam.data.spec import parse_pipeline_spec
+
+    spec = parse_pipeline_spec("p", {"source": "x.csv", "columns": {"x": ops}})
+    assert _lower_bound(spec.columns["x"]) == bound
 
 
 def _double_amount(frame: pd.DataFrame) -> pd.DataFrame:

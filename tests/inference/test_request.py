@@ -294,7 +294,7 @@ def test_a_value_below_a_logs_domain_is_refused_naming_field_and_row() -> None:
     assert (error.field, error.row) == ("amount", 1)
     assert str(error) == (
         "row 1, column 'amount': expected a number greater than -1 (the model takes its log),"
-        " got -4500.0"
+        " got -4500"
     )
     assert _refused({"inputs": {**{k: [v] for k, v in row.items()}, "amount": [-1]}}, logged).row == 0
     assert parse_request({"instances": [{**row, "amount": None}]}, logged).rows == 1
