@@ -46,7 +46,7 @@ def quickstart(
 
     summary = run_quickstart(directory, RichReporter())
     for line in summary.lines:
-        console.print(line, markup=False)
+        console.print(line, markup=False, soft_wrap=True)  # whole lines: a pipe is 80 wide
     console.print(metrics_table(summary.metrics))
     console.print(f"[bold green]prod[/]: {summary.prod}")
     for answer in summary.answers:

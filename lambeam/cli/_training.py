@@ -34,7 +34,8 @@ def train(
         return
     console.print(
         f"registered [bold]{version.ref}[/] ({version.task}, {version.estimator}) "
-        f"in {version.duration_s:.1f}s; ONNX {escape(version.onnx_summary)}"
+        f"in {version.duration_s:.1f}s; ONNX {escape(version.onnx_summary)}",
+        soft_wrap=True,
     )
     if result.search is not None:
         best = result.search.best
