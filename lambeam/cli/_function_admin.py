@@ -66,7 +66,7 @@ def ls(
         for v in versions:
             table.add_row(
                 v.version,
-                _source(v),
+                source_of(v),
                 escape(v.description) or "-",
                 _aliases_of(aliases, v.name, v.version),
                 f"{v.created_at:%Y-%m-%d %H:%M}",
@@ -93,7 +93,7 @@ def ls(
         table.add_row(
             f.name,
             f.kind,
-            _source(f),
+            source_of(f),
             str(published[f.name]),
             _aliases_of(aliases, f.name),
             f"{f.updated_at:%Y-%m-%d %H:%M}",
@@ -133,7 +133,7 @@ def show(
         ("function", f"{info.name}:{info.version}"),
         ("kind", info.kind),
         ("model" if info.kind == "model" else "code sha256", info.model or info.code_sha256),
-        ("serves now", serves),
+        *([("serves now", serves)] if serves is not None else []),
         ("handler", config.handler),
         ("description", info.description or None),
         ("memory", f"{config.memory_mb} MB"),
@@ -153,8 +153,7 @@ def show(
     ]
     table = Table("field", "value", show_header=False)
     for field, value in rows:
-        if field != "serves now" or value is not None:
-            table.add_row(field, escape(cell(value)))
+        table.add_row(field, escape(cell(value)))
     console.print(table)
 
 
@@ -181,7 +180,7 @@ def publish(
         print_json({**info.to_dict(), "published": new})
         return
     if new:
-        console.print(f"published {info.name}:{info.version}  {_source(info)}", markup=False)
+        console.print(f"published {info.name}:{info.version}  {source_of(info)}", markup=False)
         return
     kept = f" (its description stays {info.description!r})" if description else ""
     console.print(
@@ -293,7 +292,8 @@ def _routing(weight: str | None) -> dict[str, object] | None:
     return {"additional_version": version.strip(), "weight": value}
 
 
-def _source(info: FunctionInfo) -> str:
+def source_of(info: FunctionInfo) -> str:
+    """What a function version runs, in a listing: its model reference or its code's digest."""
     return info.model or (info.code_sha256 or "")[:12] or "-"
 
 

@@ -10,6 +10,7 @@ from rich.markup import escape
 
 from lambeam.cli._console import console, err_console, print_json
 from lambeam.cli._context import open_project
+from lambeam.cli._function_admin import source_of
 from lambeam.errors import LambeamError
 
 __all__ = ["register"]
@@ -59,8 +60,7 @@ def _apply(ctx: typer.Context, names: list[str] | None, as_json: bool) -> None:
         console.print("no functions declared in lambeam.toml")
     for result in results:
         info = result.function
-        source = info.model or (info.code_sha256 or "")[:12]
-        line = f"{result.action:10} {escape(result.name)}  {info.kind} {source}"
+        line = f"{result.action:10} {escape(result.name)}  {info.kind} {source_of(info)}"
         if result.action == "undeclared":
             line += (
                 f"  (not in lambeam.toml; `lambeam functions rm {escape(result.name)}` deletes it)"

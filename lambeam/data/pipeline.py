@@ -147,8 +147,9 @@ def _input_columns(
     names, or any, when a function step (user code) runs. A column declared with an impute
     operation is `nullable` (its transform fills a missing value) even if the data had none; one
     whose log would refuse a value has the bound a served value must be `greater_than`."""
+    opaque = any(step.kind == "function" for step in spec.transform_steps)  # user code
     unused = {spec.split.key, *spec.drop}
-    if any(step.kind == "function" for step in spec.transform_steps):
+    if opaque:
         unused = set()
     else:
         expressions = [e for step in spec.transform_steps for e in step.derive.values()]
@@ -158,7 +159,6 @@ def _input_columns(
     # A bound holds for the raw value only where no step rewrote the column before its
     # operations: not a derived column, and no user function step at all.
     rewritten = {name for step in spec.transform_steps for name in step.derive}
-    opaque = any(step.kind == "function" for step in spec.transform_steps)
     bounds = {
         name: _lower_bound(ops)
         for name, ops in spec.columns.items()

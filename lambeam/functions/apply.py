@@ -136,7 +136,7 @@ def apply(project: Project, names: Iterable[str] | None = None) -> list[ApplyRes
         try:
             results.append(_apply_one(project, declaration))
         except (ModelNotFoundError, AliasNotFoundError) as exc:  # name the declaration
-            where = f"{project.settings.config_path.name} [functions.{declaration.name}]"
+            where = _where(project, declaration.name)
             raise type(exc)(f"{where} model = {declaration.model!r}: {exc}") from None
     if names is None:
         # Deployed but not declared (removed from lambeam.toml, or made through the API):
@@ -157,8 +157,7 @@ def _apply_one(project: Project, declaration: Declaration) -> ApplyResult:
         try:
             check_handler(bundle, handler)
         except CodeBundleError as exc:
-            where = f"{project.settings.config_path.name} [functions.{name}]"
-            raise CodeBundleError(f"{where} handler = {handler!r}: {exc}") from None
+            raise CodeBundleError(f"{_where(project, name)} handler = {handler!r}: {exc}") from None
     try:
         current = get_function(db, name)
     except FunctionNotFoundError:
@@ -176,3 +175,8 @@ def _apply_one(project: Project, declaration: Declaration) -> ApplyResult:
         db, store, name, declaration.config, bundle, declaration.model, current.revision_id
     )
     return ApplyResult(name, "updated", updated)
+
+
+def _where(project: Project, name: str) -> str:
+    """How an error names the declaration: `lambeam.toml [functions.NAME]`."""
+    return f"{project.settings.config_path.name} [functions.{name}]"

@@ -212,7 +212,7 @@ class FileLogSink:
                 rotated = False
                 if current is not None:
                     pending += current.read()
-                    rotated = _moved_away(path, current)
+                    rotated = _renamed(path, os.fstat(current.fileno()))
                     if rotated:  # what was written before the move, after the read above
                         pending += current.read()
                         current.close()
@@ -277,18 +277,11 @@ def _open_text(path: Path) -> TextIO:
     return open(path, encoding="utf-8", errors="replace")
 
 
-def _renamed(path: str, opened: os.stat_result) -> bool:
-    """Whether `path` names another file than the one `opened` describes now (or none)."""
+def _renamed(path: str | Path, opened: os.stat_result) -> bool:
+    """Whether `path` names another file than the one `opened` describes now (or none): it
+    was rotated, or its folder replaced."""
     try:
         now = os.stat(path)
     except FileNotFoundError:
         return True
     return (now.st_ino, now.st_dev) != (opened.st_ino, opened.st_dev)
-
-
-def _moved_away(path: Path, handle: TextIO) -> bool:
-    """Whether `path` names another file than `handle` now (or none): it was rotated."""
-    try:
-        return os.stat(path).st_ino != os.fstat(handle.fileno()).st_ino
-    except FileNotFoundError:
-        return True

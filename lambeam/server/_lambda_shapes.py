@@ -158,8 +158,7 @@ def page(
         try:
             ordered = [item for item in ordered if _comparable(key(item)) > after]
         except TypeError:  # a marker of another listing
-            shown = marker if len(marker) <= 40 else marker[:39] + "…"
-            raise ConfigError(f"Marker {shown!r} is not one this listing gave") from None
+            raise ConfigError(f"Marker {_shown(marker)!r} is not one this listing gave") from None
     chosen = ordered[:size]
     if len(ordered) <= size:
         return chosen, None
@@ -181,8 +180,7 @@ def _max_items(value: str | None) -> int:
 
 def _marker_key(marker: str) -> Any:
     """The listing key a NextMarker holds: a name, or a [name, version number] pair."""
-    shown = marker if len(marker) <= 40 else marker[:39] + "…"
-    refused = ConfigError(f"Marker {shown!r} is not one this server gave")
+    refused = ConfigError(f"Marker {_shown(marker)!r} is not one this server gave")
     if len(marker) > _MAX_MARKER:
         raise refused
     try:
@@ -195,6 +193,10 @@ def _marker_key(marker: str) -> Any:
     if not (isinstance(key, str) or pair):
         raise refused
     return _comparable(key)
+
+
+def _shown(marker: str) -> str:
+    return marker if len(marker) <= 40 else marker[:39] + "…"
 
 
 def _comparable(value: Any) -> Any:
