@@ -66,9 +66,7 @@ def find_project_root(start: Path | None = None) -> Path:
     )
 
 
-def load_settings(
-    root: Path | None = None, environ: Mapping[str, str] | None = None
-) -> Settings:
+def load_settings(root: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
     """Read lambeam.toml under `root` (found upwards from the cwd if None) and apply LAMBEAM_*."""
     environ = os.environ if environ is None else environ
     root = find_project_root(root) if root is None else root.resolve()

@@ -10,7 +10,12 @@ from pathlib import Path
 
 from lambeam.config import CONFIG_FILE, STATE_DIR, Settings, load_settings
 from lambeam.errors import ConfigError
-from lambeam.security import create_access_key, credentials_path, list_access_keys, write_credentials_file
+from lambeam.security import (
+    create_access_key,
+    credentials_path,
+    list_access_keys,
+    write_credentials_file,
+)
 from lambeam.storage import ArtifactStore, Database
 
 __all__ = ["Project", "init_project"]

@@ -68,7 +68,7 @@ class S3Server:
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
 
-    def client(self):  # noqa: ANN201 - boto3 client
+    def client(self):
         import boto3
 
         return boto3.client(

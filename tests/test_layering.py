@@ -24,20 +24,59 @@ ALLOWED = {
     "functions": {"errors", "config", "storage", "progress", "project", "registry"},
     "training": {"errors", "config", "storage", "progress", "project", "data", "registry"},
     "quickstart": {
-        "errors", "config", "storage", "progress", "project", "data", "registry", "training",
-        "functions", "security", "server",
+        "errors",
+        "config",
+        "storage",
+        "progress",
+        "project",
+        "data",
+        "registry",
+        "training",
+        "functions",
+        "security",
+        "server",
     },
     "invoke": {
-        "errors", "config", "storage", "progress", "project", "registry", "functions", "runtime",
-        "inference", "security",
+        "errors",
+        "config",
+        "storage",
+        "progress",
+        "project",
+        "registry",
+        "functions",
+        "runtime",
+        "inference",
+        "security",
     },
     "server": {
-        "errors", "config", "storage", "progress", "project", "registry", "functions", "runtime",
-        "inference", "security", "invoke",
+        "errors",
+        "config",
+        "storage",
+        "progress",
+        "project",
+        "registry",
+        "functions",
+        "runtime",
+        "inference",
+        "security",
+        "invoke",
     },
     "cli": {
-        "errors", "config", "storage", "progress", "project", "data", "registry", "training",
-        "quickstart", "functions", "runtime", "security", "inference", "invoke", "server",
+        "errors",
+        "config",
+        "storage",
+        "progress",
+        "project",
+        "data",
+        "registry",
+        "training",
+        "quickstart",
+        "functions",
+        "runtime",
+        "security",
+        "inference",
+        "invoke",
+        "server",
     },
 }
 
@@ -63,5 +102,9 @@ def test_part_imports_only_what_it_may(part: str) -> None:
 
 
 def test_every_part_is_listed() -> None:
-    parts = {p.stem for p in PACKAGE.iterdir() if (p.suffix == ".py" or p.is_dir()) and not p.name.startswith("_")}
+    parts = {
+        p.stem
+        for p in PACKAGE.iterdir()
+        if (p.suffix == ".py" or p.is_dir()) and not p.name.startswith("_")
+    }
     assert parts <= set(ALLOWED), sorted(parts - set(ALLOWED))

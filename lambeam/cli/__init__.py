@@ -81,7 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app(args=argv, prog_name="lambeam", standalone_mode=False)
     except LambeamError as exc:
-        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        err_console.print(
+            f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+        )
         return exc.exit_code
     except _EXITS as exc:
         return int(exc.exit_code or 0)

@@ -10,7 +10,14 @@ from datetime import datetime
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 __all__ = ["RichReporter", "cell", "console", "err_console", "print_json"]
 
@@ -59,7 +66,9 @@ class RichReporter:
         if total is not None:
             columns += [BarColumn(), MofNCompleteColumn()]
         columns.append(TimeElapsedColumn())
-        with Progress(*columns, console=err_console, transient=False, disable=self._quiet) as progress:
+        with Progress(
+            *columns, console=err_console, transient=False, disable=self._quiet
+        ) as progress:
             task = progress.add_task(description, total=total)
             yield _RichStage(progress, task)
             if total is None:

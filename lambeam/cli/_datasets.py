@@ -16,8 +16,14 @@ if TYPE_CHECKING:
 
 __all__ = ["datasets_app", "pipeline_app"]
 
-pipeline_app = typer.Typer(help="Run Beam pipelines declared as [pipelines.NAME].", no_args_is_help=True, rich_markup_mode=None)
-datasets_app = typer.Typer(help="Dataset versions written by pipelines.", no_args_is_help=True, rich_markup_mode=None)
+pipeline_app = typer.Typer(
+    help="Run Beam pipelines declared as [pipelines.NAME].",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+datasets_app = typer.Typer(
+    help="Dataset versions written by pipelines.", no_args_is_help=True, rich_markup_mode=None
+)
 
 
 @pipeline_app.command(
@@ -26,7 +32,9 @@ datasets_app = typer.Typer(help="Dataset versions written by pipelines.", no_arg
 def run(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="A pipeline declared as [pipelines.NAME].")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print the dataset version as JSON.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the dataset version as JSON.")
+    ] = False,
 ) -> None:
     """Run a pipeline on Beam and store a dataset version.
 
@@ -36,7 +44,9 @@ def run(
     from lambeam.data import run_pipeline
 
     with open_project(ctx) as project:
-        result = run_pipeline(project, name, beam_args=list(ctx.args), reporter=RichReporter(quiet=as_json))
+        result = run_pipeline(
+            project, name, beam_args=list(ctx.args), reporter=RichReporter(quiet=as_json)
+        )
     version = result.dataset_version
     if as_json:
         print_json({**_summary(version), "created": result.created})
@@ -64,7 +74,9 @@ def ls(
         return
     table = Table("version", "rows", "content", "created", "by")
     for v in versions:
-        table.add_row(v.ref, str(v.rows), v.content_hash[:12], f"{v.created_at:%Y-%m-%d %H:%M}", v.created_by)
+        table.add_row(
+            v.ref, str(v.rows), v.content_hash[:12], f"{v.created_at:%Y-%m-%d %H:%M}", v.created_by
+        )
     console.print(table)
 
 
@@ -79,8 +91,13 @@ def show(
 
     with open_project(ctx) as project:
         version = get_dataset_version(project.db, project.store, ref)
-    detail = {**_summary(version), "inputs": version.inputs, "profile": version.profile,
-              "input_columns": version.input_columns, "features": len(version.feature_names())}
+    detail = {
+        **_summary(version),
+        "inputs": version.inputs,
+        "profile": version.profile,
+        "input_columns": version.input_columns,
+        "features": len(version.feature_names()),
+    }
     if as_json:
         print_json(detail)
         return
@@ -89,13 +106,17 @@ def show(
         f" {detail['test_rows']} test), content {version.content_hash}"
     )
     for item in version.inputs:
-        console.print(f"  input {escape(str(item.get('path')))} sha256 {str(item.get('sha256'))[:12]}")
+        console.print(
+            f"  input {escape(str(item.get('path')))} sha256 {str(item.get('sha256'))[:12]}"
+        )
     table = Table("column", "type", "count", "missing", "mean", "std", "min", "max", "top")
     types = {c["name"]: c["type"] for c in version.input_columns}
     for column, stats in version.profile.items():
         top = stats.get("top") or []
         table.add_row(
-            escape(column), stats.get("type") or types.get(column, ""), *(cell(stats.get(k), '.4g') for k in ("count", "missing", "mean", "std", "min", "max")),
+            escape(column),
+            stats.get("type") or types.get(column, ""),
+            *(cell(stats.get(k), ".4g") for k in ("count", "missing", "mean", "std", "min", "max")),
             escape(", ".join(str(t[0] if isinstance(t, (list, tuple)) else t) for t in top[:3])),
         )
     console.print(table)
@@ -117,4 +138,3 @@ def _summary(version: DatasetVersion) -> dict:
         "created_at": version.created_at,
         "created_by": version.created_by,
     }
-

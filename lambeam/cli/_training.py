@@ -11,7 +11,7 @@ from rich.table import Table
 from lambeam.cli._console import RichReporter, cell, console, print_json
 from lambeam.cli._context import open_project
 
-__all__ = ["register", "metrics_table"]
+__all__ = ["metrics_table", "register"]
 
 
 def register(app: typer.Typer) -> None:
@@ -21,7 +21,9 @@ def register(app: typer.Typer) -> None:
 def train(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="A training job declared as [train.NAME].")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print the model version as JSON.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the model version as JSON.")
+    ] = False,
 ) -> None:
     """Fit [train.NAME] on its dataset version, score it on the test split, register it."""
     from lambeam.training import run_training
@@ -52,8 +54,9 @@ def train(
 def metrics_table(by_ref: dict[str, dict]) -> Table:
     """A table of scalar metrics, one column per model version."""
     table = Table("metric", *by_ref.keys())
-    names = sorted({k for m in by_ref.values() for k, v in m.items() if isinstance(v, (int, float))})
+    names = sorted(
+        {k for m in by_ref.values() for k, v in m.items() if isinstance(v, (int, float))}
+    )
     for name in names:
         table.add_row(name, *(cell(m.get(name)) for m in by_ref.values()))
     return table
-

@@ -264,11 +264,7 @@ def plan_columns(spec: PipelineSpec, partial: Partial) -> list[ColumnPlan]:
             continue
         ops = spec.columns.get(name)
         if ops is None:
-            ops = (
-                ()
-                if part.type == "number"
-                else (Op("onehot", dict(ONEHOT_DEFAULTS)),)
-            )
+            ops = () if part.type == "number" else (Op("onehot", dict(ONEHOT_DEFAULTS)),)
         impute = None
         for op in ops:
             need = OP_TYPES[op.name]

@@ -177,8 +177,16 @@ def _csr(frame: pd.DataFrame, name: str, width: int) -> sp.csr_matrix:
     values = frame[f"{name}.values"]
     lengths = np.fromiter((len(v) for v in indices), dtype=np.int64, count=len(indices))
     indptr = np.concatenate([[0], np.cumsum(lengths)])
-    flat_idx = np.concatenate([np.asarray(v, dtype=np.int32) for v in indices]) if len(indices) else np.empty(0, np.int32)
-    flat_val = np.concatenate([np.asarray(v, dtype=np.float64) for v in values]) if len(values) else np.empty(0)
+    flat_idx = (
+        np.concatenate([np.asarray(v, dtype=np.int32) for v in indices])
+        if len(indices)
+        else np.empty(0, np.int32)
+    )
+    flat_val = (
+        np.concatenate([np.asarray(v, dtype=np.float64) for v in values])
+        if len(values)
+        else np.empty(0)
+    )
     return sp.csr_matrix((flat_val, flat_idx, indptr), shape=(len(frame), width))
 
 
@@ -186,7 +194,9 @@ def parse_dataset_ref(ref: str) -> tuple[str, int | None]:
     """`pipeline` (its latest version) or `pipeline:N` into (pipeline, N or None)."""
     name, sep, number = ref.partition(":")
     if not name:
-        raise DatasetNotFoundError(f"{ref!r} is not a dataset reference; use PIPELINE or PIPELINE:N")
+        raise DatasetNotFoundError(
+            f"{ref!r} is not a dataset reference; use PIPELINE or PIPELINE:N"
+        )
     if not sep:
         return name, None
     if not number.isdigit() or int(number) < 1:

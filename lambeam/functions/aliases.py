@@ -7,6 +7,7 @@ versions, and different.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -176,10 +177,8 @@ def _routing(
     additional = routing["additional_version"]
     kind = "unusable"
     if isinstance(additional, (str, int)) and not isinstance(additional, bool):
-        try:
+        with contextlib.suppress(ConfigError):
             kind, additional = qualifier_kind(name, additional)
-        except ConfigError:
-            pass
     if kind != "version":
         raise ConfigError(
             f"{what}.additional_version must be a published version number, got {additional!r}"

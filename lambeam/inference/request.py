@@ -423,7 +423,7 @@ def _numbers(values: list[Any], spec: dict[str, Any]) -> np.ndarray:
         if kind is float or kind is int:
             if kind is float and math.isnan(value):
                 out[row] = _missing(spec, row)
-            elif kind is float and math.isinf(value) or abs(value) > _LARGEST:
+            elif (kind is float and math.isinf(value)) or abs(value) > _LARGEST:
                 raise InvalidInputError(
                     f"row {row}, column {spec['name']!r}: expected a finite number,"
                     f" got {_shown(value)}",

@@ -56,7 +56,6 @@ class SklearnRunner:
                 proba = np.asarray(self._final.predict_proba(features), dtype=np.float64).tolist()
         return Predictions(labels, proba, self.classes)
 
-
     def predict_columns(
         self, columns: Mapping[str, np.ndarray], probabilities: bool = False
     ) -> Predictions:

@@ -96,6 +96,7 @@ def register_model_version(
         "duration_s": float(duration_s),
         "created_by": created_by or current_user(),
     }
+
     def insert(session: Any) -> tuple[ModelVersionRow, dict[int, str]]:
         row = _insert_version(session, model, values)
         return row, _dataset_refs(session, [row])

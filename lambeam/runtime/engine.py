@@ -285,7 +285,7 @@ class Engine:
     async def _fork_spare(self) -> None:
         try:
             spare = await fork(self._zygote, None)
-        except Exception:  # a cold start forks for itself instead
+        except Exception:  # noqa: BLE001 - a cold start forks for itself instead
             _log.exception("forking a spare instance failed")
             return
         if self._spare is None and self._running:
@@ -305,7 +305,7 @@ class Engine:
             await asyncio.sleep(self._reap_interval_s)
             try:
                 await self.reap()
-            except Exception:  # one bad reap must not end reaping for good
+            except Exception:  # noqa: BLE001 - one bad reap must not end reaping for good
                 _log.exception("reaping idle instances failed")
 
     def _init(self, spec: FunctionSpec) -> dict[str, Any]:

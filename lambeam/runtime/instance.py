@@ -154,7 +154,7 @@ def _load_handler(spec: str) -> Handler:
                 [],
             )
         ) from None
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the handler's init error goes to the caller
         _log_exception(exc, skip_frames=1)
         raise _InitError(codes.exception_payload(exc, skip_frames=1)) from None
     handler = getattr(module, attr, None)
@@ -213,7 +213,7 @@ def _invoke(
             result = handler(event, context)
         except SystemExit as exc:
             _exit_for(exc)
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - any handler failure is the invocation's error
             _log_exception(exc, skip_frames=1)
             doc = codes.exception_payload(exc, request_id, skip_frames=1)
             error_type = doc["errorType"]
@@ -245,7 +245,7 @@ def _invoke_raw(
         body = bytes(body)
     except SystemExit as exc:
         _exit_for(exc)
-    except BaseException as exc:
+    except BaseException as exc:  # noqa: BLE001 - any handler failure is the invocation's error
         _log_exception(exc, skip_frames=1)
         doc = codes.exception_payload(exc, context.aws_request_id, skip_frames=1)
         error_type = doc["errorType"]

@@ -59,7 +59,7 @@ def main(argv: list[str]) -> NoReturn:
         if callable(warm_up):
             try:
                 warm_up()
-            except Exception as exc:  # only a cost saved: instances still work without it
+            except Exception as exc:  # noqa: BLE001 - only a cost saved: instances still work without it
                 print(f"lambeam zygote: {name}.zygote_warm_up failed: {exc}", file=sys.stderr)
     # Objects that exist now are shared with every instance; keeping the collector's hands off
     # them keeps their pages shared instead of copied on the first collection in each instance.
@@ -141,7 +141,7 @@ def _become_instance(
         conn = socket.socket(fileno=fds[0])
         conn.setblocking(True)
         run_instance(conn, fds[1], init)
-    except BaseException:
+    except BaseException:  # noqa: BLE001 - a child must report and exit, never return
         import traceback
 
         traceback.print_exc()

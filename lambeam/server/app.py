@@ -50,7 +50,7 @@ def create_app(
         await engine.start()
         try:
             await gw.invoker.warm_up()
-        except Exception:  # a function that cannot warm up must not keep the server down
+        except Exception:  # noqa: BLE001 - a function that cannot warm up must not keep the server down
             _log.exception("starting warm minimums failed")
         # What is loaded by now (the libraries, the app) lives as long as the server: moved out
         # of the collector's generations, a full collection no longer walks it on the hot path.

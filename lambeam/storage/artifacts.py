@@ -108,7 +108,9 @@ class ArtifactStore:
                 # One PUT: the object appears whole or not at all.
                 self.fs.pipe_file(path, data)
         except OSError as exc:
-            raise StorageError(f"cannot write artifact {digest[:12]} to {self.location}: {exc}")
+            raise StorageError(
+                f"cannot write artifact {digest[:12]} to {self.location}: {exc}"
+            ) from exc
         return digest
 
     def put_file(self, source: str | os.PathLike[str]) -> str:

@@ -46,7 +46,9 @@ def current_user() -> str:
 class Database:
     """Sessions on the metadata database at `url`, migrated to the newest schema on open."""
 
-    def __init__(self, url: str, *, migrate: bool = True, engine_options: dict[str, Any] | None = None):
+    def __init__(
+        self, url: str, *, migrate: bool = True, engine_options: dict[str, Any] | None = None
+    ):
         self.url = url
         options = dict(engine_options or {})
         if url.startswith("sqlite"):
@@ -73,7 +75,9 @@ class Database:
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")
         except SQLAlchemyError as exc:
-            raise StorageError(f"cannot migrate database {_redact(self.url)}: {_reason(exc)}") from None
+            raise StorageError(
+                f"cannot migrate database {_redact(self.url)}: {_reason(exc)}"
+            ) from None
 
     def tables(self) -> set[str]:
         """The names of the tables that exist, for checks and diagnostics."""

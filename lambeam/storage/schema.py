@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -25,7 +25,7 @@ __all__ = [
 class Base(DeclarativeBase):
     """Declarative base of lambeam's tables."""
 
-    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON}
 
 
 class DatasetVersionRow(Base):
@@ -137,7 +137,9 @@ class FunctionVersionRow(Base):
     __table_args__ = (UniqueConstraint("function", "number"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    function: Mapped[str] = mapped_column(ForeignKey("functions.name", ondelete="CASCADE"), index=True)
+    function: Mapped[str] = mapped_column(
+        ForeignKey("functions.name", ondelete="CASCADE"), index=True
+    )
     number: Mapped[int] = mapped_column(Integer)
     config: Mapped[dict[str, Any]] = mapped_column(JSON)
     code_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)

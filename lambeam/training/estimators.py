@@ -35,7 +35,9 @@ def build_estimator(path: str, params: Mapping[str, Any]) -> BaseEstimator:
             "estimator class such as sklearn.ensemble.RandomForestClassifier or a module:function "
             "that returns one"
         )
-    values = {k: (None if isinstance(v, str) and v.lower() == "none" else v) for k, v in params.items()}
+    values = {
+        k: (None if isinstance(v, str) and v.lower() == "none" else v) for k, v in params.items()
+    }
     valid = estimator.get_params(deep=True)
     unknown = sorted(set(values) - set(valid))
     if unknown:
@@ -82,8 +84,12 @@ def _import(path: str) -> Any:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise TrainingError(f"unknown estimator {path!r}: cannot import {module_name!r} ({exc})") from None
+        raise TrainingError(
+            f"unknown estimator {path!r}: cannot import {module_name!r} ({exc})"
+        ) from None
     try:
         return getattr(module, attr)
     except AttributeError:
-        raise TrainingError(f"unknown estimator {path!r}: {module_name!r} has no {attr!r}") from None
+        raise TrainingError(
+            f"unknown estimator {path!r}: {module_name!r} has no {attr!r}"
+        ) from None

@@ -44,7 +44,9 @@ def _classification(estimator: Any, X: Any, y: Any) -> dict[str, Any]:
     extra = {"pos_label": labels[1]} if binary else {}
     out: dict[str, Any] = {
         "accuracy": metrics.accuracy_score(y, predicted),
-        "precision": metrics.precision_score(y, predicted, average=average, zero_division=0, **extra),
+        "precision": metrics.precision_score(
+            y, predicted, average=average, zero_division=0, **extra
+        ),
         "recall": metrics.recall_score(y, predicted, average=average, zero_division=0, **extra),
         "f1": metrics.f1_score(y, predicted, average=average, zero_division=0, **extra),
         "confusion_matrix": {
@@ -83,7 +85,7 @@ def _regression(estimator: Any, X: Any, y: Any) -> dict[str, Any]:
 
 def _clustering(estimator: Any, X: Any) -> dict[str, Any]:
     labels = estimator.predict(X) if hasattr(estimator, "predict") else estimator.fit_predict(X)
-    out: dict[str, Any] = {"clusters": int(len(set(labels)))}
+    out: dict[str, Any] = {"clusters": len(set(labels))}
     if 1 < len(set(labels)) < X.shape[0]:
         out["silhouette"] = metrics.silhouette_score(
             X, labels, sample_size=min(_SILHOUETTE_SAMPLE, X.shape[0]), random_state=0

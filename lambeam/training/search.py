@@ -84,14 +84,18 @@ def run_search(
         delayed(_evaluate)(estimator, params, X, y, cv, scoring) for params in candidates
     )
     results: list[Candidate] = []
-    with reporter.stage(f"search: {len(candidates)} candidates x {spec.cv} folds", total=len(candidates)) as stage:
+    with reporter.stage(
+        f"search: {len(candidates)} candidates x {spec.cv} folds", total=len(candidates)
+    ) as stage:
         for candidate in jobs:
             results.append(candidate)
             stage.advance()
     return SearchResult(method=spec.method, scoring=scoring, cv=spec.cv, candidates=results)
 
 
-def _evaluate(estimator: Any, params: dict[str, Any], X: Any, y: Any, cv: Any, scoring: str) -> Candidate:
+def _evaluate(
+    estimator: Any, params: dict[str, Any], X: Any, y: Any, cv: Any, scoring: str
+) -> Candidate:
     started = time.perf_counter()
     model = clone(estimator).set_params(**params)
     try:
@@ -111,5 +115,7 @@ def _evaluate(estimator: Any, params: dict[str, Any], X: Any, y: Any, cv: Any, s
 def _default_scoring(task: str) -> str:
     defaults = {"classification": "accuracy", "regression": "r2"}
     if task not in defaults:
-        raise TrainingError(f"a search over a {task} estimator needs `scoring` set in its search table")
+        raise TrainingError(
+            f"a search over a {task} estimator needs `scoring` set in its search table"
+        )
     return defaults[task]

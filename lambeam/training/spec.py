@@ -57,7 +57,9 @@ def parse_train_spec(name: str, raw: Mapping[str, Any]) -> TrainSpec:
     where = f"lambeam.toml [train.{name}]"
     unknown = sorted(set(raw) - _KEYS)
     if unknown:
-        raise ConfigError(f"{where}: unknown key {unknown[0]!r}; expected {', '.join(sorted(_KEYS))}")
+        raise ConfigError(
+            f"{where}: unknown key {unknown[0]!r}; expected {', '.join(sorted(_KEYS))}"
+        )
     for key in ("dataset", "estimator"):
         if not isinstance(raw.get(key), str) or not raw[key].strip():
             raise ConfigError(f"{where}: `{key}` is required and must be a non-empty string")
@@ -71,7 +73,7 @@ def parse_train_spec(name: str, raw: Mapping[str, Any]) -> TrainSpec:
     trusted = raw.get("trusted", [])
     if not isinstance(trusted, list) or not all(isinstance(t, str) and t for t in trusted):
         raise ConfigError(
-            f"{where}: `trusted` must be a list of type names (e.g. \"mypackage.models.MyModel\")"
+            f'{where}: `trusted` must be a list of type names (e.g. "mypackage.models.MyModel")'
         )
     return TrainSpec(
         name=name,
@@ -92,7 +94,9 @@ def _parse_search(where: str, raw: Any) -> SearchSpec:
         raise ConfigError(f"{where}: must be a table")
     unknown = sorted(set(raw) - _SEARCH_KEYS)
     if unknown:
-        raise ConfigError(f"{where}: unknown key {unknown[0]!r}; expected {', '.join(sorted(_SEARCH_KEYS))}")
+        raise ConfigError(
+            f"{where}: unknown key {unknown[0]!r}; expected {', '.join(sorted(_SEARCH_KEYS))}"
+        )
     method = raw.get("method", "grid")
     if method not in ("grid", "random"):
         raise ConfigError(f"{where}: method must be 'grid' or 'random', not {method!r}")
@@ -105,7 +109,9 @@ def _parse_search(where: str, raw: Any) -> SearchSpec:
     ints = {"cv": raw.get("cv", 5), "n_iter": raw.get("n_iter", 10)}
     for key, value in ints.items():
         if not isinstance(value, int) or value < (2 if key == "cv" else 1):
-            raise ConfigError(f"{where}: `{key}` must be an integer of at least {2 if key == 'cv' else 1}")
+            raise ConfigError(
+                f"{where}: `{key}` must be an integer of at least {2 if key == 'cv' else 1}"
+            )
     scoring = raw.get("scoring")
     if scoring is not None and (not isinstance(scoring, str) or scoring not in get_scorer_names()):
         raise ConfigError(

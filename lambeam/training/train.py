@@ -28,7 +28,18 @@ from lambeam.training.spec import TrainSpec, parse_train_spec
 __all__ = ["TrainingRun", "run_training", "train"]
 
 _SUPERVISED = {"classification", "regression"}
-_LIBRARIES = ("scikit-learn", "numpy", "scipy", "pandas", "pyarrow", "apache-beam", "skops", "skl2onnx", "onnxruntime", "lambeam")
+_LIBRARIES = (
+    "scikit-learn",
+    "numpy",
+    "scipy",
+    "pandas",
+    "pyarrow",
+    "apache-beam",
+    "skops",
+    "skl2onnx",
+    "onnxruntime",
+    "lambeam",
+)
 
 
 @dataclass(frozen=True)
@@ -74,7 +85,13 @@ def train(project: Any, spec: TrainSpec, reporter: Reporter | None = None) -> Tr
             _fit(estimator, X_train, y_train, spec, dataset)
         with reporter.stage("scoring on the test split"):
             metrics = score(task, estimator, X_test, y_test)
-    caught = sorted({f"{w.category.__name__}: {w.message}" for w in seen if issubclass(w.category, ConvergenceWarning)})
+    caught = sorted(
+        {
+            f"{w.category.__name__}: {w.message}"
+            for w in seen
+            if issubclass(w.category, ConvergenceWarning)
+        }
+    )
 
     pipeline = Pipeline([("transform", dataset.transform()), ("model", estimator)])
     params = {k: jsonable(v) for k, v in estimator.get_params(deep=False).items()}
@@ -122,12 +139,18 @@ def _fit(estimator: Any, X: Any, y: Any, spec: TrainSpec, dataset: DatasetVersio
     except (ValueError, TypeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if "NaN" in first and isinstance(X, np.ndarray):
-            gaps = [n for n, bad in zip(dataset.feature_names(), np.isnan(X).any(axis=0)) if bad]
+            gaps = [
+                n
+                for n, bad in zip(dataset.feature_names(), np.isnan(X).any(axis=0), strict=False)
+                if bad
+            ]
             first += (
                 f" (features with missing values: {', '.join(gaps[:5])}; give them an impute "
                 f"operation in [pipelines.{dataset.pipeline}.columns])"
             )
-        raise TrainingError(f"[train.{spec.name}]: {spec.estimator} failed to fit: {first}") from None
+        raise TrainingError(
+            f"[train.{spec.name}]: {spec.estimator} failed to fit: {first}"
+        ) from None
 
 
 def _signature(dataset: DatasetVersion, task: str, estimator: Any) -> dict[str, Any]:
@@ -152,7 +175,11 @@ def _signature(dataset: DatasetVersion, task: str, estimator: Any) -> dict[str, 
 
 
 def _lineage(
-    spec: TrainSpec, dataset: DatasetVersion, search: SearchResult | None, warned: list[str], duration: float
+    spec: TrainSpec,
+    dataset: DatasetVersion,
+    search: SearchResult | None,
+    warned: list[str],
+    duration: float,
 ) -> dict[str, Any]:
     versions = {}
     for lib in _LIBRARIES:

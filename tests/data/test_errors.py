@@ -196,11 +196,17 @@ def test_integers_too_large_for_a_float(project: Project, tmp_path: Path) -> Non
     path = tmp_path / "ids.csv"
     ROWS.assign(id=[278308122500661248 + i for i in range(6)]).to_csv(path, index=False)
     run_fails(
-        project, {"source": str(path)}, ColumnError, "'id'", "ids.csv", "278308122500661248",
+        project,
+        {"source": str(path)},
+        ColumnError,
+        "'id'",
+        "ids.csv",
+        "278308122500661248",
         'schema = { id = "string" }',
     )
     run = run_pipeline(
-        with_pipelines(project, ok={"source": {"path": str(path), "schema": {"id": "string"}}}), "ok"
+        with_pipelines(project, ok={"source": {"path": str(path), "schema": {"id": "string"}}}),
+        "ok",
     )
     assert run.dataset_version.rows == 6
 
@@ -214,7 +220,10 @@ def test_infinite_values_are_named(project: Project, tmp_path: Path) -> None:
 def test_impute_of_a_column_without_values(project: Project, tmp_path: Path) -> None:
     path = tmp_path / "empty_col.csv"
     ROWS.assign(x=[None] * 6, b=[1.0] * 6).to_csv(path, index=False)
-    spec = {"source": {"path": str(path), "schema": {"x": "number"}}, "columns": {"x": ["impute:mean"]}}
+    spec = {
+        "source": {"path": str(path), "schema": {"x": "number"}},
+        "columns": {"x": ["impute:mean"]},
+    }
     run_fails(project, spec, ColumnError, "columns.x", "no values")
 
 

@@ -122,7 +122,10 @@ def test_every_operation_and_the_transform_reproduces_the_features(
     # impute:median fills a missing amount, so a served request may leave it out
     # (its log's bound is not claimed: a function step, user code, runs before the operations)
     assert inputs["amount"] == {
-        "name": "amount", "type": "number", "categories": None, "nullable": True,
+        "name": "amount",
+        "type": "number",
+        "categories": None,
+        "nullable": True,
     }
     assert "nullable" not in inputs["city"] and "greater_than" not in inputs["age"]
     assert "label" not in inputs

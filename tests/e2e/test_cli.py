@@ -52,9 +52,13 @@ params = { n_estimators = 30, random_state = 0 }
 def lambeam(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LAMBEAM_")}
     env["COLUMNS"] = "200"
-    proc = subprocess.run([*LAMBEAM, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [*LAMBEAM, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
     if check and proc.returncode != 0:
-        raise AssertionError(f"lambeam {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
+        raise AssertionError(
+            f"lambeam {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
+        )
     return proc
 
 
@@ -99,14 +103,28 @@ def test_models_ls_show_alias_compare(trained: Path) -> None:
     shown = json.loads(lambeam(trained, "models", "show", "penguins@prod", "--json").stdout)
     assert shown["number"] == 1 and "prod" in shown["aliases"]
     assert shown["task"] == "classification"
-    assert {"accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "confusion_matrix"} <= set(shown["metrics"])
+    assert {
+        "accuracy",
+        "precision",
+        "recall",
+        "f1",
+        "roc_auc",
+        "log_loss",
+        "confusion_matrix",
+    } <= set(shown["metrics"])
     assert shown["lineage"]["dataset"]["ref"] == "penguins:1"
     assert shown["lineage"]["libraries"]["scikit-learn"]
-    compared = json.loads(lambeam(trained, "models", "compare", "penguins:1", "penguins:2", "--json").stdout)
+    compared = json.loads(
+        lambeam(trained, "models", "compare", "penguins:1", "penguins:2", "--json").stdout
+    )
     assert [v["ref"] for v in compared["versions"]] == ["penguins:1", "penguins:2"]
     assert compared["best"]["accuracy"] in ("penguins:1", "penguins:2")
     side_by_side = lambeam(trained, "models", "compare", "penguins:1", "penguins:2").stdout
-    rows = {line.split()[1]: line.split()[3::2] for line in side_by_side.splitlines() if line.startswith("│")}
+    rows = {
+        line.split()[1]: line.split()[3::2]
+        for line in side_by_side.splitlines()
+        if line.startswith("│")
+    }
     assert rows["estimator"] == ["LogisticRegression", "RandomForestClassifier"]
     assert rows["dataset"] == ["penguins:1", "penguins:1"] and rows["aliases"] == ["prod", "-"]
     assert rows["n_estimators"] == ["-", "30"]  # params that differ, side by side
@@ -135,7 +153,9 @@ def test_models_ls_show_alias_compare(trained: Path) -> None:
         (("models", "alias", "set", "penguins", "prod", "99"), "99"),
     ],
 )
-def test_errors_are_one_line_with_nonzero_exit(trained: Path, args: tuple[str, ...], needle: str) -> None:
+def test_errors_are_one_line_with_nonzero_exit(
+    trained: Path, args: tuple[str, ...], needle: str
+) -> None:
     proc = lambeam(trained, *args, check=False)
     assert proc.returncode != 0
     lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
@@ -161,7 +181,9 @@ estimator = "sklearn.ensemble.RandomForestClasifier"
         typo = lambeam(trained, "train", "typo", check=False)
         assert typo.returncode == 1 and "RandomForestClasifier" in typo.stderr
         assert "Traceback" not in missing.stderr + typo.stderr
-        assert [v["ref"] for v in json.loads(lambeam(trained, "datasets", "ls", "--json").stdout)] == ["penguins:1"]
+        assert [
+            v["ref"] for v in json.loads(lambeam(trained, "datasets", "ls", "--json").stdout)
+        ] == ["penguins:1"]
         assert json.loads(lambeam(trained, "models", "ls", "--json").stdout)[0]["latest"] == 2
     finally:
         (trained / "lambeam.toml").write_text(toml)
@@ -223,7 +245,11 @@ columns = { ratio = ["impute:median", "standardize"], bill_length_mm = ["impute:
     try:
         proc = subprocess.run(
             [str(script), "-C", str(trained), "pipeline", "run", "stepped", "--json"],
-            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
         assert proc.returncode == 0, proc.stderr
         assert json.loads(proc.stdout)["rows"] == 344

@@ -94,5 +94,5 @@ def test_names_follow_lambda() -> None:
             check_function_name(bad)
     assert check_alias_name("f", "Prod-2") == "Prod-2"
     for bad in ("12", "", "a" * 129, "$LATEST", "pr od"):
-        with pytest.raises(ConfigError, match="function 'f': .* is not an alias name"):
+        with pytest.raises(ConfigError, match=r"function 'f': .* is not an alias name"):
             check_alias_name("f", bad)

@@ -7,13 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 from sklearn.cluster import KMeans
 from sklearn.ensemble import IsolationForest, RandomForestClassifier
 from sklearn.linear_model import LinearRegression, LogisticRegression
-
-import numpy as np
-import pandas as pd
 
 from lambeam.project import Project
 from lambeam.registry import ModelVersion
@@ -35,8 +34,10 @@ CLASSIFIER_OUTPUTS = {"task": "classification", "classes": ["no", "yes"], "proba
 def instances(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Raw rows as a client sends them: one JSON object per row, null where a value is missing."""
     return [
-        {key: None if isinstance(value, float) and np.isnan(value) else value
-         for key, value in row.items()}
+        {
+            key: None if isinstance(value, float) and np.isnan(value) else value
+            for key, value in row.items()
+        }
         for row in frame.astype(object).to_dict(orient="records")
     ]
 
@@ -76,29 +77,42 @@ def models(inference_project: Project) -> Models:
     return Models(
         logistic=put(
             fitted(LogisticRegression(max_iter=500), TRAIN, labels),
-            "churn", "classification", classifier,
+            "churn",
+            "classification",
+            classifier,
         ),
         forest=put(
             fitted(
                 RandomForestClassifier(n_estimators=15, max_depth=5, n_jobs=2, random_state=0),
-                TRAIN, labels,
+                TRAIN,
+                labels,
             ),
-            "churn-forest", "classification", classifier,
+            "churn-forest",
+            "classification",
+            classifier,
         ),
         linear=put(
-            fitted(LinearRegression(), TRAIN, target), "spend", "regression",
+            fitted(LinearRegression(), TRAIN, target),
+            "spend",
+            "regression",
             signature({"task": "regression"}),
         ),
         kmeans=put(
             fitted(KMeans(n_clusters=3, n_init=2, random_state=0), TRAIN),
-            "segments", "clustering", signature({"task": "clustering"}),
+            "segments",
+            "clustering",
+            signature({"task": "clustering"}),
         ),
         isolation=put(
             fitted(IsolationForest(n_estimators=25, random_state=0), TRAIN),
-            "outliers", "anomaly_detection", signature({"task": "anomaly_detection"}),
+            "outliers",
+            "anomaly_detection",
+            signature({"task": "anomaly_detection"}),
         ),
         unconvertible=put(
-            log_pipeline(TRAIN, labels, LogisticRegression()), "churn-log", "classification",
+            log_pipeline(TRAIN, labels, LogisticRegression()),
+            "churn-log",
+            "classification",
             classifier,
         ),
     )

@@ -60,9 +60,7 @@ def test_instances_become_a_canonical_frame_in_signature_order() -> None:
 
 
 def test_columnar_inputs_make_the_same_frame() -> None:
-    rows = {
-        "instances": [{"amount": 1.0, "age": 30, "city": "oslo"}, {"age": 31, "city": "quito"}]
-    }
+    rows = {"instances": [{"amount": 1.0, "age": 30, "city": "oslo"}, {"age": 31, "city": "quito"}]}
     columns = {"inputs": {"city": ["oslo", "quito"], "age": [30, 31], "amount": [1.0, None]}}
     pd.testing.assert_frame_equal(
         parse_request(rows, SIGNATURE).frame, parse_request(columns, SIGNATURE).frame
@@ -83,33 +81,81 @@ def test_missing_strings_are_nan_in_an_object_column() -> None:
 OSLO = {"age": 3, "city": "oslo"}
 REFUSALS = [  # (id, body, field, row, words in the message)
     ("missing-column", {"instances": [OSLO, {"city": "oslo"}]}, "age", 1, "missing"),
-    ("missing-column-inputs", {"inputs": {"amount": [1.0], "city": ["oslo"]}}, "age", None,
-     "missing"),
+    (
+        "missing-column-inputs",
+        {"inputs": {"amount": [1.0], "city": ["oslo"]}},
+        "age",
+        None,
+        "missing",
+    ),
     ("unknown-column", {"instances": [{**OSLO, "colour": "red"}]}, "colour", 0, "unknown column"),
-    ("unknown-column-inputs", {"inputs": {"age": [3], "city": ["oslo"], "colour": ["red"]}},
-     "colour", None, "unknown column"),
-    ("text-for-number", {"instances": [{"age": "forty", "city": "oslo"}]}, "age", 0,
-     "expected a number, got text"),
-    ("bool-for-number", {"instances": [OSLO, {"age": True, "city": "oslo"}]}, "age", 1,
-     "expected a number, got a boolean"),
-    ("number-for-string", {"inputs": {"age": [3, 4], "city": ["oslo", 7]}}, "city", 1,
-     "expected a string, got a number"),
-    ("bool-for-string", {"instances": [{"age": 3, "city": False}]}, "city", 0,
-     "expected a string, got a boolean"),
-    ("unknown-category", {"instances": [{"age": 3, "city": "paris"}]}, "city", 0,
-     "unknown category 'paris'"),
-    ("null-not-nullable", {"instances": [{"age": None, "city": "oslo"}]}, "age", 0,
-     "not nullable"),
-    ("nan-not-nullable", {"inputs": {"age": [1.0, float("nan")], "city": ["oslo", "oslo"]}},
-     "age", 1, "not nullable"),
-    ("null-string-not-nullable", {"instances": [{"age": 3, "city": None}]}, "city", 0,
-     "not nullable"),
+    (
+        "unknown-column-inputs",
+        {"inputs": {"age": [3], "city": ["oslo"], "colour": ["red"]}},
+        "colour",
+        None,
+        "unknown column",
+    ),
+    (
+        "text-for-number",
+        {"instances": [{"age": "forty", "city": "oslo"}]},
+        "age",
+        0,
+        "expected a number, got text",
+    ),
+    (
+        "bool-for-number",
+        {"instances": [OSLO, {"age": True, "city": "oslo"}]},
+        "age",
+        1,
+        "expected a number, got a boolean",
+    ),
+    (
+        "number-for-string",
+        {"inputs": {"age": [3, 4], "city": ["oslo", 7]}},
+        "city",
+        1,
+        "expected a string, got a number",
+    ),
+    (
+        "bool-for-string",
+        {"instances": [{"age": 3, "city": False}]},
+        "city",
+        0,
+        "expected a string, got a boolean",
+    ),
+    (
+        "unknown-category",
+        {"instances": [{"age": 3, "city": "paris"}]},
+        "city",
+        0,
+        "unknown category 'paris'",
+    ),
+    ("null-not-nullable", {"instances": [{"age": None, "city": "oslo"}]}, "age", 0, "not nullable"),
+    (
+        "nan-not-nullable",
+        {"inputs": {"age": [1.0, float("nan")], "city": ["oslo", "oslo"]}},
+        "age",
+        1,
+        "not nullable",
+    ),
+    (
+        "null-string-not-nullable",
+        {"instances": [{"age": 3, "city": None}]},
+        "city",
+        0,
+        "not nullable",
+    ),
     ("infinity", {"instances": [{"age": float("inf"), "city": "oslo"}]}, "age", 0, "finite"),
     ("huge-integer", {"inputs": {"age": [1, 10**400], "city": ["oslo"] * 2}}, "age", 1, "finite"),
-    ("ragged", {"inputs": {"age": [1, 2, 3], "city": ["oslo", "oslo"]}}, "city", None,
-     "has 2 values"),
-    ("column-not-a-list", {"inputs": {"age": 3, "city": ["oslo"]}}, "age", None,
-     "must be a list"),
+    (
+        "ragged",
+        {"inputs": {"age": [1, 2, 3], "city": ["oslo", "oslo"]}},
+        "city",
+        None,
+        "has 2 values",
+    ),
+    ("column-not-a-list", {"inputs": {"age": 3, "city": ["oslo"]}}, "age", None, "must be a list"),
     ("empty-instances", {"instances": []}, "instances", None, "empty"),
     ("empty-inputs", {"inputs": {"age": [], "city": []}}, "inputs", None, "empty"),
     ("no-columns", {"inputs": {}}, "inputs", None, "no columns"),
@@ -117,8 +163,13 @@ REFUSALS = [  # (id, body, field, row, words in the message)
     ("instances-not-a-list", {"instances": OSLO}, "instances", None, "must be a list"),
     ("instance-not-an-object", {"instances": [["oslo", 3]]}, "instances", 0, "must be an object"),
     ("both-shapes", {"instances": [], "inputs": {}}, "inputs", None, "both"),
-    ("probabilities-not-bool", {"instances": [OSLO], "probabilities": "yes"}, "probabilities",
-     None, "true or false"),
+    (
+        "probabilities-not-bool",
+        {"instances": [OSLO], "probabilities": "yes"},
+        "probabilities",
+        None,
+        "true or false",
+    ),
     ("unknown-key", {"instance": [OSLO]}, "instance", None, "unknown request field"),
 ]
 
@@ -140,8 +191,10 @@ def test_each_refusal_names_the_field_and_row(body, field: str, row, words: str)
 
 def test_an_unknown_category_lists_known_values_truncated() -> None:
     many = [f"c{i:02d}" for i in range(40)]
-    sig = {"inputs": [{"name": "code", "type": "string", "categories": many, "nullable": False}],
-           "outputs": {}}
+    sig = {
+        "inputs": [{"name": "code", "type": "string", "categories": many, "nullable": False}],
+        "outputs": {},
+    }
     message = str(_refused({"instances": [{"code": "c00"}, {"code": "zz"}]}, sig))
     assert "'code'" in message and "row 1" in message and "'zz'" in message
     assert "'c00'" in message and "'c09'" in message and "'c10'" not in message
@@ -296,7 +349,9 @@ def test_a_value_below_a_logs_domain_is_refused_naming_field_and_row() -> None:
         "row 1, column 'amount': expected a number greater than -1 (the model takes its log),"
         " got -4500"
     )
-    assert _refused({"inputs": {**{k: [v] for k, v in row.items()}, "amount": [-1]}}, logged).row == 0
+    assert (
+        _refused({"inputs": {**{k: [v] for k, v in row.items()}, "amount": [-1]}}, logged).row == 0
+    )
     assert parse_request({"instances": [{**row, "amount": None}]}, logged).rows == 1
     # in a batch, only the request with the value is refused
     raws = [json.dumps({"instances": [r]}).encode() for r in (row, {**row, "amount": -1}, row)]

@@ -60,9 +60,7 @@ def test_runner_predicts_what_the_pipeline_predicts(models: Models, name: str, k
 
 
 @pytest.mark.parametrize("kind", sorted(RUNNERS))
-def test_rows_sent_as_json_predict_like_the_frame_they_came_from(
-    models: Models, kind: str
-) -> None:
+def test_rows_sent_as_json_predict_like_the_frame_they_came_from(models: Models, kind: str) -> None:
     # Held-out rows with gaps in 'amount', through the wire form and back to a canonical frame.
     version = models.logistic
     request = parse_request({"instances": instances(HELD_OUT)}, version.signature)
@@ -97,8 +95,13 @@ def test_a_model_with_several_outputs_gives_a_list_per_row(
     targets = np.column_stack([regression_target(TRAIN), TRAIN["age"].to_numpy()])
     pipeline = fitted(LinearRegression(), TRAIN, targets)
     version = register(
-        inference_project.db, inference_project.store, pipeline, model="two-outputs",
-        task="regression", sample=HELD_OUT, sig=signature({"task": "regression"}),
+        inference_project.db,
+        inference_project.store,
+        pipeline,
+        model="two-outputs",
+        task="regression",
+        sample=HELD_OUT,
+        sig=signature({"task": "regression"}),
     )
     if kind == "onnx" and version.onnx_status != "trusted":
         pytest.skip(f"the graph is {version.onnx_status}: {version.onnx_check['error']}")

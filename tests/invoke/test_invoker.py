@@ -107,7 +107,9 @@ def test_versions_aliases_and_an_updated_latest_run_their_own_code(setup, tmp_pa
     _create(project, "versioned", tmp_path / "one")
     publish_version(project.db, project.store, "versioned")
     update_function_code(
-        project.db, project.store, "versioned",
+        project.db,
+        project.store,
+        "versioned",
         code=_code(tmp_path / "two", APP.replace('"echo"', '"second"')),
     )
     create_alias(project.db, "versioned", "prod", "1")
@@ -148,8 +150,13 @@ def _logistic(project: Project, model: str) -> ModelVersion:
     """A logistic regression registered as `model`:1, its ONNX graph checked."""
     pipeline = fitted(LogisticRegression(max_iter=500), TRAIN, class_labels(TRAIN))
     return register(
-        project.db, project.store, pipeline, model=model, task="classification",
-        sample=HELD_OUT, sig=signature(CLASSIFIER_OUTPUTS),
+        project.db,
+        project.store,
+        pipeline,
+        model=model,
+        task="classification",
+        sample=HELD_OUT,
+        sig=signature(CLASSIFIER_OUTPUTS),
     )
 
 
@@ -157,7 +164,9 @@ def test_a_model_function_predicts_what_the_registry_model_predicts(setup) -> No
     loop, project, invoker = setup
     version = _logistic(project, "churn")
     create_function(
-        project.db, project.store, "churn-api",
+        project.db,
+        project.store,
+        "churn-api",
         FunctionConfig(kind="model", batching=Batching(max_batch_size=8, max_wait_ms=2)),
         model="churn:1",
     )
@@ -171,7 +180,6 @@ def test_a_model_function_predicts_what_the_registry_model_predicts(setup) -> No
     with pytest.raises(InvalidInputError) as refused:
         loop.run(invoker.invoke("churn-api", json.dumps({"instances": [row]}).encode()))
     assert refused.value.field == "zip"
-
 
 
 def test_warm_up_starts_each_code_functions_warm_minimum(setup, tmp_path: Path) -> None:
@@ -188,7 +196,9 @@ def test_a_model_function_runs_in_its_own_instance_and_batches_its_requests(setu
     loop, project, invoker = setup
     version = _logistic(project, "churn-batched")
     create_function(
-        project.db, project.store, "batched",
+        project.db,
+        project.store,
+        "batched",
         FunctionConfig(kind="model", batching=Batching(max_batch_size=64, max_wait_ms=20)),
         model=version.ref,
     )
@@ -274,14 +284,22 @@ def test_a_model_function_is_held_to_its_timeout_and_memory_limit(setup) -> None
     from sklearn.preprocessing import FunctionTransformer
 
     guard = importlib.import_module("slowstep").guard
-    pipeline = fitted(
-        LinearRegression(), TRAIN, TRAIN["age"] * 2, steps=FunctionTransformer(guard)
+    pipeline = fitted(LinearRegression(), TRAIN, TRAIN["age"] * 2, steps=FunctionTransformer(guard))
+    register(
+        project.db,
+        project.store,
+        pipeline,
+        model="guarded",
+        task="regression",
+        sig=signature({"task": "regression"}),
+        trusted_extra=["slowstep.guard"],
     )
-    register(project.db, project.store, pipeline, model="guarded", task="regression",
-             sig=signature({"task": "regression"}), trusted_extra=["slowstep.guard"])
     create_function(
-        project.db, project.store, "guarded-api",
-        FunctionConfig(kind="model", timeout_s=2, memory_mb=256), model="guarded:1",
+        project.db,
+        project.store,
+        "guarded-api",
+        FunctionConfig(kind="model", timeout_s=2, memory_mb=256),
+        model="guarded:1",
     )
 
     def call(age: float) -> Invocation:
@@ -307,8 +325,11 @@ def test_warm_up_starts_a_model_functions_warm_minimum(setup) -> None:
     loop, project, invoker = setup
     version = _logistic(project, "churn-warm")
     create_function(
-        project.db, project.store, "warm-model",
-        FunctionConfig(kind="model", warm_minimum=1), model=version.ref,
+        project.db,
+        project.store,
+        "warm-model",
+        FunctionConfig(kind="model", warm_minimum=1),
+        model=version.ref,
     )
     loop.run(invoker.warm_up())
     running = invoker.engine.instances("warm-model")

@@ -268,7 +268,9 @@ def test_an_event_that_is_not_json_is_an_unmarshal_error(
 def test_a_result_nested_too_deeply_is_a_marshal_error(
     engine: Engine, loop: LoopThread, tmp_path: Path
 ) -> None:
-    code = "def handler(e, c):\n    x = []\n    for _ in range(5000):\n        x = [x]\n    return x\n"
+    code = (
+        "def handler(e, c):\n    x = []\n    for _ in range(5000):\n        x = [x]\n    return x\n"
+    )
     spec = make_function(tmp_path, code)
     result = loop.run(engine.invoke(spec, b"{}"))
     assert result.error_type == RUNTIME_MARSHAL_ERROR

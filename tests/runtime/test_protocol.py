@@ -81,7 +81,7 @@ def test_memory_is_read_from_proc() -> None:
 
 def test_an_instances_own_reading_charges_what_proc_status_would() -> None:
     grown = bytearray(64 << 20)  # 64 MiB, touched
-    grown[:: 4096] = b"x" * len(range(0, len(grown), 4096))
+    grown[::4096] = b"x" * len(range(0, len(grown), 4096))
     full, own = read_memory(), read_own_memory()
     assert full is not None
     base = full.rss_anon_kb - (64 << 10)

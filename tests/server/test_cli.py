@@ -101,11 +101,20 @@ def test_functions_list_show_publish_alias_and_delete(root: Path) -> None:
     made = lambeam(root, "functions", "alias", "set", "hello", "prod", first["version"])
     assert made.returncode == 0 and made.stdout.startswith("created hello:prod"), made.stderr
     moved = lambeam(
-        root, "functions", "alias", "set", "hello", "prod", first["version"],
-        "--weight", f"{second['version']}=0.25", "--json",
+        root,
+        "functions",
+        "alias",
+        "set",
+        "hello",
+        "prod",
+        first["version"],
+        "--weight",
+        f"{second['version']}=0.25",
+        "--json",
     )
     assert json.loads(moved.stdout)["routing"] == {
-        "additional_version": second["version"], "weight": 0.25,
+        "additional_version": second["version"],
+        "weight": 0.25,
     }
     listing = lambeam(root, "functions", "ls")
     assert listing.returncode == 0 and "hello" in listing.stdout and "75%" in listing.stdout
@@ -166,9 +175,7 @@ def test_server_listens_on_loopback_and_answers_health(root: Path) -> None:
     assert "127.0.0.1" in output
 
 
-def test_logs_follow_prints_new_invocations_as_they_are_written(
-    root: Path, tmp_path: Path
-) -> None:
+def test_logs_follow_prints_new_invocations_as_they_are_written(root: Path, tmp_path: Path) -> None:
     from lambeam.project import Project
     from lambeam.runtime import FileLogSink
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import urllib.error
 import urllib.request
@@ -113,7 +114,10 @@ def test_boto3_creates_invokes_versions_and_aliases_a_code_function(
     assert client.get_alias(FunctionName="hello", Name="prod")["RoutingConfig"] == weights
     response, body = _invoke(client, FunctionName="hello", Qualifier="prod", Payload=b"{}")
     assert response["ExecutedVersion"] == "2" and body == {
-        "echo": {}, "code": "two", "greeting": "hi", "version": "2",
+        "echo": {},
+        "code": "two",
+        "greeting": "hi",
+        "version": "2",
     }
     response, body = _invoke(client, FunctionName="hello", Qualifier="1", Payload=b"{}")
     assert response["ExecutedVersion"] == "1" and body["code"] == "one"
@@ -148,9 +152,9 @@ def test_boto3_creates_invokes_versions_and_aliases_a_code_function(
     assert [a["Name"] for a in client.list_aliases(FunctionName="hello")["Aliases"]] == ["prod"]
     client.delete_alias(FunctionName="hello", Name="prod")
     assert client.list_aliases(FunctionName="hello")["Aliases"] == []
-    assert client.get_function_concurrency(FunctionName="hello")[
-        "ReservedConcurrentExecutions"
-    ] == 4
+    assert (
+        client.get_function_concurrency(FunctionName="hello")["ReservedConcurrentExecutions"] == 4
+    )
     client.delete_function_concurrency(FunctionName="hello")
     assert "Concurrency" not in client.get_function(FunctionName="hello")
     assert "ReservedConcurrentExecutions" not in client.get_function_concurrency(
@@ -174,8 +178,11 @@ def test_listings_page_with_marker_and_max_items(gateway_server: RunningServer) 
     names = [f"paged-{letter}" for letter in "abcde"]
     for name in reversed(names):
         client.create_function(
-            FunctionName=name, Runtime="python3.11", Role="arn:aws:iam::000000000000:role/x",
-            Handler="app.handler", Code={"ZipFile": _code("one")},
+            FunctionName=name,
+            Runtime="python3.11",
+            Role="arn:aws:iam::000000000000:role/x",
+            Handler="app.handler",
+            Code={"ZipFile": _code("one")},
         )
     try:
         paginator = client.get_paginator("list_functions")
@@ -195,7 +202,9 @@ def test_listings_page_with_marker_and_max_items(gateway_server: RunningServer) 
         client.update_function_code(FunctionName="paged-e", ZipFile=_code("two"), Publish=True)
         every = client.list_functions(FunctionVersion="ALL", MaxItems=10_000)["Functions"]
         assert [f["Version"] for f in every if f["FunctionName"] == "paged-e"] == [
-            "$LATEST", "1", "2"
+            "$LATEST",
+            "1",
+            "2",
         ]
         versions = client.get_paginator("list_versions_by_function").paginate(
             FunctionName="paged-e", PaginationConfig={"PageSize": 1}
@@ -204,7 +213,9 @@ def test_listings_page_with_marker_and_max_items(gateway_server: RunningServer) 
 
         client.create_alias(FunctionName="paged-e", Name="old", FunctionVersion="1")
         client.create_alias(
-            FunctionName="paged-e", Name="new", FunctionVersion="2",
+            FunctionName="paged-e",
+            Name="new",
+            FunctionVersion="2",
             RoutingConfig={"AdditionalVersionWeights": {"1": 0.5}},
         )
         client.create_alias(FunctionName="paged-e", Name="dev", FunctionVersion="$LATEST")
@@ -236,10 +247,8 @@ def test_listings_page_with_marker_and_max_items(gateway_server: RunningServer) 
         assert _error_code(which) == ("InvalidParameterValueException", 400)
     finally:
         for name in names:
-            try:
+            with contextlib.suppress(ClientError):
                 client.delete_function(FunctionName=name)
-            except ClientError:
-                pass
 
 
 def test_lambdas_errors_come_back_as_boto3_exceptions(gateway_server: RunningServer) -> None:
@@ -248,17 +257,26 @@ def test_lambdas_errors_come_back_as_boto3_exceptions(gateway_server: RunningSer
         client.invoke(FunctionName="nothing-here", Payload=b"{}")
     with pytest.raises(ClientError) as bad:
         client.create_function(
-            FunctionName="bad", Runtime="python3.11", Role="r", Handler="no-dots",
+            FunctionName="bad",
+            Runtime="python3.11",
+            Role="r",
+            Handler="no-dots",
             Code={"ZipFile": _code("x")},
         )
     assert _error_code(bad) == ("InvalidParameterValueException", 400)
     client.create_function(
-        FunctionName="twice", Runtime="python3.11", Role="r", Handler="app.handler",
+        FunctionName="twice",
+        Runtime="python3.11",
+        Role="r",
+        Handler="app.handler",
         Code={"ZipFile": _code("x")},
     )
     with pytest.raises(ClientError) as conflict:
         client.create_function(
-            FunctionName="twice", Runtime="python3.11", Role="r", Handler="app.handler",
+            FunctionName="twice",
+            Runtime="python3.11",
+            Role="r",
+            Handler="app.handler",
             Code={"ZipFile": _code("x")},
         )
     assert _error_code(conflict) == ("ResourceConflictException", 409)
@@ -328,8 +346,12 @@ def test_a_timeout_is_lambdas_function_error_and_the_next_call_works(
         "    time.sleep(event.get('sleep', 0))\n    return 'done'\n"
     )
     client.create_function(
-        FunctionName="sleepy", Runtime="python3.11", Role="r", Handler="app.handler",
-        Code={"ZipFile": zip_of({"app.py": source})}, Timeout=1,
+        FunctionName="sleepy",
+        Runtime="python3.11",
+        Role="r",
+        Handler="app.handler",
+        Code={"ZipFile": zip_of({"app.py": source})},
+        Timeout=1,
     )
     response, body = _invoke(client, FunctionName="sleepy", Payload=b'{"sleep": 30}')
     assert response["FunctionError"] == "Unhandled"

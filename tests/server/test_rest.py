@@ -48,7 +48,8 @@ def call(
 
 def test_health_needs_no_token_and_everything_else_does(gateway_server: RunningServer) -> None:
     assert call(gateway_server, "GET", "/v1/health", auth=False)[:2] == (
-        200, {"status": "ok", "zygote": True},
+        200,
+        {"status": "ok", "zygote": True},
     )
     status, body, headers = call(gateway_server, "GET", "/v1/functions", auth=False)
     assert status == 401 and body["error"]["type"] == "AuthenticationError"
@@ -80,7 +81,9 @@ def test_the_openapi_document_lists_every_route(gateway_server: RunningServer) -
 def test_a_code_function_over_rest(gateway_server: RunningServer) -> None:
     code = base64.b64encode(zip_of({"app.py": APP})).decode()
     status, created, _ = call(
-        gateway_server, "POST", "/v1/functions",
+        gateway_server,
+        "POST",
+        "/v1/functions",
         {"name": "greet", "code": code, "config": {"handler": "app.handler", "timeout_s": 5}},
     )
     assert status == 201 and created["kind"] == "code" and created["config"]["timeout_s"] == 5
@@ -109,7 +112,9 @@ def test_a_code_function_over_rest(gateway_server: RunningServer) -> None:
     )
     assert status == 201 and alias["version"] == "1"
     status, alias, _ = call(
-        gateway_server, "PATCH", "/v1/functions/greet/aliases/live",
+        gateway_server,
+        "PATCH",
+        "/v1/functions/greet/aliases/live",
         {"routing": {"additional_version": "2", "weight": 1.0}},
     )
     assert alias["routing"] == {"additional_version": "2", "weight": 1.0}
@@ -125,8 +130,12 @@ def test_a_code_function_over_rest(gateway_server: RunningServer) -> None:
     # A misspelt or unknown field is a 400 naming it and what is taken, never silently ignored.
     for method, path, fields, words in [
         ("PATCH", "/v1/functions/greet", {"timeout": 20}, "unknown field 'timeout'; expected code"),
-        ("PATCH", "/v1/functions/greet", {"config": {"timeout": 20}},
-         "unknown configuration key 'timeout'; expected one of batching,"),
+        (
+            "PATCH",
+            "/v1/functions/greet",
+            {"config": {"timeout": 20}},
+            "unknown configuration key 'timeout'; expected one of batching,",
+        ),
         ("PATCH", "/v1/functions/greet/aliases/live", {"versoin": "2"}, "unknown field 'versoin'"),
         ("POST", "/v1/functions/greet/aliases", {"name": "x", "weights": {}}, "'weights'"),
         ("POST", "/v1/functions/greet/aliases", {"name": "x"}, "version is required"),
@@ -145,14 +154,24 @@ def churn_api(gateway_server: RunningServer) -> ModelVersion:
     project = gateway_server.project
     pipeline = fitted(LogisticRegression(max_iter=500), TRAIN, class_labels(TRAIN))
     version = register(
-        project.db, project.store, pipeline, model="churn", task="classification",
-        sample=HELD_OUT, sig=signature(CLASSIFIER_OUTPUTS),
+        project.db,
+        project.store,
+        pipeline,
+        model="churn",
+        task="classification",
+        sample=HELD_OUT,
+        sig=signature(CLASSIFIER_OUTPUTS),
     )
     set_alias(project.db, "churn", "prod", version.number)
     status, created, _ = call(
-        gateway_server, "POST", "/v1/functions",
-        {"name": "churn-api", "model": "churn@prod",
-         "config": {"batching": {"max_batch_size": 16, "max_wait_ms": 2}}},
+        gateway_server,
+        "POST",
+        "/v1/functions",
+        {
+            "name": "churn-api",
+            "model": "churn@prod",
+            "config": {"batching": {"max_batch_size": 16, "max_wait_ms": 2}},
+        },
     )
     assert status == 201 and created["kind"] == "model" and created["model"] == "churn@prod"
     return version
@@ -164,15 +183,15 @@ def test_a_model_function_answers_what_the_registry_model_predicts(
     rows = HELD_OUT.head(7)
     expected = churn_api.load().predict(rows).tolist()
     status, body, _ = call(
-        gateway_server, "POST", "/v1/functions/churn-api/invoke",
+        gateway_server,
+        "POST",
+        "/v1/functions/churn-api/invoke",
         {"instances": instances(rows), "probabilities": True},
     )
     assert status == 200 and body["predictions"] == expected
     assert body["model"] == "churn:1" and len(body["probabilities"]) == 7
     columns = {name: [row[name] for row in instances(rows)] for name in ("amount", "age", "city")}
-    _, body, _ = call(
-        gateway_server, "POST", "/v1/functions/churn-api/invoke", {"inputs": columns}
-    )
+    _, body, _ = call(gateway_server, "POST", "/v1/functions/churn-api/invoke", {"inputs": columns})
     assert body["predictions"] == expected
 
     row = {**instances(rows.head(1))[0], "zip_code": "1000"}
@@ -182,7 +201,9 @@ def test_a_model_function_answers_what_the_registry_model_predicts(
     assert status == 400 and body["error"]["field"] == "zip_code"
     assert "zip_code" in body["error"]["message"]
     status, body, _ = call(
-        gateway_server, "POST", "/v1/functions/churn-api/invoke",
+        gateway_server,
+        "POST",
+        "/v1/functions/churn-api/invoke",
         {"instances": [{"amount": 1.0, "city": "oslo"}]},
     )
     assert status == 400 and body["error"]["field"] == "age"
@@ -208,7 +229,8 @@ def test_the_same_model_function_answers_over_the_lambda_api(
     assert predictions == churn_api.load().predict(rows).tolist()
     assert client.publish_version(FunctionName="churn-api")["Version"] == "1"
     pinned = client.invoke(
-        FunctionName="churn-api", Qualifier="1",
+        FunctionName="churn-api",
+        Qualifier="1",
         Payload=json.dumps({"inputs": {"amount": [None], "age": [40.0], "city": ["quito"]}}),
     )
     assert pinned["ExecutedVersion"] == "1"

@@ -13,7 +13,13 @@ from lambeam.storage.schema import ModelRow
 
 def test_migrates_to_head_and_is_idempotent(database_url: str) -> None:
     db = Database(database_url)
-    assert {"dataset_versions", "models", "model_versions", "model_aliases", "alias_events"} <= db.tables()
+    assert {
+        "dataset_versions",
+        "models",
+        "model_versions",
+        "model_aliases",
+        "alias_events",
+    } <= db.tables()
     Database(database_url).migrate()  # a second open is a no-op
     with db.engine.connect() as conn:
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == _head()
@@ -25,7 +31,10 @@ def _head() -> str:
     from alembic.script import ScriptDirectory
 
     config = Config()
-    config.set_main_option("script_location", str(Path(__file__).resolve().parents[2] / "lambeam" / "storage" / "migrations"))
+    config.set_main_option(
+        "script_location",
+        str(Path(__file__).resolve().parents[2] / "lambeam" / "storage" / "migrations"),
+    )
     return ScriptDirectory.from_config(config).get_current_head()
 
 

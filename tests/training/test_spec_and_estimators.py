@@ -33,13 +33,20 @@ def test_factory_function_and_params() -> None:
 
 
 def test_none_string_becomes_none() -> None:
-    assert build_estimator("sklearn.tree.DecisionTreeClassifier", {"max_depth": "none"}).max_depth is None
+    assert (
+        build_estimator("sklearn.tree.DecisionTreeClassifier", {"max_depth": "none"}).max_depth
+        is None
+    )
 
 
 @pytest.mark.parametrize(
     ("path", "params", "message"),
     [
-        ("sklearn.ensemble.RandomForestClasifier", {}, "unknown estimator 'sklearn.ensemble.RandomForestClasifier'"),
+        (
+            "sklearn.ensemble.RandomForestClasifier",
+            {},
+            "unknown estimator 'sklearn.ensemble.RandomForestClasifier'",
+        ),
         ("no_such_module.Model", {}, "cannot import 'no_such_module'"),
         ("RandomForest", {}, "not an import path"),
         ("sklearn.ensemble.RandomForestClassifier", {"n_trees": 3}, "has no parameter 'n_trees'"),
@@ -70,9 +77,22 @@ def test_spec_parses_search() -> None:
     [
         ({"estimator": "x.Y"}, "`dataset` is required"),
         ({"dataset": "d", "estimator": "x.Y", "parms": {}}, "unknown key 'parms'"),
-        ({"dataset": "d", "estimator": "x.Y", "search": {"method": "bayes", "params": {"a": [1]}}}, "method must be"),
-        ({"dataset": "d", "estimator": "x.Y", "search": {"params": {"a": 1}}}, "params.a must be a non-empty list"),
-        ({"dataset": "d", "estimator": "x.Y", "search": {"params": {"a": [1]}, "cv": 1}}, "`cv` must be"),
+        (
+            {
+                "dataset": "d",
+                "estimator": "x.Y",
+                "search": {"method": "bayes", "params": {"a": [1]}},
+            },
+            "method must be",
+        ),
+        (
+            {"dataset": "d", "estimator": "x.Y", "search": {"params": {"a": 1}}},
+            "params.a must be a non-empty list",
+        ),
+        (
+            {"dataset": "d", "estimator": "x.Y", "search": {"params": {"a": [1]}, "cv": 1}},
+            "`cv` must be",
+        ),
     ],
 )
 def test_bad_specs_name_the_key(raw: dict, message: str) -> None:

@@ -21,8 +21,8 @@ from lambeam.training import parse_train_spec, train
 pytestmark = pytest.mark.xdist_group("training")
 
 WORDS = {
-    "a": "ball goal team match score win league season coach player".split(),
-    "b": "vote law court senate bill election party policy budget tax".split(),
+    "a": ["ball", "goal", "team", "match", "score", "win", "league", "season", "coach", "player"],
+    "b": ["vote", "law", "court", "senate", "bill", "election", "party", "policy", "budget", "tax"],
 }
 
 
@@ -38,7 +38,16 @@ def _frame(rows: int = 400) -> pd.DataFrame:
     x1 = x1.copy()
     x1[::25] = np.nan  # some gaps, imputed by the pipeline
     return pd.DataFrame(
-        {"id": np.arange(rows), "x1": x1, "x2": x2, "cat": cat, "y_reg": y_reg, "y_cls": y_cls, "text": text, "topic": topic}
+        {
+            "id": np.arange(rows),
+            "x1": x1,
+            "x2": x2,
+            "cat": cat,
+            "y_reg": y_reg,
+            "y_cls": y_cls,
+            "text": text,
+            "topic": topic,
+        }
     )
 
 
@@ -46,8 +55,16 @@ PIPELINES = {
     "cls": {"label": "y_cls", "drop": ["y_reg", "text", "topic"]},
     "reg": {"label": "y_reg", "drop": ["y_cls", "text", "topic"]},
     "unlabelled": {"drop": ["y_cls", "y_reg", "text", "topic"]},
-    "text": {"label": "topic", "drop": ["x1", "x2", "cat", "y_cls", "y_reg"], "columns": {"text": ["tfidf"]}},
-    "imputed": {"label": "y_reg", "drop": ["y_cls", "text", "topic"], "columns": {"x2": ["impute:median", "standardize"]}},
+    "text": {
+        "label": "topic",
+        "drop": ["x1", "x2", "cat", "y_cls", "y_reg"],
+        "columns": {"text": ["tfidf"]},
+    },
+    "imputed": {
+        "label": "y_reg",
+        "drop": ["y_cls", "text", "topic"],
+        "columns": {"x2": ["impute:median", "standardize"]},
+    },
 }
 
 
@@ -58,11 +75,23 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     pipelines = {}
     for name, extra in PIPELINES.items():
         columns = {"x1": ["impute:mean", "standardize"], "x2": ["standardize"], "cat": ["onehot"]}
-        spec = {"source": "data.csv", "split": {"test": 0.25, "key": "id"}, "columns": columns, **extra}
-        spec["columns"] = {k: v for k, v in {**columns, **extra.get("columns", {})}.items() if k not in extra["drop"]}
+        spec = {
+            "source": "data.csv",
+            "split": {"test": 0.25, "key": "id"},
+            "columns": columns,
+            **extra,
+        }
+        spec["columns"] = {
+            k: v
+            for k, v in {**columns, **extra.get("columns", {})}.items()
+            if k not in extra["drop"]
+        }
         pipelines[name] = spec
     settings = Settings(
-        root=root, name="t", database_url=f"sqlite:///{root / 'meta.db'}", artifacts=str(root / "artifacts"),
+        root=root,
+        name="t",
+        database_url=f"sqlite:///{root / 'meta.db'}",
+        artifacts=str(root / "artifacts"),
         pipelines=pipelines,
     )
     proj = Project.from_settings(settings)
@@ -73,26 +102,77 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
 
 
 def _train(project: Project, dataset: str, estimator: str, params: dict | None = None, **extra):
-    spec = parse_train_spec("job", {"dataset": dataset, "estimator": estimator, "params": params or {}, "model": "m", **extra})
+    spec = parse_train_spec(
+        "job",
+        {"dataset": dataset, "estimator": estimator, "params": params or {}, "model": "m", **extra},
+    )
     return train(project, spec)
 
 
 CASES = [
     ("reg", "sklearn.linear_model.LinearRegression", {}, "regression", {"rmse", "mae", "r2"}),
-    ("cls", "sklearn.linear_model.LogisticRegression", {}, "classification", {"accuracy", "roc_auc", "log_loss", "f1"}),
+    (
+        "cls",
+        "sklearn.linear_model.LogisticRegression",
+        {},
+        "classification",
+        {"accuracy", "roc_auc", "log_loss", "f1"},
+    ),
     ("cls", "sklearn.svm.SVC", {}, "classification", {"accuracy", "roc_auc"}),
-    ("cls", "sklearn.ensemble.RandomForestClassifier", {"n_estimators": 20, "random_state": 0}, "classification", {"accuracy", "precision", "recall"}),
-    ("reg", "sklearn.ensemble.GradientBoostingRegressor", {"n_estimators": 30, "random_state": 0}, "regression", {"r2"}),
-    ("unlabelled", "sklearn.cluster.KMeans", {"n_clusters": 3, "n_init": 2, "random_state": 0}, "clustering", {"silhouette", "inertia"}),
-    ("unlabelled", "sklearn.ensemble.IsolationForest", {"random_state": 0}, "anomaly_detection", {"anomaly_rate"}),
-    ("unlabelled", "sklearn.decomposition.PCA", {"n_components": 2}, "decomposition", {"explained_variance"}),
-    ("cls", "sklearn.neural_network.MLPClassifier", {"hidden_layer_sizes": [8], "max_iter": 300, "random_state": 0}, "classification", {"accuracy"}),
+    (
+        "cls",
+        "sklearn.ensemble.RandomForestClassifier",
+        {"n_estimators": 20, "random_state": 0},
+        "classification",
+        {"accuracy", "precision", "recall"},
+    ),
+    (
+        "reg",
+        "sklearn.ensemble.GradientBoostingRegressor",
+        {"n_estimators": 30, "random_state": 0},
+        "regression",
+        {"r2"},
+    ),
+    (
+        "unlabelled",
+        "sklearn.cluster.KMeans",
+        {"n_clusters": 3, "n_init": 2, "random_state": 0},
+        "clustering",
+        {"silhouette", "inertia"},
+    ),
+    (
+        "unlabelled",
+        "sklearn.ensemble.IsolationForest",
+        {"random_state": 0},
+        "anomaly_detection",
+        {"anomaly_rate"},
+    ),
+    (
+        "unlabelled",
+        "sklearn.decomposition.PCA",
+        {"n_components": 2},
+        "decomposition",
+        {"explained_variance"},
+    ),
+    (
+        "cls",
+        "sklearn.neural_network.MLPClassifier",
+        {"hidden_layer_sizes": [8], "max_iter": 300, "random_state": 0},
+        "classification",
+        {"accuracy"},
+    ),
     ("text", "sklearn.linear_model.LogisticRegression", {}, "classification", {"accuracy", "f1"}),
 ]
 
 
-@pytest.mark.parametrize(("dataset", "estimator", "params", "task", "metrics"), CASES, ids=[f"{c[0]}-{c[1].rsplit('.', 1)[1]}" for c in CASES])
-def test_seed_use_cases(project: Project, dataset: str, estimator: str, params: dict, task: str, metrics: set[str]) -> None:
+@pytest.mark.parametrize(
+    ("dataset", "estimator", "params", "task", "metrics"),
+    CASES,
+    ids=[f"{c[0]}-{c[1].rsplit('.', 1)[1]}" for c in CASES],
+)
+def test_seed_use_cases(
+    project: Project, dataset: str, estimator: str, params: dict, task: str, metrics: set[str]
+) -> None:
     run = _train(project, dataset, estimator, params)
     version = run.model_version
     assert version.task == task
@@ -111,13 +191,24 @@ def test_quality_is_real(project: Project) -> None:
     text = _train(project, "text", "sklearn.linear_model.LogisticRegression").model_version
     assert text.metrics["accuracy"] > 0.95
     matrix = text.metrics["confusion_matrix"]
-    assert matrix["labels"] == ["a", "b"] and sum(map(sum, matrix["matrix"])) == text.metrics["test_rows"]
+    assert (
+        matrix["labels"] == ["a", "b"]
+        and sum(map(sum, matrix["matrix"])) == text.metrics["test_rows"]
+    )
 
 
 def test_search_records_every_candidate(project: Project) -> None:
     run = _train(
-        project, "cls", "sklearn.ensemble.RandomForestClassifier", {"random_state": 0},
-        search={"method": "grid", "cv": 3, "n_jobs": 2, "params": {"n_estimators": [5, 20], "max_depth": [2, "none"]}},
+        project,
+        "cls",
+        "sklearn.ensemble.RandomForestClassifier",
+        {"random_state": 0},
+        search={
+            "method": "grid",
+            "cv": 3,
+            "n_jobs": 2,
+            "params": {"n_estimators": [5, 20], "max_depth": [2, "none"]},
+        },
     )
     assert run.search is not None and len(run.search.candidates) == 4
     best = run.search.best
@@ -126,8 +217,16 @@ def test_search_records_every_candidate(project: Project) -> None:
     assert len(lineage["candidates"]) == 4 and lineage["best_params"] == best.params
     assert run.model_version.params["n_estimators"] == best.params["n_estimators"]
     random = _train(
-        project, "reg", "sklearn.linear_model.Ridge", {},
-        search={"method": "random", "n_iter": 3, "cv": 3, "params": {"alpha": [0.01, 0.1, 1.0, 10.0]}},
+        project,
+        "reg",
+        "sklearn.linear_model.Ridge",
+        {},
+        search={
+            "method": "random",
+            "n_iter": 3,
+            "cv": 3,
+            "params": {"alpha": [0.01, 0.1, 1.0, 10.0]},
+        },
     )
     assert len(random.search.candidates) == 3
 
@@ -136,7 +235,10 @@ def test_lineage_records_what_was_run(project: Project) -> None:
     version = _train(project, "cls", "sklearn.linear_model.LogisticRegression").model_version
     lineage = version.lineage
     assert lineage["dataset"]["ref"].startswith("cls:")
-    assert lineage["training_spec"]["declared"]["estimator"] == "sklearn.linear_model.LogisticRegression"
+    assert (
+        lineage["training_spec"]["declared"]["estimator"]
+        == "sklearn.linear_model.LogisticRegression"
+    )
     assert {"scikit-learn", "numpy", "pandas"} <= set(lineage["libraries"])
     assert version.duration_s > 0 and version.created_by
     assert [i["name"] for i in version.signature["inputs"]] == ["x1", "x2", "cat"]
@@ -153,7 +255,9 @@ def test_lineage_records_what_was_run(project: Project) -> None:
         ("text", "sklearn.ensemble.HistGradientBoostingClassifier", TrainingError, "failed to fit"),
     ],
 )
-def test_bad_training_input_registers_nothing(project: Project, dataset: str, estimator: str, error: type, message: str) -> None:
+def test_bad_training_input_registers_nothing(
+    project: Project, dataset: str, estimator: str, error: type, message: str
+) -> None:
     from lambeam.registry import list_models
 
     before = {m.name: m.versions for m in list_models(project.db)}
@@ -174,5 +278,5 @@ def test_a_declared_imputation_makes_its_column_nullable_at_serving(project: Pro
     request = parse_request({"instances": [row]}, imputed.signature)
     predicted = imputed.load().predict(request.frame)
     assert np.isfinite(predicted).all()
-    with pytest.raises(InvalidInputError, match="'x2'.*not nullable"):
+    with pytest.raises(InvalidInputError, match=r"'x2'.*not nullable"):
         parse_request({"instances": [row]}, plain.signature)
