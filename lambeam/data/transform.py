@@ -109,8 +109,8 @@ def _column_steps(name: str, entry: dict[str, Any]) -> list[tuple[str, Any]]:
             scaler = StandardScaler()
             # mean_/var_/scale_ are the full-data moments from pass 2 (population variance, as
             # StandardScaler.fit computes); a zero variance scales by 1, as sklearn does.
-            mean = entry.get("mean") if entry.get("mean") is not None else 0.0
-            var = entry.get("var") if entry.get("var") is not None else 0.0
+            mean = float(entry.get("mean") or 0.0)
+            var = float(entry.get("var") or 0.0)
             scaler.mean_ = np.array([mean])
             scaler.var_ = np.array([var])
             scaler.scale_ = np.array([np.sqrt(var) if var > 0 else 1.0])

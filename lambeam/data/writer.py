@@ -45,13 +45,15 @@ def encode_shard(
     for name, values in passed.items():
         columns[name] = pa.array(values.to_numpy(), from_pandas=True)
         row_hash = row_hash * np.uint64(31) + _hash(values)
-    matrix = features.tocsc() if sp.issparse(features) else np.asarray(features, dtype=np.float64)
+    matrix: Any = (
+        features.tocsc() if sp.issparse(features) else np.asarray(features, dtype=np.float64)
+    )
     start = 0
     for block in layout:
         if block["kind"] == "dense":
             width = len(block["columns"])
             part = matrix[:, start : start + width]
-            dense = part.toarray() if sp.issparse(part) else part
+            dense: Any = part.toarray() if sp.issparse(part) else part
             for i, name in enumerate(block["columns"]):
                 columns[name] = pa.array(np.ascontiguousarray(dense[:, i], dtype=np.float64))
             row_hash += _hash(pd.DataFrame(dense)) if width else 0

@@ -211,6 +211,6 @@ def _fail_all(batch: list[tuple[Any, asyncio.Future[Any]]], exc: BaseException) 
         _fail(future, exc)
 
 
-def _fail(future: asyncio.Future[object], exc: BaseException) -> None:
+def _fail(future: asyncio.Future[Any], exc: BaseException) -> None:
     if not future.done():
         future.set_exception(exc)

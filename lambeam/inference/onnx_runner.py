@@ -98,4 +98,4 @@ def onnx_classes(version: ModelVersion) -> list[Any] | None:
     if classes is None and version.task == "classification":
         # An older signature without classes: the pipeline knows them (a one-off load).
         classes = [jsonable(c) for c in getattr(version.load(), "classes_", [])] or None
-    return classes  # type: ignore[no-any-return]
+    return classes

@@ -144,9 +144,9 @@ class Invoker:
                 size=len(payload),
                 limit=MAX_PAYLOAD_BYTES,
             )
-        function = self._resolver.cached(function_name, qualifier) or await asyncio.to_thread(
-            self._resolver.resolve, function_name, qualifier
-        )
+        function = self._resolver.cached(function_name, qualifier)
+        if function is None:
+            function = await asyncio.to_thread(self._resolver.resolve, function_name, qualifier)
         if function.kind != "model":  # a model function's instance checks its own requests
             await _check_json(payload)
         if invocation_type == "DryRun":

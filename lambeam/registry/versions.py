@@ -97,7 +97,7 @@ def register_model_version(
         "created_by": created_by or current_user(),
     }
 
-    def insert(session: Any) -> tuple[ModelVersionRow, dict[int, str]]:
+    def insert(session: Any) -> tuple[ModelVersionRow, dict[int | None, str]]:
         row = _insert_version(session, model, values)
         return row, _dataset_refs(session, [row])
 

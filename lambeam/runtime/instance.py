@@ -174,7 +174,7 @@ def _load_handler(spec: str) -> Handler:
                 [],
             )
         )
-    return handler  # type: ignore[no-any-return]
+    return handler
 
 
 def _invoke(
@@ -221,7 +221,7 @@ def _invoke(
             try:
                 body = json.dumps(result).encode()
             except (TypeError, ValueError, RecursionError) as exc:
-                reason = "nested too deeply" if isinstance(exc, RecursionError) else exc
+                reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
                 doc = codes.error_payload(
                     f"Unable to marshal response: {reason}", codes.RUNTIME_MARSHAL_ERROR
                 )

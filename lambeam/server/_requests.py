@@ -73,7 +73,7 @@ async def read_asgi_body(
     if first["type"] == "http.request" and not first.get("more_body", False):
         if len(body) > limit:
             raise too_large(len(body), limit)
-        return body  # type: ignore[no-any-return]
+        return body
     return await read_limited(asgi_body(receive, first), declared, limit)
 
 

@@ -141,7 +141,9 @@ def _fit(estimator: Any, X: Any, y: Any, spec: TrainSpec, dataset: DatasetVersio
         if "NaN" in first and isinstance(X, np.ndarray):
             gaps = [
                 n
-                for n, bad in zip(dataset.feature_names(), np.isnan(X).any(axis=0), strict=False)
+                for n, bad in zip(
+                    dataset.feature_names(), np.asarray(np.isnan(X).any(axis=0)), strict=False
+                )
                 if bad
             ]
             first += (
