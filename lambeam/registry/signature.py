@@ -1,69 +1,142 @@
 """A model's signature: the raw columns it takes and what it returns.
 
+Stored as JSON on the model version's row and in a serving directory's `model.json`:
+
     {"inputs": [{"name": "bill_length_mm", "type": "number", "categories": None, "nullable": True,
                  "greater_than": -1.0},                      # optional: a log's domain
                 {"name": "island", "type": "string", "categories": ["Biscoe", …], "nullable": False}],
-     "outputs": {…}}
+     "outputs": {"task": "classification", "classes": [...], "probabilities": true}}
 
-The caller (training) builds it from the dataset version; the registry only checks its shape, so a
-malformed one is refused at register time rather than discovered by a serving function.
+In memory it is a `Signature` of `InputColumn`s. The caller (training) builds it from the dataset
+version; `Signature.from_dict` checks the stored shape, so a malformed one is refused at register
+time rather than discovered by a serving function.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from lambeam.errors import TrainingError
 
-__all__ = ["INPUT_TYPES", "input_columns", "validate_signature"]
+__all__ = ["INPUT_TYPES", "InputColumn", "Signature", "input_columns", "validate_signature"]
 
 INPUT_TYPES = ("number", "string")
 
 
-def validate_signature(signature: Any) -> dict[str, Any]:
-    """The signature as a plain dict, or TrainingError naming what is malformed."""
-    if not isinstance(signature, dict):
-        raise TrainingError(f"model signature must be a dict, not {type(signature).__name__}")
-    inputs = signature.get("inputs")
-    if not isinstance(inputs, list) or not inputs:
-        raise TrainingError("model signature: 'inputs' must be a non-empty list of columns")
-    seen: set[str] = set()
-    for position, column in enumerate(inputs):
+@dataclass(frozen=True, slots=True)
+class InputColumn:
+    """One raw input column: its type, its known categories (strings), whether null is taken,
+    and the bound a number must be above (a log's domain), if any."""
+
+    name: str
+    type: str
+    categories: list[Any] | None = None
+    nullable: bool = False
+    greater_than: float | None = None
+
+    @classmethod
+    def from_dict(cls, doc: Any, position: int = 0) -> InputColumn:
+        """The column `doc` (as stored) describes; TrainingError naming what is malformed."""
         where = f"model signature: input {position}"
-        if not isinstance(column, dict):
+        if not isinstance(doc, Mapping):
             raise TrainingError(f"{where} must be a dict with name, type, categories, nullable")
-        name = column.get("name")
+        name = doc.get("name")
         if not isinstance(name, str) or not name:
             raise TrainingError(f"{where} has no name")
-        if name in seen:
-            raise TrainingError(f"model signature: input {name!r} appears twice")
-        seen.add(name)
-        if column.get("type") not in INPUT_TYPES:
+        kind = doc.get("type")
+        if kind not in INPUT_TYPES:
             raise TrainingError(
-                f"model signature: input {name!r} has type {column.get('type')!r};"
-                f" use one of {list(INPUT_TYPES)}"
+                f"model signature: input {name!r} has type {kind!r}; use one of {list(INPUT_TYPES)}"
             )
-        categories = column.get("categories")
+        categories = doc.get("categories")
         if categories is not None and not isinstance(categories, list):
             raise TrainingError(
                 f"model signature: input {name!r}: categories must be a list or None"
             )
-        if not isinstance(column.get("nullable"), bool):
+        nullable = doc.get("nullable")
+        if not isinstance(nullable, bool):
             raise TrainingError(f"model signature: input {name!r}: nullable must be true or false")
-        bound = column.get("greater_than")
+        bound = doc.get("greater_than")
         if bound is not None and (
-            column["type"] != "number"
-            or isinstance(bound, bool)
-            or not isinstance(bound, int | float)
+            kind != "number" or isinstance(bound, bool) or not isinstance(bound, int | float)
         ):
             raise TrainingError(
                 f"model signature: input {name!r}: greater_than must be a number, on a number column"
             )
-    if not isinstance(signature.get("outputs"), dict):
-        raise TrainingError("model signature: 'outputs' must be a dict")
-    return signature
+        return cls(name, kind, categories, nullable, None if bound is None else float(bound))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stored form (`greater_than` only where there is one)."""
+        doc: dict[str, Any] = {
+            "name": self.name,
+            "type": self.type,
+            "categories": self.categories,
+            "nullable": self.nullable,
+        }
+        if self.greater_than is not None:
+            doc["greater_than"] = self.greater_than
+        return doc
 
 
-def input_columns(signature: dict[str, Any]) -> list[tuple[str, str]]:
+@dataclass(frozen=True, slots=True)
+class Signature:
+    """The raw columns a model takes, in the order its transform saw them, and its outputs
+    (`task`, and for a classifier its `classes` and whether it gives `probabilities`)."""
+
+    inputs: tuple[InputColumn, ...]
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, doc: Any) -> Signature:
+        """The signature `doc` (as stored) describes; TrainingError naming what is malformed."""
+        if isinstance(doc, Signature):
+            return doc
+        if not isinstance(doc, Mapping):
+            raise TrainingError(f"model signature must be a dict, not {type(doc).__name__}")
+        inputs = doc.get("inputs")
+        if not isinstance(inputs, list) or not inputs:
+            raise TrainingError("model signature: 'inputs' must be a non-empty list of columns")
+        columns = tuple(InputColumn.from_dict(column, i) for i, column in enumerate(inputs))
+        seen: set[str] = set()
+        for column in columns:
+            if column.name in seen:
+                raise TrainingError(f"model signature: input {column.name!r} appears twice")
+            seen.add(column.name)
+        outputs = doc.get("outputs")
+        if not isinstance(outputs, dict):
+            raise TrainingError("model signature: 'outputs' must be a dict")
+        return cls(columns, dict(outputs))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stored form."""
+        return {"inputs": [c.to_dict() for c in self.inputs], "outputs": dict(self.outputs)}
+
+    @property
+    def names(self) -> list[str]:
+        """The input columns' names, in order."""
+        return [column.name for column in self.inputs]
+
+    @property
+    def task(self) -> str | None:
+        """The model's task kind (classification, regression, …), where recorded."""
+        return self.outputs.get("task")
+
+    @property
+    def classes(self) -> list[Any] | None:
+        """A classifier's classes, where recorded."""
+        return self.outputs.get("classes")
+
+
+def validate_signature(signature: Any) -> dict[str, Any]:
+    """The stored form of `signature` once checked; TrainingError naming what is malformed."""
+    checked = Signature.from_dict(signature)
+    return signature if isinstance(signature, dict) else checked.to_dict()
+
+
+def input_columns(signature: Any) -> list[tuple[str, str]]:
     """(name, type) of each raw input column, in signature order."""
+    if isinstance(signature, Signature):
+        return [(column.name, column.type) for column in signature.inputs]
     return [(column["name"], column["type"]) for column in signature["inputs"]]
