@@ -21,7 +21,7 @@ ALLOWED = {
     "security": {"errors", "config", "storage"},
     "runtime": {"errors", "config", "storage", "progress"},
     "inference": {"errors", "config", "storage", "registry"},
-    "functions": {"errors", "config", "storage", "progress", "project", "registry"},
+    "functions": {"errors", "config", "storage", "progress", "project", "registry", "runtime"},
     "training": {"errors", "config", "storage", "progress", "project", "data", "registry"},
     "quickstart": {
         "errors",

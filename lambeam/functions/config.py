@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from lambeam.errors import ConfigError
+from lambeam.runtime.spec import LATEST, MAX_MEMORY_MB, MAX_TIMEOUT_S, MIN_MEMORY_MB, MIN_TIMEOUT_S
 
 __all__ = [
     "KINDS",
@@ -24,7 +25,6 @@ __all__ = [
     "check_function_name",
 ]
 
-LATEST = "$LATEST"
 KINDS = ("code", "model")
 
 _FUNCTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -149,8 +149,8 @@ class FunctionConfig:
                 )
         elif self.handler is not None:
             raise ConfigError("handler is only for code functions; a model function has none")
-        _integer("memory_mb", self.memory_mb, 128, 10240)
-        _integer("timeout_s", self.timeout_s, 1, 900)
+        _integer("memory_mb", self.memory_mb, MIN_MEMORY_MB, MAX_MEMORY_MB)
+        _integer("timeout_s", self.timeout_s, MIN_TIMEOUT_S, MAX_TIMEOUT_S)
         if self.reserved_concurrency is not None:
             _integer("reserved_concurrency", self.reserved_concurrency, 0)
         _integer("warm_minimum", self.warm_minimum, 0)

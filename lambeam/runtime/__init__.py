@@ -37,6 +37,7 @@ from lambeam.runtime.spec import (
     MAX_MEMORY_MB,
     MAX_TIMEOUT_S,
     MIN_MEMORY_MB,
+    MIN_TIMEOUT_S,
     FunctionSpec,
     function_arn,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "MAX_MEMORY_MB",
     "MAX_TIMEOUT_S",
     "MIN_MEMORY_MB",
+    "MIN_TIMEOUT_S",
     "RUNTIME_EXIT_ERROR",
     "RUNTIME_HANDLER_NOT_FOUND",
     "RUNTIME_IMPORT_MODULE_ERROR",

@@ -14,14 +14,17 @@ __all__ = [
     "MAX_MEMORY_MB",
     "MAX_TIMEOUT_S",
     "MIN_MEMORY_MB",
+    "MIN_TIMEOUT_S",
     "FunctionSpec",
     "function_arn",
 ]
 
+# Lambda's own names and bounds; the functions service and both faces take them from here.
 LATEST = "$LATEST"
 MIN_MEMORY_MB = 128
 MAX_MEMORY_MB = 10240
-MAX_TIMEOUT_S = 900.0
+MIN_TIMEOUT_S = 1  # a configured timeout, in whole seconds (the engine itself takes any > 0)
+MAX_TIMEOUT_S = 900
 
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _VERSION = re.compile(r"\$LATEST|[0-9]{1,10}")

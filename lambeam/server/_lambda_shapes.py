@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from lambeam.errors import ConfigError
 from lambeam.functions import LATEST, AliasInfo, CodeBundle, FunctionConfig, FunctionInfo
-from lambeam.runtime import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, function_arn
+from lambeam.runtime import function_arn
 from lambeam.storage import ArtifactStore
 
 __all__ = [
@@ -26,7 +26,6 @@ __all__ = [
 ]
 
 RUNTIME = "python3.11"  # what a Lambda client expects to see; instances run lambeam's Python
-_ROLE = f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/lambeam"
 # A listing without MaxItems returns at most this many (as Lambda's ListFunctions does) and a
 # NextMarker for the rest; MaxItems may ask for up to 10,000.
 DEFAULT_PAGE_SIZE = 50
@@ -42,16 +41,17 @@ _CONFIG_FIELDS = {
 
 
 def function_configuration(
-    info: FunctionInfo, store: ArtifactStore, region: str = DEFAULT_REGION
+    info: FunctionInfo, store: ArtifactStore, region: str, account_id: str
 ) -> dict[str, Any]:
-    """Lambda's FunctionConfiguration for one version of a function."""
+    """Lambda's FunctionConfiguration for one version of a function, in the engine's region and
+    account (its ARN and role)."""
     config = info.config
     qualifier = None if info.version == LATEST else info.version
     shape: dict[str, Any] = {
         "FunctionName": info.name,
-        "FunctionArn": function_arn(info.name, region, DEFAULT_ACCOUNT_ID, qualifier),
+        "FunctionArn": function_arn(info.name, region, account_id, qualifier),
         "Runtime": RUNTIME,
-        "Role": _ROLE,
+        "Role": f"arn:aws:iam::{account_id}:role/lambeam",
         "Handler": config.handler or "",
         "CodeSize": _code_size(store, info.code_sha256),
         "CodeSha256": info.code_sha256_b64 or "",
@@ -70,10 +70,10 @@ def function_configuration(
     return shape
 
 
-def alias_configuration(alias: AliasInfo, region: str = DEFAULT_REGION) -> dict[str, Any]:
-    """Lambda's AliasConfiguration."""
+def alias_configuration(alias: AliasInfo, region: str, account_id: str) -> dict[str, Any]:
+    """Lambda's AliasConfiguration, in the engine's region and account."""
     shape: dict[str, Any] = {
-        "AliasArn": function_arn(alias.function, region, DEFAULT_ACCOUNT_ID, alias.name),
+        "AliasArn": function_arn(alias.function, region, account_id, alias.name),
         "Name": alias.name,
         "FunctionVersion": alias.version,
         "Description": alias.description,

@@ -134,7 +134,7 @@ def _json(value: Any, status: int = 200) -> Response:
 
 
 def _shape(gw: Gateway, info: Any) -> dict[str, Any]:
-    return function_configuration(info, gw.project.store, gw.engine.region)
+    return function_configuration(info, gw.project.store, gw.engine.region, gw.engine.account_id)
 
 
 def _paged(
@@ -318,13 +318,13 @@ async def _create_alias(request: Request, gw: Gateway, body: bytes) -> Response:
         routing_from(fields.get("RoutingConfig")),
         fields.get("Description") or "",
     )
-    return _json(alias_configuration(alias, gw.engine.region), 201)
+    return _json(alias_configuration(alias, gw.engine.region, gw.engine.account_id), 201)
 
 
 async def _get_alias(request: Request, gw: Gateway, body: bytes) -> Response:
     name, _ = _name_and_qualifier(request)
     alias = await asyncio.to_thread(get_alias, gw.project.db, name, request.path_params["alias"])
-    return _json(alias_configuration(alias, gw.engine.region))
+    return _json(alias_configuration(alias, gw.engine.region, gw.engine.account_id))
 
 
 async def _list_aliases(request: Request, gw: Gateway, body: bytes) -> Response:
@@ -342,7 +342,7 @@ async def _list_aliases(request: Request, gw: Gateway, body: bytes) -> Response:
         "Aliases",
         aliases,
         lambda alias: alias.name,
-        lambda alias: alias_configuration(alias, gw.engine.region),
+        lambda alias: alias_configuration(alias, gw.engine.region, gw.engine.account_id),
     )
 
 
@@ -359,7 +359,7 @@ async def _update_alias(request: Request, gw: Gateway, body: bytes) -> Response:
         fields.get("Description"),
         fields.get("RevisionId"),
     )
-    return _json(alias_configuration(alias, gw.engine.region))
+    return _json(alias_configuration(alias, gw.engine.region, gw.engine.account_id))
 
 
 async def _delete_alias(request: Request, gw: Gateway, body: bytes) -> Response:

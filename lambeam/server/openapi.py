@@ -6,6 +6,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from lambeam.runtime import MAX_MEMORY_MB, MAX_TIMEOUT_S, MIN_MEMORY_MB, MIN_TIMEOUT_S
+
 __all__ = ["openapi_document"]
 
 _PARAM = re.compile(r"\{([a-z_]+)\}")
@@ -80,8 +82,16 @@ _SCHEMAS: dict[str, Any] = {
         "type": "object",
         "properties": {
             "handler": {"type": "string"},
-            "memory_mb": {"type": "integer", "minimum": 128, "maximum": 10240},
-            "timeout_s": {"type": "integer", "minimum": 1, "maximum": 900},
+            "memory_mb": {
+                "type": "integer",
+                "minimum": MIN_MEMORY_MB,
+                "maximum": MAX_MEMORY_MB,
+            },
+            "timeout_s": {
+                "type": "integer",
+                "minimum": MIN_TIMEOUT_S,
+                "maximum": MAX_TIMEOUT_S,
+            },
             "reserved_concurrency": {"type": ["integer", "null"], "minimum": 0},
             "warm_minimum": {"type": "integer", "minimum": 0},
             "batching": {

@@ -6,7 +6,7 @@ import io
 import threading
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +14,7 @@ import pytest
 import uvicorn
 
 from lambeam.project import Project
+from lambeam.runtime import Engine
 from lambeam.security import AccessKey, create_access_key
 from lambeam.server import create_app
 from tests.conftest import make_project
@@ -39,14 +40,14 @@ class RunningServer:
         self.thread.join(60)
 
 
-def start_server(root: Path) -> RunningServer:
-    """Start a gateway for a fresh project under `root`; waits (bounded) until it listens."""
+def start_server(root: Path, engine: Callable[[Project], Engine] | None = None) -> RunningServer:
+    """Start a gateway for a fresh project under `root` (with the engine `engine` makes for it,
+    or the default one); waits (bounded) until it listens."""
     project = make_project(root)
     key = create_access_key(project.db, "tests")
     port = free_port()
-    config = uvicorn.Config(
-        create_app(project), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
-    )
+    app = create_app(project, engine(project) if engine is not None else None)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
