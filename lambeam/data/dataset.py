@@ -41,7 +41,7 @@ import scipy.sparse as sp
 from sqlalchemy import func, select
 
 from lambeam.errors import DatasetNotFoundError, UntrustedModelError
-from lambeam.storage import ArtifactStore, Database
+from lambeam.storage import ArtifactStore, Database, as_utc
 from lambeam.storage.schema import DatasetVersionRow
 from lambeam.storage.trusted import is_trusted, load_pipeline
 
@@ -250,7 +250,7 @@ def _from_row(row: DatasetVersionRow, store: ArtifactStore) -> DatasetVersion:
         spec=dict(row.spec),
         runner=row.runner,
         duration_s=row.duration_s,
-        created_at=row.created_at,
+        created_at=as_utc(row.created_at),
         created_by=row.created_by,
         manifest=manifest,
         store=store,

@@ -19,6 +19,7 @@ Every problem is a ConfigError whose one-line message names its place in lambeam
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 from collections.abc import Mapping
@@ -249,6 +250,12 @@ def _steps(value: Any, fail: Any) -> tuple[Step, ...]:
         if kind == "filter":
             if not isinstance(arg, str) or not arg.strip():
                 raise fail(where, "filter must be a pandas expression string")
+            if not _may_be_condition(arg):
+                raise fail(
+                    where,
+                    f"filter {arg!r} is arithmetic, not a condition: a filter keeps the rows "
+                    'where it is true/false, e.g. "Age > 30"',
+                )
             steps.append(Step("filter", i, expression=arg))
         elif kind == "derive":
             if (
@@ -265,6 +272,26 @@ def _steps(value: Any, fail: Any) -> tuple[Step, ...]:
         else:
             raise fail(where, f"unknown step {kind!r}; expected filter, derive or function")
     return tuple(steps)
+
+
+_ARITHMETIC = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow, ast.MatMult)
+
+
+def _may_be_condition(expression: str) -> bool:
+    """False only when `expression` is plainly not true/false: arithmetic, a number or a string
+    at its top. pandas syntax Python does not parse (backticks) gets the benefit of the doubt;
+    the first batch checks what it really gives."""
+    try:
+        node = ast.parse(expression.strip(), mode="eval").body
+    except SyntaxError:
+        return True
+    if isinstance(node, ast.BinOp):
+        return not isinstance(node.op, _ARITHMETIC)
+    if isinstance(node, ast.UnaryOp):
+        return isinstance(node.op, ast.Not | ast.Invert)
+    if isinstance(node, ast.Constant):
+        return isinstance(node.value, bool)
+    return not isinstance(node, ast.JoinedStr | ast.List | ast.Tuple | ast.Dict | ast.Set)
 
 
 def _split(value: Any, fail: Any) -> SplitSpec:

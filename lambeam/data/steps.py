@@ -17,7 +17,7 @@ import pandas as pd
 from lambeam.data.frames import canonical_frame
 from lambeam.errors import ColumnError, ConfigError, PipelineError
 
-__all__ = ["PRIVATE", "apply_steps", "load_function"]
+__all__ = ["PRIVATE", "apply_steps", "load_function", "user_columns"]
 
 PRIVATE = "__lambeam"
 
@@ -30,13 +30,7 @@ def apply_steps(
         ((kind, arg),) = step.items()
         where = f"{place}steps[{index}] ({kind})"
         if kind == "filter":
-            mask = _evaluate(frame, arg, where)
-            mask = np.asarray(mask)
-            if mask.dtype != bool:
-                if mask.shape != (len(frame),):
-                    raise ColumnError(f"{where}: filter {arg!r} is not a row-wise condition")
-                mask = np.asarray(pd.Series(mask).fillna(False).astype(bool))
-            frame = frame.loc[mask]
+            frame = frame.loc[_condition(_evaluate(frame, arg, where), len(frame), arg, where)]
         elif kind == "derive":
             frame = frame.copy(deep=False)
             for name, expression in arg.items():
@@ -70,6 +64,28 @@ def apply_steps(
     return frame
 
 
+def _condition(result: Any, rows: int, expression: str, where: str) -> np.ndarray:
+    """A filter's result as a row mask, refused unless it is true/false per row. lambeam reads
+    booleans as 0.0/1.0, so a column of those (missing: false) is a condition too."""
+    mask = np.asarray(result)
+    if mask.shape != (rows,):
+        raise ColumnError(
+            f"{where}: filter {expression!r} gave one {mask.dtype} value, not a true/false "
+            'per row; write a condition on columns, e.g. "Age > 30"'
+        )
+    if mask.dtype == bool:
+        return mask
+    if mask.dtype == np.float64 and np.isin(mask[~np.isnan(mask)], (0.0, 1.0)).all():
+        return mask == 1.0
+    if mask.dtype == object and all(isinstance(v, bool | np.bool_) or pd.isna(v) for v in mask):
+        return np.asarray(pd.Series(mask).fillna(False).astype(bool))
+    shown = next((v for v in mask.tolist() if not pd.isna(v)), None)
+    raise ColumnError(
+        f"{where}: filter {expression!r} gave {mask.dtype} values (e.g. {shown!r}), not "
+        'true/false; a filter is a condition, e.g. "Age > 30" or "city == \'a\'"'
+    )
+
+
 def _evaluate(frame: pd.DataFrame, expression: str, where: str) -> Any:
     try:
         return frame.eval(expression, engine="numexpr" if _numexpr() else "python")
@@ -77,12 +93,17 @@ def _evaluate(frame: pd.DataFrame, expression: str, where: str) -> Any:
         name = str(exc).split("'")[1] if "'" in str(exc) else str(exc)
         raise ColumnError(
             f"{where}: unknown column {name!r} in {expression!r}; columns are "
-            + ", ".join(map(str, frame.columns))
+            + ", ".join(user_columns(frame))
         ) from None
     except Exception as exc:  # noqa: BLE001 - a bad expression, named with its step
         raise ColumnError(
             f"{where}: cannot evaluate {expression!r}: {type(exc).__name__}: {exc}"
         ) from None
+
+
+def user_columns(frame: pd.DataFrame) -> list[str]:
+    """`frame`'s column names without lambeam's private ones: what a message may list."""
+    return [str(c) for c in frame.columns if not str(c).startswith(PRIVATE)]
 
 
 def load_function(path: str, where: str = "function") -> Callable[[pd.DataFrame], pd.DataFrame]:
