@@ -11,6 +11,7 @@ from rich.table import Table
 from lambeam.cli._console import cell, console, print_json
 from lambeam.cli._context import open_project
 from lambeam.cli._training import metrics_table
+from lambeam.progress import Timings
 
 __all__ = ["models_app"]
 
@@ -93,7 +94,9 @@ def show(
     console.print(f"  aliases: {', '.join(version.aliases) or '-'}", markup=False)
     console.print(f"  dataset: {version.lineage.get('dataset', {}).get('ref', '-')}", markup=False)
     console.print(
-        f"  created: {version.created_at:%Y-%m-%d %H:%M:%S} by {version.created_by} in {version.duration_s:.1f}s"
+        f"  created: {version.created_at:%Y-%m-%d %H:%M:%S} by {version.created_by}; "
+        f"trained in {version.duration_s:.1f}s{_training_parts(version.lineage)}",
+        markup=False,
     )
     console.print(f"  onnx: {version.onnx_summary} {version.onnx_check or ''}", markup=False)
     console.print(f"  params: {version.params}", markup=False)
@@ -195,3 +198,14 @@ def alias_rm(
 def _param(value: object) -> str:
     """A param as given, to its last digit: `cell`'s rounding would show 1e-05 and 1e-06 alike."""
     return "-" if value is None else repr(value) if isinstance(value, float) else str(value)
+
+
+def _training_parts(lineage: dict) -> str:
+    """What a version's duration_s covers, from its lineage (older versions did not record it)."""
+    parts = lineage.get("timings_s")
+    if not parts:
+        return ""
+    timings = Timings()
+    for name, seconds in parts.items():
+        timings.add(name, seconds)
+    return f" ({timings.describe()}; registering not included)"

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from lambeam.cli._console import RichReporter, cell, console, print_json
+from lambeam.cli._console import RichReporter, cell, command_seconds, console, print_json
 from lambeam.cli._context import open_project
 
 __all__ = ["metrics_table", "register"]
@@ -26,6 +27,7 @@ def train(
     ] = False,
 ) -> None:
     """Fit [train.NAME] on its dataset version, score it on the test split, register it."""
+    started = time.perf_counter()
     from lambeam.training import run_training
 
     with open_project(ctx) as project:
@@ -34,9 +36,13 @@ def train(
     if as_json:
         print_json(version.to_dict())
         return
+    # The whole command: the run's parts plus what came before them ("start-up": the interpreter,
+    # the imports, opening the project).
+    total = command_seconds(started)
+    parts = f"start-up {total - result.timings.total:.1f}s, {result.timings.describe()}"
     console.print(
         f"registered [bold]{version.ref}[/] ({version.task}, {version.estimator}) "
-        f"in {version.duration_s:.1f}s; ONNX {escape(version.onnx_summary)}",
+        f"in {total:.1f}s ({parts}); ONNX {escape(version.onnx_summary)}",
         soft_wrap=True,
     )
     if result.search is not None:
@@ -48,7 +54,7 @@ def train(
         )
     console.print(metrics_table({version.ref: version.metrics}))
     for warning in result.warnings:
-        console.print(f"[yellow]warning:[/] {escape(warning)}")
+        console.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
 
 
 def metrics_table(by_ref: dict[str, dict]) -> Table:

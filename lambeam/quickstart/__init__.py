@@ -73,10 +73,13 @@ def run_quickstart(directory: Path, reporter: Reporter | None = None) -> Quickst
             summary.lines.append(f"pipeline {pipeline}: dataset version {ds.ref}, {ds.rows} rows")
         refs = []
         for job in (*_CANDIDATES, "tweets_text"):
-            version = run_training(project, job, reporter).model_version
+            trained = run_training(project, job, reporter)
+            version = trained.model_version
             estimator = version.estimator.rsplit(".", 1)[-1]
+            timings = trained.timings
             summary.lines.append(
-                f"train {job}: {version.ref} ({estimator}), ONNX {version.onnx_summary}"
+                f"train {job}: {version.ref} ({estimator}) in {timings.total:.1f}s"
+                f" ({timings.describe()}), ONNX {version.onnx_summary}"
             )
             summary.metrics[version.ref] = version.metrics
             if job in _CANDIDATES:

@@ -14,6 +14,7 @@ from sklearn.model_selection import ParameterGrid, ParameterSampler, check_cv, c
 from lambeam.errors import TrainingError
 from lambeam.progress import Reporter
 from lambeam.storage.jsonable import jsonable
+from lambeam.training.fit_warnings import WarningText, gathering
 from lambeam.training.spec import SearchSpec
 
 __all__ = ["Candidate", "SearchResult", "run_search"]
@@ -28,6 +29,7 @@ class Candidate:
     std_score: float
     fold_scores: list[float]
     seconds: float
+    warnings: tuple[WarningText, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -36,6 +38,7 @@ class Candidate:
             "std_score": self.std_score,
             "fold_scores": self.fold_scores,
             "seconds": round(self.seconds, 3),
+            "warnings": [f"{category}: {message}" for category, message in self.warnings],
         }
 
 
@@ -98,17 +101,22 @@ def _evaluate(
 ) -> Candidate:
     started = time.perf_counter()
     model = clone(estimator).set_params(**params)
-    try:
-        # Each candidate is one job; the folds inside it run serially to avoid oversubscription.
-        scores = cross_val_score(model, X, y, cv=cv, scoring=scoring, n_jobs=1, error_score="raise")
-    except ValueError as exc:
-        raise TrainingError(f"search candidate {params}: {exc}") from None
+    # Gathered here, in the worker process: its warnings would otherwise go straight to stderr.
+    with gathering() as warned:
+        try:
+            # Each candidate is one job; its folds run serially to avoid oversubscription.
+            scores = cross_val_score(
+                model, X, y, cv=cv, scoring=scoring, n_jobs=1, error_score="raise"
+            )
+        except ValueError as exc:
+            raise TrainingError(f"search candidate {params}: {exc}") from None
     return Candidate(
         params={k: jsonable(v) for k, v in params.items()},
         mean_score=float(np.mean(scores)),
         std_score=float(np.std(scores)),
         fold_scores=[float(s) for s in scores],
         seconds=time.perf_counter() - started,
+        warnings=tuple(warned),
     )
 
 

@@ -46,15 +46,25 @@ class TrainSpec:
     raw: Mapping[str, Any] = field(default_factory=dict)
 
     @property
+    def where(self) -> str:
+        """The table it is declared in, as errors name it: `lambeam.toml [train.NAME]`."""
+        return table(self.name)
+
+    @property
     def spec_hash(self) -> str:
         """sha256 of the declaration as written, canonicalised."""
         text = json.dumps(self.raw, sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(text.encode()).hexdigest()
 
 
+def table(name: str) -> str:
+    """Where training job `name` is declared, as every error about it says."""
+    return f"lambeam.toml [train.{name}]"
+
+
 def parse_train_spec(name: str, raw: Mapping[str, Any]) -> TrainSpec:
     """Validate [train.NAME]; every error names the key that is wrong."""
-    where = f"lambeam.toml [train.{name}]"
+    where = table(name)
     unknown = sorted(set(raw) - _KEYS)
     if unknown:
         raise ConfigError(

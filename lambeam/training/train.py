@@ -4,23 +4,23 @@ from __future__ import annotations
 
 import platform
 import socket
-import time
-import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.pipeline import Pipeline
 
 from lambeam.data.dataset import DatasetVersion, get_dataset_version
-from lambeam.errors import ConfigError, TrainingError
-from lambeam.progress import Reporter, SilentReporter
+from lambeam.errors import ConfigError, LambeamError, TrainingError
+from lambeam.progress import Reporter, SilentReporter, Timings
 from lambeam.registry import ModelVersion, register_model_version
 from lambeam.storage import current_user
 from lambeam.storage.jsonable import jsonable
 from lambeam.training.estimators import build_estimator, estimator_path, infer_task
+from lambeam.training.fit_warnings import WarningText, gathering, summarise
 from lambeam.training.metrics import score
 from lambeam.training.search import SearchResult, run_search
 from lambeam.training.spec import TrainSpec, parse_train_spec
@@ -40,15 +40,23 @@ _LIBRARIES = (
     "onnxruntime",
     "lambeam",
 )
+# The parts of a run the model version's `duration_s` covers: everything before registering,
+# since the version's row is written by registering (whose time is in TrainingRun.timings).
+TRAINING_PARTS = ("load dataset", "search", "fit", "score")
 
 
 @dataclass(frozen=True)
 class TrainingRun:
-    """What a training run produced."""
+    """What a training run produced, and where its time went.
+
+    `timings` has a part per stage (load dataset, search, fit, score, register); the model
+    version's `duration_s` is the sum of the parts before register.
+    """
 
     model_version: ModelVersion
     search: SearchResult | None
     warnings: list[str]
+    timings: Timings
 
 
 def run_training(project: Any, name: str, reporter: Reporter | None = None) -> TrainingRun:
@@ -61,42 +69,54 @@ def run_training(project: Any, name: str, reporter: Reporter | None = None) -> T
 
 
 def train(project: Any, spec: TrainSpec, reporter: Reporter | None = None) -> TrainingRun:
-    """Fit `spec`'s estimator on its dataset version, score it on the test split, register it."""
-    reporter = reporter or SilentReporter()
-    started = time.perf_counter()
-    estimator = build_estimator(spec.estimator, spec.params)
-    task = infer_task(estimator)
-    with reporter.stage(f"loading dataset {spec.dataset}"):
-        dataset = get_dataset_version(project.db, project.store, spec.dataset)
-        splits = dataset.split_features()
-        X_train, y_train = splits["train"]
-        X_test, y_test = splits["test"]
-    _check_data(spec, dataset, task, X_train, y_train)
+    """Fit `spec`'s estimator on its dataset version, score it on the test split, register it.
+
+    Every error it raises names the job's table (`lambeam.toml [train.NAME]: …`).
+    """
+    with _naming(spec.where):
+        return _train(project, spec, reporter or SilentReporter())
+
+
+def _train(project: Any, spec: TrainSpec, reporter: Reporter) -> TrainingRun:
+    timings = Timings()
+    with timings.part("load dataset"):
+        estimator = build_estimator(spec.estimator, spec.params)
+        task = infer_task(estimator)
+        with reporter.stage(f"loading dataset {spec.dataset}"):
+            dataset = get_dataset_version(project.db, project.store, spec.dataset)
+            splits = dataset.split_features()
+            X_train, y_train = splits["train"]
+            X_test, y_test = splits["test"]
+        _check_data(spec, dataset, task, X_train, y_train)
     if task not in _SUPERVISED:
         y_train = y_test = None
 
     search = None
-    with warnings.catch_warnings(record=True) as seen:
-        warnings.simplefilter("always", ConvergenceWarning)
-        if spec.search is not None:
+    warned: list[WarningText] = []
+    if spec.search is not None:
+        with timings.part("search"):
             search = run_search(estimator, spec.search, X_train, y_train, task, reporter)
-            estimator.set_params(**search.best.params)
-        with reporter.stage(f"fitting {type(estimator).__name__} on {X_train.shape[0]} rows"):
+        estimator.set_params(**search.best.params)
+        warned += [text for candidate in search.candidates for text in candidate.warnings]
+    with gathering() as fitting:
+        with (
+            timings.part("fit"),
+            reporter.stage(f"fitting {type(estimator).__name__} on {X_train.shape[0]} rows"),
+        ):
             _fit(estimator, X_train, y_train, spec, dataset)
-        with reporter.stage("scoring on the test split"):
+        with timings.part("score"), reporter.stage("scoring on the test split"):
             metrics = score(task, estimator, X_test, y_test)
-    caught = sorted(
-        {
-            f"{w.category.__name__}: {w.message}"
-            for w in seen
-            if issubclass(w.category, ConvergenceWarning)
-        }
-    )
+    warned += fitting
+    caught = summarise(warned)
 
-    pipeline = Pipeline([("transform", dataset.transform()), ("model", estimator)])
-    params = {k: jsonable(v) for k, v in estimator.get_params(deep=False).items()}
-    duration = time.perf_counter() - started
-    with reporter.stage("registering model version"):
+    duration = sum(timings.parts.get(part, 0.0) for part in TRAINING_PARTS)
+    with (
+        gathering(registering=True) as registering,
+        timings.part("register"),
+        reporter.stage("registering model version"),
+    ):
+        pipeline = Pipeline([("transform", dataset.transform()), ("model", estimator)])
+        params = {k: jsonable(v) for k, v in estimator.get_params(deep=False).items()}
         version = register_model_version(
             project.db,
             project.store,
@@ -107,7 +127,7 @@ def train(project: Any, spec: TrainSpec, reporter: Reporter | None = None) -> Tr
             params=params,
             metrics=metrics,
             signature=_signature(dataset, task, estimator),
-            lineage=_lineage(spec, dataset, search, caught, duration),
+            lineage=_lineage(spec, dataset, search, caught, timings),
             dataset_version_id=dataset.id,
             raw_sample=dataset.raw_sample(),
             duration_s=duration,
@@ -117,20 +137,32 @@ def train(project: Any, spec: TrainSpec, reporter: Reporter | None = None) -> Tr
                 *dataset.manifest.get("transform_types", []),
             ],
         )
-    return TrainingRun(model_version=version, search=search, warnings=caught)
+    caught += [line for line in summarise(registering) if line not in caught]
+    return TrainingRun(model_version=version, search=search, warnings=caught, timings=timings)
+
+
+@contextmanager
+def _naming(where: str) -> Iterator[None]:
+    """Errors raised in the block name the job's table, once (the spec's own already do)."""
+    try:
+        yield
+    except LambeamError as exc:
+        if not exc.message.startswith(where):
+            exc.message = f"{where}: {exc.message}"
+            exc.args = (exc.message,)
+        raise
 
 
 def _check_data(spec: TrainSpec, dataset: DatasetVersion, task: str, X: Any, y: Any) -> None:
-    where = f"[train.{spec.name}]"
     if X.shape[0] == 0:
-        raise TrainingError(f"{where}: dataset version {dataset.ref} has no training rows")
+        raise TrainingError(f"dataset version {dataset.ref} has no training rows")
     if task in _SUPERVISED and y is None:
         raise TrainingError(
-            f"{where}: {spec.estimator} does {task} and needs a label, but dataset version "
+            f"{spec.estimator} does {task} and needs a label, but dataset version "
             f"{dataset.ref} has none; set `label` in [pipelines.{dataset.pipeline}]"
         )
     if task == "classification" and len(np.unique(y.astype(str))) < 2:
-        raise TrainingError(f"{where}: the training split of {dataset.ref} has only one class")
+        raise TrainingError(f"the training split of {dataset.ref} has only one class")
 
 
 def _fit(estimator: Any, X: Any, y: Any, spec: TrainSpec, dataset: DatasetVersion) -> None:
@@ -150,9 +182,7 @@ def _fit(estimator: Any, X: Any, y: Any, spec: TrainSpec, dataset: DatasetVersio
                 f" (features with missing values: {', '.join(gaps[:5])}; give them an impute "
                 f"operation in [pipelines.{dataset.pipeline}.columns])"
             )
-        raise TrainingError(
-            f"[train.{spec.name}]: {spec.estimator} failed to fit: {first}"
-        ) from None
+        raise TrainingError(f"{spec.estimator} failed to fit: {first}") from None
 
 
 def _signature(dataset: DatasetVersion, task: str, estimator: Any) -> dict[str, Any]:
@@ -181,7 +211,7 @@ def _lineage(
     dataset: DatasetVersion,
     search: SearchResult | None,
     warned: list[str],
-    duration: float,
+    timings: Timings,
 ) -> dict[str, Any]:
     versions = {}
     for lib in _LIBRARIES:
@@ -197,6 +227,7 @@ def _lineage(
         "python": platform.python_version(),
         "host": socket.gethostname(),
         "user": current_user(),
-        "duration_s": round(duration, 3),
+        # What the model version's duration_s adds up: the parts before registering.
+        "timings_s": timings.to_dict(),
         "warnings": warned,
     }

@@ -245,24 +245,47 @@ def test_lineage_records_what_was_run(project: Project) -> None:
     assert version.signature["outputs"]["classes"] == ["no", "yes"]
 
 
+LOGREG = "sklearn.linear_model.LogisticRegression"
+GRID = {"method": "grid", "cv": 2, "params": {"C": [0.1, 1.0]}}
+
+
 @pytest.mark.parametrize(
-    ("dataset", "estimator", "error", "message"),
+    ("dataset", "estimator", "extra", "error", "message"),
     [
-        ("unlabelled", "sklearn.linear_model.LogisticRegression", TrainingError, "needs a label"),
-        ("cls", "sklearn.ensemble.NoSuchModel", TrainingError, "unknown estimator"),
-        ("ghost", "sklearn.linear_model.LogisticRegression", DatasetNotFoundError, "ghost"),
-        ("cls:99", "sklearn.linear_model.LogisticRegression", DatasetNotFoundError, "99"),
-        ("text", "sklearn.ensemble.HistGradientBoostingClassifier", TrainingError, "failed to fit"),
+        ("unlabelled", LOGREG, {}, TrainingError, "needs a label"),
+        ("cls", "sklearn.ensemble.NoSuchModel", {}, TrainingError, "unknown estimator"),
+        ("cls", LOGREG, {"params": {"Cee": 1}}, TrainingError, "no parameter 'Cee'"),
+        ("ghost", LOGREG, {}, DatasetNotFoundError, "ghost"),
+        ("cls:99", LOGREG, {}, DatasetNotFoundError, "99"),
+        ("text", "sklearn.ensemble.HistGradientBoostingClassifier", {}, TrainingError, "failed"),
+        (
+            "cls",
+            LOGREG,
+            {"search": {**GRID, "params": {"Cee": [1]}}},
+            TrainingError,
+            "no parameter 'Cee'",
+        ),
+        (
+            "unlabelled",
+            "sklearn.cluster.KMeans",
+            {"search": {**GRID, "params": {"n_clusters": [2, 3]}}},
+            TrainingError,
+            "needs `scoring`",
+        ),
     ],
 )
-def test_bad_training_input_registers_nothing(
-    project: Project, dataset: str, estimator: str, error: type, message: str
+def test_bad_training_input_names_its_table_and_registers_nothing(
+    project: Project, dataset: str, estimator: str, extra: dict, error: type, message: str
 ) -> None:
     from lambeam.registry import list_models
 
     before = {m.name: m.versions for m in list_models(project.db)}
-    with pytest.raises(error, match=message):
-        _train(project, dataset, estimator)
+    with pytest.raises(error, match=message) as raised:
+        spec = parse_train_spec("job", {"dataset": dataset, "estimator": estimator, **extra})
+        train(project, spec)
+    # Every error about a training job names the lambeam.toml table it comes from, once.
+    assert str(raised.value).startswith("lambeam.toml [train.job]: "), raised.value
+    assert str(raised.value).count("[train.job]") == 1
     assert {m.name: m.versions for m in list_models(project.db)} == before
 
 
@@ -280,3 +303,49 @@ def test_a_declared_imputation_makes_its_column_nullable_at_serving(project: Pro
     assert np.isfinite(predicted).all()
     with pytest.raises(InvalidInputError, match=r"'x2'.*not nullable"):
         parse_request({"instances": [row]}, plain.signature)
+
+
+def test_warnings_are_gathered_into_one_line_each_not_printed(project: Project) -> None:
+    import warnings
+
+    with warnings.catch_warnings(record=True) as leaked:
+        warnings.simplefilter("always")
+        mlp = _train(
+            project,
+            "cls",
+            "sklearn.neural_network.MLPClassifier",
+            {"hidden_layer_sizes": [4], "max_iter": 3, "random_state": 0},
+            search={
+                "method": "grid",
+                "cv": 2,
+                "n_jobs": 2,
+                "params": {"alpha": [0.001, 0.01]},
+            },
+        )
+        svc = _train(project, "cls", "sklearn.svm.SVC")
+    assert [str(w.message) for w in leaked] == []
+    # Four fits in the search and the final one: one line, with the count.
+    [converged] = mlp.warnings
+    assert converged.startswith("ConvergenceWarning: Stochastic Optimizer: Maximum iterations (3)")
+    assert converged.endswith("(5 times)") and "\n" not in converged
+    assert mlp.model_version.lineage["warnings"] == mlp.warnings
+    # skl2onnx reads an SVC attribute scikit-learn 1.9 deprecates: not the user's to see.
+    assert svc.warnings == []
+
+
+def test_a_run_says_where_its_time_went(project: Project) -> None:
+    run = _train(
+        project,
+        "reg",
+        "sklearn.linear_model.Ridge",
+        search={"method": "grid", "cv": 2, "params": {"alpha": [0.1, 1.0]}},
+    )
+    parts = run.timings.parts
+    assert list(parts) == ["load dataset", "search", "fit", "score", "register"]
+    assert all(seconds > 0 for seconds in parts.values())
+    version = run.model_version
+    # The version's duration_s is training (everything before registering), as its lineage says.
+    assert version.lineage["timings_s"] == {
+        part: round(parts[part], 3) for part in ("load dataset", "search", "fit", "score")
+    }
+    assert version.duration_s == pytest.approx(run.timings.total - parts["register"])
