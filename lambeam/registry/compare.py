@@ -12,11 +12,16 @@ from lambeam.storage import ArtifactStore, Database
 
 __all__ = ["LOWER_IS_BETTER", "compare_model_versions", "metric_direction"]
 
+# The one truth of which way a metric ranks, for training's metrics (lambeam.training.metrics, which
+# may import the registry but not the other way round) and for any a caller registers.
 # Losses and errors (also as suffixes: `test_rmse`, `brier_score_loss`); every other metric
-# (accuracy, f1, r2, roc_auc, silhouette, …) is better higher.
+# (accuracy, f1, r2, roc_auc, silhouette, explained_variance, …) is better higher.
 LOWER_IS_BETTER = frozenset({"rmse", "mae", "mse", "mape", "log_loss", "loss", "error", "inertia"})
-# Counts and rates that describe a version rather than rank it.
-UNRANKED = frozenset({"test_rows", "train_rows", "rows", "clusters", "components", "anomaly_rate"})
+# Counts, rates and scales that describe a version rather than rank it: an anomaly detector's
+# mean_score is on its own estimator's scale, and a lower anomaly_rate is not a better model.
+UNRANKED = frozenset(
+    {"test_rows", "train_rows", "rows", "clusters", "components", "anomaly_rate", "mean_score"}
+)
 
 
 def metric_direction(metric: str) -> str | None:
@@ -37,8 +42,8 @@ def compare_model_versions(db: Database, store: ArtifactStore, refs: list[str]) 
     "metrics": {metric: {ref: value | None}}, "params": {param: {ref: value | None}},
     "best": {metric: ref}, "tied": {metric: [refs equal at best]}, "direction": {metric: "max" |
     "min"}}. Only metrics that rank (numbers, not counts like test_rows) appear in best; a tie
-    goes to the earliest ref given, and is listed in tied. Fewer than two different versions is
-    a ConfigError.
+    goes to the earliest ref given, and is listed in tied. Fewer than two different versions,
+    versions of different tasks, or versions with no ranked metric in common are a ConfigError.
     """
     if not refs:
         raise ConfigError("compare needs at least one model reference")
@@ -53,6 +58,7 @@ def compare_model_versions(db: Database, store: ArtifactStore, refs: list[str]) 
             f"compare needs two or more different model versions; {', '.join(refs)} name only"
             f" {resolved[0]}"
         )
+    _check_comparable(versions)
     metrics = _table(versions, "metrics")
     best: dict[str, str] = {}
     tied: dict[str, list[str]] = {}
@@ -75,6 +81,31 @@ def compare_model_versions(db: Database, store: ArtifactStore, refs: list[str]) 
         "tied": {metric: refs for metric, refs in tied.items() if len(refs) > 1},
         "direction": direction,
     }
+
+
+def _check_comparable(versions: list[ModelVersion]) -> None:
+    """Refuse to rank a classifier against a regressor, or versions that share no metric."""
+    first = versions[0]
+    for other in versions[1:]:
+        if other.task != first.task:
+            raise ConfigError(
+                f"cannot compare {first.ref} with {other.ref}: {first.ref} does {first.task} and"
+                f" {other.ref} does {other.task}, so their metrics measure different things;"
+                " compare versions of the same task"
+            )
+    ranked = [
+        {m for m, v in version.metrics.items() if _is_number(v) and metric_direction(m)}
+        for version in versions
+    ]
+    if not set.intersection(*ranked):
+        described = "; ".join(
+            f"{version.ref}: {', '.join(sorted(names)) or 'none'}"
+            for version, names in zip(versions, ranked, strict=True)
+        )
+        raise ConfigError(
+            f"cannot compare {', '.join(v.ref for v in versions)}: they have no metric in common"
+            f" to rank them by ({described})"
+        )
 
 
 def _table(versions: list[ModelVersion], attribute: str) -> dict[str, dict[str, Any]]:

@@ -1,4 +1,8 @@
-"""Scores of a fitted estimator on a dataset version's test split, by task."""
+"""Scores of a fitted estimator on a dataset version's test split, by task.
+
+Which way each metric ranks (rmse lower, f1 higher, test_rows not at all) is the registry's
+`metric_direction`: versions are compared there, and the registry may not import training.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +14,7 @@ from sklearn import metrics
 
 from lambeam.storage.jsonable import jsonable
 
-__all__ = ["LOWER_IS_BETTER", "score"]
-
-# Metrics where a smaller value is the better model (everything else: higher is better).
-LOWER_IS_BETTER = frozenset({"rmse", "mae", "log_loss"})
+__all__ = ["score"]
 
 _SILHOUETTE_SAMPLE = 5000
 

@@ -115,7 +115,44 @@ def test_compare_across_models_and_errors(registry: Project) -> None:
         ("silhouette", "max"),
         ("test_rows", None),
         ("anomaly_rate", None),
+        ("mean_score", None),
+        ("explained_variance", "max"),
+        ("clusters", None),
     ],
 )
 def test_metric_direction(metric: str, direction: str | None) -> None:
     assert metric_direction(metric) == direction
+
+
+def test_versions_of_different_tasks_or_without_a_common_metric_are_not_ranked(
+    registry: Project,
+) -> None:
+    db, store = registry.db, registry.store
+    register(db, store, fitted(LogisticRegression(), DATA, class_labels(DATA)), model="credit")
+    register(
+        db,
+        store,
+        fitted(LinearRegression(), DATA, regression_target(DATA)),
+        model="ames",
+        task="regression",
+        metrics={"rmse": 2.0, "r2": 0.9},
+    )
+    with pytest.raises(
+        ConfigError,
+        match=r"cannot compare credit:1 with ames:1: credit:1 does classification and ames:1"
+        r" does regression",
+    ):
+        compare_model_versions(db, store, ["credit:1", "ames:1"])
+    register(
+        db,
+        store,
+        fitted(LogisticRegression(C=0.1), DATA, class_labels(DATA)),
+        model="credit",
+        metrics={"f1": 0.5, "test_rows": 20},
+    )
+    with pytest.raises(
+        ConfigError,
+        match=r"credit:1, credit:2: they have no metric in common to rank them by"
+        r" \(credit:1: accuracy; credit:2: f1\)",
+    ):
+        compare_model_versions(db, store, ["credit:1", "credit:2"])
