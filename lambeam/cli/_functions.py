@@ -81,12 +81,23 @@ def invoke(
         bool, typer.Option("--log", help="Show the invocation's log on stderr.")
     ] = False,
 ) -> None:
-    """Invoke a function once, in this process, and print its answer."""
-    from lambeam.invoke import invoke_in_process
+    """Invoke a function once and print its answer: through the project's running `lambeam
+    server` when there is one (said on stderr), else in this process."""
+    from lambeam.config import load_settings
+    from lambeam.invoke import invoke_running_server
 
     data = sys.stdin.buffer.read() if payload == "-" else payload.encode()
-    with open_project(ctx) as project:
-        result = invoke_in_process(project, name, data, qualifier, log_type="Tail" if log else None)
+    log_type = "Tail" if log else None
+    settings = load_settings((ctx.find_root().obj or {}).get("root"))
+    attempt = invoke_running_server(settings.state_dir, name, data, qualifier, log_type)
+    if attempt.note:
+        err_console.print(escape(attempt.note), highlight=False, soft_wrap=True)
+    result = attempt.invocation
+    if result is None:
+        from lambeam.invoke import invoke_in_process
+
+        with open_project(ctx) as project:
+            result = invoke_in_process(project, name, data, qualifier, log_type=log_type)
     if log and result.log_result_tail:
         sys.stderr.write(result.log_result_tail)  # as written: a console would wrap its lines
     sys.stdout.write(result.payload.decode("utf-8", errors="replace") + "\n")

@@ -6,32 +6,100 @@
     result.log_result                           # base64 of the log's last 4 KB, as Lambda sends it
 
 Both kinds run in instances forked by the runtime (lambeam.runtime); a model function's
-requests are micro-batched on the way (see models.py).
+requests are micro-batched on the way (see models.py). `lambeam invoke` goes through a running
+server of the project when there is one (remote.py), else runs the function itself (local.py).
 """
 
-from lambeam.invoke.errors import InvalidInvocationError, InvalidPayloadError, RequestTooLargeError
-from lambeam.invoke.invoker import (
-    INVOCATION_TYPES,
-    LOG_TAIL_BYTES,
-    MAX_PAYLOAD_BYTES,
-    RESPONSE_TOO_LARGE,
-    Invocation,
-    Invoker,
-)
-from lambeam.invoke.local import invoke_in_process, logs_folder
-from lambeam.invoke.models import ModelServing
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lambeam.invoke.errors import (
+        InvalidInvocationError,
+        InvalidPayloadError,
+        RequestTooLargeError,
+    )
+    from lambeam.invoke.invocation import Invocation
+    from lambeam.invoke.invoker import (
+        INVOCATION_TYPES,
+        LOG_TAIL_BYTES,
+        MAX_PAYLOAD_BYTES,
+        RESPONSE_TOO_LARGE,
+        Invoker,
+    )
+    from lambeam.invoke.local import invoke_in_process, logs_folder
+    from lambeam.invoke.models import ModelServing
+    from lambeam.invoke.remote import (
+        SERVER_FILE,
+        RemoteInvocationError,
+        RunningServer,
+        ServerAttempt,
+        announce_server,
+        find_server,
+        invoke_running_server,
+        withdraw_server,
+    )
 
 __all__ = [
     "INVOCATION_TYPES",
     "LOG_TAIL_BYTES",
     "MAX_PAYLOAD_BYTES",
     "RESPONSE_TOO_LARGE",
+    "SERVER_FILE",
     "InvalidInvocationError",
     "InvalidPayloadError",
     "Invocation",
     "Invoker",
     "ModelServing",
+    "RemoteInvocationError",
     "RequestTooLargeError",
+    "RunningServer",
+    "ServerAttempt",
+    "announce_server",
+    "find_server",
     "invoke_in_process",
+    "invoke_running_server",
     "logs_folder",
+    "withdraw_server",
 ]
+
+# Imported on first use: the invoker brings the functions service, the registry and the model
+# serving stack, which invoking through a running server (remote.py) does without.
+_HOMES = {
+    "InvalidInvocationError": "errors",
+    "InvalidPayloadError": "errors",
+    "RequestTooLargeError": "errors",
+    "Invocation": "invocation",
+    "INVOCATION_TYPES": "invoker",
+    "LOG_TAIL_BYTES": "invoker",
+    "MAX_PAYLOAD_BYTES": "invoker",
+    "RESPONSE_TOO_LARGE": "invoker",
+    "Invoker": "invoker",
+    "invoke_in_process": "local",
+    "logs_folder": "local",
+    "ModelServing": "models",
+    **dict.fromkeys(
+        [
+            "SERVER_FILE",
+            "RemoteInvocationError",
+            "RunningServer",
+            "ServerAttempt",
+            "announce_server",
+            "find_server",
+            "invoke_running_server",
+            "withdraw_server",
+        ],
+        "remote",
+    ),
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value

@@ -14,13 +14,11 @@ models.py). Faces translate the Invocation and the errors raised here into their
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import logging
 import random
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from lambeam.functions import (
@@ -38,6 +36,7 @@ from lambeam.invoke.errors import (
     InvalidPayloadError,
     RequestTooLargeError,
 )
+from lambeam.invoke.invocation import Invocation
 from lambeam.invoke.models import ModelServing, spec_settings
 from lambeam.project import Project
 from lambeam.runtime import FUNCTION_ERROR_UNHANDLED, Engine, FunctionSpec
@@ -47,7 +46,6 @@ __all__ = [
     "LOG_TAIL_BYTES",
     "MAX_PAYLOAD_BYTES",
     "RESPONSE_TOO_LARGE",
-    "Invocation",
     "Invoker",
 ]
 
@@ -56,31 +54,6 @@ _log = logging.getLogger(__name__)
 LOG_TAIL_BYTES = 4096  # Lambda's X-Amz-Log-Result: the last 4 KB of the invocation's log
 INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
 RESPONSE_TOO_LARGE = "Function.ResponseSizeTooLarge"
-
-
-@dataclass(slots=True)  # not frozen: one per request, and a frozen __init__ costs ~6x as much
-class Invocation:
-    """What one invocation gave back, before any face words it.
-
-    `status` is Lambda's: 200 (RequestResponse, even when the function failed: see
-    `function_error`), 202 (Event, accepted) or 204 (DryRun, valid). `log_result_tail` is the
-    last 4 KB of the log text, only when `log_type="Tail"` was asked on a synchronous invoke.
-    """
-
-    status: int
-    payload: bytes
-    function_error: str | None
-    executed_version: str | None
-    log_result_tail: str | None
-    request_id: str
-    error_type: str | None = None
-
-    @property
-    def log_result(self) -> str | None:
-        """Lambda's X-Amz-Log-Result: the tail's base64."""
-        if self.log_result_tail is None:
-            return None
-        return base64.b64encode(self.log_result_tail.encode()).decode("ascii")
 
 
 class Invoker:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from lambeam.invoke.invoker import Invocation, Invoker
+from lambeam.invoke.invocation import Invocation
+from lambeam.invoke.invoker import Invoker
 from lambeam.project import Project
 from lambeam.runtime import Engine, FileLogSink
 

@@ -16,7 +16,7 @@ import math
 import sys
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,10 @@ class Engine:
     keep-warm period without waiting for it. `preload` is what the zygote imports before forking.
     With `spares` (the default) one process is kept forked ahead of need, so that a cold start
     does not wait for the fork (see process.Spare).
+
+    While `start()` runs (the zygote importing the scientific stack takes seconds), `state` is
+    `starting` and invocations wait for it, up to `start_wait_s`; a server can listen meanwhile.
+    `before_zygote` is awaited before the zygote starts (tests hold the engine in `starting`).
     """
 
     def __init__(
@@ -63,6 +67,8 @@ class Engine:
         spares: bool = True,
         python: str = sys.executable,
         environ: Mapping[str, str] | None = None,
+        start_wait_s: float = 120.0,
+        before_zygote: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.state_dir = Path(state_dir)
         self._own_sink: FileLogSink | None = None
@@ -85,16 +91,45 @@ class Engine:
         self._spares = spares
         self._spare: Spare | None = None
         self._refilling: asyncio.Task[None] | None = None
+        self._start_wait_s = start_wait_s
+        self._before_zygote = before_zygote
+        self._state = "stopped"
+        self._failure = ""
+        self._started: asyncio.Event | None = None
 
     @property
     def zygote_pid(self) -> int | None:
         """The zygote's process id (None before start)."""
         return self._zygote.pid
 
+    @property
+    def state(self) -> str:
+        """`stopped`, `starting` (the zygote is importing), `ready`, or `failed` (see `failure`)."""
+        return self._state
+
+    @property
+    def failure(self) -> str:
+        """Why the last start failed ("" unless `state` is `failed`)."""
+        return self._failure
+
     async def start(self) -> None:
         """Start the zygote (waits for its imports) and the idle-instance reaper."""
-        (self.state_dir / "tmp").mkdir(parents=True, exist_ok=True)
-        await self._zygote.start()
+        self._state, self._failure = "starting", ""
+        started = self._started = asyncio.Event()
+        try:
+            (self.state_dir / "tmp").mkdir(parents=True, exist_ok=True)
+            if self._before_zygote is not None:
+                await self._before_zygote()
+            await self._zygote.start()
+        except asyncio.CancelledError:
+            self._state = "stopped"
+            raise
+        except BaseException as exc:
+            self._state, self._failure = "failed", str(exc) or type(exc).__name__
+            raise
+        finally:
+            started.set()
+        self._state = "ready"
         self._running = True
         self._reaper = asyncio.create_task(self._reap_forever())
         self._refill()
@@ -102,6 +137,7 @@ class Engine:
     async def stop(self) -> None:
         """Kill every instance and the zygote."""
         self._running = False
+        self._state = "stopped"
         for task in (self._reaper, self._refilling):
             if task is not None:
                 task.cancel()
@@ -142,7 +178,7 @@ class Engine:
         as a result with `function_error` set.
         """
         if not self._running:
-            raise codes.RuntimeUnavailableError("the engine is not running; call start() first")
+            await self._until_started()
         request_id = request_id or str(uuid.uuid4())
         self._warm[(spec.name, spec.version)] = spec
         pool = self._pool(spec)
@@ -175,7 +211,7 @@ class Engine:
     async def ensure_warm(self, spec: FunctionSpec) -> int:
         """Start instances until `spec` has its warm minimum; the number of its live instances."""
         if not self._running:
-            raise codes.RuntimeUnavailableError("the engine is not running; call start() first")
+            await self._until_started()
         self._warm[(spec.name, spec.version)] = spec
         pool = self._pool(spec)
         pool.retire_stale(spec)
@@ -233,6 +269,26 @@ class Engine:
             for i in pool.instances()
             if i.alive
         ]
+
+    async def _until_started(self) -> None:
+        """Wait (up to `start_wait_s`) for a start under way; RuntimeUnavailableError unless the
+        engine is running by then."""
+        started = self._started
+        if self._state == "starting" and started is not None:
+            try:
+                await asyncio.wait_for(started.wait(), self._start_wait_s)
+            except TimeoutError:
+                raise codes.RuntimeUnavailableError(
+                    f"the function runtime is still starting after {self._start_wait_s:g} s (its"
+                    " zygote imports numpy, pandas, scikit-learn and ONNX Runtime); retry shortly"
+                ) from None
+        if self._running:
+            return
+        if self._state == "failed":
+            raise codes.RuntimeUnavailableError(
+                f"the function runtime did not start: {self._failure}; see the server's log"
+            )
+        raise codes.RuntimeUnavailableError("the engine is not running; call start() first")
 
     def _pool(self, spec: FunctionSpec) -> FunctionPool:
         if spec.name not in self._pools:

@@ -8,14 +8,24 @@ unchanged:
 
 from __future__ import annotations
 
+import configparser
 import os
 import secrets
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lambeam.config import Settings
-from lambeam.security.keys import AccessKey
 
-__all__ = ["CREDENTIALS_FILE", "PROFILE", "credentials_path", "write_credentials_file"]
+if TYPE_CHECKING:
+    from lambeam.security.keys import AccessKey
+
+__all__ = [
+    "CREDENTIALS_FILE",
+    "PROFILE",
+    "credentials_path",
+    "read_credentials_file",
+    "write_credentials_file",
+]
 
 CREDENTIALS_FILE = "credentials"
 PROFILE = "lambeam"
@@ -53,3 +63,19 @@ def write_credentials_file(path: Path, key: AccessKey) -> Path:
         temporary.unlink(missing_ok=True)
         raise
     return path
+
+
+def read_credentials_file(path: Path) -> tuple[str, str] | None:
+    """The key id and secret of profile [lambeam] in `path`; None when the file is missing or
+    does not hold them."""
+    parser = configparser.ConfigParser()
+    try:
+        with open(path, encoding="utf-8") as handle:
+            parser.read_file(handle)
+    except (OSError, configparser.Error):
+        return None
+    if not parser.has_section(PROFILE):
+        return None
+    key_id = parser[PROFILE].get("aws_access_key_id", "").strip()
+    secret = parser[PROFILE].get("aws_secret_access_key", "").strip()
+    return (key_id, secret) if key_id and secret else None

@@ -1,19 +1,18 @@
 """The ASGI application: both faces on one Starlette app, and `serve` to run it on uvicorn.
 
-The app's lifespan starts the runtime engine (its zygote and keep-warm reaper) and the warm
-minimums of deployed functions, and on shutdown waits briefly for Event invocations, then stops
-every instance and the zygote.
+Its lifespan (lifespan.py) starts the runtime engine in the background, so the gateway listens
+before the zygote is ready. `serve` announces the server in the project's .lambeam/ while it
+runs, so that `lambeam invoke` finds it (lambeam.invoke.remote).
 """
 
 from __future__ import annotations
 
 import contextlib
-import gc
-import logging
+import os
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from starlette.applications import Starlette
@@ -21,17 +20,16 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from lambeam.invoke import Invoker
+from lambeam.invoke import Invoker, announce_server, withdraw_server
 from lambeam.project import Project
 from lambeam.runtime import Engine, FileLogSink
 from lambeam.server._fast_invoke import InvokeFastPath
 from lambeam.server._gateway import Gateway
 from lambeam.server.lambda_api import lambda_routes
+from lambeam.server.lifespan import lifespan
 from lambeam.server.rest import rest_routes
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "create_app", "serve", "serving"]
-
-_log = logging.getLogger(__name__)
 
 DEFAULT_HOST = "127.0.0.1"  # loopback unless told otherwise
 DEFAULT_PORT = 8000
@@ -44,27 +42,9 @@ def create_app(
     state = project.settings.state_dir
     engine = engine or Engine(state, FileLogSink(state / "logs"))
     gw = Gateway(project, engine, Invoker(project, engine), auth=auth)
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await engine.start()
-        try:
-            await gw.invoker.warm_up()
-        except Exception:  # noqa: BLE001 - a function that cannot warm up must not keep the server down
-            _log.exception("starting warm minimums failed")
-        # What is loaded by now (the libraries, the app) lives as long as the server: moved out
-        # of the collector's generations, a full collection no longer walks it on the hot path.
-        gc.collect()
-        gc.freeze()
-        try:
-            yield
-        finally:
-            await gw.invoker.aclose()
-            await engine.stop()
-
     app = Starlette(
         routes=[*rest_routes(), *lambda_routes()],
-        lifespan=lifespan,
+        lifespan=lifespan(gw),
         exception_handlers={HTTPException: _http_error},
     )
     app.state.gateway = gw
@@ -89,11 +69,16 @@ def serve(
     access_log: bool = False,
     **uvicorn_options: Any,
 ) -> None:
-    """Run the gateway on uvicorn until interrupted (no line per request unless `access_log`)."""
+    """Run the gateway on uvicorn until interrupted (no line per request unless `access_log`).
+
+    The socket is bound before uvicorn starts, so that the server is announced in .lambeam/
+    (address and pid, for `lambeam invoke`) only once it accepts connections; the announcement
+    is withdrawn when it stops.
+    """
     import uvicorn
 
     uvicorn_options.setdefault("proxy_headers", False)  # nothing here reads the client address
-    uvicorn.run(
+    config = uvicorn.Config(
         create_app(project),
         host=host,
         port=port,
@@ -101,6 +86,14 @@ def serve(
         access_log=access_log,
         **uvicorn_options,
     )
+    sock = config.bind_socket()
+    state_dir = project.settings.state_dir
+    announce_server(state_dir, host, int(sock.getsockname()[1]), os.getpid())
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        withdraw_server(state_dir, os.getpid())
+        sock.close()
 
 
 @contextlib.contextmanager

@@ -117,7 +117,13 @@ def _config(fields: Mapping[str, Any], kind: str, base: FunctionConfig | None) -
 
 
 async def _health(request: Request, gw: Gateway, body: bytes) -> Response:
-    return JSONResponse({"status": "ok", "zygote": gw.engine.zygote_pid is not None})
+    """`starting` while the runtime's zygote imports (invocations wait for it), then `ready`;
+    `failed` (a 503, with the reason) when it could not start."""
+    engine = gw.engine
+    answer: dict[str, Any] = {"status": engine.state, "zygote": engine.zygote_pid}
+    if engine.state == "failed":
+        answer["error"] = engine.failure
+    return JSONResponse(answer, status_code=503 if engine.state == "failed" else 200)
 
 
 async def _openapi(request: Request, gw: Gateway, body: bytes) -> Response:
@@ -303,7 +309,7 @@ def invoke_response(result: Invocation) -> Response:
 
 # (path, method, handler, auth, summary) — the OpenAPI document is built from this table.
 ROUTES: list[tuple[str, str, Handler, bool, str]] = [
-    ("/v1/health", "GET", _health, False, "Liveness: the server and its zygote"),
+    ("/v1/health", "GET", _health, False, "Health: starting, ready or failed (its runtime)"),
     ("/v1/openapi.json", "GET", _openapi, False, "This OpenAPI document"),
     ("/v1/functions", "GET", _list, True, "List functions ($LATEST of each)"),
     ("/v1/functions", "POST", _create, True, "Create a function from a base64 zip or a model"),

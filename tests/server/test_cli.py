@@ -153,9 +153,10 @@ def test_server_listens_on_loopback_and_answers_health(root: Path) -> None:
         text=True,
     )
     try:
-        health = None
+        health: dict[str, object] = {}
         deadline = time.monotonic() + 180
-        while health is None and time.monotonic() < deadline and process.poll() is None:
+        while health.get("status") != "ready" and time.monotonic() < deadline:
+            assert process.poll() is None
             try:
                 with urllib.request.urlopen(
                     f"http://127.0.0.1:{port}/v1/health", timeout=5
@@ -163,7 +164,10 @@ def test_server_listens_on_loopback_and_answers_health(root: Path) -> None:
                     health = json.loads(response.read())
             except (urllib.error.URLError, ConnectionError):
                 time.sleep(0.2)
-        assert health == {"status": "ok", "zygote": True}
+        assert health["status"] == "ready" and isinstance(health["zygote"], int)
+        announced = json.loads((root / ".lambeam" / "server.json").read_text())
+        assert announced["url"] == f"http://127.0.0.1:{port}"
+        assert announced["pid"] == process.pid
     finally:
         process.send_signal(signal.SIGINT)
         try:
@@ -173,6 +177,7 @@ def test_server_listens_on_loopback_and_answers_health(root: Path) -> None:
             output, _ = process.communicate(timeout=10)
     assert process.returncode == 0, output
     assert "127.0.0.1" in output
+    assert not (root / ".lambeam" / "server.json").exists()  # withdrawn as it stopped
 
 
 def test_logs_follow_prints_new_invocations_as_they_are_written(root: Path, tmp_path: Path) -> None:

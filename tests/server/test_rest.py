@@ -47,10 +47,8 @@ def call(
 
 
 def test_health_needs_no_token_and_everything_else_does(gateway_server: RunningServer) -> None:
-    assert call(gateway_server, "GET", "/v1/health", auth=False)[:2] == (
-        200,
-        {"status": "ok", "zygote": True},
-    )
+    status, health, _ = call(gateway_server, "GET", "/v1/health", auth=False)
+    assert status == 200 and health["status"] in ("starting", "ready")
     status, body, headers = call(gateway_server, "GET", "/v1/functions", auth=False)
     assert status == 401 and body["error"]["type"] == "AuthenticationError"
     assert headers["www-authenticate"] == "Bearer"
