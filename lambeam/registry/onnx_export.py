@@ -4,21 +4,24 @@ The whole pipeline (raw columns in, predictions out) is converted with skl2onnx,
 per raw column of the signature. The graph is then run in ONNX Runtime on held-out raw rows and its
 outputs compared with the pipeline's own. The outcome is one of:
 
-    trusted        converted, and every row of the sample agrees
+    trusted        converted, and every row of the sample agrees: labels equal, the numbers
+                   beside them (probabilities, scores, values) within a stated tolerance
     disagrees      converted, but some row does not agree (or the graph failed on the sample)
     unconvertible  skl2onnx (or ONNX Runtime, loading the graph) refused it; the reason is kept
     unchecked      converted, but there was no sample (or no reference output) to check it with
 
-Numbers are fed as float64 when the graph runs that way; several ONNX-ML operators (Imputer among
-them) exist only for float32 in ONNX Runtime, so a float32 graph is the fallback. Which one was
-built is recorded in the check (`input_type`), and `onnx_feed` builds the inputs for either.
+Numbers are fed as float64 when the graph runs that way (`onnx_convertible` rewrites what would
+force float32, such as an imputer, and casts to float32 only where scikit-learn itself does, before
+a tree); a few ONNX-ML operators exist only for float32 in ONNX Runtime, so a float32 graph is the
+fallback. Which one was built is recorded in the check (`input_type`), with the tolerance and the
+criterion; `onnx_feed` builds the inputs for either.
 Nothing here raises: conversion must never make registering fail, so every failure is recorded.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,14 +29,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import is_classifier, is_regressor
-from sklearn.compose import ColumnTransformer
-from sklearn.pipeline import FeatureUnion, Pipeline
-from sklearn.preprocessing import StandardScaler
 
+from lambeam.registry.onnx_convertible import converter_options, convertible, final_estimator
 from lambeam.registry.signature import input_columns
 
 __all__ = [
     "ATOL",
+    "CHECK_ROWS",
+    "CRITERION",
     "RTOL",
     "TARGET_OPSET",
     "OnnxExport",
@@ -52,6 +55,15 @@ TARGET_OPSET = {"": 17, "ai.onnx.ml": 3}
 ATOL = 1e-4
 RTOL = 1e-4
 _TOLERANCE = {"atol": ATOL, "rtol": RTOL}
+# What serving needs, in the check record: the same answer on every row, and the numbers beside
+# it (probabilities, scores, regression values) as close as float32 arithmetic allows.
+CRITERION = (
+    "labels equal on every row (but rows where scikit-learn's top probabilities tie);"
+    " probabilities, scores and values within atol + rtol * |scikit-learn|"
+)
+# The check runs on at most this many held-out rows (a dataset keeps up to 1,000): enough to see
+# a graph that routes some rows differently, bounded so that registering stays quick.
+CHECK_ROWS = 1000
 _PROVIDERS = ["CPUExecutionProvider"]
 
 
@@ -62,6 +74,7 @@ class OnnxExport:
     status: str
     model: bytes | None = None
     check: dict[str, Any] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)  # onnx_convert_s, onnx_check_s
 
 
 def onnx_feed(
@@ -97,15 +110,20 @@ def compare_outputs(
     *,
     atol: float = ATOL,
     rtol: float = RTOL,
+    tied: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Row-wise agreement of ONNX outputs with scikit-learn's.
 
     `expected` holds (name, array, exact) per compared output, `actual` the ONNX outputs in the
-    same order. Exact outputs (labels) must be equal; the others within atol + rtol * |expected|.
-    Returns rows, agreement (fraction of rows where every output agrees), max_abs_diff, errors.
+    same order. Exact outputs (labels) must be equal, except on `tied` rows (where scikit-learn's
+    top probabilities are equal, so its label is the first class by its own rule and any of the
+    tied ones is as right); the others within atol + rtol * |expected|.
+    Returns rows, agreement (fraction of rows where every output agrees), label_agreement (the
+    same over the exact outputs alone), max_abs_diff (over the others), errors.
     """
     rows = len(expected[0][1]) if expected else 0
     agrees = np.ones(rows, dtype=bool)
+    labels_agree = np.ones(rows, dtype=bool)
     max_abs_diff = 0.0
     errors: list[str] = []
     for (name, want, exact), got in zip(expected, actual, strict=True):
@@ -114,6 +132,8 @@ def compare_outputs(
         if want.size != got.size or len(want) != len(got):
             errors.append(f"output {name!r} has shape {got.shape}, scikit-learn gives {want.shape}")
             agrees[:] = False
+            if exact:
+                labels_agree[:] = False
             continue
         want = want.reshape(rows, -1)
         got = got.reshape(rows, -1)
@@ -122,7 +142,10 @@ def compare_outputs(
                 same = want.astype(str) == got.astype(str)
             else:
                 same = want.astype(np.float64) == got.astype(np.float64)
+            if tied is not None:
+                same |= tied.reshape(rows, 1)
             agrees &= same.all(axis=1)
+            labels_agree &= same.all(axis=1)
         else:
             want_f = want.astype(np.float64)
             got_f = got.astype(np.float64)
@@ -135,6 +158,7 @@ def compare_outputs(
     return {
         "rows": rows,
         "agreement": float(agrees.mean()) if rows else 0.0,
+        "label_agreement": float(labels_agree.mean()) if rows else 0.0,
         "max_abs_diff": max_abs_diff,
         "errors": errors,
     }
@@ -150,17 +174,34 @@ def export_onnx(
         log.exception("ONNX export failed unexpectedly")
         error = f"ONNX export failed: {_one_line(exc)}"
         return OnnxExport(
-            "unconvertible", None, _check(0, None, None, dict(_TOLERANCE), error, None)
+            "unconvertible", None, _check(0, None, None, dict(_TOLERANCE), error, None), {}
         )
 
 
 def _export(
     pipeline: Any, signature: dict[str, Any], raw_sample: pd.DataFrame | None
 ) -> OnnxExport:
-    tolerance = dict(_TOLERANCE)
+    started = time.perf_counter()
+    model, session, input_type, reason = _convert_and_load(pipeline, signature)
+    seconds = {"onnx_convert_s": time.perf_counter() - started}
+    if session is None or model is None:
+        check = _check(0, None, None, dict(_TOLERANCE), reason, None)
+        return OnnxExport("unconvertible", None, check, seconds)
+    started = time.perf_counter()
+    status, check = _check_graph(pipeline, signature, raw_sample, session, input_type)
+    seconds["onnx_check_s"] = time.perf_counter() - started
+    return OnnxExport(status, model, check, seconds)
+
+
+def _convert_and_load(
+    pipeline: Any, signature: dict[str, Any]
+) -> tuple[bytes | None, Any, str, str]:
+    """The graph, its ONNX Runtime session, its input type, and why not when there is none.
+
+    float64 first; float32 only when ONNX Runtime cannot run the float64 graph (an operator it
+    implements for float32 alone), so a pipeline converts once in the usual case.
+    """
     has_numbers = any(kind == "number" for _, kind in input_columns(signature))
-    session = None
-    model: bytes | None = None
     reason = ""
     input_type = "double"
     for input_type in ("double", "float") if has_numbers else ("double",):
@@ -168,48 +209,58 @@ def _export(
             model = _convert(pipeline, signature, input_type)
         except Exception as exc:  # noqa: BLE001 - any converter failure means: not convertible
             reason = _one_line(exc)
-            model = None
             continue
         try:
-            session = _session(model)
-            break
+            return model, _session(model), input_type, ""
         except Exception as exc:  # noqa: BLE001 - ONNX Runtime cannot run what was written
             reason = f"ONNX Runtime cannot load the converted graph: {_one_line(exc)}"
-            model = None
-    if session is None or model is None:
-        return OnnxExport("unconvertible", None, _check(0, None, None, tolerance, reason, None))
+    return None, None, input_type, reason
 
+
+def _check_graph(
+    pipeline: Any,
+    signature: dict[str, Any],
+    raw_sample: pd.DataFrame | None,
+    session: Any,
+    input_type: str,
+) -> tuple[str, dict[str, Any]]:
+    """The status and check record of a loaded graph, run on (at most CHECK_ROWS of) the sample."""
+    tolerance = dict(_TOLERANCE)
     if raw_sample is None or len(raw_sample) == 0:
-        return OnnxExport("unchecked", model, _check(0, None, None, tolerance, None, input_type))
+        return "unchecked", _check(0, None, None, tolerance, None, input_type)
     absent = [name for name, _ in input_columns(signature) if name not in raw_sample.columns]
     if absent:
         error = f"the raw sample has no column {', '.join(map(repr, absent))}"
-        return OnnxExport("unchecked", model, _check(0, None, None, tolerance, error, input_type))
+        return "unchecked", _check(0, None, None, tolerance, error, input_type)
+    sample = raw_sample.head(CHECK_ROWS)
     try:
-        expected = _reference_outputs(pipeline, raw_sample)
+        expected = _reference_outputs(pipeline, sample)
     except Exception as exc:  # noqa: BLE001 - no reference, so nothing to check against
         error = f"scikit-learn failed on the raw sample: {_one_line(exc)}"
-        return OnnxExport("unchecked", model, _check(0, None, None, tolerance, error, input_type))
+        return "unchecked", _check(0, None, None, tolerance, error, input_type)
     if not expected:
         error = "no reference output to compare for this estimator"
-        return OnnxExport("unchecked", model, _check(0, None, None, tolerance, error, input_type))
-    rows = len(raw_sample)
+        return "unchecked", _check(0, None, None, tolerance, error, input_type)
+    rows = len(sample)
     try:
-        outputs = session.run(None, onnx_feed(signature, raw_sample, input_type))
+        outputs = session.run(None, onnx_feed(signature, sample, input_type))
     except Exception as exc:  # noqa: BLE001 - a graph that fails on real rows is not trusted
         error = f"ONNX Runtime failed on the raw sample: {_one_line(exc)}"
-        return OnnxExport("disagrees", model, _check(rows, 0.0, None, tolerance, error, input_type))
+        return "disagrees", _check(rows, 0.0, None, tolerance, error, input_type)
     if len(outputs) < len(expected):
         error = f"the graph has {len(outputs)} outputs, expected at least {len(expected)}"
-        return OnnxExport("disagrees", model, _check(rows, 0.0, None, tolerance, error, input_type))
-    result = compare_outputs(expected, outputs[: len(expected)])
+        return "disagrees", _check(rows, 0.0, None, tolerance, error, input_type)
+    tied = _tied_rows(expected)
+    result = compare_outputs(expected, outputs[: len(expected)], tied=tied)
     mismatch = "; ".join(result["errors"]) or None
     check = _check(
         rows, result["agreement"], result["max_abs_diff"], tolerance, mismatch, input_type
     )
+    check["label_agreement"] = result["label_agreement"]
+    check["tied_rows"] = int(tied.sum()) if tied is not None else 0
     check["compared"] = [name for name, _, _ in expected]
     status = "trusted" if result["agreement"] == 1.0 and not mismatch else "disagrees"
-    return OnnxExport(status, model, check)
+    return status, check
 
 
 def _convert(pipeline: Any, signature: dict[str, Any], input_type: str) -> bytes:
@@ -221,111 +272,16 @@ def _convert(pipeline: Any, signature: dict[str, Any], input_type: str) -> bytes
         (name, number_type([None, 1]) if kind == "number" else StringTensorType([None, 1]))
         for name, kind in input_columns(signature)
     ]
-    convertible = _merged_scalers(_unfrozen(copy.deepcopy(pipeline)))
-    final = _final_estimator(convertible)
-    # Plain arrays, not a list of {class: probability} maps, so that outputs compare directly.
-    options = {id(final): {"zipmap": False}} if is_classifier(final) else None
+    rewritten = convertible(pipeline)
+    final = final_estimator(rewritten)
+    options = converter_options(final)
     graph = convert_sklearn(
-        convertible, initial_types=initial_types, options=options, target_opset=TARGET_OPSET
+        rewritten,
+        initial_types=initial_types,
+        options={id(final): options} if options else None,
+        target_opset=TARGET_OPSET,
     )
     return graph.SerializeToString()
-
-
-def _merged_scalers(estimator: Any) -> Any:
-    """`estimator` with each run of adjacent one-column StandardScaler blocks of a
-    ColumnTransformer made one StandardScaler over those columns, in place.
-
-    A dataset's transform standardizes column by column; converted as it is, each column is a
-    Sub and a Div node of its own, and ONNX Runtime's cost per node dominates a small batch (a
-    20-column logistic regression ran 52 nodes in about 80 µs). Merged, the columns are joined
-    once and scaled by one node. The outputs are the same numbers in the same order, and the
-    trust check compares them with the original pipeline's anyway.
-    """
-    if isinstance(estimator, Pipeline):
-        for _, step in estimator.steps:
-            _merged_scalers(step)
-        return estimator
-    if not isinstance(estimator, ColumnTransformer) or not hasattr(estimator, "transformers_"):
-        return estimator
-    if estimator.transformer_weights:  # weighed by block name: merged blocks would lose theirs
-        return estimator
-    merged: list[tuple[str, Any, Any]] = []
-    run: list[tuple[str, StandardScaler, str]] = []
-
-    def flush() -> None:
-        if len(run) == 1:
-            name, scaler, column = run[0]
-            merged.append((name, scaler, [column]))
-        elif run:
-            name = f"standardize[{run[0][0]}..{run[-1][0]}]"
-            merged.append((name, _joined([s for _, s, _ in run]), [c for _, _, c in run]))
-        run.clear()
-
-    for name, block, columns in estimator.transformers_:
-        scaler = _lone_scaler(block)
-        if scaler is None or not isinstance(columns, list) or len(columns) != 1:
-            flush()
-            merged.append((name, block, columns))
-            continue
-        if run and (scaler.with_mean, scaler.with_std) != (run[0][1].with_mean, run[0][1].with_std):
-            flush()
-        run.append((name, scaler, columns[0]))
-    flush()
-    estimator.transformers_ = merged
-    return estimator
-
-
-def _lone_scaler(block: Any) -> StandardScaler | None:
-    """The StandardScaler a block is (alone, or as a one-step pipeline) on one column."""
-    if isinstance(block, Pipeline) and len(block.steps) == 1:
-        block = block.steps[0][1]
-    if isinstance(block, StandardScaler) and getattr(block, "n_features_in_", 1) == 1:
-        return block
-    return None
-
-
-def _joined(scalers: list[StandardScaler]) -> StandardScaler:
-    """One fitted StandardScaler doing what `scalers` do, each on its own column."""
-    first = scalers[0]
-    joined = StandardScaler(with_mean=first.with_mean, with_std=first.with_std)
-    for attribute in ("mean_", "var_", "scale_"):
-        values = [getattr(s, attribute) for s in scalers]
-        setattr(joined, attribute, None if values[0] is None else np.concatenate(values))
-    joined.n_features_in_ = len(scalers)
-    joined.n_samples_seen_ = first.n_samples_seen_
-    return joined
-
-
-def _unfrozen(estimator: Any) -> Any:
-    """`estimator` with every FrozenEstimator replaced by the fitted estimator it wraps.
-
-    A dataset's transform freezes its fitted column pipelines (so ColumnTransformer.fit cannot
-    refit them); skl2onnx has no converter for the wrapper, though it computes exactly what the
-    wrapped estimator does. Works in place, so callers pass a copy; the check on the raw sample
-    still compares against the original pipeline.
-    """
-    try:
-        from sklearn.frozen import FrozenEstimator
-    except ImportError:  # scikit-learn < 1.6 has no FrozenEstimator
-        return estimator
-    if isinstance(estimator, FrozenEstimator):
-        return _unfrozen(estimator.estimator)
-    if isinstance(estimator, Pipeline):
-        estimator.steps = [(name, _unfrozen(step)) for name, step in estimator.steps]
-    elif isinstance(estimator, ColumnTransformer):
-        for attribute in ("transformers", "transformers_"):
-            if hasattr(estimator, attribute):
-                blocks = [
-                    (name, block if isinstance(block, str) else _unfrozen(block), columns)
-                    for name, block, columns in getattr(estimator, attribute)
-                ]
-                setattr(estimator, attribute, blocks)
-    elif isinstance(estimator, FeatureUnion):
-        estimator.transformer_list = [
-            (name, part if isinstance(part, str) else _unfrozen(part))
-            for name, part in estimator.transformer_list
-        ]
-    return estimator
 
 
 def _session(model: bytes) -> Any:
@@ -336,7 +292,7 @@ def _session(model: bytes) -> Any:
 
 def _reference_outputs(pipeline: Any, frame: pd.DataFrame) -> list[tuple[str, np.ndarray, bool]]:
     """scikit-learn's outputs, in the order skl2onnx writes the graph's outputs."""
-    final = _final_estimator(pipeline)
+    final = final_estimator(pipeline)
     if is_classifier(final):
         outputs = [("label", np.asarray(pipeline.predict(frame)), True)]
         if hasattr(final, "predict_proba"):
@@ -356,9 +312,13 @@ def _reference_outputs(pipeline: Any, frame: pd.DataFrame) -> list[tuple[str, np
     return []
 
 
-def _final_estimator(pipeline: Any) -> Any:
-    steps = getattr(pipeline, "steps", None)
-    return steps[-1][1] if steps else pipeline
+def _tied_rows(expected: list[tuple[str, np.ndarray, bool]]) -> np.ndarray | None:
+    """Rows whose two highest scikit-learn probabilities are equal (a forest's even vote)."""
+    proba = next((want for name, want, _ in expected if name == "probabilities"), None)
+    if proba is None or proba.ndim != 2 or proba.shape[1] < 2:
+        return None
+    top = np.sort(proba, axis=1)[:, -2:]
+    return np.asarray(np.isclose(top[:, 0], top[:, 1], rtol=0.0, atol=1e-12))
 
 
 def _dense(values: Any) -> np.ndarray:
@@ -388,6 +348,7 @@ def _check(
         "agreement": agreement,
         "max_abs_diff": max_abs_diff,
         "tolerance": tolerance,
+        "criterion": CRITERION,
         "error": error,
         "input_type": input_type,
         "opset": dict(TARGET_OPSET),

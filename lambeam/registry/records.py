@@ -9,7 +9,7 @@ from typing import Any
 from lambeam.storage import ArtifactStore
 from lambeam.storage.trusted import load_pipeline
 
-__all__ = ["ModelSummary", "ModelVersion"]
+__all__ = ["ModelSummary", "ModelVersion", "RegisterTiming"]
 
 _ONNX_WORDS = {
     "trusted": "trusted (served by ONNX Runtime)",
@@ -17,6 +17,27 @@ _ONNX_WORDS = {
     "unconvertible": "unconvertible (served by scikit-learn)",
     "unchecked": "unchecked: no held-out rows to compare (served by scikit-learn)",
 }
+
+
+@dataclass(frozen=True)
+class RegisterTiming:
+    """Where registering a version spent its time, in seconds (what `train` prints)."""
+
+    skops_s: float  # dumping the pipeline with skops and auditing its types
+    onnx_convert_s: float  # converting to ONNX and loading the graph in ONNX Runtime
+    onnx_check_s: float  # running the graph and scikit-learn on held-out rows, comparing
+    store_s: float  # writing the artifacts and the database row
+    total_s: float
+
+    def to_dict(self) -> dict[str, float]:
+        """The parts as a JSON-able dict."""
+        return {
+            "skops_s": self.skops_s,
+            "onnx_convert_s": self.onnx_convert_s,
+            "onnx_check_s": self.onnx_check_s,
+            "store_s": self.store_s,
+            "total_s": self.total_s,
+        }
 
 
 @dataclass
@@ -43,6 +64,9 @@ class ModelVersion:
     dataset_version_id: int | None
     dataset: str | None = None
     store: ArtifactStore | None = field(default=None, repr=False, compare=False)
+    # Set on the record register_model_version returns; None on a version read back (it is not
+    # stored, so it is not in to_dict either: a version reads the same however it was obtained).
+    timing: RegisterTiming | None = field(default=None, compare=False)
 
     @property
     def ref(self) -> str:

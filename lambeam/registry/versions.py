@@ -8,6 +8,7 @@ points at a missing blob. Numbers are max+1 within the inserting transaction; th
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -21,7 +22,7 @@ from lambeam.errors import (
     ModelNotFoundError,
     TrainingError,
 )
-from lambeam.registry.records import ModelSummary, ModelVersion
+from lambeam.registry.records import ModelSummary, ModelVersion, RegisterTiming
 from lambeam.registry.refs import check_model_name, parse_model_ref
 from lambeam.registry.signature import validate_signature
 from lambeam.storage import ArtifactStore, Database, current_user, utcnow
@@ -64,8 +65,10 @@ def register_model_version(
 
     The pipeline is saved as skops (refused with UntrustedModelError if it holds a type outside
     scikit-learn, NumPy, SciPy, lambeam and `trusted_extra`) and exported to ONNX, checked on
-    `raw_sample` (held-out raw rows); an ONNX failure is recorded, never raised.
+    `raw_sample` (held-out raw rows); an ONNX failure is recorded, never raised. The returned
+    record's `timing` says where the time went.
     """
+    started = time.perf_counter()
     check_model_name(model)
     for what, value in (("task", task), ("estimator", estimator)):
         if not isinstance(value, str) or not value:
@@ -77,7 +80,9 @@ def register_model_version(
     data, trusted_types = dump_pipeline(
         pipeline, trusted_extra=trusted_extra, what=f"model {model!r}"
     )
+    skops_s = time.perf_counter() - started
     exported = export_onnx(pipeline, signature, raw_sample)
+    stored = time.perf_counter()
     skops_digest = store.put_bytes(data)
     onnx_digest = store.put_bytes(exported.model) if exported.model is not None else None
     values = {
@@ -103,6 +108,14 @@ def register_model_version(
 
     row, dataset = db.write_numbered(insert)
     version = _record(row, store, [], dataset.get(row.dataset_version_id))
+    done = time.perf_counter()
+    version.timing = RegisterTiming(
+        skops_s=skops_s,
+        onnx_convert_s=exported.seconds.get("onnx_convert_s", 0.0),
+        onnx_check_s=exported.seconds.get("onnx_check_s", 0.0),
+        store_s=done - stored,
+        total_s=done - started,
+    )
     _log_onnx(version)
     return version
 

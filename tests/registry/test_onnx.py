@@ -11,6 +11,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.svm import SVR
 
 from lambeam.project import Project
 from lambeam.registry import ATOL, compare_outputs, get_model_version, onnx_feed
@@ -96,13 +97,14 @@ def test_unconvertible_is_recorded_with_its_reason(registry: Project) -> None:
 def test_disagreeing_graph_is_stored_but_never_trusted(
     registry: Project, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # Amounts around 1e8 with meaningful units: the float32 graph (forced by the imputer, which
-    # ONNX Runtime implements for float32 only) cannot represent them; float64 scikit-learn can.
+    # Amounts around 1e8 with meaningful units: the float32 graph (forced by SVR, whose ONNX-ML
+    # operator ONNX Runtime implements for float32 only) cannot represent them; float64
+    # scikit-learn can.
     train = TRAIN.copy()
     train["amount"] = 1e8 + np.random.default_rng(2).uniform(0, 1000, len(train))
     held_out = HELD_OUT.copy()
     held_out["amount"] = 1e8 + np.random.default_rng(3).uniform(0, 1000, len(held_out))
-    pipeline = fitted(LinearRegression(), train, train["amount"].to_numpy() - 1e8)
+    pipeline = fitted(SVR(C=100.0), train, train["amount"].to_numpy() - 1e8)
     version = register(
         registry.db, registry.store, pipeline, model="big", task="regression", sample=held_out
     )
