@@ -48,14 +48,21 @@ def run(
             project, name, beam_args=list(ctx.args), reporter=RichReporter(quiet=as_json)
         )
     version = result.dataset_version
+    coerced = {c: e["coerced"] for c, e in version.profile.items() if "coerced" in e}
     if as_json:
-        print_json({**_summary(version), "created": result.created})
+        print_json({**_summary(version), "created": result.created, "coerced": coerced})
         return
     verb = "wrote" if result.created else "unchanged; same content as"
     console.print(
         f"{verb} dataset version [bold]{version.ref}[/]: {version.rows} rows, "
         f"content {version.content_hash[:12]}"
     )
+    for column, count in coerced.items():
+        console.print(
+            f"  {escape(column)}: {count} value(s) coerced to null (not numbers; declared "
+            'errors = "coerce")',
+            soft_wrap=True,
+        )
 
 
 @datasets_app.command("ls")

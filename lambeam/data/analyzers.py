@@ -133,6 +133,8 @@ class Partial:
     # The column orders batches showed (a set, so merging in any order gives the same result).
     orders: set[tuple[str, ...]] = field(default_factory=set)
     raw_orders: set[tuple[str, ...]] = field(default_factory=set)
+    # Per column declared errors = "coerce": how many values were not numbers (made null).
+    coerced: dict[str, int] = field(default_factory=dict)
 
     def column_names(self) -> list[str]:
         """Columns in a canonical order: the fullest order a batch showed, then any others sorted."""
@@ -145,6 +147,8 @@ class Partial:
         self.rows += other.rows
         self.orders |= other.orders
         self.raw_orders |= other.raw_orders
+        for name, count in other.coerced.items():
+            self.coerced[name] = self.coerced.get(name, 0) + count
         for name, typ in other.raw_types.items():
             if self.raw_types.setdefault(name, typ) != typ:
                 raise ColumnError(_MIXED.format(name=name))
@@ -167,15 +171,26 @@ def _counts(values: np.ndarray) -> dict[Any, int]:
     return dict(zip(counts.index.tolist(), counts.tolist(), strict=True))
 
 
-def profile_batch(frame: pd.DataFrame, raw_types: dict[str, str], spec: PipelineSpec) -> Partial:
-    """Pass 1 on one prepared batch: profile every column (and what imputation will need)."""
+def profile_batch(
+    frame: pd.DataFrame,
+    raw_types: dict[str, str],
+    spec: PipelineSpec,
+    coerced: Mapping[str, int] | None = None,
+) -> Partial:
+    """Pass 1 on one prepared batch: profile every column (and what imputation will need), and
+    count the values coerced to null as it was read."""
     text_columns = {c for c, ops in spec.columns.items() if any(o.name == "tfidf" for o in ops)}
     most_frequent = {
         c
         for c, ops in spec.columns.items()
         if any(o.name == "impute" and o.params["strategy"] == "most_frequent" for o in ops)
     }
-    partial = Partial(rows=len(frame), raw_types=dict(raw_types), raw_orders={tuple(raw_types)})
+    partial = Partial(
+        rows=len(frame),
+        raw_types=dict(raw_types),
+        raw_orders={tuple(raw_types)},
+        coerced=dict(coerced or {}),
+    )
     partial.orders.add(tuple(str(c) for c in frame.columns if not str(c).startswith("__lambeam")))
     for name in frame.columns:
         if str(name).startswith("__lambeam"):
@@ -220,6 +235,8 @@ def finish_profile(partial: Partial) -> dict[str, Any]:
         if part.counts is not None:
             entry["distinct"] = len(part.counts)
             entry["top"] = [[v, n] for v, n in _ranked(part.counts)[:_TOP]]
+        if name in partial.coerced:
+            entry["coerced"] = partial.coerced[name]
         profile[name] = entry
     return profile
 

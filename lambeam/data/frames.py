@@ -7,22 +7,35 @@ here, so every stage (and a user applying a transform by hand) sees the same typ
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from lambeam.errors import ColumnError
+from lambeam.data.numbers import (
+    Rows,
+    check_numbers,
+    parse_numbers,
+    refuse_few_bad,
+    text_in_declared_numbers,
+)
 
 __all__ = ["canonical_frame", "column_type", "from_arrow", "row_hashes", "split_of"]
 
 
 def from_arrow(
-    table: pa.Table | pa.RecordBatch, schema: Mapping[str, str], where: str
-) -> pd.DataFrame:
-    """An Arrow batch as a canonical frame, with `schema` overrides applied."""
+    table: pa.Table | pa.RecordBatch,
+    schema: Mapping[str, str],
+    rows: Rows,
+    coerce: Collection[str] = (),
+    infer_text: bool = False,
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """An Arrow batch as a canonical frame with `schema`'s types applied, and how many values of
+    each `coerce` column were not numbers (made null). With `infer_text` (CSV, whose types come
+    from text), an undeclared text column that is numbers except for a few values is an error."""
     columns: dict[str, object] = {}
+    coerced: dict[str, int] = {}
     for name, array in zip(table.column_names, table.columns, strict=True):
         typ = array.type
         if pa.types.is_dictionary(typ):
@@ -34,31 +47,38 @@ def from_arrow(
             or pa.types.is_boolean(typ)
             or pa.types.is_decimal(typ)
         )
-        if numeric and schema.get(name) != "string":
-            columns[name] = _float64(array, name, where)
+        forced = schema.get(name)
+        if numeric and forced != "string":
+            columns[name] = _float64(array, name, rows)
+            if name in coerce:
+                coerced[name] = 0
         elif pa.types.is_null(typ):
             columns[name] = np.full(len(array), np.nan)
+            if name in coerce:
+                coerced[name] = 0
         else:
             if not (pa.types.is_string(typ) or pa.types.is_large_string(typ)):
                 array = array.cast(pa.string())
-            columns[name] = _objects(array.to_numpy(zero_copy_only=False))
-    frame = pd.DataFrame(columns, copy=False)
-    overrides = {c: t for c, t in schema.items() if c in columns}
-    if overrides:
-        frame = canonical_frame(frame, overrides, where)
-    return frame
+            strings = _objects(array.to_numpy(zero_copy_only=False))
+            if forced == "number":
+                values, bad = parse_numbers(strings)
+                if name not in coerce and bad.any():
+                    text_in_declared_numbers(name, strings, bad, rows)
+                if name in coerce:
+                    coerced[name] = int(bad.sum())
+                columns[name] = check_numbers(values, name, rows)
+            else:
+                if forced is None and infer_text:
+                    refuse_few_bad(name, strings, rows)
+                columns[name] = strings
+    return pd.DataFrame(columns, copy=False), coerced
 
 
-def _float64(array: pa.Array | pa.ChunkedArray, name: str, where: str) -> np.ndarray:
-    try:
-        return _finite(array.cast(pa.float64()).to_numpy(zero_copy_only=False), name, where)
-    except pa.ArrowInvalid:
-        # Integers past 2**53 (ids, mostly) have no exact float64; say how to keep them.
-        big = next(v for v in array.to_pylist() if v is not None and abs(v) > 2**53)
-        raise ColumnError(
-            f"{where}: column {name!r} holds integers too large for a float64 (e.g. {big}); "
-            f'declare it as text with source.schema = {{ {name} = "string" }}'
-        ) from None
+def _float64(array: pa.Array | pa.ChunkedArray, name: str, rows: Rows) -> np.ndarray:
+    """A numeric Arrow array as float64, checked; integers past 2**53 are named as written."""
+    values = array.cast(pa.float64(), safe=False).to_numpy(zero_copy_only=False)
+    spelled = (lambda i: array[i].as_py()) if pa.types.is_integer(array.type) else None
+    return check_numbers(values, name, rows, spelled)
 
 
 def canonical_frame(
@@ -102,31 +122,14 @@ def split_of(hashes: np.ndarray, test: float) -> np.ndarray:
 
 
 def _to_number(values: pd.Series, name: str, where: str) -> np.ndarray:
+    rows = Rows(where)
     if pd.api.types.is_bool_dtype(values.dtype) or pd.api.types.is_numeric_dtype(values.dtype):
-        return _finite(values.to_numpy(dtype=np.float64, na_value=np.nan), name, where)
-    strings = values.astype(object).where(values.notna(), None)
-    numbers = pd.to_numeric(
-        strings.map(lambda v: v.strip() if isinstance(v, str) else v), errors="coerce"
-    )
-    bad = numbers.isna() & strings.notna() & (strings.map(lambda v: str(v).strip()) != "")
+        return check_numbers(values.to_numpy(dtype=np.float64, na_value=np.nan), name, rows)
+    strings = _objects(values.to_numpy(dtype=object, na_value=np.nan))
+    numbers, bad = parse_numbers(strings)
     if bad.any():
-        example = strings[bad].iloc[0]
-        raise ColumnError(
-            f"column {name!r}{' in ' + where if where else ''}: text in a numeric column "
-            f'(e.g. {example!r}, {int(bad.sum())} such value(s)); fix the data or declare it "string"'
-        )
-    return _finite(numbers.to_numpy(dtype=np.float64, na_value=np.nan), name, where)
-
-
-def _finite(values: np.ndarray, name: str, where: str) -> np.ndarray:
-    """`values`, refused if any is infinite: no statistic or model can use an infinity."""
-    infinite = np.isinf(values)
-    if infinite.any():
-        raise ColumnError(
-            f"column {name!r}{' in ' + where if where else ''}: {int(infinite.sum())} infinite "
-            f"value(s) (e.g. {values[infinite][0]}); fix the data, or filter the rows out"
-        )
-    return values
+        text_in_declared_numbers(name, strings, bad, rows)
+    return check_numbers(numbers, name, rows)
 
 
 def _to_string(values: pd.Series) -> np.ndarray:

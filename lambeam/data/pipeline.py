@@ -46,6 +46,7 @@ class Batch:
     hashes: np.ndarray
     test: np.ndarray
     raw_types: dict[str, str]
+    coerced: dict[str, int]
 
 
 def result_url(scratch: str) -> str:
@@ -65,7 +66,7 @@ class ReadAndPrepare(beam.DoFn):
     def _batches(self, url: str) -> Iterator[Batch]:
         spec = self.spec
         steps = [s for s in spec.to_dict()["steps"]]
-        for raw in read_batches(url, spec.source, self.storage_options):
+        for raw, coerced in read_batches(url, spec.source, self.storage_options):
             raw_types = {str(c): column_type(raw[c]) for c in raw.columns}
             frame = raw
             if steps:
@@ -88,7 +89,8 @@ class ReadAndPrepare(beam.DoFn):
                     hashes = hashes[positions]
             rows = raw.iloc[positions].reset_index(drop=True) if steps else raw
             frame = frame.reset_index(drop=True)
-            yield Batch(frame, rows, hashes, split_of(hashes, spec.split.test), raw_types)
+            test = split_of(hashes, spec.split.test)
+            yield Batch(frame, rows, hashes, test, raw_types, coerced)
 
 
 class MergePartials(beam.CombineFn):
@@ -305,7 +307,7 @@ def build_pipeline(
     profile = (
         batches
         | "profile batches"
-        >> beam.Map(guard(lambda b: analyzers.profile_batch(b.frame, b.raw_types, spec)))
+        >> beam.Map(guard(lambda b: analyzers.profile_batch(b.frame, b.raw_types, spec, b.coerced)))
         | "merge profiles" >> beam.CombineGlobally(MergePartials())
     )
     plan = profile | "plan columns" >> beam.Map(guard(_plan), spec)

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 from fsspec.core import url_to_fs
 
 from lambeam.data.frames import from_arrow
+from lambeam.data.numbers import Rows, parse_numbers, refuse_few_bad
 from lambeam.data.spec import SourceSpec
 from lambeam.errors import ColumnError, DataError, SourceNotFoundError
 
@@ -28,6 +29,8 @@ __all__ = ["BATCH_ROWS", "expand_source", "hash_inputs", "read_batches"]
 
 BATCH_ROWS = 65_536
 _BLOCK_BYTES = 8 << 20
+# Lines before a file's first row, to name rows by line (None: Parquet has no lines).
+_HEADER_LINES: dict[str, int | None] = {"csv": 1, "jsonl": 0, "parquet": None}
 
 
 def source_options(url: str, storage_options: Mapping[str, Any]) -> dict[str, Any]:
@@ -66,14 +69,15 @@ def hash_inputs(paths: list[str], storage_options: Mapping[str, Any]) -> list[di
 
 def read_batches(
     url: str, source: SourceSpec, storage_options: Mapping[str, Any]
-) -> Iterator[pd.DataFrame]:
-    """Canonical frames of up to BATCH_ROWS rows each, in file order."""
+) -> Iterator[tuple[pd.DataFrame, dict[str, int]]]:
+    """Canonical frames of up to BATCH_ROWS rows each, in file order, each with the count of
+    values its `errors = "coerce"` columns made null."""
     fmt = source.format_of(url)
     with fsspec.open(
         url, "rb", compression="infer", **source_options(url, storage_options)
     ) as handle:
         try:
-            yield from _rebatch(_arrow_batches(handle, fmt, source), source.schema, url)
+            yield from _rebatch(_arrow_batches(handle, fmt, source), source, url, fmt)
         except pa.ArrowInvalid as exc:
             if str(exc).startswith("Empty CSV file"):
                 return  # no header, no rows: contributes nothing
@@ -98,8 +102,15 @@ def _arrow_batches(handle: Any, fmt: str, source: SourceSpec) -> Iterator[pa.Rec
 
 
 def _rebatch(
-    batches: Iterator[pa.RecordBatch], schema: Mapping[str, str], url: str
-) -> Iterator[pd.DataFrame]:
+    batches: Iterator[pa.RecordBatch], source: SourceSpec, url: str, fmt: str
+) -> Iterator[tuple[pd.DataFrame, dict[str, int]]]:
+    header = _HEADER_LINES.get(fmt)
+    done = 0
+
+    def convert(table: pa.Table) -> tuple[pd.DataFrame, dict[str, int]]:
+        rows = Rows(url, done, header)
+        return from_arrow(table, source.schema, rows, source.coerce, infer_text=fmt == "csv")
+
     pending: list[pa.RecordBatch] = []
     rows = 0
     for batch in batches:
@@ -109,11 +120,12 @@ def _rebatch(
         rows += batch.num_rows
         while rows >= BATCH_ROWS:
             table = pa.Table.from_batches(pending)
-            yield from_arrow(table.slice(0, BATCH_ROWS), schema, url)
+            yield convert(table.slice(0, BATCH_ROWS))
+            done += BATCH_ROWS
             rest = table.slice(BATCH_ROWS)
             pending, rows = rest.to_batches(), rest.num_rows
     if rows:
-        yield from_arrow(pa.Table.from_batches(pending), schema, url)
+        yield convert(pa.Table.from_batches(pending))
 
 
 _CSV_CONVERSION = re.compile(
@@ -124,15 +136,37 @@ _CSV_CONVERSION = re.compile(
 def _arrow_error(exc: pa.ArrowInvalid, url: str, storage_options: Mapping[str, Any]) -> DataError:
     text = str(exc).splitlines()[0]
     match = _CSV_CONVERSION.search(text)
-    if match:
-        index = int(match[1])
-        with fsspec.open(
-            url, "rb", compression="infer", **source_options(url, storage_options)
-        ) as f:
-            names = pacsv.open_csv(f).schema.names
-        name = names[index] if index < len(names) else f"#{index + 1}"
+    if not match:
+        return DataError(f"cannot read {url}: {text}")
+    # pyarrow took the column's type from its first block; the whole column, read as text,
+    # is judged by the same rule as a column whose bad value sits in that first block.
+    index = int(match[1])
+    options = source_options(url, storage_options)
+    with fsspec.open(url, "rb", compression="infer", **options) as f:
+        names = pacsv.open_csv(f).schema.names
+    if index >= len(names):
+        return ColumnError(f"column #{index + 1} in {url}: {match[2]} conversion failed ({text})")
+    name = names[index]
+    with fsspec.open(url, "rb", compression="infer", **options) as f:
+        column = pacsv.read_csv(
+            f,
+            read_options=pacsv.ReadOptions(block_size=_BLOCK_BYTES),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=[name], column_types={name: pa.string()}, strings_can_be_null=True
+            ),
+        ).column(0)
+    strings = column.to_numpy(zero_copy_only=False).astype(object)
+    rows = Rows(url, 0, _HEADER_LINES["csv"])
+    refuse_few_bad(name, strings, rows)
+    _, bad = parse_numbers(strings)
+    if not bad.any():  # e.g. whole numbers in the first block, then 1.5: all numbers
         return ColumnError(
-            f"column {name!r} in {url}: text in a numeric column (e.g. {match[3]!r}) after the "
-            f"first rows were read as {match[2]}; declare it in source.schema"
+            f"column {name!r} in {url}: read as {match[2]} from its first rows, then "
+            f'{match[3]!r}; declare it {name} = "number" in source.schema'
         )
-    return DataError(f"cannot read {url}: {text}")
+    first = int(bad.argmax())
+    return ColumnError(
+        f"column {name!r} in {url}: numbers in its first rows, then text (e.g. {strings[first]!r} "
+        f'on {rows.name(first)}); declare its type in source.schema: {name} = "string" keeps it '
+        f'text, {name} = {{ type = "number", errors = "coerce" }} makes the text null'
+    )

@@ -2,6 +2,7 @@
 
     [pipelines.penguins]
     source = "data/penguins.csv"            # or {path=…, format="csv", schema={col="number"}}
+    # schema: col = "number" | "string" | { type = "number", errors = "coerce" } (text -> null)
     steps = [{filter = "year >= 2008"}, {derive = {ratio = "bill_length_mm / bill_depth_mm"}}]
     label = "species"
     split = {test = 0.2, key = "id"}
@@ -84,6 +85,8 @@ class SourceSpec:
     path: str
     format: str | None = None
     schema: Mapping[str, str] = field(default_factory=dict)
+    # Columns declared { type = "number", errors = "coerce" }: text in them becomes null, counted.
+    coerce: frozenset[str] = frozenset()
 
     def format_of(self, path: str) -> str:
         """The declared format, else the one `path`'s extension names."""
@@ -156,7 +159,10 @@ class PipelineSpec:
             "source": {
                 "path": self.source.path,
                 "format": self.source.format,
-                "schema": dict(sorted(self.source.schema.items())),
+                "schema": {
+                    col: {"type": typ, "errors": "coerce"} if col in self.source.coerce else typ
+                    for col, typ in sorted(self.source.schema.items())
+                },
             },
             "steps": [
                 {"filter": s.expression}
@@ -232,10 +238,32 @@ def _source(value: Any, fail: Any) -> SourceSpec:
     schema = value.get("schema", {})
     if not isinstance(schema, Mapping):
         raise fail("source.schema", 'must be a table {column = "number"|"string"}')
-    for col, typ in schema.items():
+    types: dict[str, str] = {}
+    coerce = set()
+    for col, declared in schema.items():
+        where = f"source.schema.{col}"
+        typ, errors = (declared, "raise") if isinstance(declared, str) else (None, None)
+        if isinstance(declared, Mapping):
+            bad = sorted(set(declared) - {"type", "errors"})
+            if bad:
+                raise fail(f"{where}.{bad[0]}", "unknown key; expected type or errors")
+            typ, errors = declared.get("type"), declared.get("errors", "raise")
         if typ not in _TYPES:
-            raise fail(f"source.schema.{col}", f"unknown type {typ!r}; expected number or string")
-    return SourceSpec(path, fmt, dict(schema))
+            raise fail(
+                where,
+                f'unknown type {typ!r}; expected "number", "string" or '
+                '{ type = "number", errors = "coerce" }',
+            )
+        if errors not in ("raise", "coerce") or (errors == "coerce" and typ != "number"):
+            raise fail(
+                f"{where}.errors",
+                f'{errors!r}: expected "raise" (text in the column is an error) or, with '
+                'type = "number", "coerce" (text becomes null, counted)',
+            )
+        types[str(col)] = str(typ)
+        if errors == "coerce":
+            coerce.add(str(col))
+    return SourceSpec(path, fmt, types, frozenset(coerce))
 
 
 def _steps(value: Any, fail: Any) -> tuple[Step, ...]:
@@ -253,7 +281,7 @@ def _steps(value: Any, fail: Any) -> tuple[Step, ...]:
             if not _may_be_condition(arg):
                 raise fail(
                     where,
-                    f"filter {arg!r} is arithmetic, not a condition: a filter keeps the rows "
+                    f"filter {arg!r} is not a condition: a filter keeps the rows "
                     'where it is true/false, e.g. "Age > 30"',
                 )
             steps.append(Step("filter", i, expression=arg))
