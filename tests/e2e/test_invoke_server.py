@@ -1,0 +1,104 @@
+"""`lambeam invoke` goes through the project's running `lambeam server` when there is one, and
+runs the function itself when there is none (or only a stale .lambeam/server.json)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.services import free_port
+
+LAMBEAM = [sys.executable, "-m", "lambeam"]
+APP = "def handler(event, context):\n    return {'hello': event.get('name', 'world')}\n"
+FUNCTIONS = '\n[functions.hello]\ncode = "hello"\nhandler = "app.handler"\n'
+
+
+def lambeam(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*LAMBEAM, "-C", str(root), *args], capture_output=True, text=True, timeout=240
+    )
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    project = Path(tmp_path_factory.mktemp("invoke")) / "proj"
+    assert lambeam(project, "init", str(project)).returncode == 0
+    (project / "hello").mkdir()
+    (project / "hello" / "app.py").write_text(APP)
+    with open(project / "lambeam.toml", "a", encoding="utf-8") as config:
+        config.write(FUNCTIONS)
+    deployed = lambeam(project, "deploy", "hello")
+    assert deployed.returncode == 0, deployed.stderr
+    return project
+
+
+@pytest.fixture
+def server(root: Path, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    """`lambeam server --access-log`, its output going to a file the test can read."""
+    port = free_port()
+    output = tmp_path / "server.log"
+    with open(output, "wb") as sink:
+        process = subprocess.Popen(
+            [*LAMBEAM, "-C", str(root), "server", "--port", str(port), "--access-log"],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 180
+        while not (root / ".lambeam" / "server.json").exists():
+            assert process.poll() is None and time.monotonic() < deadline, output.read_text()
+            time.sleep(0.1)
+        yield process, output
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(60)
+
+
+def test_invoke_without_a_server_runs_the_function_here(root: Path) -> None:
+    answer = lambeam(root, "invoke", "hello", "--payload", '{"name": "local"}')
+    assert answer.returncode == 0, answer.stderr
+    assert json.loads(answer.stdout) == {"hello": "local"}
+    assert "lambeam server" not in answer.stderr
+
+
+def test_invoke_uses_the_running_server(
+    root: Path, server: tuple[subprocess.Popen[bytes], Path]
+) -> None:
+    process, output = server
+    answer = lambeam(root, "invoke", "hello", "--payload", '{"name": "served"}', "--log")
+    assert answer.returncode == 0, answer.stderr
+    assert json.loads(answer.stdout) == {"hello": "served"}
+    assert "invoked through lambeam server at http://127.0.0.1:" in answer.stderr
+    assert f"(pid {process.pid})" in answer.stderr
+    assert "REPORT RequestId" in answer.stderr  # the log tail came back with the answer
+    # The server's own log shows the call it answered.
+    assert "POST /2015-03-31/functions/hello/invocations" in output.read_text()
+
+    failed = lambeam(root, "invoke", "nothere")
+    assert failed.returncode != 0 and "nothere" in failed.stderr
+
+
+def test_a_stale_server_file_is_ignored(root: Path) -> None:
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        text=True,
+        capture_output=True,
+        check=True,
+    )
+    stale = {"url": "http://127.0.0.1:9", "host": "127.0.0.1", "port": 9, "pid": int(gone.stdout)}
+    path = root / ".lambeam" / "server.json"
+    path.write_text(json.dumps(stale))
+    try:
+        answer = lambeam(root, "invoke", "hello")
+    finally:
+        path.unlink(missing_ok=True)
+    assert answer.returncode == 0, answer.stderr
+    assert json.loads(answer.stdout) == {"hello": "world"}
+    assert "lambeam server" not in answer.stderr
