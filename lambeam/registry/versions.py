@@ -38,6 +38,7 @@ __all__ = [
     "list_model_versions",
     "list_models",
     "register_model_version",
+    "require_model",
 ]
 
 log = logging.getLogger(__name__)
