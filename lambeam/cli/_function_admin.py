@@ -7,7 +7,7 @@ publish an immutable version, point aliases (with a weighted second version), an
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -16,7 +16,9 @@ from rich.table import Table
 from lambeam.cli._console import cell, console, print_json
 from lambeam.cli._context import open_project
 from lambeam.errors import ConfigError, NotFoundError
-from lambeam.functions import AliasInfo, FunctionInfo
+
+if TYPE_CHECKING:  # the functions service is imported by the commands that use it
+    from lambeam.functions import AliasInfo, FunctionInfo
 
 __all__ = ["functions_app"]
 

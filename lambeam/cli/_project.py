@@ -9,7 +9,6 @@ import typer
 
 from lambeam.cli._console import RichReporter, console
 from lambeam.cli._training import metrics_table
-from lambeam.project import init_project
 
 __all__ = ["register"]
 
@@ -28,6 +27,8 @@ def init(
     ] = None,
 ) -> None:
     """Make a project: lambeam.toml and the .lambeam/ state folder (metadata, artifacts)."""
+    from lambeam.project import init_project
+
     project = init_project(directory, name)
     console.print(f"project [bold]{project.settings.name}[/] in {project.settings.root}")
     console.print(f"  config:    {project.settings.config_path}")
