@@ -18,9 +18,9 @@ from typing import Any
 import apache_beam as beam
 import numpy as np
 import pandas as pd
-from apache_beam.options.pipeline_options import PipelineOptions
 
 from lambeam.data import analyzers
+from lambeam.data.beam_options import BeamOptions, runner_that_ran
 from lambeam.data.errors import guard, guard_iter
 from lambeam.data.frames import column_type, row_hashes, split_of
 from lambeam.data.sources import read_batches
@@ -344,11 +344,16 @@ def build_pipeline(
 
 
 def run_beam(
-    spec: PipelineSpec, paths: list[str], store: ArtifactStore, scratch: str, beam_args: list[str]
-) -> dict[str, Any]:
-    """Run the graph with `beam_args` as PipelineOptions; the result file's content."""
-    options = PipelineOptions(beam_args)
-    with beam.Pipeline(options=options) as pipeline:
+    spec: PipelineSpec,
+    paths: list[str],
+    store: ArtifactStore,
+    scratch: str,
+    options: BeamOptions,
+) -> tuple[dict[str, Any], str]:
+    """Run the graph on the options' runner; the result file's content and the runner that ran."""
+    pipeline = beam.Pipeline(runner=options.runner, options=options.options)
+    with pipeline:
         build_pipeline(pipeline, spec, paths, store, scratch)
     with store.open_scratch(result_url(scratch), "rb") as handle:
-        return json.loads(handle.read())
+        result = json.loads(handle.read())
+    return result, runner_that_ran(options.runner, pipeline.result)

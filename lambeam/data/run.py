@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -11,12 +12,13 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from lambeam.data.beam_options import parse_beam_options
 from lambeam.data.dataset import MANIFEST_FORMAT, DatasetVersion, _from_row
 from lambeam.data.errors import unwrap
 from lambeam.data.pipeline import run_beam
 from lambeam.data.sources import expand_source, hash_inputs
 from lambeam.data.spec import PipelineSpec, parse_pipeline_spec
-from lambeam.errors import ConfigError, EmptyDatasetError
+from lambeam.errors import ConfigError, EmptyDatasetError, StorageError
 from lambeam.progress import Reporter, SilentReporter
 from lambeam.project import Project
 from lambeam.storage import current_user, utcnow
@@ -53,27 +55,31 @@ def run_pipeline(
     """Run [pipelines.NAME] on Beam (options from `beam_args`) and record its dataset version."""
     reporter = reporter or SilentReporter()
     spec = load_spec(project, name)
+    options = parse_beam_options(beam_args or [])
     store = project.store
     started = time.monotonic()
     with reporter.stage("hashing inputs"):
         paths = expand_source(spec.source, project.settings.root, store.storage_options)
         inputs = hash_inputs(paths, store.storage_options)
     scratch = store.scratch(uuid.uuid4().hex)
-    args = list(beam_args or [])
     try:
         with reporter.stage("running Beam pipeline"):
             try:
-                result = run_beam(spec, paths, store, scratch, args)
+                result, runner = run_beam(spec, paths, store, scratch, options)
             except Exception as exc:  # noqa: BLE001 - Beam wraps worker errors; unwrap finds ours
                 raise unwrap(exc, f"pipeline {name}") from None
-    finally:
-        store.remove_scratch(scratch)
+    except BaseException:
+        # The run's own error is the one to show: a store that failed it fails this too.
+        with contextlib.suppress(StorageError):
+            store.remove_scratch(scratch)
+        raise
+    store.remove_scratch(scratch)
     if not result.get("rows") or not result.get("shards"):
         raise EmptyDatasetError(
             f"{spec.place}: no rows to write (source {spec.source.path!r} is empty or the steps removed every row)"
         )
     with reporter.stage("storing dataset version"):
-        return _record(project, spec, result, inputs, _runner(args), time.monotonic() - started)
+        return _record(project, spec, result, inputs, runner, time.monotonic() - started)
 
 
 def content_hash(result: dict[str, Any], label: str | None) -> str:
@@ -162,10 +168,3 @@ def _record(
 
     row, created = project.db.write_numbered(insert)
     return PipelineRun(_from_row(row, store), created)
-
-
-def _runner(args: list[str]) -> str:
-    from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
-
-    runner = PipelineOptions(args).view_as(StandardOptions).runner
-    return str(runner or "DirectRunner")

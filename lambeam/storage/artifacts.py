@@ -7,7 +7,9 @@ Layout under the store's location:
 
 A blob is written under its final name only once its bytes are complete (an atomic rename on a
 local folder, a single PUT on S3), and every read hashes what it got before handing it over, so
-nothing half-written or corrupted is ever returned.
+nothing half-written or corrupted is ever returned. Every call that reaches the store raises a
+one-line StorageError naming the store and what to check (storage/failures.py), never fsspec's or
+botocore's own exceptions.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import hashlib
 import os
 import tempfile
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,7 @@ import fsspec
 from fsspec.core import url_to_fs
 
 from lambeam.errors import ArtifactIntegrityError, StorageError
+from lambeam.storage.failures import S3_CLIENT_CONFIG, StoreFailure, store_failures
 
 __all__ = ["ArtifactStore", "sha256_bytes", "sha256_file"]
 
@@ -53,13 +57,17 @@ class ArtifactStore:
         self.storage_options = dict(storage_options or {})
         self._fs: Any = None
         self._root = ""
+        endpoint = self.storage_options.get("client_kwargs", {}).get("endpoint_url")
+        self._where = StoreFailure(self.location, endpoint)
 
     @classmethod
     def from_settings(cls, settings: Any) -> ArtifactStore:
         """The store a project's settings name, with the S3 endpoint applied when set."""
         options: dict[str, Any] = {}
-        if settings.artifacts.startswith("s3://") and settings.s3_endpoint_url:
-            options["client_kwargs"] = {"endpoint_url": settings.s3_endpoint_url}
+        if settings.artifacts.startswith("s3://"):
+            options["config_kwargs"] = S3_CLIENT_CONFIG
+            if settings.s3_endpoint_url:
+                options["client_kwargs"] = {"endpoint_url": settings.s3_endpoint_url}
         return cls(settings.artifacts, options)
 
     # The filesystem is opened lazily so a store pickles cleanly into Beam workers.
@@ -72,9 +80,11 @@ class ArtifactStore:
     @property
     def fs(self) -> Any:
         if self._fs is None:
-            self._fs, self._root = url_to_fs(self.location, **self.storage_options)
-            if self.is_local:
-                self._fs.makedirs(self._root, exist_ok=True)
+            with store_failures(self._where, "open it"):
+                fs, root = url_to_fs(self.location, **self.storage_options)
+                if self.is_local:
+                    fs.makedirs(root, exist_ok=True)
+            self._fs, self._root = fs, root
         return self._fs
 
     @property
@@ -93,24 +103,22 @@ class ArtifactStore:
 
     def exists(self, digest: str) -> bool:
         """Whether a blob with this digest is stored."""
-        return bool(self.fs.exists(self._path(digest)))
+        path = self._path(digest)
+        with store_failures(self._where, f"look up artifact {digest[:12]}"):
+            return bool(self.fs.exists(path))
 
     def put_bytes(self, data: bytes) -> str:
         """Store `data`; returns its sha256. Storing the same bytes twice is a no-op."""
         digest = sha256_bytes(data)
         path = self._path(digest)
-        if self.fs.exists(path):
-            return digest
-        try:
+        with store_failures(self._where, f"write artifact {digest[:12]}"):
+            if self.fs.exists(path):
+                return digest
             if self.is_local:
                 self._write_local_atomically(path, data)
             else:
                 # One PUT: the object appears whole or not at all.
                 self.fs.pipe_file(path, data)
-        except OSError as exc:
-            raise StorageError(
-                f"cannot write artifact {digest[:12]} to {self.location}: {exc}"
-            ) from exc
         return digest
 
     def put_file(self, source: str | os.PathLike[str]) -> str:
@@ -120,10 +128,13 @@ class ArtifactStore:
     def get_bytes(self, digest: str) -> bytes:
         """The blob's bytes, verified against its digest."""
         path = self._path(digest)
-        try:
-            data = self.fs.cat_file(path)
-        except FileNotFoundError:
-            raise StorageError(f"artifact {digest} is missing from {self.location}") from None
+        with store_failures(self._where, f"read artifact {digest[:12]}"):
+            try:
+                data = self.fs.cat_file(path)
+            except FileNotFoundError as exc:
+                if self._where.is_missing_bucket(exc):
+                    raise
+                raise StorageError(f"artifact {digest} is missing from {self.location}") from None
         actual = sha256_bytes(data)
         if actual != digest:
             raise ArtifactIntegrityError(
@@ -139,20 +150,36 @@ class ArtifactStore:
         return dest
 
     def scratch(self, run_id: str | None = None) -> str:
-        """A fresh scratch location (same filesystem) for a job's intermediate files."""
-        self.fs  # noqa: B018
+        """A fresh scratch location (same filesystem) for a job's intermediate files.
+
+        It is created at once (a small marker file), so a store that cannot be written fails
+        here, before a job spends any time.
+        """
         run_id = run_id or uuid.uuid4().hex
-        return f"{self.location}/runs/{run_id}"
+        location = f"{self.location}/runs/{run_id}"
+        with store_failures(self._where, "create a scratch location"):
+            fs, path = url_to_fs(location, **self.storage_options)
+            if self.is_local:  # on S3 makedirs would create a missing bucket
+                fs.makedirs(path, exist_ok=True)
+            fs.pipe_file(f"{path}/.started", b"")
+        return location
 
     def remove_scratch(self, scratch: str) -> None:
         """Delete a scratch location and everything under it."""
-        fs, path = url_to_fs(scratch, **self.storage_options)
-        if fs.exists(path):
-            fs.rm(path, recursive=True)
+        with store_failures(self._where, "remove a scratch location"):
+            fs, path = url_to_fs(scratch, **self.storage_options)
+            if fs.exists(path):
+                fs.rm(path, recursive=True)
 
-    def open_scratch(self, url: str, mode: str = "rb") -> Any:
-        """Open a file under a scratch location."""
-        return fsspec.open(url, mode, **self.storage_options).open()
+    @contextmanager
+    def open_scratch(self, url: str, mode: str = "rb") -> Iterator[Any]:
+        """Open a file under a scratch location, for a `with` block (closed at its end)."""
+        action = f"{'read' if 'r' in mode else 'write'} {url}"
+        with (
+            store_failures(self._where, action),
+            fsspec.open(url, mode, **self.storage_options) as handle,
+        ):
+            yield handle
 
     @staticmethod
     def _write_local_atomically(path: str, data: bytes) -> None:
