@@ -41,12 +41,13 @@ class Timings:
     """Seconds spent in each named part of a job, in the order the parts first ran.
 
     A part timed twice adds up; `total` is the sum of the parts, so a job's summary can say its
-    whole time and where it went.
+    whole time and where it went. A part may have its own parts (`details`), said in brackets.
     """
 
     def __init__(self, clock: Callable[[], float] = time.perf_counter) -> None:
         self._clock = clock
         self.parts: dict[str, float] = {}
+        self.details: dict[str, Timings] = {}
 
     @contextmanager
     def part(self, name: str) -> Iterator[None]:
@@ -67,8 +68,12 @@ class Timings:
         return sum(self.parts.values())
 
     def describe(self) -> str:
-        """The parts in words: `load dataset 0.1s, fit 2.3s, register 16.0s`."""
-        return ", ".join(f"{name} {seconds:.1f}s" for name, seconds in self.parts.items())
+        """The parts in words: `load dataset 0.1s, fit 2.3s, register 16.0s (skops 4.0s, …)`."""
+        return ", ".join(
+            f"{name} {seconds:.1f}s"
+            + (f" ({self.details[name].describe()})" if name in self.details else "")
+            for name, seconds in self.parts.items()
+        )
 
     def to_dict(self) -> dict[str, float]:
         """The parts in seconds, to the millisecond (for JSON and lineage)."""

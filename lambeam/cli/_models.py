@@ -6,9 +6,8 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
-from lambeam.cli._console import cell, console, print_json
+from lambeam.cli._console import Column, cell, console, listing, print_json
 from lambeam.cli._context import open_project
 from lambeam.cli._training import metrics_table
 from lambeam.progress import Timings
@@ -45,25 +44,43 @@ def ls(
             if as_json:
                 print_json([m.to_dict() for m in models])
                 return
-            table = Table("model", "versions", "latest", "aliases", "updated")
-            for m in models:
-                aliases = ", ".join(f"{a}→{v}" for a, v in sorted(m.aliases.items()))
-                table.add_row(
+            columns = [
+                Column("model", key=True),
+                Column("versions"),
+                Column("latest", drop=1),
+                Column("aliases"),
+                Column("updated", drop=2),
+            ]
+            rows = [
+                [
                     m.name,
                     str(m.versions),
                     str(m.latest),
-                    aliases,
+                    ", ".join(f"{a}→{v}" for a, v in sorted(m.aliases.items())),
                     f"{m.updated_at:%Y-%m-%d %H:%M}",
-                )
-            console.print(table)
+                ]
+                for m in models
+            ]
+            console.print(listing(columns, rows))
             return
         versions = list_model_versions(project.db, project.store, model)
     if as_json:
         print_json([v.to_dict() for v in versions])
         return
-    table = Table("version", "task", "estimator", "dataset", "onnx", "aliases", "created", "by")
-    for v in versions:
-        table.add_row(
+    # Dropped first, at 80 columns: who made each version, when, and its task (one model's
+    # versions mostly share one); a reference, an estimator or an alias is never shortened.
+    columns = [
+        Column("version", key=True),
+        Column("task", drop=2),
+        Column("estimator", key=True),
+        Column("dataset", key=True),
+        Column("onnx", drop=1),
+        Column("aliases"),
+        Column("created", drop=3),
+        Column("by", drop=4),
+    ]
+    rows = [
+        [
             v.ref,
             v.task,
             v.estimator.rsplit(".", 1)[-1],
@@ -72,8 +89,10 @@ def ls(
             ", ".join(v.aliases),
             f"{v.created_at:%Y-%m-%d %H:%M}",
             v.created_by,
-        )
-    console.print(table)
+        ]
+        for v in versions
+    ]
+    console.print(listing(columns, rows))
 
 
 @models_app.command("show")
@@ -105,10 +124,13 @@ def show(
     console.print(metrics_table({version.ref: version.metrics}))
     matrix = version.metrics.get("confusion_matrix")
     if matrix:
-        table = Table("actual \\ predicted", *matrix["labels"])
-        for label, row in zip(matrix["labels"], matrix["matrix"], strict=True):
-            table.add_row(label, *map(str, row))
-        console.print(table)
+        columns = [Column("actual \\ predicted", key=True)]
+        columns += [Column(label, key=True) for label in matrix["labels"]]
+        rows = [
+            [label, *map(str, row)]
+            for label, row in zip(matrix["labels"], matrix["matrix"], strict=True)
+        ]
+        console.print(listing(columns, rows))
 
 
 @models_app.command("compare")
@@ -129,12 +151,27 @@ def compare(
         return
     versions = comparison["versions"]
     refs = [v["ref"] for v in versions]
-    facts = Table("", *refs)
-    facts.add_row("estimator", *(escape(v["estimator"].rsplit(".", 1)[-1]) for v in versions))
-    for label, key in (("dataset", "dataset"), ("onnx", "onnx_status")):
-        facts.add_row(label, *(escape(cell(v.get(key))) for v in versions))
-    facts.add_row("aliases", *(escape(", ".join(v["aliases"]) or "-") for v in versions))
-    console.print(facts)
+    # One row per version, as `models ls` lists them: any number of versions fits the width.
+    facts = [
+        Column("version", key=True),
+        Column("task", drop=1),
+        Column("estimator", key=True),
+        Column("dataset", key=True),
+        Column("onnx", drop=2),
+        Column("aliases"),
+    ]
+    rows = [
+        [
+            v["ref"],
+            v["task"],
+            v["estimator"].rsplit(".", 1)[-1],
+            cell(v.get("dataset")),
+            cell(v.get("onnx_status")),
+            ", ".join(v["aliases"]) or "-",
+        ]
+        for v in versions
+    ]
+    console.print(listing(facts, rows))
     console.print(metrics_table({v["ref"]: v.get("metrics", {}) for v in versions}))
     # Only the params that differ: an estimator has dozens, most of them its defaults.
     differing = {
@@ -143,10 +180,11 @@ def compare(
         if len({repr(values[ref]) for ref in refs}) > 1
     }
     if differing:
-        params = Table("param", *refs)
-        for name, values in differing.items():
-            params.add_row(escape(name), *(escape(_param(values[ref])) for ref in refs))
-        console.print(params)
+        params = [
+            [name, *(_param(values[ref]) for ref in refs)] for name, values in differing.items()
+        ]
+        by_version = [Column(ref, key=True) for ref in refs]
+        console.print(listing([Column("param", key=True), *by_version], params))
     same = len(comparison["params"]) - len(differing)
     if same:
         console.print(f"{same} params are the same in every version (--json lists them)")

@@ -9,7 +9,15 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from lambeam.cli._console import RichReporter, cell, command_seconds, console, print_json
+from lambeam.cli._console import (
+    Column,
+    RichReporter,
+    cell,
+    command_seconds,
+    console,
+    listing,
+    print_json,
+)
 from lambeam.cli._context import open_project
 
 __all__ = ["metrics_table", "register"]
@@ -59,10 +67,10 @@ def train(
 
 def metrics_table(by_ref: dict[str, dict]) -> Table:
     """A table of scalar metrics, one column per model version."""
-    table = Table("metric", *by_ref.keys())
     names = sorted(
         {k for m in by_ref.values() for k, v in m.items() if isinstance(v, (int, float))}
     )
-    for name in names:
-        table.add_row(name, *(cell(m.get(name)) for m in by_ref.values()))
-    return table
+    columns = [Column("metric", key=True), *(Column(ref, key=True) for ref in by_ref)]
+    return listing(
+        columns, [[name, *(cell(m.get(name)) for m in by_ref.values())] for name in names]
+    )

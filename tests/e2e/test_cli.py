@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -49,9 +50,11 @@ params = { n_estimators = 30, random_state = 0 }
 """
 
 
-def lambeam(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def lambeam(
+    cwd: Path, *args: str, check: bool = True, columns: int = 200
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LAMBEAM_")}
-    env["COLUMNS"] = "200"
+    env["COLUMNS"] = str(columns)
     proc = subprocess.run(
         [*LAMBEAM, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
     )
@@ -71,7 +74,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copy(DATA / "penguins.csv", root / "data" / "penguins.csv")
     lambeam(root, "pipeline", "run", "penguins")
     lambeam(root, "train", "logreg")
-    lambeam(root, "train", "forest")
+    (root / "forest.out").write_text(lambeam(root, "train", "forest").stdout)
     return root
 
 
@@ -120,13 +123,16 @@ def test_models_ls_show_alias_compare(trained: Path) -> None:
     assert [v["ref"] for v in compared["versions"]] == ["penguins:1", "penguins:2"]
     assert compared["best"]["accuracy"] in ("penguins:1", "penguins:2")
     side_by_side = lambeam(trained, "models", "compare", "penguins:1", "penguins:2").stdout
-    rows = {
-        line.split()[1]: line.split()[3::2]
+    cells = [
+        [cell.strip() for cell in line.strip("│").split("│")]
         for line in side_by_side.splitlines()
         if line.startswith("│")
-    }
-    assert rows["estimator"] == ["LogisticRegression", "RandomForestClassifier"]
-    assert rows["dataset"] == ["penguins:1", "penguins:1"] and rows["aliases"] == ["prod", "-"]
+    ]
+    rows = {row[0]: row[1:] for row in cells}
+    # A row per version (estimator, dataset, onnx, aliases), then metrics and params per version.
+    assert rows["penguins:1"][:3] == ["classification", "LogisticRegression", "penguins:1"]
+    assert rows["penguins:1"][-1] == "prod" and rows["penguins:2"][-1] == "-"
+    assert rows["penguins:2"][1] == "RandomForestClassifier"
     assert rows["n_estimators"] == ["-", "30"]  # params that differ, side by side
     assert "penguins:1" in lambeam(trained, "models", "ls", "penguins").stdout
     # a model function declared by alias shows the version it serves now
@@ -180,6 +186,7 @@ estimator = "sklearn.ensemble.RandomForestClasifier"
         assert missing.returncode == 1 and "nowhere-*.csv" in missing.stderr
         typo = lambeam(trained, "train", "typo", check=False)
         assert typo.returncode == 1 and "RandomForestClasifier" in typo.stderr
+        assert typo.stderr.startswith("error: lambeam.toml [train.typo]: unknown estimator")
         assert "Traceback" not in missing.stderr + typo.stderr
         assert [
             v["ref"] for v in json.loads(lambeam(trained, "datasets", "ls", "--json").stdout)
@@ -187,6 +194,39 @@ estimator = "sklearn.ensemble.RandomForestClasifier"
         assert json.loads(lambeam(trained, "models", "ls", "--json").stdout)[0]["latest"] == 2
     finally:
         (trained / "lambeam.toml").write_text(toml)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("models", "ls"),
+        ("models", "ls", "penguins"),
+        ("models", "show", "penguins:2"),
+        ("models", "compare", "penguins:1", "penguins:2"),
+    ],
+)
+def test_listings_piped_at_80_columns_never_cut_an_identifier(
+    trained: Path, args: tuple[str, ...]
+) -> None:
+    out = lambeam(trained, *args, columns=80).stdout
+    assert "…" not in out
+    assert max(len(line) for line in out.splitlines()) <= 80
+    first_cells = [line.split("│")[1].strip() for line in out.splitlines() if line.startswith("│")]
+    if args[:2] == ("models", "ls") and len(args) == 3:
+        assert first_cells == ["penguins:1", "penguins:2"]
+        assert "left out to fit 80 columns: by, created, task" in out
+    if args[1] == "compare":
+        assert first_cells[:2] == ["penguins:1", "penguins:2"]
+
+
+def test_train_says_its_whole_time_and_its_parts(trained: Path) -> None:
+    [line] = [x for x in (trained / "forest.out").read_text().splitlines() if "registered" in x]
+    said = re.search(r"registered penguins:2 \(classification, \S+\) in ([\d.]+)s \((.*)\);", line)
+    assert said is not None, line
+    parts = dict(re.findall(r"(start-up|load dataset|fit|score|register) ([\d.]+)s", said[2]))
+    assert list(parts) == ["start-up", "load dataset", "fit", "score", "register"]
+    # The parts add up to the whole (each is rounded to a tenth).
+    assert abs(sum(map(float, parts.values())) - float(said[1])) <= 0.3
 
 
 def test_no_project_is_a_clear_error(tmp_path: Path) -> None:
