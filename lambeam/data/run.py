@@ -22,6 +22,7 @@ from lambeam.errors import ConfigError, EmptyDatasetError, StorageError
 from lambeam.progress import Reporter, SilentReporter
 from lambeam.project import Project
 from lambeam.storage import current_user, utcnow
+from lambeam.storage.failures import store_failures
 from lambeam.storage.schema import DatasetVersionRow
 
 __all__ = ["PipelineRun", "content_hash", "load_spec", "run_pipeline"]
@@ -58,7 +59,8 @@ def run_pipeline(
     options = parse_beam_options(beam_args or [])
     store = project.store
     started = time.monotonic()
-    with reporter.stage("hashing inputs"):
+    source = store.failures_of(spec.source.path, f"{spec.place} source")
+    with reporter.stage("hashing inputs"), store_failures(source, "read it"):
         paths = expand_source(spec.source, project.settings.root, store.storage_options)
         inputs = hash_inputs(paths, store.storage_options)
     scratch = store.scratch(uuid.uuid4().hex)

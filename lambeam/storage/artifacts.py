@@ -149,6 +149,10 @@ class ArtifactStore:
         self._write_local_atomically(str(dest), self.get_bytes(digest))
         return dest
 
+    def failures_of(self, location: str, what: str) -> StoreFailure:
+        """How to word a failure of another location reached with this store's options."""
+        return StoreFailure(location, self._where.endpoint_url, what)
+
     def scratch(self, run_id: str | None = None) -> str:
         """A fresh scratch location (same filesystem) for a job's intermediate files.
 

@@ -40,11 +40,14 @@ _DENIED_CODES = ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", 
 
 
 class StoreFailure:
-    """Where a store is, for its error messages: the location and the endpoint it talks to."""
+    """Where a store is, for its error messages: what it is, its location, its endpoint."""
 
-    def __init__(self, location: str, endpoint_url: str | None = None) -> None:
+    def __init__(
+        self, location: str, endpoint_url: str | None = None, what: str = "artifact store"
+    ) -> None:
         self.location = location
         self.endpoint_url = endpoint_url
+        self.what = what
 
     @property
     def _endpoint(self) -> str:
@@ -59,7 +62,7 @@ class StoreFailure:
         chain = _chain(exc)
         names = {cls.__name__ for error in chain for cls in type(error).__mro__}
         text = " ".join(str(error) for error in chain)
-        where = f"artifact store {self.location}: cannot {action}"
+        where = f"{self.what} {self.location}: cannot {action}"
         if "://" not in self.location or self.location.startswith("file://"):
             if isinstance(exc, OSError):
                 return StorageError(
@@ -90,9 +93,10 @@ class StoreFailure:
 
     def missing_bucket(self) -> str:
         """What to say when the store's bucket does not exist."""
-        return (
-            f"bucket {self._bucket!r} does not exist at {self._endpoint}; create it, "
+        return f"bucket {self._bucket!r} does not exist at {self._endpoint}; create it, " + (
             "or point LAMBEAM_ARTIFACTS at an existing one"
+            if self.what == "artifact store"
+            else f"or correct the {self.what}'s path"
         )
 
     def is_missing_bucket(self, exc: BaseException) -> bool:

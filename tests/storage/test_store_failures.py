@@ -42,6 +42,11 @@ island = ["onehot"]
 dataset = "penguins"
 model = "penguins"
 estimator = "sklearn.linear_model.LogisticRegression"
+
+[pipelines.remote]
+source = "s3://{bucket}/raw/penguins.csv"
+label = "species"
+drop = ["bill_depth_mm", "flipper_length_mm", "body_mass_g", "sex", "year"]
 """
 
 COMMANDS = [["pipeline", "run", "penguins"], ["train", "logreg"], ["datasets", "ls"]]
@@ -104,11 +109,13 @@ def moto() -> Iterator[MotoProcess]:
 def s3_project(moto: MotoProcess, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A project whose artifacts are on moto, with a dataset version and a model written there."""
     root = tmp_path_factory.mktemp("s3-failures")
-    (root / "lambeam.toml").write_text(TOML)
-    (root / "data").mkdir()
-    (root / "data" / "penguins.csv").write_bytes((DATA / "penguins.csv").read_bytes())
     bucket = f"lambeam-{uuid.uuid4().hex[:12]}"
+    (root / "lambeam.toml").write_text(TOML.replace("{bucket}", bucket))
+    (root / "data").mkdir()
+    csv = (DATA / "penguins.csv").read_bytes()
+    (root / "data" / "penguins.csv").write_bytes(csv)
     moto.client("s3").create_bucket(Bucket=bucket)
+    moto.client("s3").put_object(Bucket=bucket, Key="raw/penguins.csv", Body=csv)
     env = {
         **_clean_env(),
         "AWS_ACCESS_KEY_ID": "testing",
@@ -228,3 +235,21 @@ def test_access_denied_is_one_line(
     if command == ["datasets", "ls"] and code == 0:
         return
     _assert_one_line(code, err, f"s3://{bucket}/lambeam", "access denied", "AWS_ACCESS_KEY_ID")
+
+
+def test_a_source_on_s3_that_fails_is_one_line_naming_it(
+    s3_project: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    bucket = (s3_project / "bucket").read_text()
+    env = {
+        **_clean_env(),
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "LAMBEAM_ARTIFACTS": f"s3://{bucket}/lambeam",
+        "LAMBEAM_S3_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
+    }
+    code, err = _run_cli(s3_project, env, ["pipeline", "run", "remote"], monkeypatch, capsys)
+    assert "Traceback" not in err and code == 1, err
+    (line,) = [line for line in err.splitlines() if line.startswith("error:")]
+    assert f"[pipelines.remote] source s3://{bucket}/raw/penguins.csv" in line, line
+    assert "does not answer" in line and "LAMBEAM_S3_ENDPOINT_URL" in line, line
