@@ -6,20 +6,11 @@ import importlib
 from collections.abc import Mapping
 from typing import Any
 
-from sklearn.base import (
-    BaseEstimator,
-    clone,
-    is_classifier,
-    is_clusterer,
-    is_outlier_detector,
-    is_regressor,
-)
+from sklearn.base import BaseEstimator, clone
 
 from lambeam.errors import TrainingError
 
-__all__ = ["TASKS", "build_estimator", "estimator_path", "infer_task"]
-
-TASKS = ("classification", "regression", "clustering", "anomaly_detection", "decomposition")
+__all__ = ["build_estimator", "estimator_path", "infer_task"]
 
 
 def build_estimator(path: str, params: Mapping[str, Any]) -> BaseEstimator:
@@ -55,21 +46,11 @@ def estimator_path(estimator: Any) -> str:
 
 
 def infer_task(estimator: Any) -> str:
-    """classification, regression, clustering, anomaly_detection or decomposition."""
-    if is_classifier(estimator):
-        return "classification"
-    if is_regressor(estimator):
-        return "regression"
-    if is_outlier_detector(estimator):
-        return "anomaly_detection"
-    if is_clusterer(estimator):
-        return "clustering"
-    if hasattr(estimator, "transform") and hasattr(estimator, "fit"):
-        return "decomposition"
-    raise TrainingError(
-        f"cannot tell what task {estimator_path(estimator)} does: it is not a classifier, "
-        "regressor, clusterer, outlier detector or transformer"
-    )
+    """The name of the task `estimator` does: classification, regression, clustering,
+    anomaly_detection or decomposition."""
+    from lambeam.training.tasks import task_of
+
+    return task_of(estimator, estimator_path(estimator)).name
 
 
 def _import(path: str) -> Any:

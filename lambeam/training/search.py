@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 from joblib import Parallel, delayed
-from sklearn.base import clone
+from sklearn.base import clone, is_classifier
 from sklearn.model_selection import ParameterGrid, ParameterSampler, check_cv, cross_val_score
 
 from lambeam.errors import TrainingError
@@ -16,6 +16,7 @@ from lambeam.progress import Reporter
 from lambeam.storage.jsonable import jsonable
 from lambeam.training.fit_warnings import WarningText, gathering
 from lambeam.training.spec import SearchSpec
+from lambeam.training.tasks import Task
 
 __all__ = ["Candidate", "SearchResult", "run_search"]
 
@@ -67,7 +68,7 @@ class SearchResult:
 
 
 def run_search(
-    estimator: Any, spec: SearchSpec, X: Any, y: Any, task: str, reporter: Reporter
+    estimator: Any, spec: SearchSpec, X: Any, y: Any, task: Task, reporter: Reporter
 ) -> SearchResult:
     """Score every candidate of `spec` by cross-validation on (X, y), several at once."""
     valid = estimator.get_params(deep=True)
@@ -80,9 +81,12 @@ def run_search(
         candidates = list(
             ParameterSampler(dict(spec.params), n_iter=spec.n_iter, random_state=spec.random_state)
         )
-    scoring = spec.scoring or _default_scoring(task)
-    classifier = task == "classification"
-    cv = check_cv(spec.cv, y, classifier=classifier)
+    scoring = spec.scoring or task.default_scoring
+    if scoring is None:
+        raise TrainingError(
+            f"a search over a {task.name} estimator needs `scoring` set in its search table"
+        )
+    cv = check_cv(spec.cv, y, classifier=is_classifier(estimator))
     jobs = Parallel(n_jobs=spec.n_jobs, return_as="generator")(
         delayed(_evaluate)(estimator, params, X, y, cv, scoring) for params in candidates
     )
@@ -118,12 +122,3 @@ def _evaluate(
         seconds=time.perf_counter() - started,
         warnings=tuple(warned),
     )
-
-
-def _default_scoring(task: str) -> str:
-    defaults = {"classification": "accuracy", "regression": "r2"}
-    if task not in defaults:
-        raise TrainingError(
-            f"a search over a {task} estimator needs `scoring` set in its search table"
-        )
-    return defaults[task]

@@ -48,7 +48,7 @@ class TrainSpec:
     @property
     def where(self) -> str:
         """The table it is declared in, as errors name it: `lambeam.toml [train.NAME]`."""
-        return table(self.name)
+        return _table(self.name)
 
     @property
     def spec_hash(self) -> str:
@@ -57,14 +57,14 @@ class TrainSpec:
         return hashlib.sha256(text.encode()).hexdigest()
 
 
-def table(name: str) -> str:
+def _table(name: str) -> str:
     """Where training job `name` is declared, as every error about it says."""
     return f"lambeam.toml [train.{name}]"
 
 
 def parse_train_spec(name: str, raw: Mapping[str, Any]) -> TrainSpec:
     """Validate [train.NAME]; every error names the key that is wrong."""
-    where = table(name)
+    where = _table(name)
     unknown = sorted(set(raw) - _KEYS)
     if unknown:
         raise ConfigError(

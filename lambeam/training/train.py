@@ -19,15 +19,15 @@ from lambeam.progress import Reporter, SilentReporter, Timings
 from lambeam.registry import ModelVersion, register_model_version
 from lambeam.storage import current_user
 from lambeam.storage.jsonable import jsonable
-from lambeam.training.estimators import build_estimator, estimator_path, infer_task
+from lambeam.training.estimators import build_estimator, estimator_path
 from lambeam.training.fit_warnings import WarningText, gathering, summarise
 from lambeam.training.metrics import score
 from lambeam.training.search import SearchResult, run_search
 from lambeam.training.spec import TrainSpec, parse_train_spec
+from lambeam.training.tasks import Task, task_of
 
 __all__ = ["TrainingRun", "run_training", "train"]
 
-_SUPERVISED = {"classification", "regression"}
 _LIBRARIES = (
     "scikit-learn",
     "numpy",
@@ -81,14 +81,14 @@ def _train(project: Any, spec: TrainSpec, reporter: Reporter) -> TrainingRun:
     timings = Timings()
     with timings.part("load dataset"):
         estimator = build_estimator(spec.estimator, spec.params)
-        task = infer_task(estimator)
+        task = task_of(estimator, spec.estimator)
         with reporter.stage(f"loading dataset {spec.dataset}"):
             dataset = get_dataset_version(project.db, project.store, spec.dataset)
             splits = dataset.split_features()
             X_train, y_train = splits["train"]
             X_test, y_test = splits["test"]
         _check_data(spec, dataset, task, X_train, y_train)
-    if task not in _SUPERVISED:
+    if not task.supervised:
         y_train = y_test = None
 
     search = None
@@ -122,7 +122,7 @@ def _train(project: Any, spec: TrainSpec, reporter: Reporter) -> TrainingRun:
             project.store,
             model=spec.model,
             pipeline=pipeline,
-            task=task,
+            task=task.name,
             estimator=spec.estimator,
             params=params,
             metrics=metrics,
@@ -172,16 +172,17 @@ def _naming(where: str) -> Iterator[None]:
         raise
 
 
-def _check_data(spec: TrainSpec, dataset: DatasetVersion, task: str, X: Any, y: Any) -> None:
+def _check_data(spec: TrainSpec, dataset: DatasetVersion, task: Task, X: Any, y: Any) -> None:
     if X.shape[0] == 0:
         raise TrainingError(f"dataset version {dataset.ref} has no training rows")
-    if task in _SUPERVISED and y is None:
+    if task.supervised and y is None:
         raise TrainingError(
-            f"{spec.estimator} does {task} and needs a label, but dataset version "
+            f"{spec.estimator} does {task.name} and needs a label, but dataset version "
             f"{dataset.ref} has none; set `label` in [pipelines.{dataset.pipeline}]"
         )
-    if task == "classification" and len(np.unique(y.astype(str))) < 2:
-        raise TrainingError(f"the training split of {dataset.ref} has only one class")
+    problem = task.label_problem(y) if task.supervised else None
+    if problem:
+        raise TrainingError(f"the training split of {dataset.ref} {problem}")
 
 
 def _fit(estimator: Any, X: Any, y: Any, spec: TrainSpec, dataset: DatasetVersion) -> None:
@@ -204,7 +205,7 @@ def _fit(estimator: Any, X: Any, y: Any, spec: TrainSpec, dataset: DatasetVersio
         raise TrainingError(f"{spec.estimator} failed to fit: {first}") from None
 
 
-def _signature(dataset: DatasetVersion, task: str, estimator: Any) -> dict[str, Any]:
+def _signature(dataset: DatasetVersion, task: Task, estimator: Any) -> dict[str, Any]:
     profile = dataset.profile
     inputs = []
     for column in dataset.input_columns:
@@ -218,10 +219,7 @@ def _signature(dataset: DatasetVersion, task: str, estimator: Any) -> dict[str, 
         if column.get("greater_than") is not None:  # a log's domain: refused at serving
             entry["greater_than"] = column["greater_than"]
         inputs.append(entry)
-    outputs: dict[str, Any] = {"task": task}
-    if task == "classification":
-        outputs["classes"] = [jsonable(c) for c in estimator.classes_]
-        outputs["probabilities"] = hasattr(estimator, "predict_proba")
+    outputs = {"task": task.name, **task.outputs(estimator)}
     return {"inputs": inputs, "outputs": outputs}
 
 

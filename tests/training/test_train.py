@@ -16,6 +16,7 @@ from lambeam.inference import InvalidInputError, parse_request
 from lambeam.project import Project
 from lambeam.registry import get_model_version
 from lambeam.training import parse_train_spec, train
+from lambeam.training.tasks import get_task
 
 # Its tests share one module-scoped project: keep them on one xdist worker.
 pytestmark = pytest.mark.xdist_group("training")
@@ -178,6 +179,8 @@ def test_seed_use_cases(
     assert version.task == task
     assert metrics <= set(version.metrics), version.metrics
     assert version.metrics["test_rows"] > 0
+    # Only the metrics its task declares (each has a direction: see test_tasks.py).
+    assert set(version.metrics) - {"test_rows"} <= set(get_task(task).metrics)
     # The registered pipeline takes raw columns and agrees with what was scored.
     loaded = get_model_version(project.db, project.store, version.ref).load()
     raw = pd.read_csv(Path(project.settings.root) / "data.csv").head(20)
