@@ -352,3 +352,9 @@ def test_a_run_says_where_its_time_went(project: Project) -> None:
         part: round(parts[part], 3) for part in ("load dataset", "search", "fit", "score")
     }
     assert version.duration_s == pytest.approx(run.timings.total - parts["register"])
+    # Registering's own parts, as the registry measured them, add up to its whole.
+    registering = run.timings.details["register"].parts
+    named = ["load transform", "skops", "ONNX convert", "ONNX check", "store"]
+    assert list(registering) in (named, [*named, "other"])
+    assert sum(registering.values()) == pytest.approx(parts["register"], abs=0.05)
+    assert "register " in run.timings.describe() and "(load transform " in run.timings.describe()
