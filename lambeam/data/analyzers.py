@@ -20,9 +20,17 @@ import numpy as np
 import pandas as pd
 
 from lambeam.data.frames import column_type
+from lambeam.data.operations import Impute, OneHot, Operation
+from lambeam.data.partials import (
+    MIXED_TYPES,
+    ColumnPartial,
+    Moments,
+    json_number,
+    ranked,
+    value_counts,
+)
 from lambeam.data.sketch import QuantileSketch
-from lambeam.data.spec import ENCODERS, ONEHOT_DEFAULTS, OP_TYPES, Op, PipelineSpec
-from lambeam.data.terms import term_counts, tfidf_vocabulary
+from lambeam.data.spec import PipelineSpec
 from lambeam.errors import ColumnError, DataError
 
 __all__ = [
@@ -48,79 +56,6 @@ PROFILE_QUANTILES = {
     "p99": 0.99,
 }
 _TOP = 10
-_MIXED = (
-    "column {name!r} holds numbers in some rows or files and text in others (a file where it "
-    'is empty reads as numbers); declare its type, e.g. source.schema = {{ {name} = "string" }}'
-)
-
-
-@dataclass
-class Moments:
-    """Per-batch (n, sum, sum of squared deviations from the batch mean), combined exactly once."""
-
-    parts: list[tuple[int, float, float]] = field(default_factory=list)
-
-    def add(self, values: np.ndarray) -> None:
-        values = values[~np.isnan(values)]
-        if len(values):
-            mean = float(values.mean())
-            self.parts.append(
-                (len(values), float(values.sum()), float(((values - mean) ** 2).sum()))
-            )
-
-    def merge(self, other: Moments) -> None:
-        self.parts.extend(other.parts)
-
-    def result(self) -> tuple[int, float, float]:
-        """(count, mean, population variance), independent of the order of the parts."""
-        parts = sorted(self.parts)
-        n = sum(p[0] for p in parts)
-        if n == 0:
-            return 0, math.nan, math.nan
-        mean = math.fsum(p[1] for p in parts) / n
-        m2 = math.fsum(p[2] + p[0] * (p[1] / p[0] - mean) ** 2 for p in parts)
-        return n, mean, m2 / n
-
-
-@dataclass
-class ColumnPartial:
-    """What one column's batches have shown so far."""
-
-    type: str
-    count: int = 0
-    missing: int = 0
-    moments: Moments | None = None
-    sketch: QuantileSketch | None = None
-    counts: dict[Any, int] | None = None
-    minimum: float = math.inf
-    maximum: float = -math.inf
-    terms: dict[str, list[int]] | None = None
-    documents: int = 0
-
-    def merge(self, other: ColumnPartial, name: str) -> None:
-        if other.type != self.type:
-            raise ColumnError(_MIXED.format(name=name))
-        self.count += other.count
-        self.missing += other.missing
-        self.minimum = min(self.minimum, other.minimum)
-        self.maximum = max(self.maximum, other.maximum)
-        self.documents += other.documents
-        if other.moments is not None:
-            self.moments = self.moments or Moments()
-            self.moments.merge(other.moments)
-        if other.sketch is not None:
-            self.sketch = self.sketch or QuantileSketch()
-            self.sketch.merge(other.sketch)
-        if other.counts is not None:
-            self.counts = self.counts if self.counts is not None else {}
-            for key, n in other.counts.items():
-                self.counts[key] = self.counts.get(key, 0) + n
-        if other.terms is not None:
-            self.terms = self.terms if self.terms is not None else {}
-            for term, (tf, df) in other.terms.items():
-                mine = self.terms.setdefault(term, [0, 0])
-                mine[0] += tf
-                mine[1] += df
 
 
 @dataclass
@@ -151,7 +86,7 @@ class Partial:
             self.coerced[name] = self.coerced.get(name, 0) + count
         for name, typ in other.raw_types.items():
             if self.raw_types.setdefault(name, typ) != typ:
-                raise ColumnError(_MIXED.format(name=name))
+                raise ColumnError(MIXED_TYPES.format(name=name))
         for name, part in other.columns.items():
             if name in self.columns:
                 self.columns[name].merge(part, name)
@@ -165,12 +100,6 @@ def _canonical(orders: set[tuple[str, ...]], names: Mapping[str, Any]) -> list[s
     return [*first, *sorted(set(names) - set(first))]
 
 
-def _counts(values: np.ndarray) -> dict[Any, int]:
-    series = pd.Series(values, copy=False).dropna()
-    counts = series.value_counts(sort=False)
-    return dict(zip(counts.index.tolist(), counts.tolist(), strict=True))
-
-
 def profile_batch(
     frame: pd.DataFrame,
     raw_types: dict[str, str],
@@ -179,12 +108,8 @@ def profile_batch(
 ) -> Partial:
     """Pass 1 on one prepared batch: profile every column (and what imputation will need), and
     count the values coerced to null as it was read."""
-    text_columns = {c for c, ops in spec.columns.items() if any(o.name == "tfidf" for o in ops)}
-    most_frequent = {
-        c
-        for c, ops in spec.columns.items()
-        if any(o.name == "impute" and o.params["strategy"] == "most_frequent" for o in ops)
-    }
+    # Whether a column's values are counted: as its operations need, else text columns only.
+    counted = {c: {o.counts_in_profile() for o in ops} - {None} for c, ops in spec.columns.items()}
     partial = Partial(
         rows=len(frame),
         raw_types=dict(raw_types),
@@ -205,10 +130,9 @@ def profile_batch(
             part.sketch = QuantileSketch().add(values)
             if part.count:
                 part.minimum, part.maximum = float(np.nanmin(values)), float(np.nanmax(values))
-            if name in most_frequent:
-                part.counts = _counts(values)
-        elif name not in text_columns:
-            part.counts = _counts(values)
+        wants = counted.get(name, set())
+        if (typ == "string" or True in wants) and False not in wants:
+            part.counts = value_counts(values)
         partial.columns[name] = part
     return partial
 
@@ -222,19 +146,19 @@ def finish_profile(partial: Partial) -> dict[str, Any]:
         if part.type == "number":
             _, mean, var = part.moments.result() if part.moments else (0, math.nan, math.nan)
             entry.update(
-                mean=_num(mean),
-                std=_num(math.sqrt(var) if not math.isnan(var) else var),
-                min=_num(part.minimum),
-                max=_num(part.maximum),
+                mean=json_number(mean),
+                std=json_number(math.sqrt(var) if not math.isnan(var) else var),
+                min=json_number(part.minimum),
+                max=json_number(part.maximum),
             )
             sketch = part.sketch or QuantileSketch()
             for key, q in zip(
                 PROFILE_QUANTILES, sketch.quantiles(list(PROFILE_QUANTILES.values())), strict=True
             ):
-                entry[key] = _num(q)
+                entry[key] = json_number(q)
         if part.counts is not None:
             entry["distinct"] = len(part.counts)
-            entry["top"] = [[v, n] for v, n in _ranked(part.counts)[:_TOP]]
+            entry["top"] = [[v, n] for v, n in ranked(part.counts)[:_TOP]]
         if name in partial.coerced:
             entry["coerced"] = partial.coerced[name]
         profile[name] = entry
@@ -247,12 +171,12 @@ class ColumnPlan:
 
     name: str
     type: str
-    ops: tuple[Op, ...]
+    ops: tuple[Operation, ...]
     impute: Any = None
 
     @property
-    def encoder(self) -> Op | None:
-        return self.ops[-1] if self.ops and self.ops[-1].name in ENCODERS else None
+    def encoder(self) -> Operation | None:
+        return self.ops[-1] if self.ops and self.ops[-1].encoder else None
 
 
 def plan_columns(spec: PipelineSpec, partial: Partial) -> list[ColumnPlan]:
@@ -281,22 +205,17 @@ def plan_columns(spec: PipelineSpec, partial: Partial) -> list[ColumnPlan]:
             continue
         ops = spec.columns.get(name)
         if ops is None:
-            ops = () if part.type == "number" else (Op("onehot", dict(ONEHOT_DEFAULTS)),)
+            ops = () if part.type == "number" else (OneHot(),)
         impute = None
         for op in ops:
-            need = OP_TYPES[op.name]
-            strategy = op.params.get("strategy")
-            if op.name == "impute" and strategy in ("mean", "median"):
-                need = "number"
-            if op.name == "impute" and strategy == "constant":
-                need = "number" if isinstance(op.params["fill_value"], int | float) else "string"
+            need = op.needs()
             if need is not None and need != part.type:
                 raise ColumnError(
                     f"{place} columns.{name}: {op.describe()} needs a {need} column, but "
                     f"{name!r} holds {'numbers' if part.type == 'number' else 'text'}"
                 )
-            if op.name == "impute":
-                impute = _impute_value(op, part)
+            if isinstance(op, Impute):
+                impute = op.statistic(part)
                 if impute is None:
                     raise ColumnError(
                         f"{place} columns.{name}: {op.describe()} has nothing to compute from: "
@@ -306,35 +225,11 @@ def plan_columns(spec: PipelineSpec, partial: Partial) -> list[ColumnPlan]:
     return plans
 
 
-def _impute_value(op: Op, part: ColumnPartial) -> Any:
-    strategy = op.params["strategy"]
-    if strategy == "constant":
-        value = op.params["fill_value"]
-        return float(value) if part.type == "number" else value
-    if strategy == "mean":
-        return _num(part.moments.result()[1]) if part.moments else None
-    if strategy == "median":
-        return _num(part.sketch.quantile(0.5)) if part.sketch else None
-    ranked = _ranked(part.counts or {})
-    return ranked[0][0] if ranked else None
-
-
 def value_ops(values: np.ndarray, plan: ColumnPlan, place: str = "") -> np.ndarray:
     """A column's values after its value operations (impute, log, clip), as the transform does."""
     for op in plan.ops:
-        if op.name == "impute" and plan.impute is not None:
-            values = np.where(pd.isna(values), plan.impute, values)
-            if plan.type == "number":
-                values = values.astype(np.float64)
-        elif op.name == "log":
-            if np.nanmin(values, initial=0.0) <= -1:
-                raise ColumnError(
-                    f"{place} columns.{plan.name}: log (log1p) needs values > -1, "
-                    f"found {np.nanmin(values)}; clip or filter them first"
-                )
-            values = np.log1p(values)
-        elif op.name == "clip":
-            values = np.clip(values, op.params["low"], op.params["high"])
+        if not op.encoder:
+            values = op.apply(values, plan, place)
     return values
 
 
@@ -343,25 +238,12 @@ def encoder_batch(frame: pd.DataFrame, plans: list[ColumnPlan], place: str = "")
     partial = Partial(rows=len(frame))
     for plan in plans:
         encoder = plan.encoder
-        values = frame[plan.name].to_numpy()
-        if encoder is None and not any(op.name == "log" for op in plan.ops):
+        if encoder is None and not any(op.checks_values for op in plan.ops):
             continue
-        values = value_ops(values, plan, place)
+        values = value_ops(frame[plan.name].to_numpy(), plan, place)
         part = ColumnPartial(plan.type)
-        if encoder is None:
-            pass
-        elif encoder.name == "standardize":
-            part.moments = Moments()
-            part.moments.add(values)
-        elif encoder.name == "minmax":
-            if not np.isnan(values).all():
-                part.minimum, part.maximum = float(np.nanmin(values)), float(np.nanmax(values))
-        elif encoder.name == "buckets":
-            part.sketch = QuantileSketch().add(values)
-        elif encoder.name == "onehot":
-            part.counts = _counts(values)
-        elif encoder.name == "tfidf":
-            part.terms, part.documents = term_counts(values, encoder.params)
+        if encoder is not None:
+            encoder.analyze(part, values)
         partial.columns[plan.name] = part
     return partial
 
@@ -372,47 +254,11 @@ def finish_encoders(plans: list[ColumnPlan], partial: Partial, place: str) -> di
     for plan in plans:
         entry: dict[str, Any] = {
             "type": plan.type,
-            "ops": [{o.name: dict(o.params)} for o in plan.ops],
+            "ops": [{o.name: o.params} for o in plan.ops],
         }
         if plan.impute is not None:
             entry["impute"] = plan.impute
-        part = partial.columns.get(plan.name)
-        encoder = plan.encoder
-        if encoder is not None and part is not None:
-            if encoder.name == "standardize":
-                n, mean, var = part.moments.result() if part.moments else (0, math.nan, math.nan)
-                entry.update(count=n, mean=_num(mean), var=_num(var))
-            elif encoder.name == "minmax":
-                entry.update(min=_num(part.minimum), max=_num(part.maximum))
-            elif encoder.name == "buckets":
-                sketch = part.sketch or QuantileSketch()
-                n = encoder.params["n"]
-                edges = sketch.quantiles([i / n for i in range(n + 1)])
-                entry["edges"] = sorted({float(e) for e in edges if not math.isnan(e)})
-            elif encoder.name == "onehot":
-                ranked = [
-                    (v, c)
-                    for v, c in _ranked(part.counts or {})
-                    if c >= encoder.params["min_frequency"]
-                ]
-                entry["vocabulary"] = [[v, c] for v, c in ranked[: encoder.params["top_k"]]]
-            elif encoder.name == "tfidf":
-                entry.update(
-                    tfidf_vocabulary(
-                        plan.name, part.terms or {}, part.documents, encoder.params, place
-                    )
-                )
-        elif encoder is not None and encoder.name == "tfidf":
-            entry.update(tfidf_vocabulary(plan.name, {}, 0, encoder.params, place))
+        if plan.encoder is not None:
+            plan.encoder.finish(entry, partial.columns.get(plan.name), plan.name, place)
         out[plan.name] = entry
     return out
-
-
-def _ranked(counts: Mapping[Any, int]) -> list[tuple[Any, int]]:
-    """Values by decreasing count, ties broken by value (as SimpleImputer's most_frequent does)."""
-    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-
-
-def _num(value: float) -> float | None:
-    """JSON-safe float: NaN and infinities become None."""
-    return None if value is None or not math.isfinite(value) else float(value)

@@ -9,7 +9,6 @@ The last steps write a small result file under the run's scratch location for th
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from lambeam.data.beam_options import BeamOptions, runner_that_ran
 from lambeam.data.errors import guard, guard_iter
 from lambeam.data.frames import column_type, row_hashes, split_of
 from lambeam.data.sources import read_batches
-from lambeam.data.spec import Op, PipelineSpec
+from lambeam.data.spec import Operation, PipelineSpec
 from lambeam.data.steps import PRIVATE, apply_steps
 from lambeam.data.transform import build_transform, feature_layout
 from lambeam.data.writer import encode_shard, parquet_bytes, sample_rows, smallest, store_shard
@@ -32,7 +31,16 @@ from lambeam.errors import ColumnError
 from lambeam.storage import ArtifactStore
 from lambeam.storage.trusted import dump_pipeline
 
-__all__ = ["Batch", "build_pipeline", "result_url"]
+__all__ = [
+    "Batch",
+    "MergePartials",
+    "ReadAndPrepare",
+    "SmallestRows",
+    "WriteShard",
+    "build_pipeline",
+    "result_url",
+    "run_beam",
+]
 
 _ROW = f"{PRIVATE}_row"
 
@@ -184,7 +192,7 @@ def _input_columns(
     return columns
 
 
-def _lower_bound(ops: tuple[Op, ...]) -> float | None:
+def _lower_bound(ops: tuple[Operation, ...]) -> float | None:
     """What a served value must be above for the column's operations to take it (None: any).
 
     Worked back from the last operation: a log (log1p) needs its input above -1, or above
@@ -193,10 +201,7 @@ def _lower_bound(ops: tuple[Op, ...]) -> float | None:
     """
     bound: float | None = None
     for op in reversed(ops):
-        if op.name == "log":
-            bound = -1.0 if bound is None else math.expm1(bound)
-        elif op.name == "clip" and bound is not None and op.params["low"] > bound:
-            bound = None
+        bound = op.lower_bound(bound)
     return bound
 
 

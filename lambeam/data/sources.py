@@ -25,7 +25,7 @@ from lambeam.data.numbers import Rows, parse_numbers, refuse_few_bad
 from lambeam.data.spec import SourceSpec
 from lambeam.errors import ColumnError, DataError, SourceNotFoundError
 
-__all__ = ["BATCH_ROWS", "expand_source", "hash_inputs", "read_batches"]
+__all__ = ["BATCH_ROWS", "expand_source", "hash_inputs", "read_batches", "source_options"]
 
 BATCH_ROWS = 65_536
 _BLOCK_BYTES = 8 << 20

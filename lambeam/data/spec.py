@@ -21,20 +21,21 @@ Every problem is a ConfigError whose one-line message names its place in lambeam
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from lambeam.data.operations import ENCODERS, OPERATIONS, Operation, parse_operation
 from lambeam.errors import ConfigError
 
 __all__ = [
     "ENCODERS",
     "FORMATS",
-    "ONEHOT_DEFAULTS",
     "OPERATIONS",
-    "Op",
+    "Operation",
     "PipelineSpec",
     "SourceSpec",
     "SplitSpec",
@@ -54,28 +55,6 @@ _EXTENSIONS = {
 }
 _TYPES = ("number", "string")
 _KEYS = {"source", "steps", "label", "split", "columns", "drop", "description"}
-
-# Value operations change a column's values; an encoder (at most one, last) turns them into features.
-VALUE_OPS = ("impute", "log", "clip")
-ENCODERS = ("standardize", "minmax", "buckets", "onehot", "tfidf")
-OPERATIONS = VALUE_OPS + ENCODERS
-# Which column type each operation needs (None: either).
-OP_TYPES: dict[str, str | None] = {
-    "impute": None,
-    "log": "number",
-    "clip": "number",
-    "standardize": "number",
-    "minmax": "number",
-    "buckets": "number",
-    "onehot": "string",
-    "tfidf": "string",
-}
-_IMPUTE = ("mean", "median", "most_frequent", "constant")
-# Like scikit-learn's handle_unknown="ignore" and tf.Transform's default of no OOV buckets: an
-# unknown (or missing) value is all zeros. oov=true adds an out-of-vocabulary column instead, which
-# skl2onnx cannot convert, so its models are served by scikit-learn rather than ONNX Runtime.
-ONEHOT_DEFAULTS = {"top_k": 20, "min_frequency": 1, "oov": False}
-_TFIDF = {"max_features": 1000, "ngram": [1, 1], "min_df": 1}
 
 
 @dataclass(frozen=True)
@@ -115,21 +94,6 @@ class Step:
 
 
 @dataclass(frozen=True)
-class Op:
-    """One column operation and its parameters (defaults filled in)."""
-
-    name: str
-    params: Mapping[str, Any] = field(default_factory=dict)
-
-    def describe(self) -> str:
-        return (
-            self.name
-            if not self.params
-            else f"{self.name}{json.dumps(dict(self.params), sort_keys=True)}"
-        )
-
-
-@dataclass(frozen=True)
 class SplitSpec:
     """Deterministic train/test split: a row is "test" when hash(key or row) / 2**64 < test."""
 
@@ -146,7 +110,7 @@ class PipelineSpec:
     steps: tuple[Step, ...] = ()
     label: str | None = None
     split: SplitSpec = field(default_factory=SplitSpec)
-    columns: Mapping[str, tuple[Op, ...]] = field(default_factory=dict)
+    columns: Mapping[str, tuple[Operation, ...]] = field(default_factory=dict)
     drop: tuple[str, ...] = ()
 
     @property
@@ -337,17 +301,17 @@ def _split(value: Any, fail: Any) -> SplitSpec:
     return SplitSpec(float(test), key)
 
 
-def _columns(value: Any, fail: Any) -> dict[str, tuple[Op, ...]]:
+def _columns(value: Any, fail: Any) -> dict[str, tuple[Operation, ...]]:
     if not isinstance(value, Mapping):
         raise fail("columns", "must be a table {column = [operations…]}")
-    columns: dict[str, tuple[Op, ...]] = {}
+    columns: dict[str, tuple[Operation, ...]] = {}
     for col, ops in value.items():
         where = f"columns.{col}"
         if isinstance(ops, str | Mapping):
             ops = [ops]
         if not isinstance(ops, list):
             raise fail(where, "must be a list of operations")
-        parsed = tuple(_op(op, lambda p, w=where: fail(w, p)) for op in ops)
+        parsed = tuple(parse_operation(op, functools.partial(fail, where)) for op in ops)
         names = [o.name for o in parsed]
         encoders = [n for n in names if n in ENCODERS]
         if len(encoders) > 1 or (encoders and names[-1] not in ENCODERS):
@@ -360,81 +324,3 @@ def _columns(value: Any, fail: Any) -> dict[str, tuple[Op, ...]]:
             raise fail(where, "impute given twice")
         columns[str(col)] = parsed
     return columns
-
-
-def _op(value: Any, fail: Any) -> Op:
-    expected = "expected one of " + ", ".join(OPERATIONS)
-    if isinstance(value, str):
-        name, _, arg = value.partition(":")
-        if name not in OPERATIONS:
-            raise fail(f"unknown operation {value!r}; {expected}")
-        if arg and name != "impute":
-            raise fail(f"{name!r} takes no ':' argument")
-        params: Any = arg or None
-    elif isinstance(value, Mapping) and len(value) == 1:
-        ((name, params),) = value.items()
-        if name not in OPERATIONS:
-            raise fail(f"unknown operation {name!r}; {expected}")
-    else:
-        raise fail(f"an operation must be a string or a one-key table, not {value!r}")
-
-    if name == "impute":
-        if params is None:
-            params = "mean"
-        if isinstance(params, str):
-            if params not in _IMPUTE[:3]:
-                raise fail(
-                    f"impute strategy {params!r}; expected mean, median, most_frequent or {{constant=…}}"
-                )
-            return Op("impute", {"strategy": params})
-        if isinstance(params, Mapping) and set(params) == {"constant"}:
-            fill = params["constant"]
-            if isinstance(fill, bool) or not isinstance(fill, int | float | str):
-                raise fail("impute constant must be a number or a string")
-            return Op("impute", {"strategy": "constant", "fill_value": fill})
-        raise fail('impute must be "impute:mean|median|most_frequent" or {impute={constant=…}}')
-    if name in ("standardize", "minmax", "log"):
-        if params not in (None, {}, True):
-            raise fail(f"{name!r} takes no parameters")
-        return Op(name)
-    if name == "clip":
-        if (
-            not isinstance(params, list)
-            or len(params) != 2
-            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in params)
-            or params[0] > params[1]
-        ):
-            raise fail("clip must be {clip=[low, high]} with low <= high")
-        return Op("clip", {"low": float(params[0]), "high": float(params[1])})
-    if name == "buckets":
-        if params is None:
-            params = 4
-        if isinstance(params, bool) or not isinstance(params, int) or params < 2:
-            raise fail("buckets must be {buckets=N} with N >= 2")
-        return Op("buckets", {"n": params})
-    defaults = ONEHOT_DEFAULTS if name == "onehot" else _TFIDF
-    if params is None:
-        params = {}
-    if not isinstance(params, Mapping):
-        raise fail(f"{name} parameters must be a table")
-    bad = sorted(set(params) - set(defaults))
-    if bad:
-        raise fail(f"{name} has no parameter {bad[0]!r}; expected {', '.join(defaults)}")
-    merged = {**defaults, **params}
-    for key in ("top_k", "min_frequency", "max_features", "min_df"):
-        if key in merged and (
-            isinstance(merged[key], bool) or not isinstance(merged[key], int) or merged[key] < 1
-        ):
-            raise fail(f"{name}.{key} must be a whole number >= 1")
-    if name == "onehot" and not isinstance(merged["oov"], bool):
-        raise fail("onehot.oov must be true or false")
-    if name == "tfidf":
-        ngram = merged["ngram"]
-        if (
-            not isinstance(ngram, list)
-            or len(ngram) != 2
-            or not all(isinstance(n, int) for n in ngram)
-            or not 1 <= ngram[0] <= ngram[1]
-        ):
-            raise fail("tfidf.ngram must be [low, high] with 1 <= low <= high")
-    return Op(name, merged)
