@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -17,6 +18,10 @@ def test_quickstart_runs_the_whole_flow(tmp_path: Path) -> None:
     summary = run_quickstart(tmp_path / "qs")
     assert summary.prod in ("penguins:1", "penguins:2")
     assert set(summary.metrics) == {"penguins:1", "penguins:2", "tweets:1"}
+    # Each train line says its whole time and its parts, registering's included.
+    trained = [line for line in summary.lines if line.startswith("train ")]
+    assert len(trained) == 3 and all(re.search(r" in [\d.]+s \(load dataset", t) for t in trained)
+    assert all("register " in t and "ONNX convert" in t for t in trained)
     # Real data, real models: the scores are those of working classifiers, not placeholders.
     assert summary.metrics["tweets:1"]["accuracy"] > 0.8
     assert max(summary.metrics[r]["f1"] for r in ("penguins:1", "penguins:2")) > 0.9
