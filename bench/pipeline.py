@@ -74,7 +74,8 @@ SPEC = {
 }
 
 
-def run_lambeam(csv: Path, workdir: Path, beam_args: list[str]) -> float:
+def run_lambeam(csv: Path, workdir: Path, beam_args: list[str]) -> tuple[float, str]:
+    """Seconds of one run_pipeline call (imports done, as on the pandas side) and its runner."""
     root = workdir / "project"
     settings = Settings(
         root=root,
@@ -91,7 +92,7 @@ def run_lambeam(csv: Path, workdir: Path, beam_args: list[str]) -> float:
     project.close()
     if not run.dataset_version.rows:
         raise SystemExit("the pipeline wrote no rows")
-    return elapsed
+    return elapsed, run.dataset_version.runner
 
 
 def run_pandas(csv: Path, out: Path) -> float:
@@ -165,8 +166,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     rows = args.rows or (100_000 if args.quick else 1_000_000)
-    # Beam's defaults (the DirectRunner in this process): on two shared cores, measured faster than
-    # --direct_num_workers=2 --direct_running_mode=multi_processing (see BENCHMARKS.md).
+    # lambeam's default (Beam's FnApiRunner in this process): on two shared cores, measured faster
+    # than --direct_num_workers=2 --direct_running_mode=multi_processing (see BENCHMARKS.md).
     beam_args = args.beam_arg if args.beam_arg is not None else []
     with tempfile.TemporaryDirectory(prefix="lambeam-bench-") as tmp:
         workdir = Path(tmp)
@@ -178,8 +179,10 @@ def main() -> None:
         )
         pandas_seconds = run_pandas(csv, workdir / "pandas.parquet")
         print(f"pandas + scikit-learn: {pandas_seconds:.2f}s")
-        beam_seconds = run_lambeam(csv, workdir, beam_args)
-        print(f"lambeam pipeline (Beam {' '.join(beam_args) or 'defaults'}): {beam_seconds:.2f}s")
+        beam_seconds, runner = run_lambeam(csv, workdir, beam_args)
+        print(
+            f"lambeam pipeline ({runner}, {' '.join(beam_args) or 'defaults'}): {beam_seconds:.2f}s"
+        )
         ratio = beam_seconds / pandas_seconds
         print(f"beam / pandas: {ratio:.2f}")
     print(
@@ -190,6 +193,7 @@ def main() -> None:
                 "pandas_seconds": round(pandas_seconds, 3),
                 "beam_over_pandas": round(ratio, 3),
                 "beam_args": beam_args,
+                "runner": runner,
             }
         )
     )
