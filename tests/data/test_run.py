@@ -1,4 +1,4 @@
-"""run_pipeline end to end on the DirectRunner: sources, steps, operations, split, determinism."""
+"""run_pipeline end to end on the default runner (in-process FnApiRunner): sources, steps, operations, split, determinism."""
 
 from __future__ import annotations
 
