@@ -23,6 +23,21 @@ from lambeam.functions.records import AliasInfo, FunctionInfo
 from lambeam.storage.database import as_utc
 from lambeam.storage.schema import FunctionAliasRow, FunctionRow, FunctionVersionRow
 
+__all__ = [
+    "alias_info",
+    "alias_row",
+    "check_revision",
+    "config_of",
+    "duplicate_is_conflict",
+    "function_row",
+    "latest_info",
+    "new_revision",
+    "qualifier_kind",
+    "stored_config",
+    "version_info",
+    "version_row",
+]
+
 _NUMBER = re.compile(r"[1-9][0-9]{0,9}")
 
 

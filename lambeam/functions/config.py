@@ -21,6 +21,7 @@ __all__ = [
     "MODEL_BATCHING",
     "Batching",
     "FunctionConfig",
+    "batching_from",
     "check_alias_name",
     "check_function_name",
 ]

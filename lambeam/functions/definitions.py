@@ -37,6 +37,7 @@ __all__ = [
     "create_function",
     "delete_function",
     "delete_function_concurrency",
+    "deploy_latest",
     "get_function",
     "list_functions",
     "put_function_concurrency",

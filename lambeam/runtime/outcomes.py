@@ -10,7 +10,7 @@ from typing import Any
 from lambeam.runtime import error_types as codes
 from lambeam.runtime.process import Ended
 
-__all__ = ["InstanceInfo", "InvocationResult", "describe_end"]
+__all__ = ["EndDescription", "InstanceInfo", "InvocationResult", "describe_end"]
 
 # Lambda's runtime API is written in Go and names signals the way Go's os/exec does.
 _SIGNAL_WORDS = {

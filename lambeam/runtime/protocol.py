@@ -18,6 +18,7 @@ __all__ = [
     "MAX_PAYLOAD",
     "PREFIX_SIZE",
     "ProtocolError",
+    "decode_frame",
     "encode_frame",
     "frame_of",
     "read_frame",

@@ -29,8 +29,11 @@ __all__ = [
     "KeyCache",
     "create_access_key",
     "disable_access_key",
+    "find_key_row",
     "get_secret",
+    "key_cache",
     "list_access_keys",
+    "touch_last_used",
 ]
 
 # Like AWS's "AKIA…": a fixed prefix and 16 more uppercase letters and digits, 20 in all.
