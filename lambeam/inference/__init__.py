@@ -10,37 +10,44 @@
 
 A model function's instance runs `BatchHandler` on the directory `write_model_files` wrote, and
 gets its requests as a micro-batch (`wire.encode_requests`, put together by a `MicroBatcher` in
-the gateway). None of it knows about HTTP.
+the gateway). None of it knows about HTTP. Names are imported on first use: the gateway needs
+the batcher and the wire format, not scikit-learn and ONNX Runtime, before it listens.
 """
 
-from lambeam.inference.batching import MicroBatcher
-from lambeam.inference.errors import InvalidInputError, PayloadTooLargeError
-from lambeam.inference.files import HANDLER, load_model_files, write_model_files
-from lambeam.inference.handler import BatchHandler, predict_together
-from lambeam.inference.onnx_runner import OnnxRunner
-from lambeam.inference.predictions import Predictions
-from lambeam.inference.request import (
-    MAX_PAYLOAD_BYTES,
-    MAX_ROWS,
-    ParsedBatch,
-    ParsedRequest,
-    check_payload_size,
-    decode_body,
-    parse_batch,
-    parse_request,
-)
-from lambeam.inference.response import format_response
-from lambeam.inference.runner import ModelRunner, load_runner
-from lambeam.inference.sklearn_runner import SklearnRunner
-from lambeam.inference.wire import (
-    FAILED,
-    INVALID,
-    WireError,
-    decode_replies,
-    decode_requests,
-    encode_replies,
-    encode_requests,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lambeam.inference.batching import MicroBatcher
+    from lambeam.inference.errors import InvalidInputError, PayloadTooLargeError
+    from lambeam.inference.files import HANDLER, load_model_files, write_model_files
+    from lambeam.inference.handler import BatchHandler, predict_together
+    from lambeam.inference.onnx_runner import OnnxRunner
+    from lambeam.inference.predictions import Predictions
+    from lambeam.inference.request import (
+        MAX_PAYLOAD_BYTES,
+        MAX_ROWS,
+        ParsedBatch,
+        ParsedRequest,
+        check_payload_size,
+        decode_body,
+        parse_batch,
+        parse_request,
+    )
+    from lambeam.inference.response import format_response
+    from lambeam.inference.runner import ModelRunner, load_runner
+    from lambeam.inference.sklearn_runner import SklearnRunner
+    from lambeam.inference.wire import (
+        FAILED,
+        INVALID,
+        WireError,
+        decode_replies,
+        decode_requests,
+        encode_replies,
+        encode_requests,
+    )
 
 __all__ = [
     "FAILED",
@@ -73,3 +80,44 @@ __all__ = [
     "predict_together",
     "write_model_files",
 ]
+
+_HOMES = {
+    "MicroBatcher": "batching",
+    "InvalidInputError": "errors",
+    "PayloadTooLargeError": "errors",
+    "HANDLER": "files",
+    "load_model_files": "files",
+    "write_model_files": "files",
+    "BatchHandler": "handler",
+    "predict_together": "handler",
+    "OnnxRunner": "onnx_runner",
+    "Predictions": "predictions",
+    "MAX_PAYLOAD_BYTES": "request",
+    "MAX_ROWS": "request",
+    "ParsedBatch": "request",
+    "ParsedRequest": "request",
+    "check_payload_size": "request",
+    "decode_body": "request",
+    "parse_batch": "request",
+    "parse_request": "request",
+    "format_response": "response",
+    "ModelRunner": "runner",
+    "load_runner": "runner",
+    "SklearnRunner": "sklearn_runner",
+    "FAILED": "wire",
+    "INVALID": "wire",
+    "WireError": "wire",
+    "decode_replies": "wire",
+    "decode_requests": "wire",
+    "encode_replies": "wire",
+    "encode_requests": "wire",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
