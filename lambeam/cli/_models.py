@@ -119,7 +119,7 @@ def show(
     )
     console.print(f"  onnx: {version.onnx_summary} {version.onnx_check or ''}", markup=False)
     console.print(f"  params: {version.params}", markup=False)
-    inputs = ", ".join(f"{i['name']}:{i['type']}" for i in version.signature.get("inputs", []))
+    inputs = ", ".join(f"{i.name}:{i.type}" for i in version.signature.inputs)
     console.print(f"  inputs: {inputs}", markup=False)
     console.print(metrics_table({version.ref: version.metrics}))
     matrix = version.metrics.get("confusion_matrix")

@@ -20,6 +20,7 @@ from lambeam.inference.onnx_runner import OnnxRunner, onnx_classes
 from lambeam.inference.runner import ModelRunner, serves_onnx
 from lambeam.inference.sklearn_runner import SklearnRunner
 from lambeam.registry import ModelVersion
+from lambeam.registry.signature import Signature
 from lambeam.storage.directories import write_once
 from lambeam.storage.trusted import load_pipeline
 
@@ -50,7 +51,7 @@ def write_model_files(version: ModelVersion, cache_dir: Path, prefer_onnx: bool 
     meta: dict[str, Any] = {
         "ref": version.ref,
         "runner": "onnx" if onnx else "sklearn",
-        "signature": version.signature,
+        "signature": version.signature.to_dict(),
         "trusted_types": list(version.trusted_types),
     }
     if onnx:
@@ -68,14 +69,15 @@ def write_model_files(version: ModelVersion, cache_dir: Path, prefer_onnx: bool 
     return write_once(final, fill)
 
 
-def load_model_files(directory: Path) -> tuple[ModelRunner, dict[str, Any]]:
+def load_model_files(directory: Path) -> tuple[ModelRunner, Signature]:
     """The runner a serving directory describes, and the model's signature."""
     meta = json.loads((directory / _META).read_text())
+    signature = Signature.from_stored(meta["signature"])  # once per load, never per request
     runner: ModelRunner
     if meta["runner"] == "onnx":
         runner = OnnxRunner(
             (directory / "model.onnx").read_bytes(),
-            meta["signature"],
+            signature,
             input_type=meta["input_type"],
             classes=meta["classes"],
             model=meta["ref"],
@@ -87,4 +89,4 @@ def load_model_files(directory: Path) -> tuple[ModelRunner, dict[str, Any]]:
             what=f"model {meta['ref']}",
         )
         runner = SklearnRunner(pipeline, model=meta["ref"])
-    return runner, meta["signature"]
+    return runner, signature

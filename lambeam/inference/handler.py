@@ -30,6 +30,7 @@ from lambeam.inference.request import ParsedBatch, parse_batch
 from lambeam.inference.response import format_response
 from lambeam.inference.runner import ModelRunner
 from lambeam.inference.wire import FAILED, INVALID, OK, decode_requests, encode_replies
+from lambeam.registry.signature import Signature
 
 __all__ = ["BatchHandler", "predict_together"]
 
@@ -39,7 +40,7 @@ Columns = dict[str, np.ndarray]
 class BatchHandler:
     """Answers batches of predict requests with one loaded runner."""
 
-    def __init__(self, runner: ModelRunner, signature: dict[str, Any]) -> None:
+    def __init__(self, runner: ModelRunner, signature: Signature) -> None:
         self.runner = runner
         self.signature = signature
 

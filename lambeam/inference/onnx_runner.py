@@ -10,6 +10,7 @@ import pandas as pd
 
 from lambeam.inference.predictions import Predictions, per_row
 from lambeam.registry import ModelVersion, onnx_feed
+from lambeam.registry.signature import Signature
 from lambeam.storage.jsonable import jsonable
 
 __all__ = ["OnnxRunner", "onnx_classes"]
@@ -33,7 +34,7 @@ class OnnxRunner:
     def __init__(
         self,
         graph: bytes,
-        signature: dict[str, Any],
+        signature: Signature,
         *,
         input_type: str = "double",
         classes: list[Any] | None = None,
@@ -94,7 +95,7 @@ class OnnxRunner:
 
 def onnx_classes(version: ModelVersion) -> list[Any] | None:
     """A classifier's classes in the graph's probability order (None for other tasks)."""
-    classes = version.signature.get("outputs", {}).get("classes")
+    classes = version.signature.classes
     if classes is None and version.task == "classification":
         # An older signature without classes: the pipeline knows them (a one-off load).
         classes = [jsonable(c) for c in getattr(version.load(), "classes_", [])] or None

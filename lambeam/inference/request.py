@@ -20,13 +20,16 @@ import math
 import reprlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
 import pandas as pd
 
 from lambeam.inference.errors import InvalidInputError, PayloadTooLargeError
+
+if TYPE_CHECKING:
+    from lambeam.registry.signature import InputColumn, Signature
 
 __all__ = [
     "MAX_PAYLOAD_BYTES",
@@ -111,7 +114,7 @@ def decode_body(body: bytes) -> Any:
 
 
 def parse_batch(
-    bodies: Sequence[bytes], signature: dict[str, Any], max_rows: int = MAX_ROWS
+    bodies: Sequence[bytes], signature: Signature, max_rows: int = MAX_ROWS
 ) -> ParsedBatch:
     """The requests `bodies` (raw JSON) checked against `signature`, each on its own terms.
 
@@ -127,7 +130,7 @@ def parse_batch(
             decoded.append((index, decode_body(body)))
         except InvalidInputError as exc:
             errors[index] = exc
-    names = [spec["name"] for spec in signature["inputs"]]
+    names = [spec.name for spec in signature.inputs]
     together = [(i, doc) for i, doc in decoded if names and _common_shape(doc, names, max_rows)]
     joined = _rows_together([doc for _, doc in together], signature, names) if together else None
     pieces: list[ParsedRequest] = []
@@ -180,7 +183,7 @@ def _common_shape(doc: Any, names: list[str], max_rows: int) -> bool:
 
 
 def _rows_together(
-    docs: list[dict[str, Any]], signature: dict[str, Any], names: list[str]
+    docs: list[dict[str, Any]], signature: Signature, names: list[str]
 ) -> dict[str, np.ndarray] | None:
     """The checked columns of every row of `docs` (all of the common shape), or None if any
     value is refused (each request is then checked alone)."""
@@ -226,7 +229,7 @@ def check_payload_size(nbytes: int, limit: int = MAX_PAYLOAD_BYTES) -> None:
         )
 
 
-def parse_request(body: Any, signature: dict[str, Any], max_rows: int = MAX_ROWS) -> ParsedRequest:
+def parse_request(body: Any, signature: Signature, max_rows: int = MAX_ROWS) -> ParsedRequest:
     """The request `body` (decoded JSON) checked against `signature`, as a ParsedRequest."""
     if not isinstance(body, dict):
         raise InvalidInputError(
@@ -263,18 +266,16 @@ def parse_request(body: Any, signature: dict[str, Any], max_rows: int = MAX_ROWS
     return ParsedRequest(arrays, rows, probabilities)
 
 
-def _from_instances(
-    instances: Any, signature: dict[str, Any], max_rows: int
-) -> dict[str, list[Any]]:
+def _from_instances(instances: Any, signature: Signature, max_rows: int) -> dict[str, list[Any]]:
     if not isinstance(instances, list):
         raise InvalidInputError(
             f"'instances' must be a list of row objects, not {_kind(instances)}",
             field="instances",
         )
     _check_rows(len(instances), max_rows, "instances")
-    specs = signature["inputs"]
-    names = {spec["name"] for spec in specs}
-    columns: dict[str, list[Any]] = {spec["name"]: [] for spec in specs}
+    specs = signature.inputs
+    names = {spec.name for spec in specs}
+    columns: dict[str, list[Any]] = {spec.name: [] for spec in specs}
     for row, instance in enumerate(instances):
         if not isinstance(instance, dict):
             raise InvalidInputError(
@@ -287,10 +288,10 @@ def _from_instances(
             if key not in names:
                 raise _unknown_column(key, signature, row)
         for spec in specs:
-            name = spec["name"]
+            name = spec.name
             if name in instance:
                 columns[name].append(instance[name])
-            elif spec["nullable"]:
+            elif spec.nullable:
                 columns[name].append(None)
             else:
                 raise InvalidInputError(
@@ -301,12 +302,12 @@ def _from_instances(
     return columns
 
 
-def _from_inputs(inputs: Any, signature: dict[str, Any], max_rows: int) -> dict[str, list[Any]]:
+def _from_inputs(inputs: Any, signature: Signature, max_rows: int) -> dict[str, list[Any]]:
     if not isinstance(inputs, dict):
         raise InvalidInputError(
             f"'inputs' must be an object of column lists, not {_kind(inputs)}", field="inputs"
         )
-    names = {spec["name"] for spec in signature["inputs"]}
+    names = {spec.name for spec in signature.inputs}
     for key, values in inputs.items():
         if key not in names:
             raise _unknown_column(key, signature, None)
@@ -328,11 +329,11 @@ def _from_inputs(inputs: Any, signature: dict[str, Any], max_rows: int) -> dict[
     rows = lengths[first]
     _check_rows(rows, max_rows, "inputs")
     columns: dict[str, list[Any]] = {}
-    for spec in signature["inputs"]:
-        name = spec["name"]
+    for spec in signature.inputs:
+        name = spec.name
         if name in inputs:
             columns[name] = inputs[name]
-        elif spec["nullable"]:
+        elif spec.nullable:
             columns[name] = [None] * rows
         else:
             raise InvalidInputError(
@@ -351,34 +352,32 @@ def _check_rows(rows: int, max_rows: int, field: str) -> None:
         )
 
 
-def _arrays(columns: dict[str, list[Any]], signature: dict[str, Any]) -> dict[str, np.ndarray]:
+def _arrays(columns: dict[str, list[Any]], signature: Signature) -> dict[str, np.ndarray]:
     arrays = _checked_arrays(columns, signature)
-    for spec in signature["inputs"]:
-        if spec.get("greater_than") is not None:
-            _check_bound(arrays[spec["name"]], spec)
+    for spec in signature.inputs:
+        if spec.greater_than is not None:
+            _check_bound(arrays[spec.name], spec)
     return arrays
 
 
-def _check_bound(values: np.ndarray, spec: dict[str, Any]) -> None:
+def _check_bound(values: np.ndarray, spec: InputColumn) -> None:
     """Refuse a value the model's transform cannot take (at or below a log's -1); NaN is the
     nullable check's."""
-    bound = spec["greater_than"]
+    bound = spec.greater_than
     low = values <= bound
     if low.any():
         row = int(np.argmax(low))
         raise InvalidInputError(
-            f"row {row}, column {spec['name']!r}: expected a number greater than {bound:g}"
+            f"row {row}, column {spec.name!r}: expected a number greater than {bound:g}"
             f" (the model takes its log), got {float(values[row]):g}",
-            field=spec["name"],
+            field=spec.name,
             row=row,
         )
 
 
-def _checked_arrays(
-    columns: dict[str, list[Any]], signature: dict[str, Any]
-) -> dict[str, np.ndarray]:
-    specs = signature["inputs"]
-    numbers = [spec["name"] for spec in specs if spec["type"] == "number"]
+def _checked_arrays(columns: dict[str, list[Any]], signature: Signature) -> dict[str, np.ndarray]:
+    specs = signature.inputs
+    numbers = [spec.name for spec in specs if spec.type == "number"]
     checked = _plain_numbers([columns[name] for name in numbers])
     if checked is not None:  # the common case: every number column at once, no NaN or inf
         found = dict(zip(numbers, checked, strict=True))
@@ -387,9 +386,9 @@ def _checked_arrays(
     else:
         found = {}
     return {
-        spec["name"]: found[spec["name"]]
-        if spec["name"] in found
-        else (_numbers if spec["type"] == "number" else _strings)(columns[spec["name"]], spec)
+        spec.name: found[spec.name]
+        if spec.name in found
+        else (_numbers if spec.type == "number" else _strings)(columns[spec.name], spec)
         for spec in specs
     }
 
@@ -408,7 +407,7 @@ def _plain_numbers(columns: list[list[Any]]) -> np.ndarray | None:
     return block if block.ndim == 2 and np.isfinite(block).all() else None
 
 
-def _numbers(values: list[Any], spec: dict[str, Any]) -> np.ndarray:
+def _numbers(values: list[Any], spec: InputColumn) -> np.ndarray:
     if all(type(value) is float or type(value) is int for value in values):
         try:
             array = np.array(values, dtype=np.float64)
@@ -425,9 +424,9 @@ def _numbers(values: list[Any], spec: dict[str, Any]) -> np.ndarray:
                 out[row] = _missing(spec, row)
             elif (kind is float and math.isinf(value)) or abs(value) > _LARGEST:
                 raise InvalidInputError(
-                    f"row {row}, column {spec['name']!r}: expected a finite number,"
+                    f"row {row}, column {spec.name!r}: expected a finite number,"
                     f" got {_shown(value)}",
-                    field=spec["name"],
+                    field=spec.name,
                     row=row,
                 )
             else:
@@ -439,9 +438,9 @@ def _numbers(values: list[Any], spec: dict[str, Any]) -> np.ndarray:
     return out
 
 
-def _strings(values: list[Any], spec: dict[str, Any]) -> np.ndarray:
+def _strings(values: list[Any], spec: InputColumn) -> np.ndarray:
     out = np.empty(len(values), dtype=object)
-    categories = spec.get("categories")
+    categories = spec.categories
     known = set(categories) if categories is not None else None
     for row, value in enumerate(values):
         if type(value) is str:
@@ -455,43 +454,42 @@ def _strings(values: list[Any], spec: dict[str, Any]) -> np.ndarray:
     return out
 
 
-def _missing(spec: dict[str, Any], row: int) -> float:
-    if not spec["nullable"]:
+def _missing(spec: InputColumn, row: int) -> float:
+    if not spec.nullable:
         raise InvalidInputError(
-            f"row {row}, column {spec['name']!r}: a value is required (null or NaN is not"
+            f"row {row}, column {spec.name!r}: a value is required (null or NaN is not"
             " allowed; the column is not nullable)",
-            field=spec["name"],
+            field=spec.name,
             row=row,
         )
     return np.nan
 
 
-def _wrong_type(spec: dict[str, Any], row: int, value: Any, expected: str) -> InvalidInputError:
+def _wrong_type(spec: InputColumn, row: int, value: Any, expected: str) -> InvalidInputError:
     return InvalidInputError(
-        f"row {row}, column {spec['name']!r}: expected {expected}, got {_kind(value)}"
-        f" {_shown(value)}",
-        field=spec["name"],
+        f"row {row}, column {spec.name!r}: expected {expected}, got {_kind(value)} {_shown(value)}",
+        field=spec.name,
         row=row,
     )
 
 
-def _unknown_category(spec: dict[str, Any], row: int, value: str) -> InvalidInputError:
-    categories = spec["categories"]
+def _unknown_category(spec: InputColumn, row: int, value: str) -> InvalidInputError:
+    categories = spec.categories or []
     shown = ", ".join(_shown(c) for c in categories[:_SHOWN_CATEGORIES])
     more = len(categories) - _SHOWN_CATEGORIES
     if more > 0:
         shown += f", … ({more} more)"
     return InvalidInputError(
-        f"row {row}, column {spec['name']!r}: unknown category {_shown(value)};"
+        f"row {row}, column {spec.name!r}: unknown category {_shown(value)};"
         f" known values are {shown}",
-        field=spec["name"],
+        field=spec.name,
         row=row,
     )
 
 
-def _unknown_column(name: Any, signature: dict[str, Any], row: int | None) -> InvalidInputError:
+def _unknown_column(name: Any, signature: Signature, row: int | None) -> InvalidInputError:
     where = f"row {row}: " if row is not None else ""
-    expected = ", ".join(repr(spec["name"]) for spec in signature["inputs"])
+    expected = ", ".join(repr(spec.name) for spec in signature.inputs)
     return InvalidInputError(
         f"{where}unknown column {_shown(name)}; the model takes {_truncated(expected)}",
         field=str(name),

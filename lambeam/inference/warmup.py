@@ -16,16 +16,14 @@ import numpy as np
 from lambeam.inference.handler import BatchHandler
 from lambeam.inference.onnx_runner import OnnxRunner
 from lambeam.inference.wire import decode_replies, encode_requests
+from lambeam.registry.signature import InputColumn, Signature
 
 __all__ = ["zygote_warm_up"]
 
-_SIGNATURE = {
-    "inputs": [
-        {"name": "x", "type": "number", "categories": None, "nullable": False},
-        {"name": "s", "type": "string", "categories": ["a"], "nullable": True},
-    ],
-    "outputs": {"task": "regression"},
-}
+_SIGNATURE = Signature(
+    (InputColumn("x", "number"), InputColumn("s", "string", ["a"], nullable=True)),
+    {"task": "regression"},
+)
 
 
 def zygote_warm_up() -> None:

@@ -15,7 +15,7 @@ from lambeam.registry.aliases import alias_history, remove_alias, set_alias
 from lambeam.registry.compare import compare_model_versions, metric_direction
 from lambeam.registry.records import ModelSummary, ModelVersion
 from lambeam.registry.refs import ModelRef, parse_model_ref
-from lambeam.registry.signature import validate_signature
+from lambeam.registry.signature import InputColumn, Signature
 from lambeam.registry.versions import (
     get_model_version,
     list_model_versions,
@@ -32,9 +32,11 @@ __all__ = [
     "ONNX_STATUSES",
     "RTOL",
     "TRUSTED_MODULES",
+    "InputColumn",
     "ModelRef",
     "ModelSummary",
     "ModelVersion",
+    "Signature",
     "alias_history",
     "compare_model_versions",
     "compare_outputs",
@@ -47,7 +49,6 @@ __all__ = [
     "register_model_version",
     "remove_alias",
     "set_alias",
-    "validate_signature",
 ]
 
 ONNX_STATUSES = ("trusted", "disagrees", "unconvertible", "unchecked")

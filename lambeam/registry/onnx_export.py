@@ -31,7 +31,7 @@ import pandas as pd
 from sklearn.base import is_classifier, is_regressor
 
 from lambeam.registry.onnx_convertible import converter_options, convertible, final_estimator
-from lambeam.registry.signature import input_columns
+from lambeam.registry.signature import Signature
 
 __all__ = [
     "ATOL",
@@ -78,7 +78,7 @@ class OnnxExport:
 
 
 def onnx_feed(
-    signature: dict[str, Any],
+    signature: Signature,
     frame: pd.DataFrame | Mapping[str, np.ndarray],
     input_type: str = "double",
 ) -> dict[str, np.ndarray]:
@@ -90,7 +90,8 @@ def onnx_feed(
     """
     dtype = np.float64 if input_type == "double" else np.float32
     feed: dict[str, np.ndarray] = {}
-    for name, kind in input_columns(signature):
+    for spec in signature.inputs:
+        name, kind = spec.name, spec.type
         column = frame[name]
         if kind == "number" and isinstance(column, np.ndarray) and column.dtype.kind == "f":
             values = column.astype(dtype, copy=False)
@@ -164,9 +165,7 @@ def compare_outputs(
     }
 
 
-def export_onnx(
-    pipeline: Any, signature: dict[str, Any], raw_sample: pd.DataFrame | None
-) -> OnnxExport:
+def export_onnx(pipeline: Any, signature: Signature, raw_sample: pd.DataFrame | None) -> OnnxExport:
     """Convert `pipeline` to ONNX and check it on `raw_sample`; never raises."""
     try:
         return _export(pipeline, signature, raw_sample)
@@ -178,9 +177,7 @@ def export_onnx(
         )
 
 
-def _export(
-    pipeline: Any, signature: dict[str, Any], raw_sample: pd.DataFrame | None
-) -> OnnxExport:
+def _export(pipeline: Any, signature: Signature, raw_sample: pd.DataFrame | None) -> OnnxExport:
     started = time.perf_counter()
     model, session, input_type, reason = _convert_and_load(pipeline, signature)
     seconds = {"onnx_convert_s": time.perf_counter() - started}
@@ -193,15 +190,13 @@ def _export(
     return OnnxExport(status, model, check, seconds)
 
 
-def _convert_and_load(
-    pipeline: Any, signature: dict[str, Any]
-) -> tuple[bytes | None, Any, str, str]:
+def _convert_and_load(pipeline: Any, signature: Signature) -> tuple[bytes | None, Any, str, str]:
     """The graph, its ONNX Runtime session, its input type, and why not when there is none.
 
     float64 first; float32 only when ONNX Runtime cannot run the float64 graph (an operator it
     implements for float32 alone), so a pipeline converts once in the usual case.
     """
-    has_numbers = any(kind == "number" for _, kind in input_columns(signature))
+    has_numbers = any(spec.type == "number" for spec in signature.inputs)
     reason = ""
     input_type = "double"
     for input_type in ("double", "float") if has_numbers else ("double",):
@@ -219,7 +214,7 @@ def _convert_and_load(
 
 def _check_graph(
     pipeline: Any,
-    signature: dict[str, Any],
+    signature: Signature,
     raw_sample: pd.DataFrame | None,
     session: Any,
     input_type: str,
@@ -228,7 +223,7 @@ def _check_graph(
     tolerance = dict(_TOLERANCE)
     if raw_sample is None or len(raw_sample) == 0:
         return "unchecked", _check(0, None, None, tolerance, None, input_type)
-    absent = [name for name, _ in input_columns(signature) if name not in raw_sample.columns]
+    absent = [name for name in signature.names if name not in raw_sample.columns]
     if absent:
         error = f"the raw sample has no column {', '.join(map(repr, absent))}"
         return "unchecked", _check(0, None, None, tolerance, error, input_type)
@@ -263,14 +258,17 @@ def _check_graph(
     return status, check
 
 
-def _convert(pipeline: Any, signature: dict[str, Any], input_type: str) -> bytes:
+def _convert(pipeline: Any, signature: Signature, input_type: str) -> bytes:
     from skl2onnx import convert_sklearn
     from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType, StringTensorType
 
     number_type = DoubleTensorType if input_type == "double" else FloatTensorType
     initial_types = [
-        (name, number_type([None, 1]) if kind == "number" else StringTensorType([None, 1]))
-        for name, kind in input_columns(signature)
+        (
+            spec.name,
+            number_type([None, 1]) if spec.type == "number" else StringTensorType([None, 1]),
+        )
+        for spec in signature.inputs
     ]
     rewritten = convertible(pipeline)
     final = final_estimator(rewritten)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from lambeam.registry.signature import Signature
 from lambeam.storage import ArtifactStore
 from lambeam.storage.trusted import load_pipeline
 
@@ -50,7 +51,7 @@ class ModelVersion:
     estimator: str
     params: dict[str, Any]
     metrics: dict[str, Any]
-    signature: dict[str, Any]
+    signature: Signature
     lineage: dict[str, Any]
     onnx_status: str
     onnx_check: dict[str, Any]
@@ -105,7 +106,7 @@ class ModelVersion:
             "estimator": self.estimator,
             "params": self.params,
             "metrics": self.metrics,
-            "signature": self.signature,
+            "signature": self.signature.to_dict(),
             "lineage": self.lineage,
             "onnx_status": self.onnx_status,
             "onnx_check": self.onnx_check,

@@ -20,7 +20,7 @@ from typing import Any
 
 from lambeam.errors import TrainingError
 
-__all__ = ["INPUT_TYPES", "InputColumn", "Signature", "input_columns", "validate_signature"]
+__all__ = ["INPUT_TYPES", "InputColumn", "Signature"]
 
 INPUT_TYPES = ("number", "string")
 
@@ -109,6 +109,25 @@ class Signature:
             raise TrainingError("model signature: 'outputs' must be a dict")
         return cls(columns, dict(outputs))
 
+    @classmethod
+    def from_stored(cls, doc: Mapping[str, Any]) -> Signature:
+        """The signature a registered version's row or serving directory holds, read as stored.
+
+        Not checked again: it was when the version was registered, and a version registered
+        before a check was added must still read back.
+        """
+        inputs = tuple(
+            InputColumn(
+                column["name"],
+                column["type"],
+                column.get("categories"),
+                column.get("nullable", False),
+                column.get("greater_than"),
+            )
+            for column in doc.get("inputs", [])
+        )
+        return cls(inputs, dict(doc.get("outputs", {})))
+
     def to_dict(self) -> dict[str, Any]:
         """The stored form."""
         return {"inputs": [c.to_dict() for c in self.inputs], "outputs": dict(self.outputs)}
@@ -127,16 +146,3 @@ class Signature:
     def classes(self) -> list[Any] | None:
         """A classifier's classes, where recorded."""
         return self.outputs.get("classes")
-
-
-def validate_signature(signature: Any) -> dict[str, Any]:
-    """The stored form of `signature` once checked; TrainingError naming what is malformed."""
-    checked = Signature.from_dict(signature)
-    return signature if isinstance(signature, dict) else checked.to_dict()
-
-
-def input_columns(signature: Any) -> list[tuple[str, str]]:
-    """(name, type) of each raw input column, in signature order."""
-    if isinstance(signature, Signature):
-        return [(column.name, column.type) for column in signature.inputs]
-    return [(column["name"], column["type"]) for column in signature["inputs"]]

@@ -24,7 +24,7 @@ from lambeam.errors import (
 )
 from lambeam.registry.records import ModelSummary, ModelVersion, RegisterTiming
 from lambeam.registry.refs import check_model_name, parse_model_ref
-from lambeam.registry.signature import validate_signature
+from lambeam.registry.signature import Signature
 from lambeam.storage import ArtifactStore, Database, current_user, utcnow
 from lambeam.storage.database import as_utc
 from lambeam.storage.jsonable import jsonable
@@ -54,7 +54,7 @@ def register_model_version(
     estimator: str,
     params: dict[str, Any],
     metrics: dict[str, Any],
-    signature: dict[str, Any],
+    signature: Signature | dict[str, Any],
     lineage: dict[str, Any],
     dataset_version_id: int | None,
     raw_sample: pd.DataFrame | None,
@@ -77,12 +77,12 @@ def register_model_version(
     from lambeam.registry.onnx_export import export_onnx  # scikit-learn: only when registering
     from lambeam.storage.trusted import dump_pipeline
 
-    signature = jsonable(validate_signature(signature))
+    checked = _checked_signature(signature)
     data, trusted_types = dump_pipeline(
         pipeline, trusted_extra=trusted_extra, what=f"model {model!r}"
     )
     skops_s = time.perf_counter() - started
-    exported = export_onnx(pipeline, signature, raw_sample)
+    exported = export_onnx(pipeline, checked, raw_sample)
     stored = time.perf_counter()
     skops_digest = store.put_bytes(data)
     onnx_digest = store.put_bytes(exported.model) if exported.model is not None else None
@@ -96,7 +96,7 @@ def register_model_version(
         "trusted_types": trusted_types,
         "params": jsonable(dict(params)),
         "metrics": jsonable(dict(metrics)),
-        "signature": signature,
+        "signature": checked.to_dict(),
         "lineage": jsonable(dict(lineage)),
         "dataset_version_id": dataset_version_id,
         "duration_s": float(duration_s),
@@ -119,6 +119,16 @@ def register_model_version(
     )
     _log_onnx(version)
     return version
+
+
+def _checked_signature(signature: Any) -> Signature:
+    """`signature` checked, its values made plain for JSON (a NumPy class label, a tuple of
+    categories), as a Signature; TrainingError naming what is malformed."""
+    if isinstance(signature, Signature):
+        signature = signature.to_dict()
+    if isinstance(signature, dict):
+        signature = jsonable(signature)
+    return Signature.from_dict(signature)
 
 
 def _log_onnx(version: ModelVersion) -> None:
@@ -281,7 +291,7 @@ def _record(
         estimator=row.estimator,
         params=dict(row.params),
         metrics=dict(row.metrics),
-        signature=dict(row.signature),
+        signature=Signature.from_stored(row.signature),
         lineage=dict(row.lineage),
         onnx_status=row.onnx_status,
         onnx_check=dict(row.onnx_check or {}),

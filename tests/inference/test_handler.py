@@ -25,6 +25,7 @@ from lambeam.inference import (
     predict_together,
     write_model_files,
 )
+from lambeam.registry import InputColumn, Signature
 from tests.inference.conftest import HELD_OUT, Models, instances
 
 
@@ -152,7 +153,7 @@ def test_a_classifier_with_float_labels_is_answered_with_plain_numbers() -> None
 
     data = pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0]})
     pipeline = make_pipeline(StandardScaler(), LogisticRegression()).fit(data, [0.0, 0.0, 1.0, 1.0])
-    sig = {"inputs": [{"name": "x", "type": "number", "categories": None, "nullable": False}]}
+    sig = Signature((InputColumn("x", "number"),))
     handler = BatchHandler(SklearnRunner(pipeline, model="floats:1"), sig)
     asked = json.dumps({"instances": [{"x": 3.0}], "probabilities": True}).encode()
     replies = decode_replies(handler(encode_requests([asked, b'{"instances": [{"x": "a"}]}'])))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -21,13 +22,15 @@ from lambeam.inference import (
     parse_batch,
     parse_request,
 )
+from lambeam.registry import InputColumn, Signature
 from tests.registry.fitted import signature
 
-SIGNATURE = signature()  # amount: number, nullable; age: number; city: string of 3 categories
-OPEN = {  # a string column without known categories takes any text
-    "inputs": [{"name": "note", "type": "string", "categories": None, "nullable": True}],
-    "outputs": {},
-}
+SIGNATURE = Signature.from_dict(
+    signature()
+)  # amount: number, nullable; age: number; city: string of 3 categories
+OPEN = Signature(  # a string column without known categories takes any text
+    (InputColumn("note", "string", None, nullable=True),)
+)
 
 
 def _refused(body, sig=SIGNATURE, **kwargs) -> InvalidInputError:
@@ -191,10 +194,7 @@ def test_each_refusal_names_the_field_and_row(body, field: str, row, words: str)
 
 def test_an_unknown_category_lists_known_values_truncated() -> None:
     many = [f"c{i:02d}" for i in range(40)]
-    sig = {
-        "inputs": [{"name": "code", "type": "string", "categories": many, "nullable": False}],
-        "outputs": {},
-    }
+    sig = Signature((InputColumn("code", "string", many),))
     message = str(_refused({"instances": [{"code": "c00"}, {"code": "zz"}]}, sig))
     assert "'code'" in message and "row 1" in message and "'zz'" in message
     assert "'c00'" in message and "'c09'" in message and "'c10'" not in message
@@ -335,13 +335,13 @@ def test_a_body_nested_too_deeply_is_refused_alone_in_its_batch() -> None:
 def test_a_value_below_a_logs_domain_is_refused_naming_field_and_row() -> None:
     # amount's pipeline takes its log (log1p), so the model cannot take -1 or less: a 400 that
     # names it, not a NaN that fails inside scikit-learn. NaN (nullable) is not held to it.
-    logged = {
-        **SIGNATURE,
-        "inputs": [
-            {**spec, "greater_than": -1.0} if spec["name"] == "amount" else spec
-            for spec in SIGNATURE["inputs"]
-        ],
-    }
+    logged = Signature(
+        tuple(
+            replace(spec, greater_than=-1.0) if spec.name == "amount" else spec
+            for spec in SIGNATURE.inputs
+        ),
+        SIGNATURE.outputs,
+    )
     row = {"amount": 12.5, "age": 41, "city": "oslo"}
     error = _refused({"instances": [row, {**row, "amount": -4500}]}, logged)
     assert (error.field, error.row) == ("amount", 1)

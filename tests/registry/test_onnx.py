@@ -179,6 +179,7 @@ def test_per_column_scalers_are_exported_as_one_node_with_the_same_answers() -> 
     import onnx
     from sklearn.pipeline import Pipeline
 
+    from lambeam.registry import InputColumn, Signature
     from lambeam.registry.onnx_export import export_onnx
 
     rng = np.random.default_rng(3)
@@ -194,13 +195,7 @@ def test_per_column_scalers_are_exported_as_one_node_with_the_same_answers() -> 
     pipeline = Pipeline(
         [("columns", ColumnTransformer(blocks)), ("model", LogisticRegression(max_iter=500))]
     ).fit(data, y)
-    sig = {
-        "inputs": [
-            *({"name": n, "type": "number", "categories": None, "nullable": False} for n in names),
-            {"name": "city", "type": "string", "categories": None, "nullable": False},
-        ],
-        "outputs": {},
-    }
+    sig = Signature((*(InputColumn(n, "number") for n in names), InputColumn("city", "string")))
     export = export_onnx(pipeline, sig, data.head(80))
     assert export.status == "trusted", export.check
     ops = [node.op_type for node in onnx.load_from_string(export.model).graph.node]

@@ -56,7 +56,7 @@ def test_record_holds_what_was_registered(registry: Project, classifier) -> None
     assert version.estimator == "sklearn.linear_model._logistic.LogisticRegression"
     assert version.params["max_iter"] == 500
     assert version.metrics == {"accuracy": 0.875, "f1": None}  # NaN is not JSON on PostgreSQL
-    assert version.signature == signature()
+    assert version.signature.to_dict() == signature()
     assert version.lineage == {"dataset": {"ref": "toy:1"}}
     assert version.created_by == "ana" and version.duration_s == 0.5
     assert version.created_at.tzinfo is not None

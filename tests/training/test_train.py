@@ -244,8 +244,8 @@ def test_lineage_records_what_was_run(project: Project) -> None:
     )
     assert {"scikit-learn", "numpy", "pandas"} <= set(lineage["libraries"])
     assert version.duration_s > 0 and version.created_by
-    assert [i["name"] for i in version.signature["inputs"]] == ["x1", "x2", "cat"]
-    assert version.signature["outputs"]["classes"] == ["no", "yes"]
+    assert [i.name for i in version.signature.inputs] == ["x1", "x2", "cat"]
+    assert version.signature.outputs["classes"] == ["no", "yes"]
 
 
 LOGREG = "sklearn.linear_model.LogisticRegression"
@@ -297,9 +297,9 @@ def test_a_declared_imputation_makes_its_column_nullable_at_serving(project: Pro
     # out (null), as the transform fills it. Without one it stays required.
     imputed = _train(project, "imputed", "sklearn.linear_model.LinearRegression").model_version
     plain = _train(project, "reg", "sklearn.linear_model.LinearRegression").model_version
-    nullable = {i["name"]: i["nullable"] for i in imputed.signature["inputs"]}
+    nullable = {i.name: i.nullable for i in imputed.signature.inputs}
     assert nullable == {"x1": True, "x2": True, "cat": False}
-    assert {i["name"]: i["nullable"] for i in plain.signature["inputs"]}["x2"] is False
+    assert {i.name: i.nullable for i in plain.signature.inputs}["x2"] is False
     row = {"x1": 0.5, "x2": None, "cat": "red"}
     request = parse_request({"instances": [row]}, imputed.signature)
     predicted = imputed.load().predict(request.frame)
