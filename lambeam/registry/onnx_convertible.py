@@ -15,6 +15,11 @@ what converts badly while computing the same numbers:
   float32 and compare it with float64 thresholds; skl2onnx adjusts each threshold so that the
   float32 comparison gives the same branch (`sklearn_threshold`), so with the transform computed
   in float64 and cast the way scikit-learn casts, every row takes scikit-learn's path.
+- HistGradientBoosting, which compares float64 inputs with float64 thresholds, becomes a
+  subclass converted with float64 thresholds (`onnx_hist_trees`): a float32 cast would route a
+  value within float32 rounding above a threshold the other way.
+- A text column's string imputer and ravel are rewritten for the vectorizer's converter, and the
+  vectorizer gets a tokenizer pattern and locale ONNX Runtime runs alike (`onnx_text`).
 
 Imported only when registering (skl2onnx is heavy).
 """
@@ -32,7 +37,10 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.tree import BaseDecisionTree
 
-__all__ = ["NanFill", "converter_options", "convertible", "final_estimator"]
+from lambeam.registry.onnx_hist_trees import float64_hist_trees
+from lambeam.registry.onnx_text import for_text, text_options
+
+__all__ = ["NanFill", "converter_options", "convertible", "final_estimator", "final_options"]
 
 
 class NanFill(TransformerMixin, BaseEstimator):
@@ -56,11 +64,12 @@ def convertible(pipeline: Any) -> Any:
     _register_nan_fill()
     steps = getattr(pipeline, "steps", None)
     if not steps:
-        return _with_nan_fill(_merged_scalers(_unfrozen(copy.deepcopy(pipeline))))
+        return for_text(_with_nan_fill(_merged_scalers(_unfrozen(copy.deepcopy(pipeline)))))
     # The final estimator is converted as it is: copying it (a forest's trees) costs seconds.
-    final = steps[-1]
+    name, estimator = steps[-1]
+    final = (name, float64_hist_trees(estimator))
     before = [
-        (name, _with_nan_fill(_merged_scalers(_unfrozen(step))))
+        (name, for_text(_with_nan_fill(_merged_scalers(_unfrozen(step)))))
         for name, step in copy.deepcopy(steps[:-1])
     ]
     if _casts_to_float32(final[1]):
@@ -70,7 +79,18 @@ def convertible(pipeline: Any) -> Any:
     return Pipeline([*before, final])
 
 
-def converter_options(final: Any) -> dict[str, Any]:
+def converter_options(pipeline: Any) -> dict[int, dict[str, Any]]:
+    """skl2onnx's `options` for the rewritten `pipeline`: by id, for its final estimator
+    (`final_options`) and its text vectorizers (`onnx_text.text_options`)."""
+    options = text_options(pipeline)
+    final = final_estimator(pipeline)
+    chosen = final_options(final)
+    if chosen:
+        options[id(final)] = chosen
+    return options
+
+
+def final_options(final: Any) -> dict[str, Any]:
     """The options lambeam gives `final`'s converter, among those that converter accepts.
 
     Classifiers output plain arrays, not a list of {class: probability} maps, so that outputs

@@ -271,12 +271,10 @@ def _convert(pipeline: Any, signature: Signature, input_type: str) -> bytes:
         for spec in signature.inputs
     ]
     rewritten = convertible(pipeline)
-    final = final_estimator(rewritten)
-    options = converter_options(final)
     graph = convert_sklearn(
         rewritten,
         initial_types=initial_types,
-        options={id(final): options} if options else None,
+        options=converter_options(rewritten) or None,
         target_opset=TARGET_OPSET,
     )
     return graph.SerializeToString()

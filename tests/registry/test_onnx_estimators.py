@@ -10,21 +10,18 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 from sklearn.cluster import KMeans
-from sklearn.compose import ColumnTransformer
 from sklearn.decomposition import PCA
 from sklearn.ensemble import (
     ExtraTreesClassifier,
     GradientBoostingClassifier,
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
     IsolationForest,
     RandomForestClassifier,
     RandomForestRegressor,
 )
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.neural_network import MLPClassifier, MLPRegressor
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import FunctionTransformer
 from sklearn.svm import SVC, SVR, LinearSVC
 from sklearn.tree import DecisionTreeClassifier
 
@@ -50,6 +47,8 @@ ESTIMATORS = [
     ("extra_trees", ExtraTreesClassifier(n_estimators=40, random_state=0), C, "trusted"),
     ("forest_regressor", RandomForestRegressor(n_estimators=30, random_state=0), R, "trusted"),
     ("boosting", GradientBoostingClassifier(n_estimators=30, random_state=0), C, "trusted"),
+    ("hist_boosting", HistGradientBoostingClassifier(random_state=0), C, "trusted"),
+    ("hist_boosting_regressor", HistGradientBoostingRegressor(random_state=0), R, "trusted"),
     ("kmeans", KMeans(n_clusters=3, n_init=2, random_state=0), "clustering", "trusted"),
     ("isolation", IsolationForest(n_estimators=30, random_state=0), "anomaly", "trusted"),
     ("pca", PCA(n_components=2), "decomposition", "trusted"),
@@ -78,22 +77,6 @@ def test_each_readme_estimator_ends_with_its_onnx_status(
     outputs = session.run(None, onnx_feed(version.signature, HELD_OUT, check["input_type"]))
     if task in (C, "clustering", "anomaly"):
         assert list(np.ravel(outputs[0])) == list(pipeline.predict(HELD_OUT))
-
-
-def test_text_model_is_unconvertible_with_its_reason(project: Project) -> None:
-    # The shape of a dataset's tfidf column: impute "", flatten to documents, vectorize.
-    text = Pipeline(
-        [
-            ("impute", SimpleImputer(strategy="constant", fill_value="", keep_empty_features=True)),
-            ("flatten", FunctionTransformer(np.ravel, feature_names_out="one-to-one")),
-            ("tfidf", TfidfVectorizer()),
-        ]
-    )
-    steps = ColumnTransformer([("text", text, ["city"])])
-    pipeline = fitted(LogisticRegression(max_iter=500), TRAIN, class_labels(TRAIN), steps=steps)
-    version = register(project.db, project.store, pipeline, sample=HELD_OUT)
-    assert version.onnx_status == "unconvertible"
-    assert version.onnx_check["error"] and "\n" not in version.onnx_check["error"]
 
 
 def test_a_forest_serves_on_onnx_with_exactly_scikit_learns_labels(project: Project) -> None:
