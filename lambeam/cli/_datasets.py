@@ -102,7 +102,7 @@ def show(
         **_summary(version),
         "inputs": version.inputs,
         "profile": version.profile,
-        "input_columns": version.input_columns,
+        "input_columns": [column.to_dict() for column in version.input_columns],
         "features": len(version.feature_names()),
     }
     if as_json:
@@ -117,7 +117,7 @@ def show(
             f"  input {escape(str(item.get('path')))} sha256 {str(item.get('sha256'))[:12]}"
         )
     table = Table("column", "type", "count", "missing", "mean", "std", "min", "max", "top")
-    types = {c["name"]: c["type"] for c in version.input_columns}
+    types = {c.name: c.type for c in version.input_columns}
     for column, stats in version.profile.items():
         top = stats.get("top") or []
         table.add_row(
@@ -130,13 +130,12 @@ def show(
 
 
 def _summary(version: DatasetVersion) -> dict:
-    shards = version.manifest.get("shards", [])
     return {
         "ref": version.ref,
         "id": version.id,
         "rows": version.rows,
-        "train_rows": sum(s.get("train_rows", 0) for s in shards),
-        "test_rows": sum(s.get("test_rows", 0) for s in shards),
+        "train_rows": version.train_rows,
+        "test_rows": version.test_rows,
         "content_hash": version.content_hash,
         "spec_hash": version.spec_hash,
         "label": version.label,

@@ -1,23 +1,9 @@
 """Dataset versions: the immutable output of a pipeline run, and how training reads one.
 
 A dataset version is one `dataset_versions` row pointing at a manifest (JSON, in the artifact
-store) that lists everything else by digest:
-
-    {
-      "format": 1,
-      "pipeline": "penguins",
-      "content_hash": "…",
-      "label": "species" | null,
-      "input_columns": [{"name": "island", "type": "string", "categories": [...] | null}, …],
-      "features": [{"name": "island", "kind": "dense", "columns": ["island__Biscoe", …]},
-                   {"name": "text", "kind": "sparse", "width": 1000}],
-      "shards": [{"digest": "…", "rows": 123, "train_rows": 98, "test_rows": 25}, …],
-      "transform": "<digest of the fitted transform, skops>",
-      "transform_types": ["lambeam.data.transformers.DeriveColumns", …],
-      "stats": "<digest of the analyzers' statistics, JSON>",
-      "profile": {"column": {"count": …, "missing": …, …}, …},
-      "raw_sample": "<digest of up to 1,000 raw test rows, Parquet>" | null
-    }
+store; see data/manifest.py) that lists everything else by digest. The row also keeps what a
+listing shows (label, split sizes, profile, served input columns), so that listing versions reads
+no manifest; a row written before it kept them (migration 0005) reads its manifest instead.
 
 Each shard is Parquet with a `__split` column ("train"/"test"), the label column (raw values) when
 there is one, the split key column (raw values, never a feature: for joining rows back) when there
@@ -40,6 +26,8 @@ import pyarrow.parquet as pq
 import scipy.sparse as sp
 from sqlalchemy import func, select
 
+from lambeam.data.inputs import ServedColumn
+from lambeam.data.manifest import DatasetManifest
 from lambeam.errors import DatasetNotFoundError, UntrustedModelError
 from lambeam.storage import ArtifactStore, Database, as_utc
 from lambeam.storage.schema import DatasetVersionRow
@@ -51,15 +39,15 @@ __all__ = [
     "get_dataset_version",
     "list_dataset_versions",
     "parse_dataset_ref",
+    "summary_columns",
 ]
 
 SPLIT_COLUMN = "__split"
-MANIFEST_FORMAT = 1
 
 
 @dataclass
 class DatasetVersion:
-    """A dataset version's record and manifest, with readers for its artifacts."""
+    """A dataset version's record, with readers for its manifest and artifacts."""
 
     id: int
     pipeline: str
@@ -73,8 +61,14 @@ class DatasetVersion:
     duration_s: float
     created_at: datetime
     created_by: str
-    manifest: dict[str, Any]
+    label: str | None
+    train_rows: int
+    test_rows: int
+    profile: dict[str, Any]
+    input_columns: list[ServedColumn]  # the raw columns the fitted transform takes
+    manifest_digest: str
     store: ArtifactStore = field(repr=False)
+    _manifest: DatasetManifest | None = field(default=None, repr=False, compare=False)
 
     @property
     def ref(self) -> str:
@@ -82,22 +76,16 @@ class DatasetVersion:
         return f"{self.pipeline}:{self.number}"
 
     @property
-    def label(self) -> str | None:
-        return self.manifest.get("label")
-
-    @property
-    def input_columns(self) -> list[dict[str, Any]]:
-        """The raw columns the fitted transform takes, with their types and known categories."""
-        return list(self.manifest["input_columns"])
-
-    @property
-    def profile(self) -> dict[str, Any]:
-        return dict(self.manifest.get("profile", {}))
+    def manifest(self) -> DatasetManifest:
+        """The version's manifest, read from the artifact store on first use."""
+        if self._manifest is None:
+            self._manifest = DatasetManifest.from_json(self.store.get_bytes(self.manifest_digest))
+        return self._manifest
 
     def feature_names(self) -> list[str]:
         """Names of the feature matrix's columns, in order."""
         names: list[str] = []
-        for block in self.manifest["features"]:
+        for block in self.manifest.features:
             if block["kind"] == "dense":
                 names.extend(block["columns"])
             else:
@@ -108,7 +96,7 @@ class DatasetVersion:
         """All shards as one DataFrame (the stored columns), optionally one split only."""
         tables = [
             pq.read_table(io.BytesIO(self.store.get_bytes(shard["digest"])))
-            for shard in self.manifest["shards"]
+            for shard in self.manifest.shards
         ]
         table = pa.concat_tables(tables) if tables else pa.table({})
         frame = table.to_pandas()
@@ -132,7 +120,7 @@ class DatasetVersion:
         """Assemble the feature matrix from stored shard columns, in feature order."""
         parts: list[Any] = []
         sparse = False
-        for block in self.manifest["features"]:
+        for block in self.manifest.features:
             if block["kind"] == "dense":
                 parts.append(frame[block["columns"]].to_numpy(dtype=np.float64))
             else:
@@ -150,23 +138,23 @@ class DatasetVersion:
 
     def transform(self) -> Any:
         """The fitted scikit-learn transform, loaded from skops with its recorded trusted types."""
-        recorded = list(self.manifest.get("transform_types", []))
+        recorded = list(self.manifest.transform_types)
         declared = [step["function"] for step in self.spec.get("steps", []) if "function" in step]
         refused = [name for name in recorded if not is_trusted(name, declared)]
         if refused:
             raise UntrustedModelError(
                 f"dataset version {self.ref}: its transform records untrusted types {refused}"
             )
-        data = self.store.get_bytes(self.manifest["transform"])
+        data = self.store.get_bytes(self.manifest.transform)
         return load_pipeline(data, recorded, what=f"dataset version {self.ref}'s transform")
 
     def stats(self) -> dict[str, Any]:
         """The analyzers' full-pass statistics the transform was built from."""
-        return json.loads(self.store.get_bytes(self.manifest["stats"]))
+        return json.loads(self.store.get_bytes(self.manifest.stats))
 
     def raw_sample(self) -> pd.DataFrame | None:
         """Up to 1,000 raw rows of the test split (inputs of the transform), or None."""
-        digest = self.manifest.get("raw_sample")
+        digest = self.manifest.raw_sample
         if not digest:
             return None
         return pq.read_table(io.BytesIO(self.store.get_bytes(digest))).to_pandas()
@@ -237,8 +225,34 @@ def list_dataset_versions(
     return [_from_row(row, store) for row in rows]
 
 
-def _from_row(row: DatasetVersionRow, store: ArtifactStore) -> DatasetVersion:
-    manifest = json.loads(store.get_bytes(row.manifest))
+def summary_columns(manifest: DatasetManifest) -> dict[str, Any]:
+    """What a dataset version's row keeps of its manifest, so that a listing reads no manifest."""
+    return {
+        "label": manifest.label,
+        "train_rows": manifest.train_rows,
+        "test_rows": manifest.test_rows,
+        "profile": manifest.profile,
+        "input_columns": [column.to_dict() for column in manifest.input_columns],
+    }
+
+
+def _from_row(
+    row: DatasetVersionRow, store: ArtifactStore, manifest: DatasetManifest | None = None
+) -> DatasetVersion:
+    """The version a row records; its manifest is read only for a row from before migration
+    0005, which lacks the summary columns (or when it is given: the run that just wrote it)."""
+    if row.profile is None and manifest is None:
+        manifest = DatasetManifest.from_json(store.get_bytes(row.manifest))
+    if manifest is not None:
+        summary = summary_columns(manifest)
+    else:
+        summary = {
+            "label": row.label,
+            "train_rows": row.train_rows,
+            "test_rows": row.test_rows,
+            "profile": row.profile,
+            "input_columns": row.input_columns,
+        }
     return DatasetVersion(
         id=row.id,
         pipeline=row.pipeline,
@@ -252,8 +266,14 @@ def _from_row(row: DatasetVersionRow, store: ArtifactStore) -> DatasetVersion:
         duration_s=row.duration_s,
         created_at=as_utc(row.created_at),
         created_by=row.created_by,
-        manifest=manifest,
+        label=summary["label"],
+        train_rows=int(summary["train_rows"] or 0),
+        test_rows=int(summary["test_rows"] or 0),
+        profile=dict(summary["profile"] or {}),
+        input_columns=[ServedColumn.from_dict(c) for c in summary["input_columns"] or []],
+        manifest_digest=row.manifest,
         store=store,
+        _manifest=manifest,
     )
 
 

@@ -9,7 +9,6 @@ The last steps write a small result file under the run's scratch location for th
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -22,8 +21,9 @@ from lambeam.data import analyzers
 from lambeam.data.beam_options import BeamOptions, runner_that_ran
 from lambeam.data.errors import guard, guard_iter
 from lambeam.data.frames import column_type, row_hashes, split_of
+from lambeam.data.inputs import served_columns
 from lambeam.data.sources import read_batches
-from lambeam.data.spec import Operation, PipelineSpec
+from lambeam.data.spec import PipelineSpec
 from lambeam.data.steps import PRIVATE, apply_steps
 from lambeam.data.transform import build_transform, feature_layout
 from lambeam.data.writer import encode_shard, parquet_bytes, sample_rows, smallest, store_shard
@@ -149,69 +149,6 @@ def _plan(partial: analyzers.Partial, spec: PipelineSpec) -> dict[str, Any]:
     }
 
 
-def _input_columns(
-    spec: PipelineSpec, raw_types: dict[str, str], stats: dict[str, Any]
-) -> list[dict[str, Any]]:
-    """The raw columns a served model takes: all but the label and the dropped ones (the split
-    key among them), except a dropped column a transform step may read: one a derive expression
-    names, or any, when a function step (user code) runs. A column declared with an impute
-    operation is `nullable` (its transform fills a missing value) even if the data had none; one
-    whose log would refuse a value has the bound a served value must be `greater_than`."""
-    opaque = any(step.kind == "function" for step in spec.transform_steps)  # user code
-    unused = {spec.split.key, *spec.drop}
-    if opaque:
-        unused = set()
-    else:
-        expressions = [e for step in spec.transform_steps for e in step.derive.values()]
-        unused = {c for c in unused if c is not None and not _named_in(c, expressions)}
-    excluded = {spec.label, *unused}
-    imputed = {name for name, ops in spec.columns.items() if ops and ops[0].name == "impute"}
-    # A bound holds for the raw value only where no step rewrote the column before its
-    # operations: not a derived column, and no user function step at all.
-    rewritten = {name for step in spec.transform_steps for name in step.derive}
-    bounds = {
-        name: _lower_bound(ops)
-        for name, ops in spec.columns.items()
-        if not opaque and name not in rewritten and raw_types.get(name) == "number"
-    }
-    columns = []
-    for name, typ in raw_types.items():
-        if name in excluded:
-            continue
-        entry = stats["columns"].get(name, {})
-        vocabulary = entry.get("vocabulary")
-        categories = (
-            [v for v, _ in vocabulary] if typ == "string" and vocabulary is not None else None
-        )
-        column: dict[str, Any] = {"name": name, "type": typ, "categories": categories}
-        if name in imputed:
-            column["nullable"] = True
-        if bounds.get(name) is not None:
-            column["greater_than"] = bounds[name]
-        columns.append(column)
-    return columns
-
-
-def _lower_bound(ops: tuple[Operation, ...]) -> float | None:
-    """What a served value must be above for the column's operations to take it (None: any).
-
-    Worked back from the last operation: a log (log1p) needs its input above -1, or above
-    expm1(b) when what follows needs its output above b; a clip whose low end is above what
-    follows needs lets any value through.
-    """
-    bound: float | None = None
-    for op in reversed(ops):
-        bound = op.lower_bound(bound)
-    return bound
-
-
-def _named_in(column: str, expressions: list[str]) -> bool:
-    """Whether any expression may name `column` (a whole word, bare or in backticks); a false
-    yes only keeps a column required."""
-    word = re.compile(rf"(?<![\w.]){re.escape(column)}(?!\w)")
-    return any(word.search(expression) for expression in expressions)
-
-
 def _build(
     partial: analyzers.Partial, plan: dict[str, Any], spec: PipelineSpec, store: ArtifactStore
 ) -> dict[str, Any]:
@@ -235,7 +172,7 @@ def _build(
         "transform_digest": store.put_bytes(data),
         "transform_types": types,
         "layout": feature_layout(transform, stats),
-        "input_columns": _input_columns(spec, plan["raw_types"], stats),
+        "input_columns": [c.to_dict() for c in served_columns(spec, plan["raw_types"], stats)],
     }
 
 

@@ -13,8 +13,10 @@ from typing import Any
 from sqlalchemy import func, select
 
 from lambeam.data.beam_options import parse_beam_options
-from lambeam.data.dataset import MANIFEST_FORMAT, DatasetVersion, _from_row
+from lambeam.data.dataset import DatasetVersion, _from_row, summary_columns
 from lambeam.data.errors import unwrap
+from lambeam.data.inputs import ServedColumn
+from lambeam.data.manifest import DatasetManifest
 from lambeam.data.pipeline import run_beam
 from lambeam.data.sources import expand_source, hash_inputs
 from lambeam.data.spec import PipelineSpec, parse_pipeline_spec
@@ -114,24 +116,23 @@ def _record(
     store = project.store
     digest = content_hash(result, spec.label)
     stats_digest = store.put_bytes(json.dumps(result["stats"], sort_keys=True).encode())
-    manifest = {
-        "format": MANIFEST_FORMAT,
-        "pipeline": spec.name,
-        "content_hash": digest,
-        "label": spec.label,
-        "input_columns": result["input_columns"],
-        "features": result["layout"],
-        "shards": [
+    manifest = DatasetManifest(
+        pipeline=spec.name,
+        content_hash=digest,
+        label=spec.label,
+        input_columns=[ServedColumn.from_dict(c) for c in result["input_columns"]],
+        features=result["layout"],
+        shards=[
             {k: s[k] for k in ("digest", "rows", "train_rows", "test_rows")}
             for s in result["shards"]
         ],
-        "transform": result["transform_digest"],
-        "transform_types": result["transform_types"],
-        "stats": stats_digest,
-        "profile": result["stats"]["profile"],
-        "raw_sample": result["raw_sample"],
-    }
-    manifest_digest = store.put_bytes(json.dumps(manifest, sort_keys=True, indent=1).encode())
+        transform=result["transform_digest"],
+        transform_types=result["transform_types"],
+        stats=stats_digest,
+        profile=result["stats"]["profile"],
+        raw_sample=result["raw_sample"],
+    )
+    manifest_digest = store.put_bytes(manifest.to_json())
 
     def insert(session: Any) -> tuple[DatasetVersionRow, bool]:
         latest = session.scalars(
@@ -159,6 +160,7 @@ def _record(
             rows=int(result["rows"]),
             spec=spec.to_dict(),
             inputs=inputs,
+            **summary_columns(manifest),
             runner=runner,
             duration_s=duration,
             created_at=utcnow(),
@@ -169,4 +171,4 @@ def _record(
         return row, True
 
     row, created = project.db.write_numbered(insert)
-    return PipelineRun(_from_row(row, store), created)
+    return PipelineRun(_from_row(row, store, manifest if created else None), created)

@@ -43,6 +43,13 @@ class DatasetVersionRow(Base):
     rows: Mapped[int] = mapped_column(Integer)
     spec: Mapped[dict[str, Any]] = mapped_column(JSON)
     inputs: Mapped[list[Any]] = mapped_column(JSON)
+    # What a listing shows, kept from the manifest (migration 0005; NULL on older rows, whose
+    # manifest is read instead).
+    label: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    train_rows: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    test_rows: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    profile: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    input_columns: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
     runner: Mapped[str] = mapped_column(String(200))
     duration_s: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -16,7 +16,7 @@ from sklearn.pipeline import Pipeline
 from lambeam.data.dataset import DatasetVersion, get_dataset_version
 from lambeam.errors import ConfigError, LambeamError, TrainingError
 from lambeam.progress import Reporter, SilentReporter, Timings
-from lambeam.registry import ModelVersion, register_model_version
+from lambeam.registry import InputColumn, ModelVersion, Signature, register_model_version
 from lambeam.storage import current_user
 from lambeam.storage.jsonable import jsonable
 from lambeam.training.estimators import build_estimator, estimator_path
@@ -134,7 +134,7 @@ def _train(project: Any, spec: TrainSpec, reporter: Reporter) -> TrainingRun:
             trusted_extra=[
                 estimator_path(estimator),
                 *spec.trusted,
-                *dataset.manifest.get("transform_types", []),
+                *dataset.manifest.transform_types,
             ],
         )
     caught += [line for line in summarise(registering) if line not in caught]
@@ -210,22 +210,21 @@ def _fit(estimator: Any, X: Any, y: Any, spec: TrainSpec, dataset: DatasetVersio
         raise TrainingError(f"{spec.estimator} failed to fit: {first}") from None
 
 
-def _signature(dataset: DatasetVersion, task: Task, estimator: Any) -> dict[str, Any]:
+def _signature(dataset: DatasetVersion, task: Task, estimator: Any) -> Signature:
+    """The model's signature: the dataset's served columns, each nullable where the data had a
+    missing value or its pipeline imputes it, and what the task's predictions hold."""
     profile = dataset.profile
-    inputs = []
-    for column in dataset.input_columns:
-        stats = profile.get(column["name"], {})
-        entry = {
-            "name": column["name"],
-            "type": column["type"],
-            "categories": column.get("categories"),
-            "nullable": bool(stats.get("missing", 0)) or column.get("nullable", False),
-        }
-        if column.get("greater_than") is not None:  # a log's domain: refused at serving
-            entry["greater_than"] = column["greater_than"]
-        inputs.append(entry)
-    outputs = {"task": task.name, **task.outputs(estimator)}
-    return {"inputs": inputs, "outputs": outputs}
+    inputs = tuple(
+        InputColumn(
+            column.name,
+            column.type,
+            column.categories,
+            bool(profile.get(column.name, {}).get("missing", 0)) or column.nullable,
+            column.greater_than,  # a log's domain: refused at serving
+        )
+        for column in dataset.input_columns
+    )
+    return Signature(inputs, {"task": task.name, **task.outputs(estimator)})
 
 
 def _lineage(

@@ -39,7 +39,7 @@ def test_source_and_artifacts_on_s3(
         f"s3://{bucket}/raw/part-1.csv",
     ]
     listed = client.list_objects_v2(Bucket=bucket, Prefix="x/objects/")["Contents"]
-    assert any(o["Key"].endswith(version.manifest["transform"]) for o in listed)
+    assert any(o["Key"].endswith(version.manifest.transform) for o in listed)
     assert "Contents" not in client.list_objects_v2(Bucket=bucket, Prefix="x/runs/")
     raw = pd.concat([read_raw(p) for p in locals_], ignore_index=True)
     assert_transform_reproduces(version, raw, "id")

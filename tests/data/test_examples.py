@@ -64,10 +64,9 @@ def test_tweets_with_tfidf(project: Project) -> None:
     X, y = version.features()
     assert sp.issparse(X) and X.shape == (version.rows, 302)
     assert set(np.unique(y)) >= {"android", "iphone"}
-    test_rows = version.manifest["shards"][0]["test_rows"]
+    test_rows = version.manifest.shards[0]["test_rows"]
     assert (
-        0.2 < sum(s["test_rows"] for s in version.manifest["shards"]) / version.rows < 0.3
-        or test_rows
+        0.2 < sum(s["test_rows"] for s in version.manifest.shards) / version.rows < 0.3 or test_rows
     )
     raw = read_raw(source, {"id": "string"}, dtype={"id": str})
     assert_transform_reproduces(version, raw, "id")

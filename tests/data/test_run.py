@@ -93,7 +93,7 @@ def test_every_operation_and_the_transform_reproduces_the_features(
     run = run_pipeline(with_pipelines(project, demo=spec), "demo")
     version = run.dataset_version
     assert run.created and version.ref == "demo:1"
-    kinds = {b["name"]: b for b in version.manifest["features"]}
+    kinds = {b["name"]: b for b in version.manifest.features}
     assert kinds["note"]["kind"] == "sparse" and kinds["note"]["width"] == 8
     assert kinds["city"]["columns"] == [
         "city_oslo",
@@ -117,7 +117,7 @@ def test_every_operation_and_the_transform_reproduces_the_features(
     assert profile["amount"]["missing"] == int(raw["amount"].isna().sum())
     assert set(profile["amount"]) >= {"mean", "std", "min", "max", "p01", "p50", "p99"}
     assert profile["city"]["top"][0][0] == "paris"
-    inputs = {c["name"]: c for c in version.input_columns}
+    inputs = {c.name: c.to_dict() for c in version.input_columns}
     assert inputs["city"]["categories"] == ["paris", "oslo", "rome"]
     # impute:median fills a missing amount, so a served request may leave it out
     # (its log's bound is not claimed: a function step, user code, runs before the operations)
@@ -196,7 +196,7 @@ def test_jsonl_parquet_glob_and_schema_override(project: Project, tmp_path: Path
         version = run_pipeline(with_pipelines(project, **{fmt: spec}), fmt).dataset_version
         assert version.rows == 30
         assert version.frame()["id"].map(type).eq(str).all()
-        assert {c["name"]: c["type"] for c in version.input_columns}["member"] == "number"
+        assert {c.name: c.type for c in version.input_columns}["member"] == "number"
     # A relative glob over several files of one format, as lambeam.toml would declare it.
     for i, part in enumerate(parts):
         write_csv(project.settings.root / "data" / f"part-{i}.csv", part)
@@ -220,8 +220,8 @@ def test_unlabelled_dataset_without_key_hashes_whole_rows(project: Project, tmp_
     expected = split_of(row_hashes(raw, None, list(raw.columns)), 0.5)
     stored = version.frame()
     assert sorted(stored["__split"].eq("test")) == sorted(expected)
-    assert "id" not in {c["name"] for c in version.input_columns}
-    manifest_text = json.dumps(version.manifest)
+    assert "id" not in {c.name for c in version.input_columns}
+    manifest_text = json.dumps(version.manifest.to_dict())
     assert "tfidf" not in manifest_text
 
 
@@ -339,10 +339,11 @@ def test_a_dropped_column_no_derive_step_names_is_not_a_served_input(
         ["score", "age", "id"],  # age feeds the derive step: still an input
         {"amount": ["impute:median", "log"]},
     )
-    inputs = [c["name"] for c in version.input_columns]
+    inputs = [c.name for c in version.input_columns]
     assert "score" not in inputs and "id" not in inputs and "age" in inputs
     # amount's log sees amount + 5, not the raw value: no bound on what a request sends
-    assert "greater_than" not in next(c for c in version.input_columns if c["name"] == "amount")
+    amount = next(c for c in version.input_columns if c.name == "amount")
+    assert amount.greater_than is None and "greater_than" not in amount.to_dict()
     # The served transform takes the inputs alone: what a model function passes it.
     raw = read_raw(source)
     served = version.transform().transform(raw[inputs])
@@ -360,9 +361,9 @@ def test_with_a_function_step_every_column_stays_a_served_input(
         ["score"],  # user code may read it: kept
         {"amount": ["impute:median", "log"]},
     )
-    assert "score" in [c["name"] for c in version.input_columns]
+    assert "score" in [c.name for c in version.input_columns]
     # what user code does to a column is unknown: no bound is claimed for its raw value
-    assert not any("greater_than" in c for c in version.input_columns)
+    assert not any(c.greater_than is not None for c in version.input_columns)
 
 
 def test_a_raw_column_whose_log_would_refuse_a_value_records_its_bound(
@@ -371,9 +372,10 @@ def test_a_raw_column_whose_log_would_refuse_a_value_records_its_bound(
     version, _ = _with_steps(
         project, tmp_path, [], ["score"], {"amount": ["impute:median", "log", "standardize"]}
     )
-    inputs = {c["name"]: c for c in version.input_columns}
-    assert inputs["amount"]["greater_than"] == -1.0 and inputs["amount"]["nullable"] is True
-    assert "greater_than" not in inputs["age"]
+    inputs = {c.name: c for c in version.input_columns}
+    assert inputs["amount"].greater_than == -1.0 and inputs["amount"].nullable is True
+    assert inputs["age"].greater_than is None
+    assert "greater_than" not in inputs["age"].to_dict()
 
 
 @pytest.mark.parametrize(
@@ -389,11 +391,11 @@ def test_a_raw_column_whose_log_would_refuse_a_value_records_its_bound(
     ],
 )
 def test_the_bound_a_served_value_is_held_to_follows_the_operations(ops, bound) -> None:
-    from lambeam.data.pipeline import _lower_bound
+    from lambeam.data.inputs import lower_bound
     from lambeam.data.spec import parse_pipeline_spec
 
     spec = parse_pipeline_spec("p", {"source": "x.csv", "columns": {"x": ops}})
-    assert _lower_bound(spec.columns["x"]) == bound
+    assert lower_bound(spec.columns["x"]) == bound
 
 
 def _double_amount(frame: pd.DataFrame) -> pd.DataFrame:
