@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
+from apache_beam.runners.runner import PipelineRunner
 
 
 def add_flag(frame: pd.DataFrame) -> pd.DataFrame:
@@ -13,3 +16,11 @@ def add_flag(frame: pd.DataFrame) -> pd.DataFrame:
 def drop_half(frame: pd.DataFrame) -> pd.DataFrame:
     """Changes the number of rows: a function step that must be refused."""
     return frame.iloc[: len(frame) // 2]
+
+
+class BrokenRunner(PipelineRunner):
+    """A Beam runner that fails on its own (a worker lost, a cluster gone): Beam's problem, not
+    the pipeline's, named by `--runner=tests.data.functions.BrokenRunner`."""
+
+    def run_pipeline(self, pipeline: Any, options: Any) -> Any:
+        raise RuntimeError("the job service went away")
