@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 from lambeam.inference.predictions import Predictions, per_row
-from lambeam.registry import ModelVersion, onnx_feed
+from lambeam.registry import ModelVersion
+from lambeam.registry.onnx_inputs import onnx_feed
 from lambeam.registry.signature import Signature
 from lambeam.storage.jsonable import jsonable
 

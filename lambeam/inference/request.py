@@ -24,11 +24,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
-import pandas as pd
 
 from lambeam.inference.errors import InvalidInputError, PayloadTooLargeError
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from lambeam.registry.signature import InputColumn, Signature
 
 __all__ = [
@@ -204,6 +205,8 @@ def join_columns(requests: list[ParsedRequest]) -> dict[str, np.ndarray]:
 
 def columns_frame(arrays: dict[str, np.ndarray]) -> pd.DataFrame:
     """Checked column arrays (see ParsedRequest) as a canonical frame."""
+    import pandas as pd  # here, not at the top: the gateway reads this module and never a frame
+
     names = list(arrays)
     if all(array.dtype == np.float64 for array in arrays.values()):
         # All numbers: one float64 block, far cheaper for pandas than a column at a time.

@@ -9,6 +9,7 @@ when one converts (trusted only once it agrees with scikit-learn on held-out row
 metrics, params and lineage.
 """
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from lambeam.registry.aliases import alias_history, remove_alias, set_alias
@@ -25,7 +26,8 @@ from lambeam.registry.versions import (
 from lambeam.storage.trusted import TRUSTED_MODULES
 
 if TYPE_CHECKING:
-    from lambeam.registry.onnx_export import ATOL, RTOL, compare_outputs, onnx_feed
+    from lambeam.registry.onnx_export import ATOL, RTOL, compare_outputs
+    from lambeam.registry.onnx_inputs import onnx_feed
 
 __all__ = [
     "ATOL",
@@ -53,14 +55,19 @@ __all__ = [
 
 ONNX_STATUSES = ("trusted", "disagrees", "unconvertible", "unchecked")
 
-_ONNX_NAMES = frozenset({"ATOL", "RTOL", "compare_outputs", "onnx_feed"})
+_ONNX_HOMES = {
+    "ATOL": "onnx_export",
+    "RTOL": "onnx_export",
+    "compare_outputs": "onnx_export",
+    "onnx_feed": "onnx_inputs",
+}
 
 
 def __getattr__(name: str) -> Any:
-    # The ONNX export imports scikit-learn (about a second): what only reads the registry, such
-    # as a CLI command resolving a function's model, does not pay for it.
-    if name in _ONNX_NAMES:
-        from lambeam.registry import onnx_export
-
-        return getattr(onnx_export, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    # The ONNX export imports scikit-learn (about a second), the feed pandas: what only reads
+    # the registry, such as a CLI command or the gateway resolving a function's model, does not
+    # pay for them.
+    home = _ONNX_HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{home}"), name)

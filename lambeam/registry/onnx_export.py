@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +30,7 @@ import pandas as pd
 from sklearn.base import is_classifier, is_regressor
 
 from lambeam.registry.onnx_convertible import converter_options, convertible, final_estimator
+from lambeam.registry.onnx_inputs import onnx_feed
 from lambeam.registry.signature import Signature
 
 __all__ = [
@@ -42,7 +42,6 @@ __all__ = [
     "OnnxExport",
     "compare_outputs",
     "export_onnx",
-    "onnx_feed",
 ]
 
 log = logging.getLogger(__name__)
@@ -75,34 +74,6 @@ class OnnxExport:
     model: bytes | None = None
     check: dict[str, Any] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)  # onnx_convert_s, onnx_check_s
-
-
-def onnx_feed(
-    signature: Signature,
-    frame: pd.DataFrame | Mapping[str, np.ndarray],
-    input_type: str = "double",
-) -> dict[str, np.ndarray]:
-    """ONNX inputs for raw rows: one [n, 1] array per signature column.
-
-    `frame` is a DataFrame, or its columns as arrays (a served request's checked columns: float
-    arrays go in without a pass through pandas). Missing strings become "" (an unknown category
-    to the graph); missing numbers stay NaN.
-    """
-    dtype = np.float64 if input_type == "double" else np.float32
-    feed: dict[str, np.ndarray] = {}
-    for spec in signature.inputs:
-        name, kind = spec.name, spec.type
-        column = frame[name]
-        if kind == "number" and isinstance(column, np.ndarray) and column.dtype.kind == "f":
-            values = column.astype(dtype, copy=False)
-        elif kind == "number":
-            values = pd.to_numeric(column, errors="raise").to_numpy(dtype=dtype, na_value=np.nan)
-        else:
-            values = np.array(
-                ["" if _missing(value) else str(value) for value in column], dtype=object
-            )
-        feed[name] = values.reshape(-1, 1)
-    return feed
 
 
 def compare_outputs(
@@ -319,10 +290,6 @@ def _tied_rows(expected: list[tuple[str, np.ndarray, bool]]) -> np.ndarray | Non
 
 def _dense(values: Any) -> np.ndarray:
     return np.asarray(values.toarray() if hasattr(values, "toarray") else values)
-
-
-def _missing(value: Any) -> bool:
-    return value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
 
 
 def _one_line(exc: BaseException) -> str:
