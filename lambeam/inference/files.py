@@ -16,13 +16,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from lambeam.inference.onnx_runner import OnnxRunner, onnx_classes
 from lambeam.inference.runner import ModelRunner, serves_onnx
-from lambeam.inference.sklearn_runner import SklearnRunner
 from lambeam.registry import ModelVersion
 from lambeam.registry.signature import Signature
 from lambeam.storage.directories import write_once
-from lambeam.storage.trusted import load_pipeline
 
 __all__ = ["HANDLER", "load_model_files", "write_model_files"]
 
@@ -55,6 +52,8 @@ def write_model_files(version: ModelVersion, cache_dir: Path, prefer_onnx: bool 
         "trusted_types": list(version.trusted_types),
     }
     if onnx:
+        from lambeam.inference.onnx_runner import onnx_classes  # the gateway's, on first deploy
+
         meta["input_type"] = version.onnx_check.get("input_type") or "double"
         meta["classes"] = onnx_classes(version)
         artifact = ("model.onnx", version.onnx_bytes() or b"")
@@ -75,6 +74,8 @@ def load_model_files(directory: Path) -> tuple[ModelRunner, Signature]:
     signature = Signature.from_stored(meta["signature"])  # once per load, never per request
     runner: ModelRunner
     if meta["runner"] == "onnx":
+        from lambeam.inference.onnx_runner import OnnxRunner
+
         runner = OnnxRunner(
             (directory / "model.onnx").read_bytes(),
             signature,
@@ -83,6 +84,9 @@ def load_model_files(directory: Path) -> tuple[ModelRunner, Signature]:
             model=meta["ref"],
         )
     else:
+        from lambeam.inference.sklearn_runner import SklearnRunner
+        from lambeam.storage.trusted import load_pipeline
+
         pipeline = load_pipeline(
             (directory / "model.skops").read_bytes(),
             meta["trusted_types"],

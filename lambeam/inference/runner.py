@@ -10,15 +10,14 @@ process, not by threads inside one.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-import numpy as np
-import pandas as pd
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
 
-from lambeam.inference.onnx_runner import OnnxRunner
-from lambeam.inference.predictions import Predictions
-from lambeam.inference.sklearn_runner import SklearnRunner
-from lambeam.registry import ModelVersion
+    from lambeam.inference.predictions import Predictions
+    from lambeam.registry import ModelVersion
 
 __all__ = ["ModelRunner", "load_runner", "serves_onnx"]
 
@@ -47,8 +46,13 @@ def load_runner(version: ModelVersion, prefer_onnx: bool = True) -> ModelRunner:
     A graph that disagrees with scikit-learn, was never checked or did not convert is never
     served; `runner.kind` says which flavour was picked.
     """
+    # The flavours are imported here: the gateway asks `serves_onnx` and never loads a model.
     if serves_onnx(version, prefer_onnx):
+        from lambeam.inference.onnx_runner import OnnxRunner
+
         return OnnxRunner.from_version(version)
+    from lambeam.inference.sklearn_runner import SklearnRunner
+
     return SklearnRunner.from_version(version)
 
 
