@@ -76,8 +76,15 @@ class ModelVersion:
 
     @property
     def onnx_summary(self) -> str:
-        """The ONNX status in words, with what a function serving this version runs."""
-        return _ONNX_WORDS.get(self.onnx_status, self.onnx_status)
+        """The ONNX status in words, with why where it is not trusted, and what a function
+        serving this version runs."""
+        words = _ONNX_WORDS.get(self.onnx_status, self.onnx_status)
+        why = _why_not_trusted(self.onnx_status, self.onnx_check or {})
+        return (
+            f"{words.removesuffix(' (served by scikit-learn)')}: {why} (served by scikit-learn)"
+            if why
+            else words
+        )
 
     def load(self) -> Any:
         """The fitted scikit-learn Pipeline, loaded from skops with the recorded trusted types."""
@@ -150,3 +157,26 @@ class ModelSummary:
             "created_at": self.created_at.isoformat(),
             "updated_at": self.updated_at.isoformat(),
         }
+
+
+def _why_not_trusted(status: str, check: dict[str, Any]) -> str | None:
+    """What the ONNX check found, in one clause: which outputs differ, on how many rows, by how
+    much against the tolerance; or why the graph did not convert."""
+    if status == "unconvertible":
+        error = str(check.get("error") or "").strip()
+        return error.splitlines()[0][:200] if error else None
+    if status != "disagrees":
+        return None
+    rows = int(check.get("rows") or 0)
+    labels = check.get("label_agreement")
+    parts = []
+    if labels is not None and rows:
+        parts.append(f"labels agree on {round(labels * rows)} of {rows} rows")
+    if check.get("error"):
+        parts.append(str(check["error"]).strip().splitlines()[0][:200])
+    diff = check.get("max_abs_diff")
+    tolerance = check.get("tolerance") or {}
+    if diff is not None and labels == 1.0:
+        allowed = f"{tolerance.get('atol', 0):g} + {tolerance.get('rtol', 0):g} x |value|"
+        parts.append(f"outputs differ by up to {diff:.3g} (allowed {allowed})")
+    return "; ".join(parts) or None
