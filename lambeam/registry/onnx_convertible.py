@@ -20,6 +20,8 @@ what converts badly while computing the same numbers:
   value within float32 rounding above a threshold the other way.
 - A text column's string imputer and ravel are rewritten for the vectorizer's converter, and the
   vectorizer gets a tokenizer pattern and locale ONNX Runtime runs alike (`onnx_text`).
+- A `log` operation's FunctionTransformer(np.log1p) becomes Log1p, Log(X + 1) in ONNX
+  (`onnx_functions`).
 
 Imported only when registering (skl2onnx is heavy).
 """
@@ -37,6 +39,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.tree import BaseDecisionTree
 
+from lambeam.registry.onnx_functions import with_functions
 from lambeam.registry.onnx_hist_trees import float64_hist_trees
 from lambeam.registry.onnx_text import for_text, text_options
 
@@ -64,19 +67,21 @@ def convertible(pipeline: Any) -> Any:
     _register_nan_fill()
     steps = getattr(pipeline, "steps", None)
     if not steps:
-        return for_text(_with_nan_fill(_merged_scalers(_unfrozen(copy.deepcopy(pipeline)))))
+        return _rewritten(copy.deepcopy(pipeline))
     # The final estimator is converted as it is: copying it (a forest's trees) costs seconds.
     name, estimator = steps[-1]
     final = (name, float64_hist_trees(estimator))
-    before = [
-        (name, for_text(_with_nan_fill(_merged_scalers(_unfrozen(step)))))
-        for name, step in copy.deepcopy(steps[:-1])
-    ]
+    before = [(name, _rewritten(step)) for name, step in copy.deepcopy(steps[:-1])]
     if _casts_to_float32(final[1]):
         from skl2onnx.sklapi import CastTransformer
 
         before.append(("float32_for_trees", CastTransformer(dtype=np.float32)))
     return Pipeline([*before, final])
+
+
+def _rewritten(step: Any) -> Any:
+    """One copied transform step with every rewrite above applied, in place."""
+    return with_functions(for_text(_with_nan_fill(_merged_scalers(_unfrozen(step)))))
 
 
 def converter_options(pipeline: Any) -> dict[int, dict[str, Any]]:
@@ -150,6 +155,12 @@ def _fills_numbers(estimator: Any) -> bool:
         return False
     missing = estimator.missing_values
     statistics = np.asarray(estimator.statistics_)
+    if statistics.dtype.kind == "O":
+        # A constant imputer (a dataset's, whatever its strategy) keeps its fill value in an
+        # object array even when it is a number.
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in statistics):
+            return False
+        statistics = statistics.astype(np.float64)
     return (
         isinstance(missing, float)
         and np.isnan(missing)

@@ -81,8 +81,9 @@ def signature(outputs: dict[str, Any] | None = None) -> dict[str, Any]:
 
 
 def log_pipeline(data: pd.DataFrame, y: np.ndarray, estimator: BaseEstimator) -> Pipeline:
-    """A pipeline skl2onnx cannot convert: a FunctionTransformer with a real function."""
-    steps = ColumnTransformer([("log", FunctionTransformer(np.log1p), ["age"])])
+    """A pipeline that does not convert: a FunctionTransformer with a function lambeam does not
+    translate to ONNX (log1p, the `log` operation's, converts: registry/onnx_functions.py)."""
+    steps = ColumnTransformer([("log", FunctionTransformer(np.log2), ["age"])])
     return fitted(estimator, data, y, steps=steps)
 
 

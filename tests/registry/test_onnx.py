@@ -10,7 +10,8 @@ from sklearn.cluster import KMeans
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LinearRegression, LogisticRegression
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 from sklearn.svm import SVR
 
 from lambeam.project import Project
@@ -208,3 +209,24 @@ def test_per_column_scalers_are_exported_as_one_node_with_the_same_answers() -> 
     pipeline.named_steps["columns"].transformer_weights = {"x0": 2.0, "x3": 3.0}
     weighed = export_onnx(pipeline, sig, data.head(80))
     assert weighed.status == "trusted", weighed.check
+
+
+def test_a_log_column_converts_as_log_of_one_plus(registry: Project) -> None:
+    """The `log` operation's block (log1p, then standardize) is Log(X + 1) in the graph."""
+    data = TRAIN.assign(age=TRAIN["age"] * 1e3 - 17_999.5)  # from 0.5 up: log1p's steep end
+    held_out = HELD_OUT.assign(age=HELD_OUT["age"] * 1e3 - 17_999.5)
+    log = Pipeline(
+        [
+            ("log", FunctionTransformer(np.log1p, validate=True, feature_names_out="one-to-one")),
+            ("standardize", StandardScaler()),
+        ]
+    )
+    steps = ColumnTransformer([("age", log, ["age"]), ("city", OneHotEncoder(), ["city"])])
+    pipeline = fitted(LinearRegression(), data, regression_target(data), steps=steps)
+    version = register(
+        registry.db, registry.store, pipeline, task="regression", sample=held_out, model="logged"
+    )
+    assert version.onnx_status == "trusted", version.onnx_check
+    assert version.onnx_check["input_type"] == "double"
+    (values,) = _run_onnx(version, held_out)
+    np.testing.assert_allclose(values.ravel(), pipeline.predict(held_out), rtol=1e-9)

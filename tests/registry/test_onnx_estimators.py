@@ -10,6 +10,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 from sklearn.cluster import KMeans
+from sklearn.compose import ColumnTransformer
 from sklearn.decomposition import PCA
 from sklearn.ensemble import (
     ExtraTreesClassifier,
@@ -20,8 +21,11 @@ from sklearn.ensemble import (
     RandomForestClassifier,
     RandomForestRegressor,
 )
+from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.neural_network import MLPClassifier, MLPRegressor
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.svm import SVC, SVR, LinearSVC
 from sklearn.tree import DecisionTreeClassifier
 
@@ -79,9 +83,33 @@ def test_each_readme_estimator_ends_with_its_onnx_status(
         assert list(np.ravel(outputs[0])) == list(pipeline.predict(HELD_OUT))
 
 
-def test_a_forest_serves_on_onnx_with_exactly_scikit_learns_labels(project: Project) -> None:
+def dataset_transform() -> ColumnTransformer:
+    """A dataset's shape: its imputer is a constant (an object array of statistics)."""
+    amount = Pipeline(
+        [
+            (
+                "impute",
+                SimpleImputer(strategy="constant", fill_value=5000.0, keep_empty_features=True),
+            ),
+            ("standardize", StandardScaler()),
+        ]
+    )
+    return ColumnTransformer(
+        [
+            ("amount", amount, ["amount"]),
+            ("age", StandardScaler(), ["age"]),
+            ("city", OneHotEncoder(handle_unknown="ignore", sparse_output=False), ["city"]),
+        ]
+    )
+
+
+@pytest.mark.parametrize("steps", [None, dataset_transform()], ids=["median", "dataset_constant"])
+def test_a_forest_serves_on_onnx_with_exactly_scikit_learns_labels(
+    project: Project, steps: ColumnTransformer | None
+) -> None:
     """Imputed, standardized numbers far from zero: a float32 transform routed rows to other
-    leaves; the graph now computes the transform in float64 and casts as scikit-learn does."""
+    leaves; the graph now computes the transform in float64 and casts as scikit-learn does
+    (the quickstart's penguins forest disagreed: its constant imputer was not rewritten)."""
     rng = np.random.default_rng(5)
     train, held_out = frame(rows=1500, seed=2), frame(rows=1000, seed=3)
     for data in (train, held_out):
@@ -89,7 +117,8 @@ def test_a_forest_serves_on_onnx_with_exactly_scikit_learns_labels(project: Proj
         data.loc[::7, "amount"] = np.nan
     y = np.where(train["amount"].fillna(5000) + 30 * train["age"] > 6200, "yes", "no")
     # An odd number of fully grown trees: no row's vote is tied, so every label must be equal.
-    pipeline = fitted(RandomForestClassifier(n_estimators=101, random_state=0), train, y)
+    forest = RandomForestClassifier(n_estimators=101, random_state=0)
+    pipeline = fitted(forest, train, y, steps=steps)
     version = register(project.db, project.store, pipeline, sample=held_out)
     check = version.onnx_check
     assert version.onnx_status == "trusted", check
