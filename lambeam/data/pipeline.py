@@ -33,9 +33,10 @@ from lambeam.storage.trusted import dump_pipeline
 
 __all__ = [
     "Batch",
+    "FirstPass",
+    "MergeFirstPass",
     "MergePartials",
     "ReadAndPrepare",
-    "SmallestRows",
     "WriteShard",
     "build_pipeline",
     "result_url",
@@ -95,8 +96,10 @@ class ReadAndPrepare(beam.DoFn):
                 hashes = row_hashes(raw, None, list(raw.columns))
                 if steps:
                     hashes = hashes[positions]
-            rows = raw.iloc[positions].reset_index(drop=True) if steps else raw
             frame = frame.reset_index(drop=True)
+            # Without steps the frame is the raw rows: one object, so a batch pickles it once
+            # (it is stored once and read twice between stages).
+            rows = raw.iloc[positions].reset_index(drop=True) if steps else frame
             test = split_of(hashes, spec.split.test)
             yield Batch(frame, rows, hashes, test, raw_types, coerced)
 
@@ -120,24 +123,51 @@ class MergePartials(beam.CombineFn):
         return acc
 
 
-class SmallestRows(beam.CombineFn):
-    """The raw sample: test rows with the smallest split hashes, whatever the batch order."""
+@dataclass
+class FirstPass:
+    """What pass 1 gathers: the profile, and the raw sample (the test rows with the smallest
+    split hashes, whatever the batch order)."""
 
-    def create_accumulator(self) -> pd.DataFrame | None:
-        return None
+    profile: analyzers.Partial
+    sample: pd.DataFrame | None = None
 
-    def add_input(self, acc: pd.DataFrame | None, frame: pd.DataFrame) -> pd.DataFrame:
-        return frame if acc is None else smallest(pd.concat([acc, frame], ignore_index=True))
+    @classmethod
+    def of(cls, batch: Batch, spec: PipelineSpec) -> FirstPass:
+        profile = analyzers.profile_batch(batch.frame, batch.raw_types, spec, batch.coerced)
+        return cls(profile, sample_rows(batch.raw, batch.hashes, batch.test))
 
-    def merge_accumulators(self, accs: Any) -> pd.DataFrame | None:
-        frames = [a for a in accs if a is not None]
-        return smallest(pd.concat(frames, ignore_index=True)) if frames else None
+    def merge(self, other: FirstPass) -> FirstPass:
+        self.profile.merge(other.profile)
+        samples = [s for s in (self.sample, other.sample) if s is not None]
+        if len(samples) == 2:
+            self.sample = smallest(pd.concat(samples, ignore_index=True))
+        elif samples:
+            self.sample = samples[0]
+        return self
 
-    def extract_output(self, acc: pd.DataFrame | None) -> pd.DataFrame | None:
+
+class MergeFirstPass(beam.CombineFn):
+    """Merge FirstPass objects (order-independent: partials by construction, the sample by
+    hash). The profile and the sample share one combine: each combine is a stage of its own."""
+
+    def create_accumulator(self) -> FirstPass:
+        return FirstPass(analyzers.Partial())
+
+    def add_input(self, acc: FirstPass, first: FirstPass) -> FirstPass:
+        return guard(acc.merge)(first)
+
+    def merge_accumulators(self, accs: Any) -> FirstPass:
+        merged = FirstPass(analyzers.Partial())
+        for acc in accs:
+            guard(merged.merge)(acc)
+        return merged
+
+    def extract_output(self, acc: FirstPass) -> FirstPass:
         return acc
 
 
-def _plan(partial: analyzers.Partial, spec: PipelineSpec) -> dict[str, Any]:
+def _plan(first: FirstPass, spec: PipelineSpec, store: ArtifactStore) -> dict[str, Any]:
+    partial = first.profile
     if partial.rows == 0:
         return {"rows": 0}
     plans = analyzers.plan_columns(spec, partial)
@@ -146,6 +176,7 @@ def _plan(partial: analyzers.Partial, spec: PipelineSpec) -> dict[str, Any]:
         "plans": plans,
         "profile": analyzers.finish_profile(partial),
         "raw_types": {name: partial.raw_types[name] for name in partial.raw_names()},
+        "raw_sample": _store_sample(first.sample, store),
     }
 
 
@@ -173,6 +204,7 @@ def _build(
         "transform_types": types,
         "layout": feature_layout(transform, stats),
         "input_columns": [c.to_dict() for c in served_columns(spec, plan["raw_types"], stats)],
+        "raw_sample": plan["raw_sample"],
     }
 
 
@@ -207,9 +239,9 @@ def _store_sample(sample: pd.DataFrame | None, store: ArtifactStore) -> str | No
 
 
 def _write_result(
-    shards: list[dict[str, Any]],
+    _: None,
     built: dict[str, Any],
-    sample: str | None,
+    shards: list[dict[str, Any]],
     store: ArtifactStore,
     url: str,
 ) -> None:
@@ -226,7 +258,7 @@ def _write_result(
         if key in built
     }
     result["shards"] = sorted(shards, key=lambda s: s["digest"])
-    result["raw_sample"] = sample
+    result["raw_sample"] = built.get("raw_sample")
     with store.open_scratch(url, "wb") as handle:
         handle.write(json.dumps(result, sort_keys=True).encode())
 
@@ -238,21 +270,28 @@ def build_pipeline(
     store: ArtifactStore,
     scratch: str,
 ) -> None:
-    """Add the whole dataset-version graph to `pipeline`."""
+    """Add the whole dataset-version graph to `pipeline`.
+
+    On the FnApiRunner it fuses into six stages (read with pass 1, plan, pass 2, build, write,
+    result; seven for several files, which Create reshuffles), where it was twelve: each stage
+    costs its set-up whatever its size. So pass 1's profile and raw sample share one combine,
+    combines emit nothing on empty input (`without_defaults`: a default is a stage of its own),
+    and the result is written from an element of its own with the shards as a side input, so
+    that an empty input still writes one.
+    """
     options = dict(store.storage_options)
     batches = (
         pipeline
+        # Create reshuffles several elements itself, spreading the files over workers.
         | "input files" >> beam.Create(paths)
-        | "spread files" >> beam.Reshuffle()
         | "read and prepare" >> beam.ParDo(ReadAndPrepare(spec, options))
     )
-    profile = (
+    first = (
         batches
-        | "profile batches"
-        >> beam.Map(guard(lambda b: analyzers.profile_batch(b.frame, b.raw_types, spec, b.coerced)))
-        | "merge profiles" >> beam.CombineGlobally(MergePartials())
+        | "profile and sample batches" >> beam.Map(guard(FirstPass.of), spec)
+        | "merge profiles" >> beam.CombineGlobally(MergeFirstPass()).without_defaults()
     )
-    plan = profile | "plan columns" >> beam.Map(guard(_plan), spec)
+    plan = first | "plan columns" >> beam.Map(guard(_plan), spec, store)
     encoders = (
         batches
         | "analyze batches"
@@ -260,28 +299,25 @@ def build_pipeline(
             guard(lambda b, p: analyzers.encoder_batch(b.frame, p["plans"], spec.place)),
             beam.pvalue.AsSingleton(plan),
         )
-        | "merge analyzers" >> beam.CombineGlobally(MergePartials())
+        | "merge analyzers" >> beam.CombineGlobally(MergePartials()).without_defaults()
     )
     built = encoders | "build transform" >> beam.Map(
         guard(_build), beam.pvalue.AsSingleton(plan), spec, store
     )
-    shards = (
-        batches
-        | "write shards" >> beam.ParDo(WriteShard(spec, store), beam.pvalue.AsSingleton(built))
-        | "list shards" >> beam.combiners.ToList()
+    shards = batches | "write shards" >> beam.ParDo(
+        WriteShard(spec, store), beam.pvalue.AsSingleton(built)
     )
-    sample = (
-        batches
-        | "sample batches" >> beam.Map(lambda b: sample_rows(b.raw, b.hashes, b.test))
-        | "smallest hashes" >> beam.CombineGlobally(SmallestRows())
-        | "store sample" >> beam.Map(_store_sample, store)
-    )
-    _ = shards | "write result" >> beam.Map(
-        guard(_write_result),
-        beam.pvalue.AsSingleton(built),
-        beam.pvalue.AsSingleton(sample),
-        store,
-        result_url(scratch),
+    _ = (
+        pipeline
+        | "result" >> beam.Create([None])
+        | "write result"
+        >> beam.Map(
+            guard(_write_result),
+            beam.pvalue.AsSingleton(built, default_value={"rows": 0}),
+            beam.pvalue.AsList(shards),
+            store,
+            result_url(scratch),
+        )
     )
 
 

@@ -8,6 +8,9 @@ again and anything outside that recorded list is refused before an object is bui
 
 from __future__ import annotations
 
+import io
+import json
+import zipfile
 from collections.abc import Iterable
 from typing import Any
 
@@ -66,7 +69,7 @@ def dump_pipeline(
     sio = _skops()
     extra = list(trusted_extra)
     try:
-        data = sio.dumps(pipeline)
+        data = _dumps(sio, pipeline)
     except Exception as exc:  # skops raises several types for objects it cannot persist
         first = (str(exc).strip().splitlines() or [""])[0]
         raise TrainingError(
@@ -101,6 +104,29 @@ def load_pipeline(data: bytes, recorded_types: Iterable[str], *, what: str = "mo
             " refusing to load it"
         )
     return loaded
+
+
+def _dumps(sio: Any, obj: Any) -> bytes:
+    """skops bytes of `obj`: skops.io.dumps's own steps, with its schema.json written compact.
+
+    skops indents schema.json, and an indent makes `json` use its pure-Python encoder: for a
+    transform with a 1,000-term tfidf vocabulary (which its state holds four times) 0.15 s and
+    4 MB of a 0.17 s dump, against 0.01 s and 1 MB compact. Loading reads either alike.
+    """
+    try:
+        import skops
+        from skops.io._utils import SaveContext, get_state
+    except ImportError:  # a skops whose internals moved: its own dumps, indented
+        return bytes(sio.dumps(obj))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as zip_file:
+        context = SaveContext(zip_file=zip_file)
+        state = get_state(obj, context)
+        context.clear_memo()
+        state["protocol"] = context.protocol
+        state["_skops_version"] = skops.__version__
+        zip_file.writestr("schema.json", json.dumps(state))
+    return buffer.getvalue()
 
 
 def _skops() -> Any:
