@@ -37,8 +37,11 @@ def test_quickstart_runs_the_whole_flow(tmp_path: Path) -> None:
         assert {m.name: m.versions for m in list_models(project.db)} == {"penguins": 2, "tweets": 1}
         prod = get_model_version(project.db, project.store, "penguins@prod")
         assert prod.ref == summary.prod
-        # The quickstart's penguin pipeline is ONNX-friendly: the logistic regression is trusted.
-        assert get_model_version(project.db, project.store, "penguins:1").onnx_status == "trusted"
+        # Every quickstart model serves on ONNX Runtime: the logistic regression, the random
+        # forest (float64 up to the trees, as scikit-learn) and the TF-IDF text classifier.
+        for ref in ("penguins:1", "penguins:2", "tweets:1"):
+            version = get_model_version(project.db, project.store, ref)
+            assert version.onnx_status == "trusted", (ref, version.onnx_summary)
     finally:
         project.close()
 
