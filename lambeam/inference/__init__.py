@@ -16,8 +16,9 @@ the batcher and the wire format, not scikit-learn and ONNX Runtime, before it li
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from lambeam._lazy import first_use
 
 if TYPE_CHECKING:
     from lambeam.inference.batching import MicroBatcher
@@ -113,11 +114,4 @@ _HOMES = {
     "encode_requests": "wire",
 }
 
-
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = first_use(__name__, _HOMES)

@@ -12,8 +12,9 @@ server of the project when there is one (remote.py), else runs the function itse
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from lambeam._lazy import first_use
 
 if TYPE_CHECKING:
     from lambeam.invoke.errors import (
@@ -95,11 +96,4 @@ _HOMES = {
     ),
 }
 
-
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = first_use(__name__, _HOMES)

@@ -9,9 +9,9 @@ when one converts (trusted only once it agrees with scikit-learn on held-out row
 metrics, params and lineage.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from lambeam._lazy import first_use
 from lambeam.registry.aliases import alias_history, remove_alias, set_alias
 from lambeam.registry.compare import compare_model_versions, metric_direction
 from lambeam.registry.records import ModelSummary, ModelVersion
@@ -63,11 +63,6 @@ _ONNX_HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    # The ONNX export imports scikit-learn (about a second), the feed pandas: what only reads
-    # the registry, such as a CLI command or the gateway resolving a function's model, does not
-    # pay for them.
-    home = _ONNX_HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{home}"), name)
+# The ONNX export imports scikit-learn (about a second), the feed pandas: what only reads the
+# registry, such as a CLI command or the gateway resolving a function's model, does not pay.
+__getattr__ = first_use(__name__, _ONNX_HOMES)

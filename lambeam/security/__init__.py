@@ -10,8 +10,9 @@ Every refusal is an AuthenticationError (HTTP 401) carrying a Lambda error code.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from lambeam._lazy import first_use
 
 if TYPE_CHECKING:
     from lambeam.security.bearer import authenticate_bearer, bearer_key_id
@@ -94,11 +95,4 @@ _HOMES = {
     "verify_sigv4": "sigv4",
 }
 
-
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = first_use(__name__, _HOMES)
