@@ -6,14 +6,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import inspect, text
+from sqlalchemy import text
 
-import lambeam.storage
 from lambeam.data import get_dataset_version, list_dataset_versions
 from lambeam.storage import Database
 from tests.data.test_manifest import CountingStore
+from tests.migrations import migrate, table_columns
 
 SUMMARY = {"label", "train_rows", "test_rows", "profile", "input_columns"}
 MANIFEST = {
@@ -35,23 +33,9 @@ MANIFEST = {
 }
 
 
-def _alembic(db: Database, revision: str, down: bool = False) -> None:
-    config = Config()
-    config.set_main_option(
-        "script_location", str(Path(lambeam.storage.__file__).with_name("migrations"))
-    )
-    with db.engine.begin() as connection:
-        config.attributes["connection"] = connection
-        (command.downgrade if down else command.upgrade)(config, revision)
-
-
-def _columns(db: Database) -> set[str]:
-    return {column["name"] for column in inspect(db.engine).get_columns("dataset_versions")}
-
-
 def test_dataset_versions_from_before_0005(database_url: str, tmp_path: Path) -> None:
     db = Database(database_url, migrate=False)
-    _alembic(db, "0004")
+    migrate(db, "0004")
     store = CountingStore(str(tmp_path / "artifacts"))
     digest = store.put_bytes(json.dumps(MANIFEST, sort_keys=True, indent=1).encode())
     with db.engine.begin() as connection:
@@ -65,7 +49,7 @@ def test_dataset_versions_from_before_0005(database_url: str, tmp_path: Path) ->
             {"hash": "c" * 64, "digest": digest, "at": "2026-01-01 00:00:00"},
         )
     db.migrate()
-    assert _columns(db) >= SUMMARY
+    assert table_columns(db, "dataset_versions") >= SUMMARY
     (version,) = list_dataset_versions(db, store)
     assert store.reads == 1  # the row keeps no summary: its manifest is read, once
     assert (version.ref, version.label, version.train_rows, version.test_rows) == (
@@ -79,6 +63,6 @@ def test_dataset_versions_from_before_0005(database_url: str, tmp_path: Path) ->
     assert version.manifest.to_dict() == MANIFEST and store.reads == 1
     assert get_dataset_version(db, store, "old").input_columns == version.input_columns
 
-    _alembic(db, "0004", down=True)
-    assert not SUMMARY & _columns(db)
+    migrate(db, "0004", down=True)
+    assert not SUMMARY & table_columns(db, "dataset_versions")
     db.dispose()

@@ -5,35 +5,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import inspect, text
+from sqlalchemy import text
 
-import lambeam.storage
 from lambeam.functions import get_function, list_versions, publish_version
 from lambeam.storage import ArtifactStore, Database
+from tests.migrations import migrate, table_columns
 
 CONFIG = json.dumps({"kind": "code", "handler": "app.handler"})
 CHANGED = json.dumps({"kind": "code", "handler": "app.other"})
 
 
-def _alembic(db: Database, revision: str, down: bool = False) -> None:
-    config = Config()
-    config.set_main_option(
-        "script_location", str(Path(lambeam.storage.__file__).with_name("migrations"))
-    )
-    with db.engine.begin() as connection:
-        config.attributes["connection"] = connection
-        (command.downgrade if down else command.upgrade)(config, revision)
-
-
-def _columns(db: Database) -> set[str]:
-    return {column["name"] for column in inspect(db.engine).get_columns("functions")}
-
-
 def test_functions_from_before_0004(database_url: str, tmp_path: Path) -> None:
     db = Database(database_url, migrate=False)
-    _alembic(db, "0003")
+    migrate(db, "0003")
     digest = ArtifactStore(str(tmp_path / "artifacts")).put_bytes(b"code")
     values = {"at": "2026-01-01 00:00:00", "digest": digest, "old": CONFIG, "new": CHANGED}
     with db.engine.begin() as connection:
@@ -54,12 +38,12 @@ def test_functions_from_before_0004(database_url: str, tmp_path: Path) -> None:
             values,
         )
     db.migrate()
-    assert "last_version" in _columns(db)
+    assert "last_version" in table_columns(db, "functions")
     assert get_function(db, "old").config.handler == "app.other"
     assert [v.config.handler for v in list_versions(db, "old")] == ["app.other", "app.handler"]
     store = ArtifactStore(str(tmp_path / "artifacts"))
     assert publish_version(db, store, "old").number == 2  # after the version it already had
 
-    _alembic(db, "0003", down=True)
-    assert "last_version" not in _columns(db)
+    migrate(db, "0003", down=True)
+    assert "last_version" not in table_columns(db, "functions")
     db.dispose()

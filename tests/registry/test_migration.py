@@ -4,24 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import text
 
-import lambeam.storage
 from lambeam.registry import get_model_version
 from lambeam.storage import ArtifactStore, Database
+from tests.migrations import migrate
 
 
 def test_versions_from_before_0002_read_back(database_url: str, tmp_path: Path) -> None:
     db = Database(database_url, migrate=False)
-    config = Config()
-    config.set_main_option(
-        "script_location", str(Path(lambeam.storage.__file__).with_name("migrations"))
-    )
-    with db.engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0001")
+    migrate(db, "0001")
     store = ArtifactStore(str(tmp_path / "artifacts"))
     digest = store.put_bytes(b"not loaded in this test")
     with db.engine.begin() as connection:
