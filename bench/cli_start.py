@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/cli_start.py             # 3 runs of each, the median
     .venv/bin/python bench/cli_start.py --runs 5
+    .venv/bin/python bench/cli_start.py --quick     # one run of each
 
 Measures `lambeam --help`; `lambeam server` until it accepts a connection (listens) and until
 /v1/health says `ready` (its zygote has imported the scientific stack); and `lambeam invoke` of a
@@ -77,7 +78,10 @@ def _server(root: Path) -> tuple[float, float, subprocess.Popen[bytes], int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="one run of each (under a minute)")
     args = parser.parse_args()
+    if args.quick:
+        args.runs = 1
     figures: dict[str, list[float]] = {
         "help_s": [],
         "server_listens_s": [],
