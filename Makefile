@@ -28,6 +28,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/pipeline.py --quick
 	$(BIN)/python bench/serve.py --quick
+	$(BIN)/python bench/cli_start.py --quick
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR)
