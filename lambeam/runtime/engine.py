@@ -18,9 +18,9 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 from lambeam.runtime import error_types as codes
+from lambeam.runtime.environment import instance_init
 from lambeam.runtime.limits import read_memory
 from lambeam.runtime.logs import FileLogSink, LogSink, billed_ms, format_report, frame_log
 from lambeam.runtime.outcomes import InstanceInfo, InvocationResult, describe_end
@@ -311,7 +311,8 @@ class Engine:
         instance = InstanceProcess(spec, self._zygote, self._memory_poll_s)
         pool.add_busy(instance)
         try:
-            ended = await instance.start(self._init(spec), spec.timeout_s, self._take_spare())
+            init = instance_init(spec, self.state_dir / "tmp" / spec.name, self.region)
+            ended = await instance.start(init, spec.timeout_s, self._take_spare())
         except BaseException:
             pool.discard(instance)
             raise
@@ -363,45 +364,6 @@ class Engine:
                 await self.reap()
             except Exception:  # noqa: BLE001 - one bad reap must not end reaping for good
                 _log.exception("reaping idle instances failed")
-
-    def _init(self, spec: FunctionSpec) -> dict[str, Any]:
-        """What a new instance needs to know, sent with the fork request."""
-        code_dir = str(spec.code_dir.resolve())
-        path = [code_dir]
-        if spec.requirements_dir is not None:
-            path.append(str(spec.requirements_dir.resolve()))
-        path.extend(str(folder.resolve()) for folder in spec.python_path)
-        stream = time.strftime("%Y/%m/%d", time.gmtime()) + f"/[{spec.version}]{uuid.uuid4().hex}"
-        tmp = self.state_dir / "tmp" / spec.name
-        tmp.mkdir(parents=True, exist_ok=True)
-        environ = dict(spec.environment)
-        environ.update(
-            {
-                "AWS_LAMBDA_FUNCTION_NAME": spec.name,
-                "AWS_LAMBDA_FUNCTION_VERSION": spec.version,
-                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
-                "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group_name,
-                "AWS_LAMBDA_LOG_STREAM_NAME": stream,
-                "AWS_REGION": self.region,
-                "AWS_DEFAULT_REGION": self.region,
-                "AWS_EXECUTION_ENV": "AWS_Lambda_python{}.{}".format(*sys.version_info[:2]),
-                "LAMBDA_TASK_ROOT": code_dir,
-                "_HANDLER": spec.handler,
-                "TMPDIR": str(tmp),
-            }
-        )
-        return {
-            "handler": spec.handler,
-            "raw": spec.raw,
-            "code_dir": code_dir,
-            "path": path,
-            "environ": environ,
-            "function_name": spec.name,
-            "function_version": spec.version,
-            "memory_mb": spec.memory_mb,
-            "log_group_name": spec.log_group_name,
-            "log_stream_name": stream,
-        }
 
     def _finish(
         self,
