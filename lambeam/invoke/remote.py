@@ -1,14 +1,15 @@
 """Invoking through a running `lambeam server` of the project, found by the file it leaves.
 
-    announce_server(state_dir, "127.0.0.1", 8000, os.getpid())   # the server, once it listens
+    announce_server(state_dir, "127.0.0.1", 8000, os.getpid(), server_id)   # once it listens
     attempt = invoke_running_server(state_dir, "hello", b"{}")   # `lambeam invoke`
     attempt.invocation, attempt.note                              # None: run it locally instead
     withdraw_server(state_dir, os.getpid())                       # the server, as it stops
 
 A server writes `.lambeam/server.json` (its address and pid) while it runs. `lambeam invoke` then
 calls the server's Lambda API (Invoke, signed with the project's own .lambeam/credentials), so it
-pays neither an engine's start nor a zygote's imports. A file whose pid is gone, or whose server
-does not answer, is stale: the caller runs the function itself.
+pays neither an engine's start nor a zygote's imports. A file whose pid is gone, whose server
+does not answer, or whose port answers with another server id (its health's `server_id`) is
+stale: the caller sends nothing there and runs the function itself.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class RunningServer:
     host: str
     port: int
     pid: int
+    server_id: str
 
 
 @dataclass(frozen=True)
@@ -65,15 +67,21 @@ class ServerAttempt:
     note: str
 
 
-def announce_server(state_dir: Path, host: str, port: int, pid: int) -> Path:
-    """Write `<state_dir>/server.json` for a server listening on `host`:`port` (replaced whole:
-    a reader never sees half a file)."""
+def announce_server(state_dir: Path, host: str, port: int, pid: int, server_id: str) -> Path:
+    """Write `<state_dir>/server.json` for a server listening on `host`:`port` whose health
+    names it `server_id` (replaced whole: a reader never sees half a file)."""
     if host in ("", "0.0.0.0"):
         host = "127.0.0.1"  # listening everywhere: loopback reaches it
     elif host == "::":
         host = "::1"
     shown = f"[{host}]" if ":" in host else host
-    record = {"url": f"http://{shown}:{port}", "host": host, "port": port, "pid": pid}
+    record = {
+        "url": f"http://{shown}:{port}",
+        "host": host,
+        "port": port,
+        "pid": pid,
+        "server_id": server_id,
+    }
     path = state_dir / SERVER_FILE
     state_dir.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{SERVER_FILE}.{secrets.token_hex(8)}.tmp")
@@ -122,6 +130,19 @@ def invoke_running_server(
     except OSError as exc:  # nothing listens there: the file outlived its server
         connection.close()
         return ServerAttempt(None, f"{where} did not answer ({exc}); running it here instead")
+    try:
+        answered_as = _server_id(connection)
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        connection.close()
+        return ServerAttempt(None, f"{where} did not answer ({exc}); running it here instead")
+    if answered_as != server.server_id:
+        # The file outlived its server and another process took the port: send it nothing.
+        connection.close()
+        return ServerAttempt(
+            None,
+            f"{where} is not the server .lambeam/{SERVER_FILE} names (another process answers"
+            " there; the file outlived its server); running it here instead",
+        )
     try:
         invocation = _invoke(
             connection, server, credentials, function_name, payload, qualifier, log_type
@@ -173,6 +194,19 @@ def _invoke(
     )
 
 
+def _server_id(connection: http.client.HTTPConnection) -> str | None:
+    """The server id the process on the other end gives in its health (None: it gives none)."""
+    connection.request("GET", "/v1/health")
+    response = connection.getresponse()
+    body = response.read()
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None
+    found = document.get("server_id") if isinstance(document, dict) else None
+    return found if isinstance(found, str) else None
+
+
 def _message(body: bytes) -> str:
     try:
         document = json.loads(body)
@@ -196,7 +230,11 @@ def _read(path: Path) -> RunningServer | None:
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
         return RunningServer(
-            str(record["url"]), str(record["host"]), int(record["port"]), int(record["pid"])
+            str(record["url"]),
+            str(record["host"]),
+            int(record["port"]),
+            int(record["pid"]),
+            str(record["server_id"]),
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None

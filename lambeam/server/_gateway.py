@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -22,12 +23,16 @@ class Gateway:
 
     `keys` is what the faces authenticate against: the project's access keys, each reused for a
     second after it is read (a key disabled by the CLI is refused within that second).
+    `server_id` names this server process (health says it): `lambeam invoke` checks it against
+    .lambeam/server.json before it sends anything, so a file that outlived its server never
+    sends a call to another process that took the port.
     """
 
     project: Project
     engine: Engine
     invoker: Invoker
     auth: bool = True
+    server_id: str = field(default_factory=lambda: secrets.token_hex(16))
     keys: KeyCache = field(init=False)
 
     def __post_init__(self) -> None:

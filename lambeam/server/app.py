@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
+import signal
 import socket
 import threading
 import time
@@ -36,12 +38,19 @@ DEFAULT_PORT = 8000
 
 
 def create_app(
-    project: Project, engine: Engine | None = None, *, auth: bool = True
+    project: Project,
+    engine: Engine | None = None,
+    *,
+    auth: bool = True,
+    server_id: str | None = None,
 ) -> InvokeFastPath:
-    """The gateway for `project` as an ASGI app; `engine` defaults to one under .lambeam/."""
+    """The gateway for `project` as an ASGI app; `engine` defaults to one under .lambeam/,
+    `server_id` (what health names the server by) to a fresh random one."""
     state = project.settings.state_dir
     engine = engine or Engine(state, FileLogSink(state / "logs"))
     gw = Gateway(project, engine, Invoker(project, engine), auth=auth)
+    if server_id is not None:
+        gw.server_id = server_id  # set after: the default is the dataclass's own factory
     app = Starlette(
         routes=[*rest_routes(), *lambda_routes()],
         lifespan=lifespan(gw),
@@ -72,14 +81,15 @@ def serve(
     """Run the gateway on uvicorn until interrupted (no line per request unless `access_log`).
 
     The socket is bound before uvicorn starts, so that the server is announced in .lambeam/
-    (address and pid, for `lambeam invoke`) only once it accepts connections; the announcement
-    is withdrawn when it stops.
+    (address, pid and server id, for `lambeam invoke`) only once it accepts connections; the
+    announcement is withdrawn when it stops, on SIGTERM as on Ctrl-C.
     """
     import uvicorn
 
     uvicorn_options.setdefault("proxy_headers", False)  # nothing here reads the client address
+    server_id = secrets.token_hex(16)
     config = uvicorn.Config(
-        create_app(project),
+        create_app(project, server_id=server_id),
         host=host,
         port=port,
         log_level=log_level,
@@ -88,12 +98,20 @@ def serve(
     )
     sock = config.bind_socket()
     state_dir = project.settings.state_dir
-    announce_server(state_dir, host, int(sock.getsockname()[1]), os.getpid())
+    announce_server(state_dir, host, int(sock.getsockname()[1]), os.getpid(), server_id)
+    # uvicorn stops gracefully on SIGTERM, then raises it again with the handler it found in
+    # place: the default one would end the process before the announcement is withdrawn.
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         uvicorn.Server(config).run(sockets=[sock])
     finally:
+        signal.signal(signal.SIGTERM, previous)
         withdraw_server(state_dir, os.getpid())
         sock.close()
+
+
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
 
 
 @contextlib.contextmanager

@@ -120,7 +120,11 @@ async def _health(request: Request, gw: Gateway, body: bytes) -> Response:
     """`starting` while the runtime's zygote imports (invocations wait for it), then `ready`;
     `failed` (a 503, with the reason) when it could not start."""
     engine = gw.engine
-    answer: dict[str, Any] = {"status": engine.state, "zygote": engine.zygote_pid}
+    answer: dict[str, Any] = {
+        "status": engine.state,
+        "zygote": engine.zygote_pid,
+        "server_id": gw.server_id,
+    }
     if engine.state == "failed":
         answer["error"] = engine.failure
     return JSONResponse(answer, status_code=503 if engine.state == "failed" else 200)

@@ -4,6 +4,7 @@ runs the function itself when there is none (or only a stale .lambeam/server.jso
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -102,3 +103,48 @@ def test_a_stale_server_file_is_ignored(root: Path) -> None:
     assert answer.returncode == 0, answer.stderr
     assert json.loads(answer.stdout) == {"hello": "world"}
     assert "lambeam server" not in answer.stderr
+
+
+def test_a_file_naming_another_server_sends_it_nothing(
+    root: Path, server: tuple[subprocess.Popen[bytes], Path]
+) -> None:
+    """A server.json that outlived its server, whose pid is alive again (reused) and whose port
+    another lambeam server now holds: invoke checks the server id and runs the function here."""
+    process, output = server
+    path = root / ".lambeam" / "server.json"
+    announced = json.loads(path.read_text())
+    assert announced["pid"] == process.pid and len(announced["server_id"]) == 32
+    forged = {**announced, "pid": os.getpid(), "server_id": "0" * 32}
+    path.write_text(json.dumps(forged))
+    try:
+        answer = lambeam(root, "invoke", "hello", "--payload", '{"name": "here"}')
+    finally:
+        path.write_text(json.dumps(announced))
+    assert answer.returncode == 0, answer.stderr
+    assert json.loads(answer.stdout) == {"hello": "here"}
+    assert "is not the server .lambeam/server.json names" in answer.stderr
+    assert "running it here instead" in answer.stderr
+    # The server was asked who it is, and nothing else.
+    assert "POST /2015-03-31/functions/hello/invocations" not in output.read_text()
+
+
+def test_sigterm_withdraws_the_server_file(root: Path, tmp_path: Path) -> None:
+    port = free_port()
+    with open(tmp_path / "server.log", "wb") as sink:
+        process = subprocess.Popen(
+            [*LAMBEAM, "-C", str(root), "server", "--port", str(port)],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    path = root / ".lambeam" / "server.json"
+    try:
+        deadline = time.monotonic() + 180
+        while not path.exists():
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        assert json.loads(path.read_text())["pid"] == process.pid
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(60)
+    assert code == 128 + signal.SIGTERM, (tmp_path / "server.log").read_text()
+    assert not path.exists()

@@ -68,7 +68,9 @@ def test_health_says_starting_and_an_early_invocation_waits_until_ready(
     server = start_server(tmp_path / "proj", _gated(gate))
     try:
         status, health = _call(server, "GET", "/v1/health")
+        server_id = health.pop("server_id")
         assert (status, health) == (200, {"status": "starting", "zygote": None})
+        assert isinstance(server_id, str) and len(server_id) == 32
         _create_hello(server)  # management needs no runtime
         with ThreadPoolExecutor(1) as pool:
             early: Future[tuple[int, Any]] = pool.submit(
