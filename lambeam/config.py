@@ -97,13 +97,17 @@ def load_settings(root: Path | None = None, environ: Mapping[str, str] | None = 
         "artifacts": str(root / STATE_DIR / "artifacts"),
         "s3_endpoint_url": None,
     }
+    origins: dict[str, str] = {}
     for key in _STORAGE_KEYS:
         if key in storage:
             if not isinstance(storage[key], str):
                 raise ConfigError(f"{path}: [storage] {key} must be a string")
             values[key] = storage[key]
+            origins[key] = f"{path}: [storage] {key}"
         if environ.get(_ENV[key]):
             values[key] = environ[_ENV[key]]
+            origins[key] = _ENV[key]
+    _check_locations(values, origins)
     values["artifacts"] = _absolute_location(values["artifacts"], root)
     values["database_url"] = _absolute_sqlite(values["database_url"], root)
 
@@ -130,6 +134,26 @@ def _named_tables(doc: Mapping[str, Any], key: str, path: Path) -> dict[str, Map
         if not isinstance(value, dict):
             raise ConfigError(f"{path}: [{key}.{name}] must be a table")
     return dict(section)
+
+
+def _check_locations(values: Mapping[str, Any], origins: Mapping[str, str]) -> None:
+    """Refuse an S3 endpoint that is no http(s) URL and an artifact URL without a bucket, here,
+    rather than as a client library's traceback at the first read."""
+    endpoint = values["s3_endpoint_url"]
+    if endpoint is not None:
+        scheme, _, rest = endpoint.partition("://")
+        if scheme not in ("http", "https") or not rest.split("/", 1)[0]:
+            raise ConfigError(
+                f"{origins['s3_endpoint_url']} = {endpoint!r} is not an endpoint URL; "
+                "write it with its scheme and host, e.g. http://127.0.0.1:9000"
+            )
+    artifacts = values["artifacts"]
+    scheme, separator, rest = artifacts.partition("://")
+    if separator and not rest.split("/", 1)[0]:
+        raise ConfigError(
+            f"{origins.get('artifacts', 'the artifact store')} = {artifacts!r} names no bucket; "
+            f"write it as {scheme}://BUCKET/PREFIX"
+        )
 
 
 def _absolute_location(location: str, root: Path) -> str:

@@ -48,6 +48,33 @@ def test_environment_overrides_toml(tmp_path: Path) -> None:
     assert settings.database_url == f"sqlite:///{tmp_path.resolve() / 'x.db'}"
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("LAMBEAM_S3_ENDPOINT_URL", "127.0.0.1:9000", "is not an endpoint URL"),
+        ("LAMBEAM_S3_ENDPOINT_URL", "ftp://host", "is not an endpoint URL"),
+        ("LAMBEAM_S3_ENDPOINT_URL", "http://", "is not an endpoint URL"),
+        ("LAMBEAM_ARTIFACTS", "s3://", "names no bucket"),
+        ("LAMBEAM_ARTIFACTS", "s3:///prefix", "names no bucket"),
+    ],
+)
+def test_a_store_location_that_cannot_work_is_named(
+    tmp_path: Path, variable: str, value: str, message: str
+) -> None:
+    """Refused when the settings are read (an endpoint without its scheme was a 94-line
+    traceback from the S3 client at the first read; s3:// wrote to a local folder 's3:')."""
+    (tmp_path / "lambeam.toml").write_text('[project]\nname = "p"\n')
+    with pytest.raises(ConfigError, match=rf"^{variable} = '{value}' {message}"):
+        load_settings(tmp_path, environ={variable: value})
+    (tmp_path / "lambeam.toml").write_text(
+        f'[storage]\n{variable.removeprefix("LAMBEAM_").lower()} = "{value}"\n'
+    )
+    with pytest.raises(ConfigError, match=r"lambeam.toml: \[storage\] "):
+        load_settings(tmp_path, environ={})
+    env = {"LAMBEAM_S3_ENDPOINT_URL": "https://s3.example.com", "LAMBEAM_ARTIFACTS": "s3://b/p"}
+    assert load_settings(tmp_path, environ=env).s3_endpoint_url == "https://s3.example.com"
+
+
 def test_malformed_toml_names_file_and_line(tmp_path: Path) -> None:
     (tmp_path / "lambeam.toml").write_text("[pipelines.a]\nsource = \n")
     with pytest.raises(ConfigError, match=r"lambeam.toml: malformed TOML: .*line 2"):

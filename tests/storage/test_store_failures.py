@@ -7,6 +7,7 @@ turning its authentication on cannot reach the session's server); each case then
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -49,7 +50,7 @@ label = "species"
 drop = ["bill_depth_mm", "flipper_length_mm", "body_mass_g", "sex", "year"]
 """
 
-COMMANDS = [["pipeline", "run", "penguins"], ["train", "logreg"], ["datasets", "ls"]]
+COMMANDS = [["pipeline", "run", "penguins"], ["train", "logreg"], ["datasets", "show", "penguins"]]
 
 
 class MotoProcess:
@@ -147,7 +148,7 @@ def _clean_env() -> dict[str, str]:
 
 def _run_cli(
     root: Path, env: dict[str, str], command: list[str], monkeypatch: pytest.MonkeyPatch, capsys
-) -> tuple[int, str]:
+) -> tuple[int, str, str]:
     import s3fs
 
     s3fs.S3FileSystem.clear_instance_cache()  # a cached client would keep the old credentials
@@ -158,7 +159,8 @@ def _run_cli(
         monkeypatch.setenv(key, value)
     capsys.readouterr()
     code = main(["-C", str(root), *command])
-    return code, capsys.readouterr().err
+    captured = capsys.readouterr()
+    return code, captured.err, captured.out
 
 
 def _assert_one_line(code: int, err: str, store: str, *words: str) -> None:
@@ -201,10 +203,26 @@ def test_store_failure_is_one_line(
         bucket = f"missing-{uuid.uuid4().hex[:8]}"
         env["LAMBEAM_ARTIFACTS"] = f"s3://{bucket}/lambeam"
         words = [f"bucket '{bucket}' does not exist", "LAMBEAM_ARTIFACTS"]
-    code, err = _run_cli(s3_project, env, command, monkeypatch, capsys)
-    if command == ["datasets", "ls"] and code == 0:
-        return  # a listing that needs nothing from the store has nothing to fail on
+    code, err, _out = _run_cli(s3_project, env, command, monkeypatch, capsys)
     _assert_one_line(code, err, f"s3://{bucket}/lambeam", *words)
+
+
+def test_listing_datasets_needs_no_store(
+    s3_project: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """`datasets ls` reads each version's summary from its database row: with the store's
+    endpoint down it still lists them (it read one manifest per version, one S3 GET each)."""
+    bucket = (s3_project / "bucket").read_text()
+    env = {
+        **_clean_env(),
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "LAMBEAM_ARTIFACTS": f"s3://{bucket}/lambeam",
+        "LAMBEAM_S3_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",  # nobody listens
+    }
+    code, err, out = _run_cli(s3_project, env, ["datasets", "ls", "--json"], monkeypatch, capsys)
+    assert code == 0, err
+    assert [v["ref"] for v in json.loads(out)] == ["penguins:1"]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c))
@@ -229,11 +247,9 @@ def test_access_denied_is_one_line(
     }
     moto.authenticate_from_now(True)
     try:
-        code, err = _run_cli(s3_project, env, command, monkeypatch, capsys)
+        code, err, _out = _run_cli(s3_project, env, command, monkeypatch, capsys)
     finally:
         moto.authenticate_from_now(False)
-    if command == ["datasets", "ls"] and code == 0:
-        return
     _assert_one_line(code, err, f"s3://{bucket}/lambeam", "access denied", "AWS_ACCESS_KEY_ID")
 
 
@@ -248,7 +264,7 @@ def test_a_source_on_s3_that_fails_is_one_line_naming_it(
         "LAMBEAM_ARTIFACTS": f"s3://{bucket}/lambeam",
         "LAMBEAM_S3_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
     }
-    code, err = _run_cli(s3_project, env, ["pipeline", "run", "remote"], monkeypatch, capsys)
+    code, err, _out = _run_cli(s3_project, env, ["pipeline", "run", "remote"], monkeypatch, capsys)
     assert "Traceback" not in err and code == 1, err
     (line,) = [line for line in err.splitlines() if line.startswith("error:")]
     assert f"[pipelines.remote] source s3://{bucket}/raw/penguins.csv" in line, line
