@@ -188,6 +188,8 @@ def compare(
     same = len(comparison["params"]) - len(differing)
     if same:
         console.print(f"{same} params are the same in every version (--json lists them)")
+    if comparison.get("unranked"):
+        console.print(f"unranked: {comparison['unranked']}", markup=False)
     tied = comparison.get("tied", {})
     for metric, ref in sorted(comparison.get("best", {}).items()):
         if metric in tied:

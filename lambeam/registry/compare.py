@@ -41,9 +41,11 @@ def compare_model_versions(db: Database, store: ArtifactStore, refs: list[str]) 
     Returns {"refs": [resolved "name:N", …], "versions": [{ref, task, estimator, dataset, onnx_status, metrics, params, …}, …],
     "metrics": {metric: {ref: value | None}}, "params": {param: {ref: value | None}},
     "best": {metric: ref}, "tied": {metric: [refs equal at best]}, "direction": {metric: "max" |
-    "min"}}. Only metrics that rank (numbers, not counts like test_rows) appear in best; a tie
-    goes to the earliest ref given, and is listed in tied. Fewer than two different versions,
-    versions of different tasks, or versions with no ranked metric in common are a ConfigError.
+    "min"}, "unranked": why no metric ranks them, or None}. Only metrics that rank (numbers, not
+    counts like test_rows) appear in best; a tie goes to the earliest ref given, and is listed in
+    tied. Versions that share no ranked metric (anomaly detectors have none) are shown side by
+    side, unranked. Fewer than two different versions, or versions of different tasks, are a
+    ConfigError.
     """
     if not refs:
         raise ConfigError("compare needs at least one model reference")
@@ -58,7 +60,7 @@ def compare_model_versions(db: Database, store: ArtifactStore, refs: list[str]) 
             f"compare needs two or more different model versions; {', '.join(refs)} name only"
             f" {resolved[0]}"
         )
-    _check_comparable(versions)
+    _check_same_task(versions)
     metrics = _table(versions, "metrics")
     best: dict[str, str] = {}
     tied: dict[str, list[str]] = {}
@@ -66,7 +68,7 @@ def compare_model_versions(db: Database, store: ArtifactStore, refs: list[str]) 
     for metric, values in metrics.items():
         way = metric_direction(metric)
         numbers = [(ref, value) for ref, value in values.items() if _is_number(value)]
-        if way is None or not numbers:
+        if way is None or len(numbers) < 2:  # a metric only one version has ranks nothing
             continue
         direction[metric] = way
         target = (min if way == "min" else max)(value for _, value in numbers)
@@ -80,11 +82,12 @@ def compare_model_versions(db: Database, store: ArtifactStore, refs: list[str]) 
         "best": best,
         "tied": {metric: refs for metric, refs in tied.items() if len(refs) > 1},
         "direction": direction,
+        "unranked": None if best else _why_unranked(versions),
     }
 
 
-def _check_comparable(versions: list[ModelVersion]) -> None:
-    """Refuse to rank a classifier against a regressor, or versions that share no metric."""
+def _check_same_task(versions: list[ModelVersion]) -> None:
+    """Refuse to rank a classifier against a regressor: their metrics measure other things."""
     first = versions[0]
     for other in versions[1:]:
         if other.task != first.task:
@@ -93,19 +96,20 @@ def _check_comparable(versions: list[ModelVersion]) -> None:
                 f" {other.ref} does {other.task}, so their metrics measure different things;"
                 " compare versions of the same task"
             )
+
+
+def _why_unranked(versions: list[ModelVersion]) -> str:
+    """Why no metric ranks `versions`: which ranked metrics each has (an anomaly detector's
+    anomaly_rate and mean_score describe it, they do not rank it)."""
     ranked = [
-        {m for m, v in version.metrics.items() if _is_number(v) and metric_direction(m)}
+        sorted(m for m, v in version.metrics.items() if _is_number(v) and metric_direction(m))
         for version in versions
     ]
-    if not set.intersection(*ranked):
-        described = "; ".join(
-            f"{version.ref}: {', '.join(sorted(names)) or 'none'}"
-            for version, names in zip(versions, ranked, strict=True)
-        )
-        raise ConfigError(
-            f"cannot compare {', '.join(v.ref for v in versions)}: they have no metric in common"
-            f" to rank them by ({described})"
-        )
+    described = "; ".join(
+        f"{version.ref}: {', '.join(names) or 'none'}"
+        for version, names in zip(versions, ranked, strict=True)
+    )
+    return f"no metric in common ranks these versions (ranked metrics: {described})"
 
 
 def _table(versions: list[ModelVersion], attribute: str) -> dict[str, dict[str, Any]]:

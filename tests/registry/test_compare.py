@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from sklearn.ensemble import IsolationForest
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
 from lambeam.errors import ConfigError, ModelNotFoundError
@@ -56,10 +57,12 @@ def test_compare_side_by_side(registry: Project) -> None:
         "log_loss": {"churn:1": 0.40, "churn:2": 0.45, "churn:3": 0.30},
         "test_rows": {"churn:1": 16, "churn:2": None, "churn:3": None},
     }
-    # Ties go to the earliest ref given; log_loss is better lower; a row count does not rank.
-    assert result["best"] == {"accuracy": "churn:2", "f1": "churn:1", "log_loss": "churn:3"}
+    # Ties go to the earliest ref given; log_loss is better lower; a row count does not rank,
+    # nor does a metric only one version has (f1).
+    assert result["best"] == {"accuracy": "churn:2", "log_loss": "churn:3"}
     assert result["tied"] == {"accuracy": ["churn:2", "churn:3"]}
-    assert result["direction"] == {"accuracy": "max", "f1": "max", "log_loss": "min"}
+    assert result["direction"] == {"accuracy": "max", "log_loss": "min"}
+    assert result["unranked"] is None
     assert result["params"]["C"] == {"churn:1": 1.0, "churn:2": 0.1, "churn:3": 1.0}
     versions = result["versions"]
     assert [v["ref"] for v in versions] == result["refs"]
@@ -124,7 +127,7 @@ def test_metric_direction(metric: str, direction: str | None) -> None:
     assert metric_direction(metric) == direction
 
 
-def test_versions_of_different_tasks_or_without_a_common_metric_are_not_ranked(
+def test_versions_of_different_tasks_are_refused_and_without_a_common_metric_unranked(
     registry: Project,
 ) -> None:
     db, store = registry.db, registry.store
@@ -150,9 +153,32 @@ def test_versions_of_different_tasks_or_without_a_common_metric_are_not_ranked(
         model="credit",
         metrics={"f1": 0.5, "test_rows": 20},
     )
-    with pytest.raises(
-        ConfigError,
-        match=r"credit:1, credit:2: they have no metric in common to rank them by"
-        r" \(credit:1: accuracy; credit:2: f1\)",
-    ):
-        compare_model_versions(db, store, ["credit:1", "credit:2"])
+    unranked = compare_model_versions(db, store, ["credit:1", "credit:2"])
+    assert unranked["best"] == {} and set(unranked["metrics"]) == {"accuracy", "f1", "test_rows"}
+    assert unranked["unranked"] == (
+        "no metric in common ranks these versions (ranked metrics: credit:1: accuracy;"
+        " credit:2: f1)"
+    )
+
+
+def test_anomaly_detectors_compare_side_by_side_unranked(registry: Project) -> None:
+    """Their anomaly_rate and mean_score describe a version rather than rank it: the versions
+    are shown, params and all, with nothing called best (they were refused outright)."""
+    db, store = registry.db, registry.store
+    for trees in (20, 40):
+        register(
+            db,
+            store,
+            fitted(IsolationForest(n_estimators=trees, random_state=0), DATA),
+            model="iso",
+            task="anomaly",
+            metrics={"anomaly_rate": 0.1, "mean_score": 0.02 * trees},
+        )
+    comparison = compare_model_versions(db, store, ["iso:1", "iso:2"])
+    assert comparison["best"] == {} and comparison["params"]["n_estimators"] == {
+        "iso:1": 20,
+        "iso:2": 40,
+    }
+    assert comparison["unranked"] == (
+        "no metric in common ranks these versions (ranked metrics: iso:1: none; iso:2: none)"
+    )
