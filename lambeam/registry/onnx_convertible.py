@@ -18,8 +18,15 @@ what converts badly while computing the same numbers:
 - HistGradientBoosting, which compares float64 inputs with float64 thresholds, becomes a
   subclass converted with float64 thresholds (`onnx_hist_trees`): a float32 cast would route a
   value within float32 rounding above a threshold the other way.
+- Linear classifiers (LogisticRegression, LinearSVC, RidgeClassifier, SGDClassifier,
+  Perceptron) become subclasses converted in float64 with scikit-learn's own link and label rule
+  (`onnx_linear`); skl2onnx's converters refused float64 or typed its outputs float32.
+- In a float64 graph, a cast to float64 comes before any other final estimator: skl2onnx types
+  an estimator's outputs by its input's type when the pipeline is parsed, a ColumnTransformer's
+  by its first block's, and a one-hot block (float32) first made the float64 graph not load.
 - A text column's string imputer and ravel are rewritten for the vectorizer's converter, and the
-  vectorizer gets a tokenizer pattern and locale ONNX Runtime runs alike (`onnx_text`).
+  vectorizer gets a tokenizer pattern and locale ONNX Runtime runs alike (`onnx_text`), and its
+  tf-idf weights and norm in float64 (`onnx_tfidf`).
 - A `log` operation's FunctionTransformer(np.log1p) becomes Log1p, Log(X + 1) in ONNX
   (`onnx_functions`).
 
@@ -41,6 +48,7 @@ from sklearn.tree import BaseDecisionTree
 
 from lambeam.registry.onnx_functions import with_functions
 from lambeam.registry.onnx_hist_trees import float64_hist_trees
+from lambeam.registry.onnx_linear import float64_linear
 from lambeam.registry.onnx_text import for_text, text_options
 
 __all__ = ["NanFill", "converter_options", "convertible", "final_estimator", "final_options"]
@@ -62,20 +70,29 @@ class NanFill(TransformerMixin, BaseEstimator):
         return np.where(np.isnan(values), self.statistics.reshape(1, -1), values)
 
 
-def convertible(pipeline: Any) -> Any:
-    """A deep copy of `pipeline` rewritten for conversion (see the module's docstring)."""
+def convertible(pipeline: Any, input_type: str = "double") -> Any:
+    """A deep copy of `pipeline` rewritten for conversion (see the module's docstring), for a
+    graph whose numbers are `input_type` ("double" or "float")."""
     _register_nan_fill()
     steps = getattr(pipeline, "steps", None)
     if not steps:
         return _rewritten(copy.deepcopy(pipeline))
     # The final estimator is converted as it is: copying it (a forest's trees) costs seconds.
     name, estimator = steps[-1]
-    final = (name, float64_hist_trees(estimator))
+    final = (name, float64_linear(float64_hist_trees(estimator)))
     before = [(name, _rewritten(step)) for name, step in copy.deepcopy(steps[:-1])]
     if _casts_to_float32(final[1]):
         from skl2onnx.sklapi import CastTransformer
 
         before.append(("float32_for_trees", CastTransformer(dtype=np.float32)))
+    elif input_type == "double":
+        from skl2onnx.sklapi import CastTransformer
+
+        # skl2onnx types a final estimator's outputs by its input's type at parse time, which
+        # for a ColumnTransformer is its first block's: a one-hot block (float32) first made
+        # an SVC's, an MLP's or k-means' float64 outputs be declared float32, and the float64
+        # graph did not load. Declared float64 here; ONNX Runtime drops the no-op cast.
+        before.append(("float64_for_estimator", CastTransformer(dtype=np.float64)))
     return Pipeline([*before, final])
 
 

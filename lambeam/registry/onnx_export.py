@@ -12,8 +12,8 @@ outputs compared with the pipeline's own. The outcome is one of:
 
 Numbers are fed as float64 when the graph runs that way (`onnx_convertible` rewrites what would
 force float32, such as an imputer, and casts to float32 only where scikit-learn itself does, before
-a tree); a few ONNX-ML operators exist only for float32 in ONNX Runtime, so a float32 graph is the
-fallback. Which one was built is recorded in the check (`input_type`), with the tolerance and the
+a tree); a few ONNX-ML operators exist only for float32 in ONNX Runtime (SVR's SVMRegressor),
+so a float32 graph is the fallback. Which one was built is recorded in the check (`input_type`), with the tolerance and the
 criterion; `onnx_feed` builds the inputs for either.
 Nothing here raises: conversion must never make registering fail, so every failure is recorded.
 """
@@ -241,7 +241,7 @@ def _convert(pipeline: Any, signature: Signature, input_type: str) -> bytes:
         )
         for spec in signature.inputs
     ]
-    rewritten = convertible(pipeline)
+    rewritten = convertible(pipeline, input_type)
     graph = convert_sklearn(
         rewritten,
         initial_types=initial_types,

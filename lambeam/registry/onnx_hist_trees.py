@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
+from lambeam.registry.onnx_labels import add_labels
+
 __all__ = ["Float64HistClassifier", "Float64HistRegressor", "float64_hist_trees"]
 
 
@@ -209,14 +211,4 @@ def _classifier_outputs(
     else:
         node("Softmax", raw, probabilities, axis=1)
         node("ArgMax", raw, index, axis=1, keepdims=0)
-    classes = name("classes")
-    labels = model.classes_
-    if labels.dtype.kind in "iub" or (labels.dtype.kind == "f" and np.all(labels == labels // 1)):
-        container.add_initializer(
-            classes, TensorProto.INT64, [len(labels)], [int(c) for c in labels]
-        )
-    else:
-        container.add_initializer(
-            classes, TensorProto.STRING, [len(labels)], [str(c).encode() for c in labels]
-        )
-    node("Gather", [classes, index], label, axis=0)
+    add_labels(scope, container, model.classes_, index, label)

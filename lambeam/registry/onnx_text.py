@@ -8,6 +8,7 @@ TfidfVectorizer`. On the copy that skl2onnx converts (never the registered pipel
   the copy imputes "" instead, which with fill value "" is the identity either way.
 - The ravel before a vectorizer becomes the identity: skl2onnx has no converter for a
   FunctionTransformer with a function, and the vectorizer's converter flattens its input itself.
+- A TfidfVectorizer weighs and normalises its counts in float64 (`onnx_tfidf`).
 
 And the vectorizer's converter is given two options (`text_options`):
 
@@ -39,6 +40,8 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
+from lambeam.registry.onnx_tfidf import float64_tfidf
+
 __all__ = ["RE2_WORDS", "for_text", "text_options"]
 
 SKLEARN_WORDS = r"(?u)\b\w\w+\b"
@@ -52,7 +55,7 @@ def for_text(estimator: Any) -> Any:
     if _imputes_strings_as_nan(estimator):
         estimator.missing_values = ""
     elif isinstance(estimator, Pipeline):
-        steps = [(name, for_text(step)) for name, step in estimator.steps]
+        steps = [(name, float64_tfidf(for_text(step))) for name, step in estimator.steps]
         for i, (name, step) in enumerate(steps[:-1]):
             if _is_ravel(step) and isinstance(steps[i + 1][1], CountVectorizer):
                 steps[i] = (name, FunctionTransformer(None).fit(np.zeros((1, 1))))

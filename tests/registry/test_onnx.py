@@ -201,8 +201,8 @@ def test_per_column_scalers_are_exported_as_one_node_with_the_same_answers() -> 
     assert export.status == "trusted", export.check
     ops = [node.op_type for node in onnx.load_from_string(export.model).graph.node]
     # x0-x2 scaled together, x3-x4 together, x5 (no mean) alone: three Sub and three Div (a
-    # fourth Div is the model's own), where one scaler per column would make six and six.
-    assert ops.count("Sub") == 3 and ops.count("Div") == 4, ops
+    # fourth Sub is the model's own, 1 - p), where one scaler per column would make six and six.
+    assert ops.count("Sub") == 4 and ops.count("Div") == 3, ops
     # The pipeline itself is left as it was: still six scalers, one per column.
     assert len(pipeline.named_steps["columns"].transformers_) == 7
     # Blocks weighed by name are left apart (a merged block would lose its weight).

@@ -32,7 +32,14 @@ from sklearn.tree import DecisionTreeClassifier
 from lambeam.project import Project
 from lambeam.registry import onnx_feed
 from lambeam.registry.onnx_export import CRITERION
-from tests.registry.fitted import class_labels, fitted, frame, register, regression_target
+from tests.registry.fitted import (
+    class_labels,
+    fitted,
+    frame,
+    register,
+    regression_target,
+    transform,
+)
 
 TRAIN, HELD_OUT = frame(rows=400, seed=0), frame(rows=300, seed=1)
 C, R = "classification", "regression"
@@ -81,6 +88,30 @@ def test_each_readme_estimator_ends_with_its_onnx_status(
     outputs = session.run(None, onnx_feed(version.signature, HELD_OUT, check["input_type"]))
     if task in (C, "clustering", "anomaly"):
         assert list(np.ravel(outputs[0])) == list(pipeline.predict(HELD_OUT))
+
+
+# ONNX Runtime implements the ONNX-ML SVMRegressor for float32 only: SVR's graph is float32.
+FLOAT32_ONLY = {"svr"}
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize(
+    ("kind", "estimator", "task"), [pytest.param(i, e, t, id=i) for i, e, t, _ in ESTIMATORS]
+)
+def test_each_estimator_runs_in_float64_after_a_one_hot_block(
+    project: Project, kind: str, estimator, task: str
+) -> None:
+    """A transform whose first block is a one-hot (float32 in skl2onnx), as the quickstart's
+    penguins have: the logistic regression, SVCs, MLP, k-means and HistGradientBoosting
+    classifier fell back to float32 graphs (outputs typed by that first block)."""
+    one_hot_first = transform()
+    one_hot_first.transformers = one_hot_first.transformers[::-1]
+    y = class_labels(TRAIN) if task == C else regression_target(TRAIN) if task == R else None
+    pipeline = fitted(estimator, TRAIN, y, steps=one_hot_first)
+    version = register(project.db, project.store, pipeline, task=task, sample=HELD_OUT)
+    assert version.onnx_status == "trusted", version.onnx_check
+    want = "float" if kind in FLOAT32_ONLY else "double"
+    assert version.onnx_check["input_type"] == want, version.onnx_check
 
 
 def dataset_transform() -> ColumnTransformer:
