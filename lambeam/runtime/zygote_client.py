@@ -206,6 +206,9 @@ class ZygoteClient:
                 ended.set_result(status)
 
     async def _close(self) -> None:
+        # A zygote still importing reads no control message: waiting for it to see the closed
+        # socket would hold a stopping server for the rest of its imports (seconds).
+        importing = self._ready is not None and not self._ready.done()
         if self._control is not None:
             self._control.close()
             self._control = None
@@ -214,7 +217,11 @@ class ZygoteClient:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
             self._reader = None
+        if self._ready is not None and self._ready.done() and not self._ready.cancelled():
+            self._ready.exception()  # retrieved: a start that was cancelled never will
         if self._process is not None:
+            if importing and self._process.returncode is None:
+                self._process.kill()
             if self._process.returncode is None:
                 try:
                     await asyncio.wait_for(self._process.wait(), 5.0)

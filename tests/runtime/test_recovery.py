@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -9,6 +11,7 @@ import time
 from pathlib import Path
 
 from lambeam.runtime import Engine
+from lambeam.runtime.zygote_client import ZygoteClient
 from tests.runtime.conftest import LoopThread, make_function, process_gone
 
 PID = """
@@ -75,3 +78,33 @@ def test_a_cold_start_takes_the_spare_and_a_new_spare_is_forked(
     finally:
         loop.run(engine.stop())
     assert engine._spare is None
+
+
+def test_a_zygote_stopped_while_it_imports_is_killed_not_waited_for(
+    loop: LoopThread, tmp_path: Path
+) -> None:
+    """A server stopped during its start must not wait out the zygote's imports (it waited for
+    them to end and the zygote to see its closed control socket, seconds on a laptop)."""
+    started = tmp_path / "importing"
+    (tmp_path / "slow_import.py").write_text(
+        "import os, pathlib, time\n"
+        f"pathlib.Path({str(started)!r}).write_text(str(os.getpid()))\n"
+        "time.sleep(3)\n"
+    )
+    environ = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    client = ZygoteClient(preload=("slow_import",), environ=environ)
+
+    async def start_then_stop() -> int | None:
+        starting = asyncio.ensure_future(client.start())
+        while not started.exists():
+            await asyncio.sleep(0.02)
+        starting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await starting
+        process = client._process
+        await client.stop()
+        return None if process is None else process.returncode
+
+    # Killed at once: had it been waited for, it would have ended its import and exited itself.
+    assert loop.run(start_then_stop()) == -signal.SIGKILL
+    assert process_gone(int(started.read_text()))
