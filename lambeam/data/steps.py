@@ -88,7 +88,19 @@ def _condition(result: Any, rows: int, expression: str, where: str) -> np.ndarra
 
 def _evaluate(frame: pd.DataFrame, expression: str, where: str) -> Any:
     try:
-        return frame.eval(expression, engine="numexpr" if _numexpr() else "python")
+        try:
+            return frame.eval(expression, engine="numexpr" if _numexpr() else "python")
+        except TypeError as exc:
+            # lambeam reads booleans as 0.0/1.0, which ~ and `not` refuse ("ufunc 'invert' not
+            # supported"): once more with such columns as booleans, a missing one staying
+            # missing (a filter drops its row).
+            flags = _as_booleans(frame)
+            if flags is None:
+                raise
+            try:
+                return flags.eval(expression, engine="python")
+            except Exception:  # noqa: BLE001 - not that: the first failure is the one to say
+                raise exc from None
     except pd.errors.UndefinedVariableError as exc:
         name = str(exc).split("'")[1] if "'" in str(exc) else str(exc)
         raise ColumnError(
@@ -99,6 +111,19 @@ def _evaluate(frame: pd.DataFrame, expression: str, where: str) -> Any:
         raise ColumnError(
             f"{where}: cannot evaluate {expression!r}: {type(exc).__name__}: {exc}"
         ) from None
+
+
+def _as_booleans(frame: pd.DataFrame) -> pd.DataFrame | None:
+    """`frame` with its 0/1 float columns (booleans as read, missing: NaN) as pandas booleans,
+    or None when it has none."""
+    flags = {}
+    for name in user_columns(frame):
+        values = frame[name]
+        if values.dtype == np.float64:
+            present = values.dropna().to_numpy()
+            if len(present) and np.isin(present, (0.0, 1.0)).all():
+                flags[name] = values.astype("boolean")
+    return frame.assign(**flags) if flags else None
 
 
 def user_columns(frame: pd.DataFrame) -> list[str]:
