@@ -58,11 +58,12 @@ def run(
         f"content {version.content_hash[:12]}"
     )
     for column, count in coerced.items():
-        console.print(
-            f"  {escape(column)}: {count} value(s) coerced to null (not numbers; declared "
-            'errors = "coerce")',
-            soft_wrap=True,
-        )
+        if count:
+            console.print(
+                f"  {escape(column)}: {count} value(s) read as null (not numbers; declared "
+                'errors = "coerce")',
+                soft_wrap=True,
+            )
 
 
 @datasets_app.command("ls")

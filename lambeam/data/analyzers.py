@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from lambeam.data.frames import column_type
+from lambeam.data.numbers import ReadCounts
 from lambeam.data.operations import Impute, OneHot, Operation
 from lambeam.data.partials import (
     MIXED_TYPES,
@@ -68,8 +69,10 @@ class Partial:
     # The column orders batches showed (a set, so merging in any order gives the same result).
     orders: set[tuple[str, ...]] = field(default_factory=set)
     raw_orders: set[tuple[str, ...]] = field(default_factory=set)
-    # Per column declared errors = "coerce": how many values were not numbers (made null).
-    coerced: dict[str, int] = field(default_factory=dict)
+    # What reading saw: per errors = "coerce" column the values read as null, and Typos.
+    read: ReadCounts = field(default_factory=ReadCounts)
+    # Columns whose type differed between batches (check_types says so).
+    mixed: set[str] = field(default_factory=set)
 
     def column_names(self) -> list[str]:
         """Columns in a canonical order: the fullest order a batch showed, then any others sorted."""
@@ -82,17 +85,27 @@ class Partial:
         self.rows += other.rows
         self.orders |= other.orders
         self.raw_orders |= other.raw_orders
-        for name, count in other.coerced.items():
-            self.coerced[name] = self.coerced.get(name, 0) + count
+        self.read.merge(other.read)
+        self.mixed |= other.mixed
         for name, typ in other.raw_types.items():
             if self.raw_types.setdefault(name, typ) != typ:
-                raise ColumnError(MIXED_TYPES.format(name=name))
+                self.mixed.add(name)
         for name, part in other.columns.items():
-            if name in self.columns:
-                self.columns[name].merge(part, name)
-            else:
+            if name not in self.columns:
                 self.columns[name] = part
+            elif self.columns[name].type != part.type:
+                self.mixed.add(name)
+            else:
+                self.columns[name].merge(part, name)
         return self
+
+    def check_types(self) -> None:
+        """Raise for a column whose type differs between batches or files: numbers with typos
+        first (named with their values and lines), else the column with two types. Merging
+        only records those, so the typos' whole counts are known before either is said."""
+        self.read.refuse_typos()
+        if self.mixed:
+            raise ColumnError(MIXED_TYPES.format(name=min(self.mixed)))
 
 
 def _canonical(orders: set[tuple[str, ...]], names: Mapping[str, Any]) -> list[str]:
@@ -104,17 +117,17 @@ def profile_batch(
     frame: pd.DataFrame,
     raw_types: dict[str, str],
     spec: PipelineSpec,
-    coerced: Mapping[str, int] | None = None,
+    read: ReadCounts | None = None,
 ) -> Partial:
-    """Pass 1 on one prepared batch: profile every column (and what imputation will need), and
-    count the values coerced to null as it was read."""
+    """Pass 1 on one prepared batch: profile every column (and what imputation will need), with
+    what reading it saw (values read as null, typos)."""
     # Whether a column's values are counted: as its operations need, else text columns only.
     counted = {c: {o.counts_in_profile() for o in ops} - {None} for c, ops in spec.columns.items()}
     partial = Partial(
         rows=len(frame),
         raw_types=dict(raw_types),
         raw_orders={tuple(raw_types)},
-        coerced=dict(coerced or {}),
+        read=ReadCounts().merge(read) if read is not None else ReadCounts(),
     )
     partial.orders.add(tuple(str(c) for c in frame.columns if not str(c).startswith("__lambeam")))
     for name in frame.columns:
@@ -159,8 +172,8 @@ def finish_profile(partial: Partial) -> dict[str, Any]:
         if part.counts is not None:
             entry["distinct"] = len(part.counts)
             entry["top"] = [[v, n] for v, n in ranked(part.counts)[:_TOP]]
-        if name in partial.coerced:
-            entry["coerced"] = partial.coerced[name]
+        if name in partial.read.coerced:
+            entry["coerced"] = partial.read.coerced[name]
         profile[name] = entry
     return profile
 

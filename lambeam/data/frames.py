@@ -14,10 +14,11 @@ import pandas as pd
 import pyarrow as pa
 
 from lambeam.data.numbers import (
+    ReadCounts,
     Rows,
+    Typos,
     check_numbers,
     parse_numbers,
-    refuse_few_bad,
     text_in_declared_numbers,
 )
 
@@ -30,12 +31,13 @@ def from_arrow(
     rows: Rows,
     coerce: Collection[str] = (),
     infer_text: bool = False,
-) -> tuple[pd.DataFrame, dict[str, int]]:
-    """An Arrow batch as a canonical frame with `schema`'s types applied, and how many values of
-    each `coerce` column were not numbers (made null). With `infer_text` (CSV, whose types come
-    from text), an undeclared text column that is numbers except for a few values is an error."""
+) -> tuple[pd.DataFrame, ReadCounts]:
+    """An Arrow batch as a canonical frame with `schema`'s types applied, and what reading it saw:
+    how many values of each `coerce` column were not numbers (made null) and, with `infer_text`
+    (CSV, whose types come from text), each undeclared column's Typos, which the pipeline judges
+    once over the whole source."""
     columns: dict[str, object] = {}
-    coerced: dict[str, int] = {}
+    read = ReadCounts()
     for name, array in zip(table.column_names, table.columns, strict=True):
         typ = array.type
         if pa.types.is_dictionary(typ):
@@ -51,11 +53,16 @@ def from_arrow(
         if numeric and forced != "string":
             columns[name] = _float64(array, name, rows)
             if name in coerce:
-                coerced[name] = 0
+                read.coerced[name] = 0
+            if forced is None and infer_text:
+                read.typos[name] = Typos(numbers=len(array) - array.null_count)
         elif pa.types.is_null(typ):
-            columns[name] = np.full(len(array), np.nan)
+            # No value in this batch (JSON lines and Parquet: no type either): the declared type,
+            # else a number, as pandas reads an empty column.
+            dtype = object if forced == "string" else np.float64
+            columns[name] = np.full(len(array), np.nan, dtype=dtype)
             if name in coerce:
-                coerced[name] = 0
+                read.coerced[name] = 0
         else:
             if not (pa.types.is_string(typ) or pa.types.is_large_string(typ)):
                 array = array.cast(pa.string())
@@ -65,13 +72,13 @@ def from_arrow(
                 if name not in coerce and bad.any():
                     text_in_declared_numbers(name, strings, bad, rows)
                 if name in coerce:
-                    coerced[name] = int(bad.sum())
+                    read.coerced[name] = int(bad.sum())
                 columns[name] = check_numbers(values, name, rows)
             else:
                 if forced is None and infer_text:
-                    refuse_few_bad(name, strings, rows)
+                    read.typos[name] = Typos.of_text(strings, rows)
                 columns[name] = strings
-    return pd.DataFrame(columns, copy=False), coerced
+    return pd.DataFrame(columns, copy=False), read
 
 
 def _float64(array: pa.Array | pa.ChunkedArray, name: str, rows: Rows) -> np.ndarray:

@@ -22,6 +22,7 @@ from lambeam.data.beam_options import BeamOptions, runner_that_ran
 from lambeam.data.errors import guard, guard_iter
 from lambeam.data.frames import column_type, row_hashes, split_of
 from lambeam.data.inputs import served_columns
+from lambeam.data.numbers import ReadCounts
 from lambeam.data.sources import read_batches
 from lambeam.data.spec import PipelineSpec
 from lambeam.data.steps import PRIVATE, apply_steps
@@ -48,14 +49,20 @@ _ROW = f"{PRIVATE}_row"
 
 @dataclass
 class Batch:
-    """One prepared batch: the frame after steps, the raw rows it came from, and split hashes."""
+    """One prepared batch: the frame after steps, the raw rows it came from, split hashes, and
+    what reading it saw (counted even when a filter keeps none of its rows)."""
 
     frame: pd.DataFrame
     raw: pd.DataFrame
     hashes: np.ndarray
     test: np.ndarray
     raw_types: dict[str, str]
-    coerced: dict[str, int]
+    read: ReadCounts
+
+    @property
+    def emptied(self) -> bool:
+        """Whether steps removed every row: the batch carries only what reading saw."""
+        return self.frame.empty
 
 
 def result_url(scratch: str) -> str:
@@ -75,7 +82,7 @@ class ReadAndPrepare(beam.DoFn):
     def _batches(self, url: str) -> Iterator[Batch]:
         spec = self.spec
         steps = [s for s in spec.to_dict()["steps"]]
-        for raw, coerced in read_batches(url, spec.source, self.storage_options):
+        for raw, read in read_batches(url, spec.source, self.storage_options):
             raw_types = {str(c): column_type(raw[c]) for c in raw.columns}
             frame = raw
             if steps:
@@ -83,6 +90,10 @@ class ReadAndPrepare(beam.DoFn):
                 frame = apply_steps(frame, steps, place=f"{spec.place} ")
                 positions = frame.pop(_ROW).to_numpy()
             if frame.empty:
+                # Its rows are gone but what reading saw counts: values read as null, typos.
+                if read.coerced or read.typos:
+                    none = np.zeros(0, dtype=np.uint64)
+                    yield Batch(frame.iloc[:0], raw.iloc[:0], none, none.astype(bool), {}, read)
                 continue
             for col, where in ((spec.split.key, "split.key"), (spec.label, "label")):
                 if col is not None and col not in frame.columns:
@@ -101,7 +112,7 @@ class ReadAndPrepare(beam.DoFn):
             # (it is stored once and read twice between stages).
             rows = raw.iloc[positions].reset_index(drop=True) if steps else frame
             test = split_of(hashes, spec.split.test)
-            yield Batch(frame, rows, hashes, test, raw_types, coerced)
+            yield Batch(frame, rows, hashes, test, raw_types, read)
 
 
 class MergePartials(beam.CombineFn):
@@ -133,7 +144,9 @@ class FirstPass:
 
     @classmethod
     def of(cls, batch: Batch, spec: PipelineSpec) -> FirstPass:
-        profile = analyzers.profile_batch(batch.frame, batch.raw_types, spec, batch.coerced)
+        if batch.emptied:
+            return cls(analyzers.Partial(read=ReadCounts().merge(batch.read)))
+        profile = analyzers.profile_batch(batch.frame, batch.raw_types, spec, batch.read)
         return cls(profile, sample_rows(batch.raw, batch.hashes, batch.test))
 
     def merge(self, other: FirstPass) -> FirstPass:
@@ -168,6 +181,7 @@ class MergeFirstPass(beam.CombineFn):
 
 def _plan(first: FirstPass, spec: PipelineSpec, store: ArtifactStore) -> dict[str, Any]:
     partial = first.profile
+    partial.check_types()
     if partial.rows == 0:
         return {"rows": 0}
     plans = analyzers.plan_columns(spec, partial)
@@ -178,6 +192,12 @@ def _plan(first: FirstPass, spec: PipelineSpec, store: ArtifactStore) -> dict[st
         "raw_types": {name: partial.raw_types[name] for name in partial.raw_names()},
         "raw_sample": _store_sample(first.sample, store),
     }
+
+
+def _encoder_batch(batch: Batch, plan: dict[str, Any], spec: PipelineSpec) -> analyzers.Partial:
+    if batch.emptied:
+        return analyzers.Partial()
+    return analyzers.encoder_batch(batch.frame, plan["plans"], spec.place)
 
 
 def _build(
@@ -216,7 +236,8 @@ class WriteShard(beam.DoFn):
         self.store = store
 
     def process(self, batch: Batch, built: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        yield guard(self._write)(batch, built)
+        if not batch.emptied:
+            yield guard(self._write)(batch, built)
 
     def _write(self, batch: Batch, built: dict[str, Any]) -> dict[str, Any]:
         spec = self.spec
@@ -294,11 +315,7 @@ def build_pipeline(
     plan = first | "plan columns" >> beam.Map(guard(_plan), spec, store)
     encoders = (
         batches
-        | "analyze batches"
-        >> beam.Map(
-            guard(lambda b, p: analyzers.encoder_batch(b.frame, p["plans"], spec.place)),
-            beam.pvalue.AsSingleton(plan),
-        )
+        | "analyze batches" >> beam.Map(guard(_encoder_batch), beam.pvalue.AsSingleton(plan), spec)
         | "merge analyzers" >> beam.CombineGlobally(MergePartials()).without_defaults()
     )
     built = encoders | "build transform" >> beam.Map(

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from fsspec.core import url_to_fs
 
 from lambeam.data.frames import from_arrow
-from lambeam.data.numbers import Rows, parse_numbers, refuse_few_bad
+from lambeam.data.numbers import ReadCounts, Rows, Typos, parse_numbers, refuse_typos
 from lambeam.data.spec import SourceSpec
 from lambeam.errors import ColumnError, DataError, SourceNotFoundError
 
@@ -69,9 +69,9 @@ def hash_inputs(paths: list[str], storage_options: Mapping[str, Any]) -> list[di
 
 def read_batches(
     url: str, source: SourceSpec, storage_options: Mapping[str, Any]
-) -> Iterator[tuple[pd.DataFrame, dict[str, int]]]:
-    """Canonical frames of up to BATCH_ROWS rows each, in file order, each with the count of
-    values its `errors = "coerce"` columns made null."""
+) -> Iterator[tuple[pd.DataFrame, ReadCounts]]:
+    """Canonical frames of up to BATCH_ROWS rows each, in file order, each with what reading it
+    saw (values its `errors = "coerce"` columns made null, its columns' Typos)."""
     fmt = source.format_of(url)
     with fsspec.open(
         url, "rb", compression="infer", **source_options(url, storage_options)
@@ -103,11 +103,11 @@ def _arrow_batches(handle: Any, fmt: str, source: SourceSpec) -> Iterator[pa.Rec
 
 def _rebatch(
     batches: Iterator[pa.RecordBatch], source: SourceSpec, url: str, fmt: str
-) -> Iterator[tuple[pd.DataFrame, dict[str, int]]]:
+) -> Iterator[tuple[pd.DataFrame, ReadCounts]]:
     header = _HEADER_LINES.get(fmt)
     done = 0
 
-    def convert(table: pa.Table) -> tuple[pd.DataFrame, dict[str, int]]:
+    def convert(table: pa.Table) -> tuple[pd.DataFrame, ReadCounts]:
         rows = Rows(url, done, header)
         return from_arrow(table, source.schema, rows, source.coerce, infer_text=fmt == "csv")
 
@@ -157,7 +157,7 @@ def _arrow_error(exc: pa.ArrowInvalid, url: str, storage_options: Mapping[str, A
         ).column(0)
     strings = column.to_numpy(zero_copy_only=False).astype(object)
     rows = Rows(url, 0, _HEADER_LINES["csv"])
-    refuse_few_bad(name, strings, rows)
+    refuse_typos(name, Typos.of_text(strings, rows))
     _, bad = parse_numbers(strings)
     if not bad.any():  # e.g. whole numbers in the first block, then 1.5: all numbers
         return ColumnError(

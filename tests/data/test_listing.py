@@ -53,6 +53,6 @@ def test_datasets_ls_json_and_pipeline_run_say_what_was_coerced(tmp_path: Path) 
         return proc.stdout
 
     out = lambeam("pipeline", "run", "rows")
-    assert "x: 1 value(s) coerced to null" in " ".join(out.split())
+    assert "x: 1 value(s) read as null" in " ".join(out.split())
     (listed,) = json.loads(lambeam("datasets", "ls", "--json"))
     assert listed["created_at"].endswith("+00:00")
