@@ -136,20 +136,24 @@ def _named_tables(doc: Mapping[str, Any], key: str, path: Path) -> dict[str, Map
     return dict(section)
 
 
+# Schemes whose first path part is a bucket or container (file://, memory:// and the like have none).
+_OBJECT_STORES = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "oss", "r2"})
+
+
 def _check_locations(values: Mapping[str, Any], origins: Mapping[str, str]) -> None:
     """Refuse an S3 endpoint that is no http(s) URL and an artifact URL without a bucket, here,
     rather than as a client library's traceback at the first read."""
     endpoint = values["s3_endpoint_url"]
     if endpoint is not None:
         scheme, _, rest = endpoint.partition("://")
-        if scheme not in ("http", "https") or not rest.split("/", 1)[0]:
+        if scheme.lower() not in ("http", "https") or not rest.split("/", 1)[0]:
             raise ConfigError(
                 f"{origins['s3_endpoint_url']} = {endpoint!r} is not an endpoint URL; "
                 "write it with its scheme and host, e.g. http://127.0.0.1:9000"
             )
     artifacts = values["artifacts"]
     scheme, separator, rest = artifacts.partition("://")
-    if separator and not rest.split("/", 1)[0]:
+    if separator and scheme.lower() in _OBJECT_STORES and not rest.split("/", 1)[0]:
         raise ConfigError(
             f"{origins.get('artifacts', 'the artifact store')} = {artifacts!r} names no bucket; "
             f"write it as {scheme}://BUCKET/PREFIX"

@@ -71,8 +71,13 @@ def test_a_store_location_that_cannot_work_is_named(
     )
     with pytest.raises(ConfigError, match=r"lambeam.toml: \[storage\] "):
         load_settings(tmp_path, environ={})
-    env = {"LAMBEAM_S3_ENDPOINT_URL": "https://s3.example.com", "LAMBEAM_ARTIFACTS": "s3://b/p"}
-    assert load_settings(tmp_path, environ=env).s3_endpoint_url == "https://s3.example.com"
+    (tmp_path / "lambeam.toml").write_text('[project]\nname = "p"\n')
+    env = {"LAMBEAM_S3_ENDPOINT_URL": "HTTPS://s3.example.com", "LAMBEAM_ARTIFACTS": "s3://b/p"}
+    assert load_settings(tmp_path, environ=env).s3_endpoint_url == "HTTPS://s3.example.com"
+    # Stores without a bucket in their URL stay as they were.
+    for location in (f"file://{tmp_path}/artifacts", "memory://", "gs://bucket"):
+        settings = load_settings(tmp_path, environ={"LAMBEAM_ARTIFACTS": location})
+        assert settings.artifacts == location
 
 
 def test_malformed_toml_names_file_and_line(tmp_path: Path) -> None:

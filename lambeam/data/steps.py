@@ -7,6 +7,7 @@ run the very same code.
 
 from __future__ import annotations
 
+import ast
 import importlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -92,13 +93,13 @@ def _evaluate(frame: pd.DataFrame, expression: str, where: str) -> Any:
             return frame.eval(expression, engine="numexpr" if _numexpr() else "python")
         except TypeError as exc:
             # lambeam reads booleans as 0.0/1.0, which ~ and `not` refuse ("ufunc 'invert' not
-            # supported"): once more with such columns as booleans, a missing one staying
-            # missing (a filter drops its row).
-            flags = _as_booleans(frame)
-            if flags is None:
+            # supported"): once more with each negated flag written 1 - flag, a missing value
+            # staying missing (a filter drops its row).
+            rewritten = _negated_flags(frame, expression)
+            if rewritten is None:
                 raise
             try:
-                return flags.eval(expression, engine="python")
+                return frame.eval(rewritten, engine="numexpr" if _numexpr() else "python")
             except Exception:  # noqa: BLE001 - not that: the first failure is the one to say
                 raise exc from None
     except pd.errors.UndefinedVariableError as exc:
@@ -113,17 +114,53 @@ def _evaluate(frame: pd.DataFrame, expression: str, where: str) -> Any:
         ) from None
 
 
-def _as_booleans(frame: pd.DataFrame) -> pd.DataFrame | None:
-    """`frame` with its 0/1 float columns (booleans as read, missing: NaN) as pandas booleans,
-    or None when it has none."""
-    flags = {}
-    for name in user_columns(frame):
-        values = frame[name]
-        if values.dtype == np.float64:
-            present = values.dropna().to_numpy()
-            if len(present) and np.isin(present, (0.0, 1.0)).all():
-                flags[name] = values.astype("boolean")
-    return frame.assign(**flags) if flags else None
+def _negated_flags(frame: pd.DataFrame, expression: str) -> str | None:
+    """`expression` with each `~name` and `not name` written `(1 - name)` (`(name == 0)` as an
+    operand of and/or/&/|, which take true/false only), where `name` is a column of booleans as
+    lambeam reads them (0.0, 1.0, missing); None when there is none, or when a negated number
+    column is not such a flag (then ~ on it is the user's error to see).
+
+    Only the negated columns change, so `~flag + count` still adds the number `count`, and the
+    answer does not depend on which rows a batch or a request holds.
+    """
+    try:
+        tree = ast.parse(expression, mode="eval")
+    except SyntaxError:  # backticked names: pandas' own syntax, left as pandas says
+        return None
+    columns = set(user_columns(frame))
+    flags: set[str] = set()
+
+    logical: set[int] = set()  # the nodes that are operands of a logical operator
+    for node in ast.walk(tree):
+        if isinstance(node, ast.BoolOp):
+            logical.update(id(value) for value in node.values)
+        elif isinstance(node, ast.BinOp) and isinstance(
+            node.op, ast.BitAnd | ast.BitOr | ast.BitXor
+        ):
+            logical.update((id(node.left), id(node.right)))
+
+    class _Negations(ast.NodeTransformer):
+        def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.AST:
+            in_logic = id(node) in logical
+            self.generic_visit(node)
+            operand = node.operand
+            if not (
+                isinstance(node.op, ast.Invert | ast.Not)
+                and isinstance(operand, ast.Name)
+                and operand.id in columns
+                and frame[operand.id].dtype == np.float64
+            ):
+                return node
+            flags.add(operand.id)
+            if in_logic:
+                return ast.Compare(operand, [ast.Eq()], [ast.Constant(0)])
+            return ast.BinOp(ast.Constant(1), ast.Sub(), operand)
+
+    rewritten = _Negations().visit(tree)
+    for name in flags:
+        if not np.isin(frame[name].dropna().to_numpy(), (0.0, 1.0)).all():
+            return None
+    return ast.unparse(rewritten) if flags else None
 
 
 def user_columns(frame: pd.DataFrame) -> list[str]:

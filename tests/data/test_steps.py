@@ -71,6 +71,34 @@ def test_a_negated_boolean_filter_runs(project: Project, tmp_path: Path, express
 
 
 @pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        ({"flag": [1.0, 0.0, 1.0], "count": [1.0, 1.0, 0.0]}, [1.0, 2.0, 0.0]),
+        ({"flag": [1.0, 0.0, 1.0], "count": [2.0, 1.0, 0.0]}, [2.0, 2.0, 0.0]),
+        ({"flag": [0.0], "count": [3.0]}, [4.0]),
+    ],
+)
+def test_a_negated_flag_beside_a_number_does_not_depend_on_the_rows(
+    rows: dict[str, list[float]], expected: list[float]
+) -> None:
+    """Only the negated flag is read as true/false: a number column of 0s and 1s in one batch
+    (or request) stays a number, so `~flag + count` adds it in every batch (it was an 'or' in
+    a batch whose counts were 0 and 1, and an error in the next)."""
+    derived = apply_steps(pd.DataFrame(rows), [{"derive": {"s": "~flag + count"}}])
+    assert derived["s"].tolist() == expected
+
+
+def test_a_negated_flag_that_is_missing_in_every_row_stays_missing() -> None:
+    nan = float("nan")
+    derived = apply_steps(pd.DataFrame({"flag": [nan]}), [{"derive": {"off": "~flag"}}])
+    assert derived["off"].isna().all()
+    kept = apply_steps(pd.DataFrame({"flag": [nan], "x": [2.0]}), [{"filter": "~flag"}])
+    assert kept.empty  # a missing flag is neither true nor its negation
+    with pytest.raises(ColumnError, match="ufunc 'invert' not supported"):
+        apply_steps(pd.DataFrame({"count": [2.0, 3.0]}), [{"filter": "~count"}])
+
+
+@pytest.mark.parametrize(
     "step", [{"filter": "nosuch > 1"}, {"derive": {"y": "nosuch * 2"}}], ids=["filter", "derive"]
 )
 def test_errors_list_only_the_users_columns(project: Project, source: Path, step: dict) -> None:
