@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
+from lambeam.registry.onnx_graph import GraphWriter
 from lambeam.registry.onnx_labels import add_labels
 
 __all__ = ["Float64HistClassifier", "Float64HistRegressor", "float64_hist_trees"]
@@ -183,30 +184,24 @@ def _classifier_outputs(
     """Label and probabilities from the raw scores, by scikit-learn's rules."""
     from onnx import TensorProto
 
-    def name(prefix: str) -> str:
-        return scope.get_unique_variable_name(prefix)
-
-    def node(op: str, inputs: Any, output: str, **attrs: Any) -> None:
-        container.add_node(op, inputs, output, name=scope.get_unique_operator_name(op), **attrs)
+    graph = GraphWriter(scope, container)
+    name, node = graph.name, graph.node
 
     label, probabilities = operator.outputs[0].full_name, operator.outputs[1].full_name
     index = name("class_index")
     if model.n_trees_per_iteration_ == 1:
         positive = name("positive")
         node("Sigmoid", raw, positive)
-        one = name("one")
-        container.add_initializer(one, proto, [], [1.0])
+        one = graph.constant("one", 1.0, proto)
         negative = name("negative")
         node("Sub", [one, positive], negative)
         node("Concat", [negative, positive], probabilities, axis=1)
-        zero = name("zero")
-        container.add_initializer(zero, proto, [], [0.0])
+        zero = graph.constant("zero", 0.0, proto)
         above = name("above_zero")
         node("Greater", [raw, zero], above)
         as_int = name("above_zero_int")
         node("Cast", above, as_int, to=TensorProto.INT64)
-        shape = name("flat")
-        container.add_initializer(shape, TensorProto.INT64, [1], [-1])
+        shape = graph.constant("flat", [-1], TensorProto.INT64)
         node("Reshape", [as_int, shape], index)
     else:
         node("Softmax", raw, probabilities, axis=1)

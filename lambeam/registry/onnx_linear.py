@@ -32,6 +32,7 @@ from sklearn.linear_model import (
 )
 from sklearn.svm import LinearSVC
 
+from lambeam.registry.onnx_graph import GraphWriter
 from lambeam.registry.onnx_labels import add_labels, integer_labels
 
 __all__ = ["float64_linear"]
@@ -159,18 +160,8 @@ def _convert(scope: Any, operator: Any, container: Any) -> None:
     two = len(model.classes_) == 2
     link = _link(model)
 
-    def name(prefix: str) -> str:
-        return scope.get_unique_variable_name(prefix)
-
-    def node(op: str, inputs: Any, output: str, **attrs: Any) -> str:
-        container.add_node(op, inputs, output, name=scope.get_unique_operator_name(op), **attrs)
-        return output
-
-    def constant(prefix: str, values: Any, proto: int = TensorProto.DOUBLE) -> str:
-        array = np.asarray(values)
-        initializer = name(prefix)
-        container.add_initializer(initializer, proto, list(array.shape), array.ravel().tolist())
-        return initializer
+    graph = GraphWriter(scope, container)
+    name, node, constant = graph.name, graph.node, graph.constant
 
     features = operator.inputs[0].full_name
     if operator.inputs[0].type.to_onnx_type().tensor_type.elem_type != TensorProto.DOUBLE:

@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 
+from lambeam.registry.onnx_graph import GraphWriter
+
 __all__ = ["float64_tfidf"]
 
 
@@ -81,18 +83,8 @@ def _convert(scope: Any, operator: Any, container: Any) -> None:
 
     model = operator.raw_operator
 
-    def name(prefix: str) -> str:
-        return scope.get_unique_variable_name(prefix)
-
-    def node(op: str, inputs: Any, output: str, **attrs: Any) -> str:
-        container.add_node(op, inputs, output, name=scope.get_unique_operator_name(op), **attrs)
-        return output
-
-    def constant(prefix: str, values: Any, proto: int = TensorProto.DOUBLE) -> str:
-        array = np.asarray(values)
-        initializer = name(prefix)
-        container.add_initializer(initializer, proto, list(array.shape), array.ravel().tolist())
-        return initializer
+    graph = GraphWriter(scope, container)
+    name, node, constant = graph.name, graph.node, graph.constant
 
     # skl2onnx's own CountVectorizer converter (tokens, n-grams, options) writes the counts.
     counter = scope.declare_local_operator(sklearn_operator_name_map[CountVectorizer], model)
