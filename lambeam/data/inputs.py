@@ -58,17 +58,27 @@ def served_columns(
     """The raw columns a served model takes: all but the label and the dropped ones (the split
     key among them), except a dropped column a transform step may read: one a derive expression
     names, or any, when a function step (user code) runs. A column declared with an impute
-    operation is `nullable` (its transform fills a missing value) even if the data had none; one
-    whose log would refuse a value has the bound a served value must be `greater_than`."""
+    operation is `nullable` (its transform fills a missing value) even if the data had none,
+    unless a derive expression names it for a column that is not imputed itself: the derive
+    sees the missing value before the impute does, and passes it on; one whose log would refuse
+    a value has the bound a served value must be `greater_than`."""
     opaque = any(step.kind == "function" for step in spec.transform_steps)  # user code
     unused = {spec.split.key, *spec.drop}
     if opaque:
         unused = set()
-    else:
-        expressions = [e for step in spec.transform_steps for e in step.derive.values()]
+    expressions = [e for step in spec.transform_steps for e in step.derive.values()]
+    if not opaque:
         unused = {c for c in unused if c is not None and not _named_in(c, expressions)}
     excluded = {spec.label, *unused}
     imputed = {name for name, ops in spec.columns.items() if ops and ops[0].name == "impute"}
+    # A derived column that is not imputed carries a missing input on to the model.
+    unfilled = [
+        expression
+        for step in spec.transform_steps
+        for target, expression in step.derive.items()
+        if target not in imputed
+    ]
+    imputed = {name for name in imputed if not _named_in(name, unfilled)}
     # A bound holds for the raw value only where no step rewrote the column before its
     # operations: not a derived column, and no user function step at all.
     rewritten = {name for step in spec.transform_steps for name in step.derive}

@@ -60,7 +60,11 @@ class BatchHandler:
         model, kind = self.runner.model, self.runner.kind
         for index, asked, outcome in zip(batch.indices, batch.probabilities, outcomes, strict=True):
             if isinstance(outcome, Exception):
-                replies[index] = (FAILED, _failed(outcome))
+                refused = _bad_features(outcome)
+                if refused is not None:
+                    replies[index] = (INVALID, _invalid(refused))
+                else:
+                    replies[index] = (FAILED, _failed(outcome))
                 continue
             answer = format_response(outcome, probabilities=asked, model=model, runner=kind)
             replies[index] = (OK, orjson.dumps(answer))
@@ -105,6 +109,22 @@ def _checked(predictions: Predictions, rows: int) -> Predictions:
     if len(predictions) != rows:
         raise RuntimeError(f"the model returned {len(predictions)} predictions for {rows} rows")
     return predictions
+
+
+def _bad_features(exc: Exception) -> InvalidInputError | None:
+    """The request's own fault when its valid values became a missing or infinite feature in
+    the pipeline's steps (a derive that divides by zero, a function step's log of a negative):
+    scikit-learn refuses the features with "Input X contains NaN" or "... infinity"."""
+    message = str(exc)
+    if not (
+        isinstance(exc, ValueError) and message.startswith(("Input X contains", "Input contains"))
+    ):
+        return None
+    return InvalidInputError(
+        "the model cannot take this request: after the pipeline's steps a feature is missing or"
+        f" infinite ({message.splitlines()[0].rstrip('.')}); check the values a derive or"
+        " function step divides by or takes the log of"
+    )
 
 
 def _invalid(exc: InvalidInputError) -> bytes:

@@ -110,6 +110,8 @@ def decode_body(body: bytes) -> Any:
         return json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidInputError(f"request body is not JSON: {exc}") from None
+    except ValueError as exc:  # an integer past Python's 4,300-digit limit for int()
+        raise InvalidInputError(f"request body cannot be read: {exc}") from None
     except RecursionError:  # arrays or objects about a thousand deep: refused, not a crash
         raise InvalidInputError("request body is nested too deeply to read") from None
 

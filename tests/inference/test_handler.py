@@ -161,3 +161,34 @@ def test_a_classifier_with_float_labels_is_answered_with_plain_numbers() -> None
     answer = json.loads(replies[0][1])
     assert answer["classes"] == [0.0, 1.0] and answer["predictions"] == [1.0]
     assert len(answer["probabilities"][0]) == 2
+
+
+def test_a_request_whose_steps_make_a_feature_infinite_is_its_own_400() -> None:
+    """A valid value that the pipeline's steps turn into a missing or infinite feature (a derive
+    that divides by it) is the request's fault: a 400 saying so, not a 502 with scikit-learn's
+    stack trace; the other requests of the batch are answered."""
+    from sklearn.linear_model import LinearRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    from lambeam.inference.sklearn_runner import SklearnRunner
+    from lambeam.inference.wire import FAILED, INVALID, OK
+
+    x = np.array([[1.0], [2.0], [4.0], [5.0]])
+    pipeline = Pipeline(
+        [
+            ("select", FunctionTransformer(lambda f: 1.0 / f[["x"]].to_numpy(dtype=float))),
+            ("model", LinearRegression()),
+        ]
+    ).fit(pd.DataFrame({"x": x[:, 0]}), [1.0, 0.5, 0.25, 0.2])
+    handler = BatchHandler(
+        SklearnRunner(pipeline, model="ratio:1"), Signature((InputColumn("x", "number"),))
+    )
+    bodies = [json.dumps({"instances": [{"x": value}]}).encode() for value in (2.0, 0.0, 4.0)]
+    replies = decode_replies(handler(encode_requests(bodies)))
+    assert [status for status, _ in replies] == [OK, INVALID, OK]
+    refused = json.loads(replies[1][1])
+    assert refused["errorType"] == "InvalidInputError" and "stackTrace" not in refused
+    assert "missing or infinite" in refused["errorMessage"]
+    assert "infinity" in refused["errorMessage"]
+    assert FAILED not in [status for status, _ in replies]

@@ -357,3 +357,13 @@ def test_a_value_below_a_logs_domain_is_refused_naming_field_and_row() -> None:
     raws = [json.dumps({"instances": [r]}).encode() for r in (row, {**row, "amount": -1}, row)]
     parsed = parse_batch(raws, logged)
     assert parsed.indices == [0, 2] and parsed.errors[1].field == "amount"
+
+
+def test_an_integer_past_the_digit_limit_fails_only_its_own_request() -> None:
+    """Python refuses to read an integer of more than 4,300 digits (a ValueError, not a JSON
+    error): it is that request's 400, and the batch's other requests are answered."""
+    huge = b'{"instances": [{"age": ' + b"9" * 5000 + b', "city": "oslo"}]}'
+    good = json.dumps({"instances": [{"age": 41, "city": "oslo"}]}).encode()
+    batch = parse_batch([huge, good], SIGNATURE)
+    assert batch.indices == [1] and set(batch.errors) == {0}
+    assert batch.errors[0].http_status == 400 and "4300 digits" in str(batch.errors[0])
