@@ -70,7 +70,9 @@ def _apply(ctx: typer.Context, names: list[str] | None, as_json: bool) -> None:
 
 def invoke(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="The function to invoke.")],
+    name: Annotated[
+        str, typer.Argument(help="The function to invoke: NAME, NAME:QUALIFIER or its ARN.")
+    ],
     payload: Annotated[
         str, typer.Option("--payload", "-p", help="The event as JSON; '-' reads it from stdin.")
     ] = "{}",
@@ -85,7 +87,9 @@ def invoke(
     server` when there is one (said on stderr), else in this process."""
     from lambeam.config import load_settings
     from lambeam.invoke import invoke_running_server
+    from lambeam.runtime.spec import split_function_name
 
+    name, qualifier = split_function_name(name, qualifier)  # hello:prod, as Lambda takes it
     data = sys.stdin.buffer.read() if payload == "-" else payload.encode()
     log_type = "Tail" if log else None
     settings = load_settings((ctx.find_root().obj or {}).get("root"))

@@ -17,6 +17,7 @@ __all__ = [
     "MIN_TIMEOUT_S",
     "FunctionSpec",
     "function_arn",
+    "split_function_name",
 ]
 
 # Lambda's own names and bounds; the functions service and both faces take them from here.
@@ -109,3 +110,20 @@ def function_arn(name: str, region: str, account_id: str, qualifier: str | None 
     """arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>], as Lambda writes it."""
     arn = f"arn:aws:lambda:{region}:{account_id}:function:{name}"
     return f"{arn}:{qualifier}" if qualifier else arn
+
+
+def split_function_name(raw: str, qualifier: str | None = None) -> tuple[str, str | None]:
+    """A FunctionName as Lambda takes it (a name, `name:qualifier`, or a function ARN) and a
+    separate qualifier, as (name, qualifier); ConfigError when the two qualifiers differ."""
+    if raw.startswith("arn:"):
+        parts = raw.split(":")
+        if len(parts) < 7 or parts[5] != "function":
+            raise ConfigError(f"FunctionName {raw!r} is not a function ARN")
+        name, inline = parts[6], parts[7] if len(parts) > 7 else None
+    else:
+        name, _, inline = raw.partition(":")
+    if inline and qualifier and inline != qualifier:
+        raise ConfigError(
+            f"the qualifier in {raw!r} and the qualifier {qualifier!r} differ; give one of them"
+        )
+    return name, qualifier or inline or None

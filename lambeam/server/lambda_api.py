@@ -42,6 +42,7 @@ from lambeam.functions import (
 )
 from lambeam.invoke import MAX_PAYLOAD_BYTES
 from lambeam.runtime import TooManyRequestsError
+from lambeam.runtime.spec import split_function_name
 from lambeam.security import MISSING_AUTHENTICATION_TOKEN, AuthenticationError, verify_sigv4
 from lambeam.server._gateway import Admit, Gateway, Handler, endpoint
 from lambeam.server._lambda_shapes import (
@@ -115,18 +116,7 @@ def _error(exc: Exception) -> Response:
 
 def _name_and_qualifier(request: Request) -> tuple[str, str | None]:
     """FunctionName (a name, `name:qualifier`, or an ARN) and the Qualifier parameter."""
-    raw = request.path_params["name"]
-    qualifier = request.query_params.get("Qualifier")
-    if raw.startswith("arn:"):
-        parts = raw.split(":")
-        if len(parts) < 7 or parts[5] != "function":
-            raise ConfigError(f"FunctionName {raw!r} is not a function ARN")
-        name, inline = parts[6], parts[7] if len(parts) > 7 else None
-    else:
-        name, _, inline = raw.partition(":")
-    if inline and qualifier and inline != qualifier:
-        raise ConfigError("the qualifier in FunctionName and the Qualifier parameter differ")
-    return name, qualifier or inline or None
+    return split_function_name(request.path_params["name"], request.query_params.get("Qualifier"))
 
 
 def _json(value: Any, status: int = 200) -> Response:

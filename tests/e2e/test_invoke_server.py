@@ -148,3 +148,13 @@ def test_sigterm_withdraws_the_server_file(root: Path, tmp_path: Path) -> None:
         code = process.wait(60)
     assert code == 128 + signal.SIGTERM, (tmp_path / "server.log").read_text()
     assert not path.exists()
+
+
+def test_invoke_takes_a_qualified_name_as_lambda_does(root: Path) -> None:
+    """NAME:QUALIFIER works in this process as it does through a server (it was refused as
+    'not a function name' without one); a second, different qualifier is an error."""
+    answer = lambeam(root, "invoke", "hello:$LATEST", "--payload", '{"name": "q"}')
+    assert answer.returncode == 0, answer.stderr
+    assert json.loads(answer.stdout) == {"hello": "q"}
+    clash = lambeam(root, "invoke", "hello:1", "-q", "2")
+    assert clash.returncode != 0 and "differ" in clash.stderr and "Traceback" not in clash.stderr
