@@ -12,6 +12,7 @@ import os
 import secrets
 import signal
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -22,7 +23,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from lambeam.invoke import Invoker, announce_server, withdraw_server
+from lambeam.errors import ConfigError
+from lambeam.invoke import Invoker, RunningServer, announce_server, find_server, withdraw_server
 from lambeam.project import Project
 from lambeam.runtime import Engine, FileLogSink
 from lambeam.server._fast_invoke import InvokeFastPath
@@ -96,9 +98,18 @@ def serve(
         access_log=access_log,
         **uvicorn_options,
     )
-    sock = config.bind_socket()
     state_dir = project.settings.state_dir
-    announce_server(state_dir, host, int(sock.getsockname()[1]), os.getpid(), server_id)
+    running = find_server(state_dir)
+    _check_port_free(host, port, running)
+    sock = config.bind_socket()
+    if running is None:
+        announce_server(state_dir, host, int(sock.getsockname()[1]), os.getpid(), server_id)
+    else:  # the project's first server keeps lambeam invoke; this one must not take it away
+        print(
+            f"lambeam: another server of this project runs at {running.url} (pid"
+            f" {running.pid}); lambeam invoke keeps using that one",
+            file=sys.stderr,
+        )
     # uvicorn stops gracefully on SIGTERM, then raises it again with the handler it found in
     # place: the default one would end the process before the announcement is withdrawn.
     previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
@@ -108,6 +119,27 @@ def serve(
         signal.signal(signal.SIGTERM, previous)
         withdraw_server(state_dir, os.getpid())
         sock.close()
+
+
+def _check_port_free(host: str, port: int, running: RunningServer | None) -> None:
+    """ConfigError naming who holds `port`, rather than uvicorn's 'Address already in use'."""
+    if port == 0:
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            holder = (
+                f"this project's lambeam server (pid {running.pid}) listens there"
+                if running is not None and running.port == port
+                else "another program listens there"
+            )
+            raise ConfigError(
+                f"cannot listen on {host}:{port}: {exc.strerror or exc}; {holder}; choose"
+                " another with --port"
+            ) from None
 
 
 def _exit_on_sigterm(signum: int, frame: Any) -> None:

@@ -158,3 +158,34 @@ def test_invoke_takes_a_qualified_name_as_lambda_does(root: Path) -> None:
     assert json.loads(answer.stdout) == {"hello": "q"}
     clash = lambeam(root, "invoke", "hello:1", "-q", "2")
     assert clash.returncode != 0 and "differ" in clash.stderr and "Traceback" not in clash.stderr
+
+
+def test_a_second_server_leaves_the_first_one_to_invoke(
+    root: Path, server: tuple[subprocess.Popen[bytes], Path], tmp_path: Path
+) -> None:
+    """A second server of the project neither takes .lambeam/server.json from the first nor
+    removes it when it stops (invoke then ran in its own process, the first server still up);
+    on the first one's port it is one line naming the holder, not uvicorn's bare error."""
+    first, _ = server
+    path = root / ".lambeam" / "server.json"
+    announced = json.loads(path.read_text())
+    taken = lambeam(root, "server", "--port", str(announced["port"]))
+    assert taken.returncode == 2 and "Traceback" not in taken.stderr  # a ConfigError
+    assert f"this project's lambeam server (pid {first.pid}) listens there" in taken.stderr
+    assert "--port" in taken.stderr
+    with open(tmp_path / "second.log", "wb") as sink:
+        second = subprocess.Popen(
+            [*LAMBEAM, "-C", str(root), "server", "--port", str(free_port())],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 120
+        while "another server of this project" not in (tmp_path / "second.log").read_text():
+            assert second.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        assert json.loads(path.read_text()) == announced
+    finally:
+        second.send_signal(signal.SIGINT)
+        second.wait(60)
+    assert json.loads(path.read_text()) == announced  # still the first server's
