@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import Annotated
 
@@ -106,7 +107,20 @@ def invoke(
         sys.stderr.write(result.log_result_tail)  # as written: a console would wrap its lines
     sys.stdout.write(result.payload.decode("utf-8", errors="replace") + "\n")
     if result.function_error:
-        raise LambeamError(f"{name} failed ({result.error_type or result.function_error})")
+        kind = result.error_type or result.function_error
+        raise LambeamError(f"{name} failed ({kind}){_error_message(result.payload)}")
+
+
+def _error_message(payload: bytes) -> str:
+    """': <errorMessage>' of a function error's document (first line), or nothing."""
+    try:
+        document = json.loads(payload)
+    except ValueError:
+        return ""
+    message = document.get("errorMessage") if isinstance(document, dict) else None
+    if not isinstance(message, str) or not message.strip():
+        return ""
+    return ": " + message.strip().splitlines()[0][:300]
 
 
 def logs(

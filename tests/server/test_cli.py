@@ -75,7 +75,7 @@ def test_deploy_invoke_and_logs(root: Path) -> None:
     failed = lambeam(root, "invoke", "hello", "--payload", '{"fail": true}')
     assert failed.returncode == 1
     assert json.loads(failed.stdout)["errorType"] == "RuntimeError"
-    assert failed.stderr.startswith("error: hello failed (RuntimeError)")
+    assert failed.stderr.startswith("error: hello failed (RuntimeError): boom")
 
     logs = lambeam(root, "logs", "hello")
     assert logs.returncode == 0
