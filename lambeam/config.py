@@ -109,7 +109,7 @@ def load_settings(root: Path | None = None, environ: Mapping[str, str] | None = 
             origins[key] = _ENV[key]
     _check_locations(values, origins)
     values["artifacts"] = _absolute_location(values["artifacts"], root)
-    values["database_url"] = _absolute_sqlite(values["database_url"], root)
+    values["database_url"] = _psycopg(_absolute_sqlite(values["database_url"], root))
 
     return Settings(
         root=root,
@@ -166,6 +166,15 @@ def _absolute_location(location: str, root: Path) -> str:
         return location
     path = Path(location)
     return str(path if path.is_absolute() else root / path)
+
+
+def _psycopg(url: str) -> str:
+    """A PostgreSQL URL without a driver (`postgres://`, as many hosts hand them out, or
+    `postgresql://`, which SQLAlchemy reads as psycopg2) on the driver lambeam installs."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
 
 
 def _absolute_sqlite(url: str, root: Path) -> str:

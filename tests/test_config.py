@@ -80,6 +80,17 @@ def test_a_store_location_that_cannot_work_is_named(
         assert settings.artifacts == location
 
 
+def test_a_postgresql_url_without_a_driver_uses_psycopg(tmp_path: Path) -> None:
+    """postgres:// (as hosts hand URLs out) was SQLAlchemy's "Can't load plugin", and
+    postgresql:// asked for psycopg2, which lambeam does not install."""
+    (tmp_path / "lambeam.toml").write_text('[project]\nname = "p"\n')
+    for url in ("postgres://u@h:5432/db", "postgresql://u@h:5432/db"):
+        settings = load_settings(tmp_path, environ={"LAMBEAM_DATABASE_URL": url})
+        assert settings.database_url == "postgresql+psycopg://u@h:5432/db"
+    explicit = "postgresql+psycopg2://u@h/db"
+    assert load_settings(tmp_path, {"LAMBEAM_DATABASE_URL": explicit}).database_url == explicit
+
+
 def test_malformed_toml_names_file_and_line(tmp_path: Path) -> None:
     (tmp_path / "lambeam.toml").write_text("[pipelines.a]\nsource = \n")
     with pytest.raises(ConfigError, match=r"lambeam.toml: malformed TOML: .*line 2"):
