@@ -36,6 +36,7 @@ Imported only when registering (skl2onnx is heavy).
 from __future__ import annotations
 
 import copy
+import functools
 from typing import Any
 
 import numpy as np
@@ -187,14 +188,9 @@ def _fills_numbers(estimator: Any) -> bool:
     )
 
 
-_registered = False
-
-
+@functools.cache
 def _register_nan_fill() -> None:
     """Teaches skl2onnx NanFill (once per process): IsNaN + Where, in the input's type."""
-    global _registered
-    if _registered:
-        return
     from skl2onnx import update_registered_converter
     from skl2onnx.algebra.onnx_ops import OnnxIsNaN, OnnxWhere
     from skl2onnx.common.data_types import guess_numpy_type
@@ -219,7 +215,6 @@ def _register_nan_fill() -> None:
         node.add_to(scope, container)
 
     update_registered_converter(NanFill, "LambeamNanFill", shape, convert)
-    _registered = True
 
 
 def _merged_scalers(estimator: Any) -> Any:

@@ -10,6 +10,7 @@ it with its own reason.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -48,14 +49,9 @@ def with_functions(estimator: Any) -> Any:
     return estimator
 
 
-_registered = False
-
-
+@functools.cache
 def _register() -> None:
     """Teaches skl2onnx Log1p (once per process): Log(X + 1), in the input's type."""
-    global _registered
-    if _registered:
-        return
     from skl2onnx import update_registered_converter
     from skl2onnx.algebra.onnx_ops import OnnxAdd, OnnxLog
     from skl2onnx.common.data_types import guess_numpy_type
@@ -75,4 +71,3 @@ def _register() -> None:
         node.add_to(scope, container)
 
     update_registered_converter(Log1p, "LambeamLog1p", shape, convert)
-    _registered = True

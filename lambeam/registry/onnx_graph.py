@@ -1,5 +1,6 @@
-"""Writing nodes into the ONNX graph a skl2onnx converter is building: what lambeam's own
-converters (float64 linear classifiers, TF-IDF weighting, HistGradientBoosting outputs) share."""
+"""What lambeam's own skl2onnx converters (float64 linear classifiers, TF-IDF weighting,
+HistGradientBoosting outputs) share: the fitted estimator seen as the subclass a converter is
+registered for, and writing nodes into the graph skl2onnx is building."""
 
 from __future__ import annotations
 
@@ -7,7 +8,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["GraphWriter"]
+__all__ = ["GraphWriter", "as_subclass"]
+
+
+def as_subclass(estimator: Any, kind: type) -> Any:
+    """`estimator`'s fitted state as an instance of `kind` (a subclass with a converter of
+    lambeam's own), for the copy skl2onnx converts; the state is shared, not copied."""
+    swapped: Any = object.__new__(kind)
+    swapped.__dict__.update(estimator.__dict__)
+    return swapped
 
 
 class GraphWriter:

@@ -18,12 +18,13 @@ probabilities agree to ~1e-7 and a two-class label, decided by the sign, exactly
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
-from lambeam.registry.onnx_graph import GraphWriter
+from lambeam.registry.onnx_graph import GraphWriter, as_subclass
 from lambeam.registry.onnx_labels import add_labels
 
 __all__ = ["Float64HistClassifier", "Float64HistRegressor", "float64_hist_trees"]
@@ -48,19 +49,12 @@ def float64_hist_trees(estimator: Any) -> Any:
     if kind is None:
         return estimator
     _register()
-    swapped = kind.__new__(kind)
-    swapped.__dict__.update(estimator.__dict__)
-    return swapped
+    return as_subclass(estimator, kind)
 
 
-_registered = False
-
-
+@functools.cache
 def _register() -> None:
     """Teaches skl2onnx both subclasses (once per process)."""
-    global _registered
-    if _registered:
-        return
     from skl2onnx import update_registered_converter
     from skl2onnx.shape_calculators.linear_classifier import (
         calculate_linear_classifier_output_shapes,
@@ -88,7 +82,6 @@ def _register() -> None:
         calculate_linear_regressor_output_shapes,
         _convert,
     )
-    _registered = True
 
 
 def _convert(scope: Any, operator: Any, container: Any) -> None:

@@ -19,6 +19,7 @@ both pick). A classifier without `predict_proba` outputs its decision scores as 
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -32,7 +33,7 @@ from sklearn.linear_model import (
 )
 from sklearn.svm import LinearSVC
 
-from lambeam.registry.onnx_graph import GraphWriter
+from lambeam.registry.onnx_graph import GraphWriter, as_subclass
 from lambeam.registry.onnx_labels import add_labels, integer_labels
 
 __all__ = ["float64_linear"]
@@ -85,9 +86,7 @@ def float64_linear(estimator: Any) -> Any:
     if kind is None or not _expressible(estimator):
         return estimator
     _register()
-    swapped: Any = object.__new__(kind)
-    swapped.__dict__.update(estimator.__dict__)
-    return swapped
+    return as_subclass(estimator, kind)
 
 
 def _expressible(model: Any) -> bool:
@@ -113,14 +112,9 @@ def _link(model: Any) -> str:
     return "none"
 
 
-_registered = False
-
-
+@functools.cache
 def _register() -> None:
     """Teaches skl2onnx every subclass (once per process)."""
-    global _registered
-    if _registered:
-        return
     from skl2onnx import update_registered_converter
 
     for kind in _KINDS.values():
@@ -137,7 +131,6 @@ def _register() -> None:
                 "output_class_labels": [False],
             },
         )
-    _registered = True
 
 
 def _shapes(operator: Any) -> None:

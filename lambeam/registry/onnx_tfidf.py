@@ -12,12 +12,13 @@ scikit-learn's `normalize` does.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 
-from lambeam.registry.onnx_graph import GraphWriter
+from lambeam.registry.onnx_graph import GraphWriter, as_subclass
 
 __all__ = ["float64_tfidf"]
 
@@ -34,19 +35,12 @@ def float64_tfidf(estimator: Any) -> Any:
     if np.dtype(estimator.dtype) != np.float64 or estimator.norm not in (None, "l1", "l2"):
         return estimator
     _register()
-    swapped = _Float64TfidfVectorizer.__new__(_Float64TfidfVectorizer)
-    swapped.__dict__.update(estimator.__dict__)
-    return swapped
+    return as_subclass(estimator, _Float64TfidfVectorizer)
 
 
-_registered = False
-
-
+@functools.cache
 def _register() -> None:
     """Teaches skl2onnx the subclass (once per process), with the vectorizer's options."""
-    global _registered
-    if _registered:
-        return
     from skl2onnx import update_registered_converter
 
     update_registered_converter(
@@ -62,7 +56,6 @@ def _register() -> None:
             "locale": None,
         },
     )
-    _registered = True
 
 
 def _columns(model: Any) -> int:
