@@ -12,6 +12,7 @@ import typer
 from rich.markup import escape
 
 from lambeam.cli import (
+    _audit,
     _datasets,
     _function_admin,
     _functions,
@@ -74,6 +75,7 @@ app.add_typer(_datasets.pipeline_app, name="pipeline")
 app.add_typer(_datasets.datasets_app, name="datasets")
 app.add_typer(_models.models_app, name="models")
 app.add_typer(_function_admin.functions_app, name="functions")
+app.add_typer(_audit.audit_app, name="audit")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,11 +11,14 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 __all__ = [
     "AccessKeyRow",
     "AliasEvent",
+    "AuditHeadRow",
+    "AuditRow",
     "Base",
     "DatasetVersionRow",
     "FunctionAliasRow",
     "FunctionRow",
     "FunctionVersionRow",
+    "KeyPolicyRow",
     "ModelAliasRow",
     "ModelRow",
     "ModelVersionRow",
@@ -184,3 +187,40 @@ class AccessKeyRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class KeyPolicyRow(Base):
+    """The IAM-like policy document attached to an access key (migration 0006)."""
+
+    __tablename__ = "key_policies"
+
+    key_id: Mapped[str] = mapped_column(
+        ForeignKey("access_keys.id", ondelete="CASCADE"), primary_key=True
+    )
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AuditRow(Base):
+    """One entry of the audit log: never edited; `hash` chains it to the entry before."""
+
+    __tablename__ = "audit_log"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(80))
+    resource: Mapped[str] = mapped_column(String(400))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHeadRow(Base):
+    """The audit log's one head row (id 1): the last entry's number and hash."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))

@@ -1,0 +1,214 @@
+"""The audit log: every change (deploy, publish, alias move, key created, policy changed, model
+registered), who made it and when, in a hash chain.
+
+    with db.session() as session:
+        ...                                      # the change itself
+        record(session, "lambda:PublishVersion", "function:hello:3", {"code_sha256": "…"})
+
+The entry commits in the change's own transaction: no change without its entry, no entry without
+its change. Each entry's hash covers its fields and the previous entry's hash, and the head row
+names the last entry, so `verify` finds an entry that was edited, removed or inserted, and a tail
+that was cut off. Appending updates the head row first, which locks it: concurrent writers (two
+servers on one PostgreSQL) take turns, and the chain never forks.
+
+Who acted is `acting_as(...)`'s value in this context (a server sets the request's access key),
+else the operating-system user running the process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from lambeam.storage.database import Database, as_utc, current_user, utcnow
+from lambeam.storage.schema import AuditHeadRow, AuditRow
+
+__all__ = [
+    "GENESIS",
+    "AuditEntry",
+    "ChainReport",
+    "acting_as",
+    "current_actor",
+    "entries",
+    "record",
+    "verify",
+]
+
+GENESIS = "0" * 64
+_HEAD_ID = 1
+_actor: ContextVar[str | None] = ContextVar("lambeam_audit_actor", default=None)
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One change, as recorded."""
+
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    resource: str
+    details: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """What `verify` found: `problems` is empty when the chain is whole."""
+
+    entries: int
+    head_seq: int
+    head_hash: str
+    problems: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def current_actor() -> str:
+    """Who the changes made in this context are recorded as."""
+    return _actor.get() or f"user:{current_user()}"
+
+
+@contextlib.contextmanager
+def acting_as(actor: str) -> Iterator[None]:
+    """Record the changes made inside the block as `actor` (e.g. "key:LBAK… (ci)")."""
+    token = _actor.set(actor)
+    try:
+        yield
+    finally:
+        _actor.reset(token)
+
+
+def record(
+    session: Session,
+    action: str,
+    resource: str,
+    details: Mapping[str, Any] | None = None,
+    *,
+    actor: str | None = None,
+) -> AuditEntry:
+    """Append one entry in `session`'s transaction (it commits or rolls back with the change)."""
+    session.execute(
+        update(AuditHeadRow).where(AuditHeadRow.id == _HEAD_ID).values(seq=AuditHeadRow.seq + 1)
+    )
+    head = session.execute(
+        select(AuditHeadRow.seq, AuditHeadRow.hash).where(AuditHeadRow.id == _HEAD_ID)
+    ).one()
+    seq, prev_hash = int(head.seq), str(head.hash)
+    body = {
+        "seq": seq,
+        "at": utcnow().isoformat(timespec="microseconds"),
+        "actor": actor or current_actor(),
+        "action": action,
+        "resource": resource,
+        "details": json.loads(json.dumps(dict(details or {}), default=str)),
+    }
+    digest = _hash(prev_hash, body)
+    row = AuditRow(
+        seq=seq,
+        at=datetime.fromisoformat(body["at"]),
+        actor=body["actor"],
+        action=action,
+        resource=resource,
+        details=body["details"],
+        prev_hash=prev_hash,
+        hash=digest,
+    )
+    session.add(row)
+    session.execute(update(AuditHeadRow).where(AuditHeadRow.id == _HEAD_ID).values(hash=digest))
+    return _entry(row)
+
+
+def entries(
+    db: Database,
+    *,
+    action: str | None = None,
+    resource_prefix: str | None = None,
+    limit: int | None = None,
+) -> list[AuditEntry]:
+    """Entries oldest first (the newest `limit` of them), optionally of one action or resource."""
+    query = select(AuditRow).order_by(AuditRow.seq.desc())
+    if action is not None:
+        query = query.where(AuditRow.action == action)
+    if resource_prefix is not None:
+        query = query.where(AuditRow.resource.startswith(resource_prefix, autoescape=True))
+    if limit is not None:
+        query = query.limit(limit)
+    with db.session() as session:
+        return [_entry(row) for row in reversed(list(session.scalars(query)))]
+
+
+def verify(db: Database) -> ChainReport:
+    """Walk the whole chain and name every entry that does not fit it."""
+    problems: list[str] = []
+    count = 0
+    expected_prev = GENESIS
+    expected_seq = 1
+    with db.session() as session:
+        head = session.get(AuditHeadRow, _HEAD_ID)
+        if head is None:
+            return ChainReport(0, 0, "", ("the audit head row is missing",))
+        for row in session.scalars(select(AuditRow).order_by(AuditRow.seq)).yield_per(1000):
+            count += 1
+            if row.seq != expected_seq:
+                problems.append(
+                    f"entry {expected_seq}"
+                    + (f" to {row.seq - 1} are" if row.seq - 1 > expected_seq else " is")
+                    + " missing"
+                    if row.seq > expected_seq
+                    else f"entry {row.seq} is out of order"
+                )
+            if row.prev_hash != expected_prev:
+                problems.append(f"entry {row.seq} does not follow the entry before it")
+            if _hash(row.prev_hash, _body(row)) != row.hash:
+                problems.append(f"entry {row.seq} was changed after it was written")
+            expected_prev = row.hash
+            expected_seq = row.seq + 1
+        head_seq, head_hash = int(head.seq), str(head.hash)
+    if head_seq != expected_seq - 1 or head_hash != expected_prev:
+        problems.append(
+            f"the log ends at entry {expected_seq - 1} but its head names entry {head_seq}:"
+            " entries were removed from the end, or the head was changed"
+        )
+    return ChainReport(count, head_seq, head_hash, tuple(problems))
+
+
+def _body(row: AuditRow) -> dict[str, Any]:
+    return {
+        "seq": row.seq,
+        "at": as_utc(row.at).isoformat(timespec="microseconds"),
+        "actor": row.actor,
+        "action": row.action,
+        "resource": row.resource,
+        "details": row.details,
+    }
+
+
+def _hash(prev_hash: str, body: Mapping[str, Any]) -> str:
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(f"{prev_hash}\n{text}".encode()).hexdigest()
+
+
+def _entry(row: AuditRow) -> AuditEntry:
+    return AuditEntry(
+        seq=row.seq,
+        at=as_utc(row.at),
+        actor=row.actor,
+        action=row.action,
+        resource=row.resource,
+        details=dict(row.details),
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+    )
