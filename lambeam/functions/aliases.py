@@ -30,6 +30,7 @@ from lambeam.functions.config import DESCRIPTION_LIMIT, LATEST, check_alias_name
 from lambeam.functions.errors import FunctionConflictError
 from lambeam.functions.records import AliasInfo
 from lambeam.storage import Database, utcnow
+from lambeam.storage.audit import record
 from lambeam.storage.schema import FunctionAliasRow
 
 __all__ = ["create_alias", "delete_alias", "get_alias", "list_aliases", "update_alias"]
@@ -63,6 +64,8 @@ def create_alias(
         )
         session.add(row)
         session.flush()
+        details = {"version": row.version, "routing": row.routing}
+        record(session, "lambda:CreateAlias", f"function:{name}:{alias}", details)
         return alias_info(row)
 
 
@@ -106,6 +109,7 @@ def update_alias(
         target = row.version if version is None else _target(session, name, alias, version)
         if routing is None and row.routing:
             routing = row.routing
+        before = {"version": row.version, "routing": row.routing, "description": row.description}
         row.routing = _routing(session, name, alias, target, routing)
         row.version = target
         if description is not None:
@@ -113,6 +117,12 @@ def update_alias(
         row.revision_id = new_revision()
         row.updated_at = utcnow()
         session.flush()
+        after = {"version": row.version, "routing": row.routing, "description": row.description}
+        # Each changed field as [old, new]: a move of prod from 2 to 3 is "version": ["2", "3"].
+        details = {
+            key: [before[key], value] for key, value in after.items() if before[key] != value
+        }
+        record(session, "lambda:UpdateAlias", f"function:{name}:{alias}", details)
         return alias_info(row)
 
 
@@ -121,7 +131,10 @@ def delete_alias(db: Database, name: str, alias: str) -> None:
     check_alias_name(name, alias)
     with db.session() as session:
         function_row(session, name, lock=True)
-        session.delete(alias_row(session, name, alias))
+        row = alias_row(session, name, alias)
+        session.delete(row)
+        details = {"version": row.version, "routing": row.routing}
+        record(session, "lambda:DeleteAlias", f"function:{name}:{alias}", details)
 
 
 def _check_description(name: str, alias: str, description: object) -> None:

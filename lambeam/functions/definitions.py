@@ -1,12 +1,21 @@
 """Functions and their `$LATEST`: create, read, update, delete, and reserved concurrency.
 
 Each write is one transaction on the function's row (locked for update), and a code bundle and
-its installed requirements are in the artifact store before any row names them.
+its installed requirements are in the artifact store before any row names them. Each records what
+it changed in the audit log, in its own transaction (`lambeam audit ls`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
+import shutil
+import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -30,7 +39,9 @@ from lambeam.functions.errors import FunctionConflictError
 from lambeam.functions.records import FunctionInfo
 from lambeam.functions.requirements import install_requirements
 from lambeam.registry import get_model_version, parse_model_ref
+from lambeam.runtime.logs import FileLogSink
 from lambeam.storage import ArtifactStore, Database, utcnow
+from lambeam.storage.audit import record
 from lambeam.storage.schema import FunctionAliasRow, FunctionRow, FunctionVersionRow
 
 __all__ = [
@@ -41,9 +52,16 @@ __all__ = [
     "get_function",
     "list_functions",
     "put_function_concurrency",
+    "remove_function_files",
     "update_function_code",
     "update_function_configuration",
 ]
+
+_log = logging.getLogger(__name__)
+# Under a project's state folder: where invocations unpack bundles and installed requirements
+# (lambeam.invoke.Invoker's default cache), and where FileLogSink keeps each function's log.
+_CACHES = ("functions/code", "functions/requirements")
+_LOGS = "logs"
 
 
 @dataclass(frozen=True)
@@ -88,7 +106,9 @@ def create_function(
         )
         session.add(row)
         session.flush()
-        return latest_info(row)
+        info = latest_info(row)
+        record(session, "lambda:CreateFunction", f"function:{name}", _created(info))
+        return info
 
 
 def get_function(db: Database, name: str, qualifier: str | int | None = None) -> FunctionInfo:
@@ -156,6 +176,7 @@ def deploy_latest(
     """
     with db.session() as session:
         previous = latest_info(function_row(session, name))
+    new_config = config is not None
     kind = previous.kind if config is None else config.kind
     if kind != previous.kind:
         raise ConfigError(
@@ -184,13 +205,23 @@ def deploy_latest(
         row.revision_id = new_revision()
         row.updated_at = utcnow()
         session.flush()
-        return latest_info(row)
+        info = latest_info(row)
+        _record_deploy(session, current, info, new_source=source is not None, new_config=new_config)
+        return info
 
 
-def delete_function(db: Database, name: str, qualifier: str | int | None = None) -> None:
+def delete_function(
+    db: Database,
+    name: str,
+    qualifier: str | int | None = None,
+    *,
+    state_dir: Path | None = None,
+) -> None:
     """Delete the function (all versions and aliases), or one published version (Lambda's rules).
 
-    A version that an alias points at, or routes traffic to, is not deleted.
+    A version that an alias points at, or routes traffic to, is not deleted. With the project's
+    `state_dir`, what the deleted rows left on disk goes too once the delete has committed (see
+    `remove_function_files`).
     """
     if qualifier == LATEST:
         raise ConfigError(
@@ -204,24 +235,81 @@ def delete_function(db: Database, name: str, qualifier: str | int | None = None)
                 f"function {name!r}: {qualifier!r} is an alias; delete it with delete_alias"
             )
         if kind == "latest":
+            digests = _digests(session, name)
+            versions = session.scalars(
+                select(FunctionVersionRow.number)
+                .where(FunctionVersionRow.function == name)
+                .order_by(FunctionVersionRow.number)
+            )
+            aliases = session.scalars(
+                select(FunctionAliasRow.name)
+                .where(FunctionAliasRow.function == name)
+                .order_by(FunctionAliasRow.name)
+            )
+            details = {"versions": list(versions), "aliases": list(aliases)}
             session.execute(delete(FunctionAliasRow).where(FunctionAliasRow.function == name))
             session.execute(delete(FunctionVersionRow).where(FunctionVersionRow.function == name))
             session.execute(delete(FunctionRow).where(FunctionRow.name == name))
-            return
-        version = version_row(session, name, qualifier)
-        users = [
-            alias.name
-            for alias in session.scalars(
-                select(FunctionAliasRow).where(FunctionAliasRow.function == name)
-            )
-            if qualifier in (alias.version, (alias.routing or {}).get("additional_version"))
-        ]
-        if users:
-            raise FunctionConflictError(
-                f"Unable to delete version {qualifier} of function {name!r}: alias"
-                f" {', '.join(sorted(users))} still uses it"
-            )
-        session.delete(version)
+            record(session, "lambda:DeleteFunction", f"function:{name}", details)
+        else:
+            digests = _delete_version(session, name, qualifier)
+    if state_dir is not None:
+        remove_function_files(db, state_dir, digests, logs_of=name if kind == "latest" else None)
+
+
+def _delete_version(session: Session, name: str, qualifier: str) -> set[str]:
+    """Delete one published version (not one an alias uses); the digests its row named."""
+    version = version_row(session, name, qualifier)
+    users = [
+        alias.name
+        for alias in session.scalars(
+            select(FunctionAliasRow).where(FunctionAliasRow.function == name)
+        )
+        if qualifier in (alias.version, (alias.routing or {}).get("additional_version"))
+    ]
+    if users:
+        raise FunctionConflictError(
+            f"Unable to delete version {qualifier} of function {name!r}: alias"
+            f" {', '.join(sorted(users))} still uses it"
+        )
+    digests = _row_digests(version.code_sha256, version.config)
+    session.delete(version)
+    record(
+        session,
+        "lambda:DeleteFunction",
+        f"function:{name}:{qualifier}",
+        {"code_sha256": version.code_sha256, "model_version": version.model_version},
+    )
+    return digests
+
+
+def remove_function_files(
+    db: Database, state_dir: Path, digests: Iterable[str], logs_of: str | None = None
+) -> list[Path]:
+    """Remove the code and requirements caches of `digests` that no function or version names
+    any more, and with `logs_of` (a deleted function's name) its log files; the paths removed.
+
+    Caches are content-addressed, so a digest another function (or version) still uses is kept.
+    Best effort, after the delete committed: what cannot be removed is logged, not raised.
+    """
+    state_dir = Path(state_dir)
+    with db.session() as session:
+        unused = set(digests) - _digests(session)
+        remains = logs_of is not None and session.get(FunctionRow, logs_of) is not None
+    targets = [state_dir / cache / digest for cache in _CACHES for digest in sorted(unused)]
+    removed = [path for path in targets if path.is_dir() and _remove_tree(path)]
+    if logs_of is not None and not remains:  # not if it was created again meanwhile
+        sink = FileLogSink(state_dir / _LOGS)
+        for path in [*sink.rotated(logs_of), sink.path(logs_of)]:
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                _log.warning("could not remove %s: %s", path, exc)
+                continue
+            removed.append(path)
+    return removed
 
 
 def put_function_concurrency(db: Database, name: str, reserved: int) -> FunctionInfo:
@@ -247,8 +335,14 @@ def _set_concurrency(db: Database, name: str, reserved: int | None) -> FunctionI
     with db.session() as session:
         row = function_row(session, name, lock=True)
         _check_warm_minimums(session, name, reserved, None)
-        row.reserved_concurrency = reserved
+        previous, row.reserved_concurrency = row.reserved_concurrency, reserved
         session.flush()
+        if reserved is None:
+            action, details = "lambda:DeleteFunctionConcurrency", {"previous": previous}
+        else:
+            action = "lambda:PutFunctionConcurrency"
+            details = {"reserved_concurrency": reserved, "previous": previous}
+        record(session, action, f"function:{name}", details)
         return latest_info(row)
 
 
@@ -305,3 +399,111 @@ def _prepare_source(
         installed = install_requirements(name, code)
         requirements = store.put_bytes(installed) if installed is not None else None
     return _Source(store.put_bytes(code.data), None, requirements)
+
+
+def _created(info: FunctionInfo) -> dict[str, Any]:
+    """CreateFunction's audit details: what it runs and its settings, environment names only."""
+    settings = info.config.to_dict()
+    environment = sorted(settings.pop("environment"))
+    details: dict[str, Any] = {"kind": info.kind, **_source(info), "config": settings}
+    if environment:
+        details["environment"] = environment
+    details["revision_id"] = info.revision_id
+    return details
+
+
+def _record_deploy(
+    session: Session,
+    before: FunctionInfo,
+    after: FunctionInfo,
+    *,
+    new_source: bool,
+    new_config: bool,
+) -> None:
+    """UpdateFunctionCode and/or UpdateFunctionConfiguration, for what this deploy changed (or
+    for what it was asked to do, when it changed nothing)."""
+    resource = f"function:{after.name}"
+    moved = _source(before) != _source(after)
+    changes = _config_changes(before.config, after.config)
+    if new_source and (moved or not new_config or not changes):
+        details = {**_source(after), "previous": _source(before), "revision_id": after.revision_id}
+        record(session, "lambda:UpdateFunctionCode", resource, details)
+    if new_config and (changes or not new_source):
+        record(
+            session,
+            "lambda:UpdateFunctionConfiguration",
+            resource,
+            {**changes, "revision_id": after.revision_id},
+        )
+
+
+def _source(info: FunctionInfo) -> dict[str, Any]:
+    if info.kind == "model":
+        return {"model": info.model}
+    return {
+        "code_sha256": info.code_sha256,
+        "requirements_sha256": info.config.requirements_sha256,
+    }
+
+
+def _config_changes(before: FunctionConfig, after: FunctionConfig) -> dict[str, Any]:
+    """{"changed": {key: [old, new]}, "environment": {"added"|"removed"|"changed": [names]}}:
+    the values of plain settings, only the names of environment variables (values may be
+    secrets). The requirements digest belongs to the code, not here."""
+    old, new = before.to_dict(), after.to_dict()
+    old_env, new_env = old.pop("environment"), new.pop("environment")
+    for data in (old, new):
+        data.pop("requirements_sha256")
+    details: dict[str, Any] = {}
+    changed = {key: [old.get(key), value] for key, value in new.items() if old.get(key) != value}
+    if changed:
+        details["changed"] = changed
+    environment = {
+        "added": sorted(set(new_env) - set(old_env)),
+        "removed": sorted(set(old_env) - set(new_env)),
+        "changed": sorted(k for k in set(old_env) & set(new_env) if old_env[k] != new_env[k]),
+    }
+    environment = {what: names for what, names in environment.items() if names}
+    if environment:
+        details["environment"] = environment
+    return details
+
+
+def _row_digests(code_sha256: str | None, config: dict[str, Any]) -> set[str]:
+    """The cached bundles a function or version row names: its code and installed requirements."""
+    return {d for d in (code_sha256, config.get("requirements_sha256")) if isinstance(d, str)}
+
+
+def _digests(session: Session, name: str | None = None) -> set[str]:
+    """Every digest function `name`'s `$LATEST` and versions name (any function's: None)."""
+    latest = select(FunctionRow.code_sha256, FunctionRow.config)
+    versions = select(FunctionVersionRow.code_sha256, FunctionVersionRow.config)
+    if name is not None:
+        latest = latest.where(FunctionRow.name == name)
+        versions = versions.where(FunctionVersionRow.function == name)
+    found: set[str] = set()
+    for code, config in [*session.execute(latest), *session.execute(versions)]:
+        found |= _row_digests(code, config)
+    return found
+
+
+def _remove_tree(path: Path) -> bool:
+    """Remove a cache folder: renamed aside first, so that an invocation unpacking the same
+    digest meanwhile finds it whole or absent, never half removed."""
+    aside = path.with_name(f".{path.name[:12]}-removed-{uuid.uuid4().hex[:8]}")
+    try:
+        os.rename(path, aside)
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        _log.warning("could not remove %s: %s", path, exc)
+        return False
+    # A read-only cache folder (kept so against handlers) is made writable to be emptied.
+    for folder, _dirs, _files in os.walk(aside):
+        with contextlib.suppress(OSError):
+            os.chmod(folder, 0o700)
+    try:
+        shutil.rmtree(aside)
+    except OSError as exc:
+        _log.warning("could not remove %s (moved aside from %s): %s", aside, path, exc)
+    return True

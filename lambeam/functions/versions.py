@@ -21,6 +21,7 @@ from lambeam.functions.errors import PreconditionFailedError
 from lambeam.functions.records import FunctionInfo
 from lambeam.registry import get_model_version
 from lambeam.storage import ArtifactStore, Database, current_user, utcnow
+from lambeam.storage.audit import record
 from lambeam.storage.schema import FunctionVersionRow
 
 __all__ = ["list_versions", "publish_version"]
@@ -83,7 +84,18 @@ def publish_version(
         )
         session.add(version)
         session.flush()
-        return version_info(row, version)
+        info = version_info(row, version)
+        details = {
+            "code_sha256": version.code_sha256,
+            "requirements_sha256": info.config.requirements_sha256,
+            "model_version": pinned,
+            "from_revision_id": row.revision_id,
+        }
+        if latest.model is not None:
+            details["model"] = latest.model
+            del details["code_sha256"], details["requirements_sha256"]
+        record(session, "lambda:PublishVersion", f"function:{name}:{version.number}", details)
+        return info
 
 
 def list_versions(db: Database, name: str) -> list[FunctionInfo]:

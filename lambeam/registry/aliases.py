@@ -1,7 +1,8 @@
 """Aliases: the mutable names (`prod`, `staging`) that point at one version of a model.
 
-Every set, move and removal writes an `alias_events` row in the same transaction as the change,
-so the audit trail and the aliases can never disagree.
+Every set, move and removal writes an `alias_events` row (the model's own history) and an entry
+of the project's audit log in the same transaction as the change, so neither can disagree with
+the aliases.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from lambeam.errors import AliasNotFoundError, ModelNotFoundError
 from lambeam.registry.refs import check_alias_name
 from lambeam.registry.versions import require_model
 from lambeam.storage import Database, current_user, utcnow
+from lambeam.storage.audit import record
 from lambeam.storage.database import as_utc
 from lambeam.storage.schema import AliasEvent, ModelAliasRow, ModelVersionRow
 
@@ -58,6 +60,9 @@ def set_alias(db: Database, model: str, alias: str, version: int, by: str | None
                 model=model, alias=alias, from_version=previous, to_version=version, at=now, by=by
             )
         )
+        session.flush()
+        details = {"from_version": previous, "to_version": version}
+        record(session, "models:SetAlias", f"model:{model}@{alias}", details)
 
 
 def remove_alias(db: Database, model: str, alias: str, by: str | None = None) -> None:
@@ -80,6 +85,9 @@ def remove_alias(db: Database, model: str, alias: str, by: str | None = None) ->
             )
         )
         session.delete(current)
+        session.flush()
+        details = {"from_version": current.version, "to_version": None}
+        record(session, "models:DeleteAlias", f"model:{model}@{alias}", details)
 
 
 def alias_history(db: Database, model: str) -> list[dict[str, Any]]:

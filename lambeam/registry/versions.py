@@ -26,6 +26,7 @@ from lambeam.registry.records import ModelSummary, ModelVersion, RegisterTiming
 from lambeam.registry.refs import check_model_name, parse_model_ref
 from lambeam.registry.signature import Signature
 from lambeam.storage import ArtifactStore, Database, current_user, utcnow
+from lambeam.storage.audit import record
 from lambeam.storage.database import as_utc
 from lambeam.storage.jsonable import jsonable
 from lambeam.storage.schema import DatasetVersionRow, ModelAliasRow, ModelRow, ModelVersionRow
@@ -105,7 +106,17 @@ def register_model_version(
 
     def insert(session: Any) -> tuple[ModelVersionRow, dict[int | None, str]]:
         row = _insert_version(session, model, values)
-        return row, _dataset_refs(session, [row])
+        dataset = _dataset_refs(session, [row])
+        details = {
+            "estimator": estimator,
+            "task": task,
+            "skops_sha256": skops_digest,
+            "onnx_sha256": onnx_digest,
+            "onnx_status": exported.status,
+            "dataset": dataset.get(row.dataset_version_id),
+        }
+        record(session, "models:RegisterModelVersion", f"model:{model}:{row.number}", details)
+        return row, dataset
 
     row, dataset = db.write_numbered(insert)
     version = _record(row, store, [], dataset.get(row.dataset_version_id))

@@ -13,6 +13,11 @@ servers on one PostgreSQL) take turns, and the chain never forks.
 
 Who acted is `acting_as(...)`'s value in this context (a server sets the request's access key),
 else the operating-system user running the process.
+
+Call `record` as the transaction's last write: the head row stays locked until the commit, and a
+writer that holds it while it waits for another lock could deadlock with one waiting for the head.
+Details say what changed (digests, old and new values, names of changed keys), never a secret or
+an environment variable's value: the log is readable by whoever can run `lambeam audit ls`.
 """
 
 from __future__ import annotations
@@ -26,10 +31,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from lambeam.storage.database import Database, as_utc, current_user, utcnow
+from lambeam.storage.jsonable import jsonable
 from lambeam.storage.schema import AuditHeadRow, AuditRow
 
 __all__ = [
@@ -45,6 +51,9 @@ __all__ = [
 
 GENESIS = "0" * 64
 _HEAD_ID = 1
+# The columns' sizes (migration 0006): PostgreSQL refuses a longer value, failing the change.
+_ACTOR_CHARS, _ACTION_CHARS, _RESOURCE_CHARS = 200, 80, 400
+_SEPARATORS = ":@/"  # what follows a resource's name: function:hello:3, model:churn@prod
 _actor: ContextVar[str | None] = ContextVar("lambeam_audit_actor", default=None)
 
 
@@ -99,7 +108,10 @@ def record(
     *,
     actor: str | None = None,
 ) -> AuditEntry:
-    """Append one entry in `session`'s transaction (it commits or rolls back with the change)."""
+    """Append one entry in `session`'s transaction (it commits or rolls back with the change).
+
+    Call it last in the transaction (see the module's docstring).
+    """
     session.execute(
         update(AuditHeadRow).where(AuditHeadRow.id == _HEAD_ID).values(seq=AuditHeadRow.seq + 1)
     )
@@ -110,18 +122,20 @@ def record(
     body = {
         "seq": seq,
         "at": utcnow().isoformat(timespec="microseconds"),
-        "actor": actor or current_actor(),
-        "action": action,
-        "resource": resource,
-        "details": json.loads(json.dumps(dict(details or {}), default=str)),
+        "actor": _fit(actor or current_actor(), _ACTOR_CHARS),
+        "action": _fit(action, _ACTION_CHARS),
+        "resource": _fit(resource, _RESOURCE_CHARS),
+        # Plain JSON as the column gives it back (NaN as null, objects as their repr), so the
+        # hash computed now is the one `verify` computes from the stored row.
+        "details": json.loads(json.dumps(jsonable(dict(details or {})))),
     }
     digest = _hash(prev_hash, body)
     row = AuditRow(
         seq=seq,
         at=datetime.fromisoformat(body["at"]),
         actor=body["actor"],
-        action=action,
-        resource=resource,
+        action=body["action"],
+        resource=body["resource"],
         details=body["details"],
         prev_hash=prev_hash,
         hash=digest,
@@ -138,12 +152,29 @@ def entries(
     resource_prefix: str | None = None,
     limit: int | None = None,
 ) -> list[AuditEntry]:
-    """Entries oldest first (the newest `limit` of them), optionally of one action or resource."""
+    """Entries oldest first (the newest `limit` of them), optionally of one action or resource.
+
+    `resource_prefix` "function:hello" matches function:hello and its qualifiers
+    (function:hello:3, …) but not function:hello2; one ending in ":", "@" or "/" matches
+    whatever follows it.
+    """
     query = select(AuditRow).order_by(AuditRow.seq.desc())
     if action is not None:
         query = query.where(AuditRow.action == action)
     if resource_prefix is not None:
-        query = query.where(AuditRow.resource.startswith(resource_prefix, autoescape=True))
+        column = AuditRow.resource
+        if not resource_prefix or resource_prefix[-1] in _SEPARATORS:
+            query = query.where(column.startswith(resource_prefix, autoescape=True))
+        else:
+            query = query.where(
+                or_(
+                    column == resource_prefix,
+                    *(
+                        column.startswith(resource_prefix + sep, autoescape=True)
+                        for sep in _SEPARATORS
+                    ),
+                )
+            )
     if limit is not None:
         query = query.limit(limit)
     with db.session() as session:
@@ -183,6 +214,10 @@ def verify(db: Database) -> ChainReport:
             " entries were removed from the end, or the head was changed"
         )
     return ChainReport(count, head_seq, head_hash, tuple(problems))
+
+
+def _fit(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _body(row: AuditRow) -> dict[str, Any]:
