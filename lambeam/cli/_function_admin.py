@@ -206,13 +206,13 @@ def rm(
 ) -> None:
     """Delete a function with all its versions and aliases, or one published version.
 
-    Its logs are kept (`lambeam logs NAME`). A function still declared in lambeam.toml comes
-    back with the next `lambeam apply`.
+    Its logs and unpacked code go with it (code another function shares stays). A function
+    still declared in lambeam.toml comes back with the next `lambeam apply`.
     """
     from lambeam.functions import delete_function
 
     with open_project(ctx) as project:
-        delete_function(project.db, name, version)
+        delete_function(project.db, name, version, state_dir=project.settings.state_dir)
     if as_json:
         print_json({"function": name, "version": version, "deleted": True})
         return
