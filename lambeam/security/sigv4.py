@@ -40,7 +40,12 @@ from lambeam.security.errors import (
 from lambeam.security.keys import AccessKey, KeyCache, key_cache
 from lambeam.storage import Database, utcnow
 
-__all__ = ["ALGORITHM", "verify_sigv4"]
+__all__ = [
+    "ALGORITHM",
+    "PendingSignature",
+    "begin_sigv4",
+    "verify_sigv4",
+]
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 _FIELDS = re.compile(r"\s*(Credential|SignedHeaders|Signature)\s*=\s*([^,\s]+)\s*")
@@ -87,8 +92,76 @@ def verify_sigv4(
     Refused: no or malformed Authorization, missing or unsigned X-Amz-Date, a date more than
     `max_skew_s` from `now` (or a presigned URL past its X-Amz-Expires), another service's scope,
     an unknown or disabled key, a body that does not match its x-amz-content-sha256, a body on a
-    presigned URL, and any signature other than the one botocore computes.
+    presigned URL, and any signature other than the one botocore computes. (A server checks
+    the headers with `begin_sigv4` before it reads the body, and the signature after.)
     """
+    pending = begin_sigv4(
+        keys, method, path, query_string, headers, now, service, max_skew_s, has_body=bool(body)
+    )
+    return pending.finish(hashlib.sha256(body).hexdigest(), len(body))
+
+
+@dataclass(frozen=True)
+class PendingSignature:
+    """A request whose headers passed `begin_sigv4`: its key is known and enabled, its date and
+    scope are right; `finish` checks the signature once the body's SHA-256 is known."""
+
+    key: AccessKey
+    claim: _Claim
+    secret: str
+    method: str
+    path: str
+    signed: Mapping[str, str]
+    declared_sha256: str | None
+    service: str
+    now: datetime
+    cache: KeyCache
+
+    def finish(self, body_sha256: str, body_size: int) -> AccessKey:
+        """The key, if the signature covers this request with a body of this hash (and size)."""
+        if self.claim.expires_s is not None and body_size:
+            raise _body_on_presigned()
+        if self.declared_sha256 is not None and not hmac.compare_digest(
+            self.declared_sha256, body_sha256
+        ):
+            raise AuthenticationError(
+                "the body does not match its x-amz-content-sha256", INVALID_SIGNATURE
+            )
+        expected = _expected_signature(
+            self.claim,
+            self.secret,
+            self.service,
+            self.method,
+            self.path,
+            self.signed,
+            body_sha256,
+        )
+        if not hmac.compare_digest(expected.encode("ascii"), self.claim.signature.encode("ascii")):
+            raise AuthenticationError(
+                "the request signature we calculated does not match the signature you provided;"
+                " check the secret access key and the signing method",
+                INVALID_SIGNATURE,
+            )
+        self.cache.touch(self.key, self.now)
+        return self.key
+
+
+def begin_sigv4(
+    keys: Database | KeyCache,
+    method: str,
+    path: str,
+    query_string: str,
+    headers: Mapping[str, str],
+    now: datetime | None = None,
+    service: str = "lambda",
+    max_skew_s: float = 900,
+    *,
+    has_body: bool | None = None,
+) -> PendingSignature:
+    """Everything `verify_sigv4` checks that needs no body, or AuthenticationError: a server
+    refuses an unsigned request, an unknown or disabled key, a wrong scope or a stale date
+    before it reads a byte of the body. `has_body` (None: judged by Content-Length and
+    Transfer-Encoding) refuses a body on a presigned URL."""
     now = _aware(now or utcnow())
     lowered = {name.lower(): value for name, value in headers.items()}
     authorization = lowered.get("authorization", "").strip()
@@ -96,11 +169,11 @@ def verify_sigv4(
         claim = _claim_from_header(authorization, lowered, query_string, service)
     elif "X-Amz-Signature=" in query_string:
         claim = _claim_from_query(query_string, service)
-        if body:
-            raise AuthenticationError(
-                "a presigned URL does not sign a body; send a body with a signed Authorization header",
-                INVALID_SIGNATURE,
-            )
+        if has_body is None:
+            declared = lowered.get("content-length", "0").strip()
+            has_body = declared not in ("", "0") or "transfer-encoding" in lowered
+        if has_body:
+            raise _body_on_presigned()
     else:
         raise AuthenticationError(
             "credentials are required: sign the request with AWS Signature V4 "
@@ -125,7 +198,9 @@ def verify_sigv4(
             "the security token included in the request is invalid: lambeam issues none",
             UNRECOGNIZED_CLIENT,
         )
-    _check_payload_hash(lowered.get("x-amz-content-sha256"), body)
+    declared_sha256 = _declared_payload_hash(lowered.get("x-amz-content-sha256"))
+    if not path.startswith("/"):
+        raise AuthenticationError(f"cannot verify a request for path {path!r}", INVALID_SIGNATURE)
 
     cache = key_cache(keys)
     found = cache.find(claim.key_id)
@@ -135,23 +210,25 @@ def verify_sigv4(
             UNRECOGNIZED_CLIENT,
         )
     key, secret = found
-    expected = _expected_signature(
-        claim,
-        secret,
-        service,
-        method,
-        path,
-        {name: lowered[name] for name in claim.signed_headers},
-        body,
+    return PendingSignature(
+        key=key,
+        claim=claim,
+        secret=secret,
+        method=method,
+        path=path,
+        signed={name: lowered[name] for name in claim.signed_headers},
+        declared_sha256=declared_sha256,
+        service=service,
+        now=now,
+        cache=cache,
     )
-    if not hmac.compare_digest(expected.encode("ascii"), claim.signature.encode("ascii")):
-        raise AuthenticationError(
-            "the request signature we calculated does not match the signature you provided; "
-            "check the secret access key and the signing method",
-            INVALID_SIGNATURE,
-        )
-    cache.touch(key, now)
-    return key
+
+
+def _body_on_presigned() -> AuthenticationError:
+    return AuthenticationError(
+        "a presigned URL does not sign a body; send a body with a signed Authorization header",
+        INVALID_SIGNATURE,
+    )
 
 
 def _claim_from_header(
@@ -276,34 +353,40 @@ def _check_time(claim: _Claim, now: datetime, max_skew_s: float) -> None:
         )
 
 
-def _check_payload_hash(declared: str | None, body: bytes) -> None:
+def _declared_payload_hash(declared: str | None) -> str | None:
     # botocore puts a declared x-amz-content-sha256 into the canonical request as it is, so the
-    # signature alone does not cover the body when one is sent: check it against the body here.
+    # signature alone does not cover the body when one is sent: `finish` checks it against the
+    # body's hash.
     if declared is None:
-        return
+        return None
     if not _HEX64.fullmatch(declared.strip()):
         raise AuthenticationError(
             f"x-amz-content-sha256 {declared!r} is not supported; sign the payload's SHA-256",
             INVALID_SIGNATURE,
         )
-    if not hmac.compare_digest(declared.strip(), hashlib.sha256(body).hexdigest()):
-        raise AuthenticationError(
-            "the body does not match its x-amz-content-sha256", INVALID_SIGNATURE
-        )
+    return declared.strip()
 
 
 class _ExactHeaders(SigV4Auth):
-    """botocore's signer, told that the signed headers are exactly those the client named.
+    """botocore's signer, told that the signed headers are exactly those the client named, and
+    the body's SHA-256 (hashed while the body was read, so the body itself is not needed).
 
-    (botocore would otherwise drop a few it never signs itself, such as user-agent, which other
-    SDKs may sign.)
+    (botocore would otherwise drop a few headers it never signs itself, such as user-agent,
+    which other SDKs may sign.)
     """
+
+    def __init__(self, credentials: Credentials, service: str, region: str, body_sha256: str):
+        super().__init__(credentials, service, region)
+        self.body_sha256 = body_sha256
 
     def headers_to_sign(self, request: AWSRequest) -> HTTPHeaders:
         header_map = HTTPHeaders()
         for name, value in request.headers.items():
             header_map[name.lower()] = value
         return header_map
+
+    def payload(self, request: AWSRequest) -> str:
+        return self.body_sha256
 
 
 def _expected_signature(
@@ -313,17 +396,15 @@ def _expected_signature(
     method: str,
     path: str,
     signed: Mapping[str, str],
-    body: bytes,
+    body_sha256: str,
 ) -> str:
     # The host the client signed is in `signed`; the URL only carries the path and query, so a
     # strange Host value cannot change how they are parsed.
-    if not path.startswith("/"):
-        raise AuthenticationError(f"cannot verify a request for path {path!r}", INVALID_SIGNATURE)
     query = claim.query_to_sign
     url = f"http://lambeam.invalid{path}" + (f"?{query}" if query else "")
-    request = AWSRequest(method=method.upper(), url=url, headers=dict(signed), data=body)
+    request = AWSRequest(method=method.upper(), url=url, headers=dict(signed))
     request.context["timestamp"] = claim.amz_date
-    signer = _ExactHeaders(Credentials(claim.key_id, secret), service, claim.region)
+    signer = _ExactHeaders(Credentials(claim.key_id, secret), service, claim.region, body_sha256)
     try:
         canonical = signer.canonical_request(request)
     except ValueError as exc:  # a path or query botocore cannot parse: nobody signed it
