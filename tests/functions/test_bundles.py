@@ -5,7 +5,10 @@ from __future__ import annotations
 import io
 import os
 import stat
+import subprocess
+import sys
 import zipfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -19,6 +22,7 @@ from lambeam.functions import (
     CodeBundleError,
     materialize,
 )
+from lambeam.functions.bundles import MAX_ENTRIES
 from lambeam.storage import ArtifactStore
 from tests.functions.conftest import write_code
 
@@ -29,6 +33,11 @@ def _zip(entries: dict[str, bytes]) -> bytes:
         for name, data in entries.items():
             archive.writestr(name, data)
     return buffer.getvalue()
+
+
+def _read(data: bytes) -> str:
+    """Make a bundle of `data` and read it (an uploaded zip is read on first use)."""
+    return CodeBundle.from_zip(data).sha256
 
 
 def test_same_code_same_digest(tmp_path: Path) -> None:
@@ -69,7 +78,7 @@ def test_same_code_same_digest(tmp_path: Path) -> None:
 )
 def test_zip_slip_is_refused(name: str) -> None:
     with pytest.raises(CodeBundleError, match=r"not a plain relative path.*\(zip slip\)") as caught:
-        CodeBundle.from_zip(_zip({"app.py": b"", name: b"boom"}))
+        _read(_zip({"app.py": b"", name: b"boom"}))
     assert isinstance(caught.value, ConfigError) and repr(name) in str(caught.value)
 
 
@@ -81,7 +90,7 @@ def test_symlinks_are_refused(tmp_path: Path) -> None:
         link.external_attr = (stat.S_IFLNK | 0o777) << 16
         archive.writestr(link, "/etc/passwd")
     with pytest.raises(CodeBundleError, match="'link' is a symlink"):
-        CodeBundle.from_zip(buffer.getvalue())
+        _read(buffer.getvalue())
     code = write_code(tmp_path / "code")
     (tmp_path / "secret.txt").write_text("s")
     (code / "secret.txt").symlink_to(tmp_path / "secret.txt")
@@ -101,9 +110,9 @@ def test_lambda_size_limits(tmp_path: Path) -> None:
         for _ in range(MAX_UNZIPPED_BYTES // len(chunk) + 1):
             handle.write(chunk)
     with pytest.raises(CodeBundleError, match="unpacks to more than Lambda's 250 MB limit"):
-        CodeBundle.from_zip(buffer.getvalue())
+        _read(buffer.getvalue())
     with pytest.raises(CodeBundleError, match="not a zip file"):
-        CodeBundle.from_zip(b"not a zip")
+        _read(b"not a zip")
     with pytest.raises(CodeBundleError, match="does not exist"):
         CodeBundle.from_directory(tmp_path / "missing")
 
@@ -132,3 +141,123 @@ def test_materialize_unpacks_once_and_verifies(tmp_path: Path) -> None:
     assert not other.exists() or list(other.iterdir()) == []
     # Once unpacked, the directory is used as it is.
     assert materialize(store, digest, cache) == target
+
+
+def _many_entries(count: int) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for index in range(count):
+            archive.writestr(f"pkg/m{index}.py", b"")
+    return buffer.getvalue()
+
+
+def _bomb(size: int) -> bytes:
+    """A small zip whose one entry inflates to `size` bytes of zeros."""
+    buffer = io.BytesIO()
+    with (
+        zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive,
+        archive.open("app.py", "w", force_zip64=True) as handle,
+    ):
+        chunk = b"\0" * (1 << 22)
+        for _ in range(size // len(chunk)):
+            handle.write(chunk)
+    return buffer.getvalue()
+
+
+def test_an_uploaded_zip_is_read_on_first_use_only() -> None:
+    """What a server makes on its event loop costs a size check; the zip work comes later."""
+    bundle = CodeBundle.from_zip(b"not a zip")
+    with pytest.raises(CodeBundleError, match="code zip is not a zip file"):
+        _ = bundle.data
+    with pytest.raises(CodeBundleError, match="not a zip file"):  # and again, not half-built
+        _ = bundle.sha256
+
+
+def test_too_many_entries_are_refused_naming_the_limit() -> None:
+    data = _many_entries(MAX_ENTRIES + 1)
+    with pytest.raises(CodeBundleError, match=f"has {MAX_ENTRIES + 1:,} entries, more than"):
+        _read(data)
+    # A zip whose end record lies about its count is still counted from its directory.
+    end = data.rfind(b"PK\x05\x06")
+    forged = data[: end + 8] + (1).to_bytes(2, "little") * 2 + data[end + 12 :]
+    with pytest.raises(CodeBundleError, match=f"has {MAX_ENTRIES + 1:,} entries"):
+        _read(forged)
+    assert len(CodeBundle.from_zip(_many_entries(100)).data) > 0
+
+
+def test_a_zip_bomb_is_refused_before_it_is_inflated() -> None:
+    data = _bomb(64 << 20)  # 64 MiB of zeros in ~64 KB
+    assert len(data) < 200_000
+    with pytest.raises(
+        CodeBundleError, match=r"entry 'app.py' unpacks [\d,]+ times its compressed size.*zip bombs"
+    ):
+        _read(data)
+    with pytest.raises(CodeBundleError, match=r"250 MB limit \(at entry 'app.py'\)"):
+        _read(_bomb(MAX_UNZIPPED_BYTES + (4 << 20)))
+    # Compressible files under 1 MiB are not judged by their ratio.
+    assert CodeBundle.from_zip(_zip({"zeros.bin": b"\0" * (1 << 20)})).requirements is None
+
+
+def test_a_file_that_is_also_a_folder_is_refused() -> None:
+    with pytest.raises(
+        CodeBundleError, match=r"'pkg' is a file and also the folder of 'pkg/a\.py'"
+    ):
+        _read(_zip({"pkg": b"", "pkg/a.py": b""}))
+
+
+def _tree(root: Path) -> dict[str, tuple[int, bytes]]:
+    return {
+        path.relative_to(root).as_posix(): (stat.S_IMODE(path.stat().st_mode), path.read_bytes())
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
+
+
+def test_materialized_code_is_read_only_and_checked_on_every_use(tmp_path: Path) -> None:
+    store = ArtifactStore(str(tmp_path / "artifacts"))
+    code = write_code(tmp_path / "code", {"pkg/util.py": "Y = 2\n", "run.sh": "#!/bin/sh\n"})
+    (code / "run.sh").chmod(0o755)
+    digest = store.put_bytes(CodeBundle.from_directory(code).data)
+    cache = tmp_path / "cache"
+    target = materialize(store, digest, cache)
+    original = _tree(target)
+    assert {mode for mode, _ in original.values()} == {0o444, 0o555}
+    assert original["run.sh"][0] == 0o555
+    assert {stat.S_IMODE(p.stat().st_mode) for p in [target, target / "pkg"]} == {0o555}
+    app = target / "app.py"
+    if os.geteuid() != 0:  # root writes whatever the mode says
+        with pytest.raises(PermissionError):
+            app.write_text("def handler(event, context):\n    return 'owned'\n")
+
+    def tamper(change: Callable[[], None]) -> None:
+        (target).chmod(0o755)
+        (target / "pkg").chmod(0o755)
+        change()
+        assert materialize(store, digest, cache) == target
+        assert _tree(target) == original
+        assert sorted(p.name for p in cache.iterdir()) == [digest]  # nothing left aside
+
+    def rewrite() -> None:
+        app.chmod(0o644)
+        app.write_text("def handler(event, context):\n    return 'owned'\n")
+        os.utime(app, (0, 0))
+
+    tamper(rewrite)
+    tamper(lambda: (target / "pkg" / "json.py").write_text("x = 1\n"))  # a shadowing module
+    tamper(lambda: (target / "pkg" / "__pycache__").mkdir())
+    tamper(lambda: (target / "pkg" / "util.py").unlink())
+    tamper(lambda: None)  # a folder made writable again
+    tamper(lambda: (target / "pkg" / "util.py").chmod(0o666))
+
+    # A new process (no manifest in memory) checks the folder against the store's bytes.
+    rewrite()
+    script = (
+        "import sys; from lambeam.functions import materialize; from lambeam.storage import"
+        " ArtifactStore; materialize(ArtifactStore(sys.argv[1]), sys.argv[2], sys.argv[3])"
+    )
+    subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "artifacts"), digest, str(cache)],
+        check=True,
+        timeout=120,
+    )
+    assert _tree(target) == original
