@@ -42,6 +42,7 @@ from lambeam.functions.definitions import (
     get_function,
     list_functions,
     put_function_concurrency,
+    remove_function_files,
     update_function_code,
     update_function_configuration,
 )
@@ -91,6 +92,7 @@ __all__ = [
     "materialize",
     "publish_version",
     "put_function_concurrency",
+    "remove_function_files",
     "resolve",
     "update_alias",
     "update_function_code",

@@ -216,12 +216,14 @@ def delete_function(
     qualifier: str | int | None = None,
     *,
     state_dir: Path | None = None,
-) -> None:
-    """Delete the function (all versions and aliases), or one published version (Lambda's rules).
+) -> frozenset[str]:
+    """Delete the function (all versions and aliases), or one published version (Lambda's rules);
+    the code and requirements digests the deleted rows named.
 
     A version that an alias points at, or routes traffic to, is not deleted. With the project's
-    `state_dir`, what the deleted rows left on disk goes too once the delete has committed (see
-    `remove_function_files`).
+    `state_dir`, what the deleted rows left on disk goes too once the delete has committed. A
+    server, whose instances may still run the code, passes none: it lets go of the instances,
+    then calls `remove_function_files` with the digests returned.
     """
     if qualifier == LATEST:
         raise ConfigError(
@@ -255,6 +257,7 @@ def delete_function(
             digests = _delete_version(session, name, qualifier)
     if state_dir is not None:
         remove_function_files(db, state_dir, digests, logs_of=name if kind == "latest" else None)
+    return frozenset(digests)
 
 
 def _delete_version(session: Session, name: str, qualifier: str) -> set[str]:
