@@ -15,18 +15,32 @@ from typing import Any
 
 from lambeam.errors import ConfigError, ProjectNotFoundError
 
-__all__ = ["CONFIG_FILE", "STATE_DIR", "Settings", "find_project_root", "load_settings"]
+__all__ = [
+    "ARTIFACTS_ENCRYPT_ENV",
+    "CONFIG_FILE",
+    "MASTER_KEY_ENV",
+    "STATE_DIR",
+    "Settings",
+    "find_project_root",
+    "load_settings",
+]
 
 CONFIG_FILE = "lambeam.toml"
 STATE_DIR = ".lambeam"
 
-_TOP_LEVEL = {"project", "storage", "pipelines", "train", "functions"}
+_TOP_LEVEL = {"project", "storage", "artifacts", "pipelines", "train", "functions"}
+_ARTIFACTS_KEYS = {"encrypt"}
 _STORAGE_KEYS = {"database_url", "artifacts", "s3_endpoint_url"}
 _ENV = {
     "database_url": "LAMBEAM_DATABASE_URL",
     "artifacts": "LAMBEAM_ARTIFACTS",
     "s3_endpoint_url": "LAMBEAM_S3_ENDPOINT_URL",
 }
+# Secrets never come from lambeam.toml (it is committed): the master key is a variable or a file.
+MASTER_KEY_ENV = "LAMBEAM_MASTER_KEY"
+ARTIFACTS_ENCRYPT_ENV = "LAMBEAM_ARTIFACTS_ENCRYPT"
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
 
 
 @dataclass(frozen=True)
@@ -41,6 +55,10 @@ class Settings:
     pipelines: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     train: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     functions: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # LAMBEAM_MASTER_KEY as given (base64), else None: the key file in state_dir is used.
+    master_key: str | None = field(default=None, repr=False)
+    # [artifacts] encrypt / LAMBEAM_ARTIFACTS_ENCRYPT: seal the artifacts stored from now on.
+    artifacts_encrypt: bool = False
 
     @property
     def config_path(self) -> Path:
@@ -108,6 +126,8 @@ def load_settings(root: Path | None = None, environ: Mapping[str, str] | None = 
             values[key] = environ[_ENV[key]]
             origins[key] = _ENV[key]
     _check_locations(values, origins)
+    values["artifacts_encrypt"] = _artifacts_encrypt(_table(doc, "artifacts", path), path, environ)
+    values["master_key"] = environ.get(MASTER_KEY_ENV) or None
     values["artifacts"] = _absolute_location(values["artifacts"], root)
     values["database_url"] = _psycopg(_absolute_sqlite(values["database_url"], root))
 
@@ -126,6 +146,22 @@ def _table(doc: Mapping[str, Any], key: str, path: Path) -> Mapping[str, Any]:
     if not isinstance(value, dict):
         raise ConfigError(f"{path}: [{key}] must be a table")
     return value
+
+
+def _artifacts_encrypt(section: Mapping[str, Any], path: Path, environ: Mapping[str, str]) -> bool:
+    bad = sorted(set(section) - _ARTIFACTS_KEYS)
+    if bad:
+        raise ConfigError(f"{path}: [artifacts] has unknown key {bad[0]!r}; expected 'encrypt'")
+    encrypt = section.get("encrypt", False)
+    if not isinstance(encrypt, bool):
+        raise ConfigError(f"{path}: [artifacts] encrypt must be true or false")
+    given = environ.get(ARTIFACTS_ENCRYPT_ENV)
+    if given is not None:
+        word = given.strip().lower()
+        if word not in _TRUE | _FALSE:
+            raise ConfigError(f"{ARTIFACTS_ENCRYPT_ENV}={given!r}: expected 1 or 0 (true or false)")
+        encrypt = word in _TRUE
+    return encrypt
 
 
 def _named_tables(doc: Mapping[str, Any], key: str, path: Path) -> dict[str, Mapping[str, Any]]:

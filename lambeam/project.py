@@ -16,9 +16,11 @@ from lambeam.security import (
     list_access_keys,
     write_credentials_file,
 )
+from lambeam.security.keys import seal_plaintext_secrets
 from lambeam.storage import ArtifactStore, Database
+from lambeam.storage.sealing import MASTER_KEY_FILE, MasterKey, Sealer
 
-__all__ = ["Project", "init_project"]
+__all__ = ["Project", "init_project", "master_key"]
 
 _TEMPLATE = """\
 # lambeam project: pipelines, training jobs and functions, declared.
@@ -74,15 +76,33 @@ class Project:
 
         The project's folder goes on the import path, so the modules it names (custom pipeline
         steps, estimator factories) import the same under `lambeam`, `python -m lambeam` and -C.
+
+        Secrets in the database (and artifacts, when `artifacts_encrypt`) are sealed under the
+        project's master key; access-key secrets stored before sealing are sealed now.
         """
         root = str(settings.root)
         if root not in sys.path:
             sys.path.insert(0, root)
-        return cls(settings, Database(settings.database_url), ArtifactStore.from_settings(settings))
+        sealer = Sealer(master_key(settings))
+        db = Database(settings.database_url, sealer=sealer)
+        try:
+            seal_plaintext_secrets(db)
+        except BaseException:
+            db.dispose()
+            raise
+        return cls(settings, db, ArtifactStore.from_settings(settings, sealer))
 
     def close(self) -> None:
         """Release database connections."""
         self.db.dispose()
+
+
+def master_key(settings: Settings) -> MasterKey:
+    """The project's master key: LAMBEAM_MASTER_KEY when set, else <state dir>/master.key (made,
+    mode 0600, the first time something is sealed). A malformed value is a ConfigError here."""
+    if settings.master_key is not None:
+        return MasterKey(value=settings.master_key)
+    return MasterKey(path=settings.state_dir / MASTER_KEY_FILE)
 
 
 def init_project(

@@ -1,4 +1,10 @@
-"""Finding function rows and turning them into records: shared by the service's modules."""
+"""Finding function rows and turning them into records: shared by the service's modules.
+
+Environment variable values are sealed in the stored config (lambeam.storage.sealing): the names
+stay readable, each value is encrypted under the project's master key, bound to its function and
+name. Rows written before sealing hold plain values; they still read, and are sealed when next
+written.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +28,7 @@ from lambeam.functions.errors import (
 from lambeam.functions.records import AliasInfo, FunctionInfo
 from lambeam.storage.database import as_utc
 from lambeam.storage.schema import FunctionAliasRow, FunctionRow, FunctionVersionRow
+from lambeam.storage.sealing import current_sealing, is_sealed_text
 
 __all__ = [
     "alias_info",
@@ -122,15 +129,47 @@ def check_revision(what: str, current: str, expected: str | None) -> None:
         )
 
 
-def stored_config(config: FunctionConfig) -> dict[str, Any]:
-    """A config as kept in a row: reserved concurrency lives in its own column, function-wide."""
+def stored_config(config: FunctionConfig, function: str | None = None) -> dict[str, Any]:
+    """A config as kept in a row: reserved concurrency lives in its own column, function-wide;
+    environment values sealed (bound to `function` when given). Call inside `db.session()`."""
     data = config.to_dict()
     data.pop("reserved_concurrency")
+    if data["environment"]:
+        sealing = current_sealing()
+        data["environment"] = {
+            key: sealing.seal_text(value, _env_context(function, key))
+            for key, value in data["environment"].items()
+        }
     return data
 
 
 def config_of(data: dict[str, Any], reserved: int | None, name: str) -> FunctionConfig:
+    """The config a row keeps (see `stored_config`), environment values opened."""
+    environment = data.get("environment")
+    if environment and any(is_sealed_text(value) for value in environment.values()):
+        data = {**data, "environment": _opened(environment, name)}
     return FunctionConfig.from_dict({**data, "reserved_concurrency": reserved}, function=name)
+
+
+def _env_context(function: str | None, key: str) -> str:
+    # Where a value may be opened: this function's variable `key` (any function's when a caller
+    # sealed it without naming the function).
+    return f"functions.environment:{function or ''}:{key}"
+
+
+def _opened(environment: dict[str, Any], name: str) -> dict[str, Any]:
+    sealing = current_sealing()
+    opened = {}
+    for key, value in environment.items():
+        if not is_sealed_text(value):
+            opened[key] = value  # written before sealing
+            continue
+        what = f"environment variable {key} of function {name!r}"
+        try:
+            opened[key] = sealing.open_text(value, _env_context(name, key), what)
+        except StorageError:
+            opened[key] = sealing.open_text(value, _env_context(None, key), what)
+    return opened
 
 
 def latest_info(row: FunctionRow) -> FunctionInfo:

@@ -1,7 +1,8 @@
 """The credentials file `lambeam init` writes: <project>/.lambeam/credentials, mode 0600.
 
 It is an AWS shared-credentials file with one profile, `lambeam`, so boto3 and the AWS CLI read it
-unchanged:
+unchanged (and so it holds the secret in plain text, protected by its mode like ~/.aws/credentials;
+the copy in the database is sealed):
 
     AWS_SHARED_CREDENTIALS_FILE=<project>/.lambeam/credentials AWS_PROFILE=lambeam aws lambda …
 """
@@ -9,12 +10,11 @@ unchanged:
 from __future__ import annotations
 
 import configparser
-import os
-import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lambeam.config import Settings
+from lambeam.storage.sealing import write_private_file
 
 if TYPE_CHECKING:
     from lambeam.security.keys import AccessKey
@@ -51,17 +51,7 @@ def write_credentials_file(path: Path, key: AccessKey) -> Path:
         f"aws_access_key_id = {key.id}\n"
         f"aws_secret_access_key = {key.secret}\n"
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
-    try:
-        with os.fdopen(os.open(temporary, flags, 0o600), "w", encoding="utf-8") as handle:
-            os.fchmod(handle.fileno(), 0o600)  # whatever the umask
-            handle.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    write_private_file(path, text.encode())
     return path
 
 

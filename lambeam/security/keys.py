@@ -1,7 +1,11 @@
 """Access keys: an AWS-style key id and secret per user or machine, kept in the metadata database.
 
-The secret is stored as given (not hashed) because Signature V4 verification must recompute the
-client's HMAC with it; the database is as sensitive as the credentials file.
+The secret cannot be stored as a hash: Signature V4 verification recomputes the client's HMAC
+with the secret itself. So it is encrypted at rest instead: sealed with AES-256-GCM under the
+project's master key (lambeam.storage.sealing), bound to its key id, and opened only to verify a
+signature or show it to its owner. A copy of the database without the master key holds no usable
+secret. Rows written before sealing are sealed when a project opens (`seal_plaintext_secrets`).
+Creating and disabling a key are recorded in the audit log.
 """
 
 from __future__ import annotations
@@ -19,7 +23,9 @@ from sqlalchemy.orm import Session
 
 from lambeam.security.errors import AccessKeyError, AccessKeyNotFoundError
 from lambeam.storage import Database, utcnow
+from lambeam.storage.audit import record
 from lambeam.storage.schema import AccessKeyRow
+from lambeam.storage.sealing import SEALED_TEXT_PREFIX, is_sealed_text
 
 __all__ = [
     "KEY_ID_PREFIX",
@@ -33,6 +39,7 @@ __all__ = [
     "get_secret",
     "key_cache",
     "list_access_keys",
+    "seal_plaintext_secrets",
     "touch_last_used",
 ]
 
@@ -83,10 +90,12 @@ def create_access_key(db: Database, name: str, role: str = "admin") -> AccessKey
         secrets.choice(_ID_ALPHABET) for _ in range(KEY_ID_LENGTH - len(KEY_ID_PREFIX))
     )
     secret = "".join(secrets.choice(_SECRET_ALPHABET) for _ in range(SECRET_LENGTH))
-    row = AccessKeyRow(id=key_id, secret=secret, name=name, role=role, created_at=utcnow())
+    sealed = db.sealer.seal_text(secret, _context(key_id))
+    row = AccessKeyRow(id=key_id, secret=sealed, name=name, role=role, created_at=utcnow())
     with db.session() as session:
         session.add(row)
-    return _key(row, with_secret=True)
+        record(session, "keys:CreateAccessKey", f"key:{key_id}", {"name": name, "role": role})
+    return replace(_key(row), secret=secret)
 
 
 def list_access_keys(db: Database, *, include_disabled: bool = True) -> list[AccessKey]:
@@ -104,13 +113,42 @@ def disable_access_key(db: Database, key_id: str) -> AccessKey:
         row = _existing(session, key_id)
         if row.disabled_at is None:
             row.disabled_at = utcnow()
+            record(
+                session,
+                "keys:DisableAccessKey",
+                f"key:{key_id}",
+                {"name": row.name, "role": row.role},
+            )
         return _key(row)
 
 
 def get_secret(db: Database, key_id: str) -> str:
     """The secret of `key_id` (disabled or not), for showing it again to its owner."""
     with db.session() as session:
-        return _existing(session, key_id).secret
+        return _secret(db, _existing(session, key_id))
+
+
+def seal_plaintext_secrets(db: Database) -> int:
+    """Seal the secrets of keys stored before sealing (in place); returns how many there were."""
+    with db.session() as session:
+        plain = ~AccessKeyRow.secret.startswith(SEALED_TEXT_PREFIX, autoescape=True)
+        rows = list(session.scalars(select(AccessKeyRow).where(plain).order_by(AccessKeyRow.id)))
+        for row in rows:
+            row.secret = db.sealer.seal_text(row.secret, _context(row.id))
+    if rows:
+        db.forget_old_pages()  # the plain secrets must not linger in the WAL or freed pages
+    return len(rows)
+
+
+def _context(key_id: str) -> str:
+    # Bound to the row: a sealed secret copied onto another key's row does not open.
+    return f"access_keys.secret:{key_id}"
+
+
+def _secret(db: Database, row: AccessKeyRow) -> str:
+    if not is_sealed_text(row.secret):
+        return row.secret  # stored before sealing; sealed when the project next opens
+    return db.sealer.open_text(row.secret, _context(row.id), f"the secret of access key {row.id}")
 
 
 def _existing(session: Session, key_id: str) -> AccessKeyRow:
@@ -199,7 +237,7 @@ def find_key_row(db: Database, key_id: str) -> tuple[AccessKey, str] | None:
     """The key and its secret, or None; for the verifiers in this package only."""
     with db.session() as session:
         row = session.get(AccessKeyRow, key_id)
-        return None if row is None else (_key(row), row.secret)
+        return None if row is None else (_key(row), _secret(db, row))
 
 
 def touch_last_used(db: Database, key: AccessKey, now: datetime) -> None:
@@ -212,7 +250,7 @@ def touch_last_used(db: Database, key: AccessKey, now: datetime) -> None:
             row.last_used_at = now
 
 
-def _key(row: AccessKeyRow, *, with_secret: bool = False) -> AccessKey:
+def _key(row: AccessKeyRow) -> AccessKey:
     return AccessKey(
         id=row.id,
         name=row.name,
@@ -220,7 +258,6 @@ def _key(row: AccessKeyRow, *, with_secret: bool = False) -> AccessKey:
         created_at=_aware(row.created_at),
         disabled_at=_aware(row.disabled_at) if row.disabled_at else None,
         last_used_at=_aware(row.last_used_at) if row.last_used_at else None,
-        secret=row.secret if with_secret else None,
     )
 
 

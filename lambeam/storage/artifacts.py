@@ -7,7 +7,12 @@ Layout under the store's location:
 
 A blob is written under its final name only once its bytes are complete (an atomic rename on a
 local folder, a single PUT on S3), and every read hashes what it got before handing it over, so
-nothing half-written or corrupted is ever returned. Every call that reaches the store raises a
+nothing half-written or corrupted is ever returned. With a `sealer` (a project's `[artifacts]
+encrypt = true` or LAMBEAM_ARTIFACTS_ENCRYPT=1) each blob is stored sealed (AES-256-GCM, bound
+to its digest) while its address stays the sha256 of its plain bytes, so identical content is
+still stored once; a read opens it, then checks the hash. Blobs stored plain before encryption was
+turned on still read, and a sealed blob reads even after it is turned off (when the key is set).
+Every call that reaches the store raises a
 one-line StorageError naming the store and what to check (storage/failures.py), never fsspec's or
 botocore's own exceptions.
 """
@@ -28,6 +33,7 @@ from fsspec.core import url_to_fs
 
 from lambeam.errors import ArtifactIntegrityError, StorageError
 from lambeam.storage.failures import S3_CLIENT_CONFIG, StoreFailure, store_failures
+from lambeam.storage.sealing import BLOB_OVERHEAD, Sealer, SealError, is_sealed_blob
 
 __all__ = ["ArtifactStore", "sha256_bytes", "sha256_file"]
 
@@ -52,30 +58,56 @@ def sha256_file(path: str | os.PathLike[str], fs: Any = None) -> str:
 class ArtifactStore:
     """Content-addressed blobs under `location`: a folder, or a URL such as s3://bucket/prefix."""
 
-    def __init__(self, location: str, storage_options: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        location: str,
+        storage_options: Mapping[str, Any] | None = None,
+        *,
+        sealer: Sealer | None = None,
+        encrypt: bool = False,
+    ) -> None:
+        if encrypt and sealer is None:
+            raise ValueError("an encrypting artifact store needs a sealer")
         self.location = location.rstrip("/")
         self.storage_options = dict(storage_options or {})
+        self.sealer = sealer
+        self.encrypt = encrypt
         self._fs: Any = None
         self._root = ""
         endpoint = self.storage_options.get("client_kwargs", {}).get("endpoint_url")
         self._where = StoreFailure(self.location, endpoint)
 
     @classmethod
-    def from_settings(cls, settings: Any) -> ArtifactStore:
-        """The store a project's settings name, with the S3 endpoint applied when set."""
+    def from_settings(cls, settings: Any, sealer: Sealer | None = None) -> ArtifactStore:
+        """The store a project's settings name, with the S3 endpoint applied when set.
+
+        `sealer` opens sealed blobs, and seals new ones when the settings say `artifacts_encrypt`.
+        """
         options: dict[str, Any] = {}
         if settings.artifacts.startswith("s3://"):
             options["config_kwargs"] = S3_CLIENT_CONFIG
             if settings.s3_endpoint_url:
                 options["client_kwargs"] = {"endpoint_url": settings.s3_endpoint_url}
-        return cls(settings.artifacts, options)
+        encrypt = bool(getattr(settings, "artifacts_encrypt", False)) and sealer is not None
+        return cls(settings.artifacts, options, sealer=sealer, encrypt=encrypt)
 
-    # The filesystem is opened lazily so a store pickles cleanly into Beam workers.
+    # The filesystem is opened lazily so a store pickles cleanly into Beam workers (a key kept
+    # in a file travels as its path: see MasterKey).
     def __getstate__(self) -> dict[str, Any]:
-        return {"location": self.location, "storage_options": self.storage_options}
+        return {
+            "location": self.location,
+            "storage_options": self.storage_options,
+            "sealer": self.sealer,
+            "encrypt": self.encrypt,
+        }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["location"], state["storage_options"])  # type: ignore[misc]
+        self.__init__(  # type: ignore[misc]
+            state["location"],
+            state["storage_options"],
+            sealer=state.get("sealer"),
+            encrypt=state.get("encrypt", False),
+        )
 
     @property
     def fs(self) -> Any:
@@ -114,6 +146,8 @@ class ArtifactStore:
         with store_failures(self._where, f"write artifact {digest[:12]}"):
             if self.fs.exists(path):
                 return digest
+            if self.encrypt and self.sealer is not None:
+                data = self.sealer.seal_blob(data, _context(digest))
             if self.is_local:
                 self._write_local_atomically(path, data)
             else:
@@ -135,12 +169,44 @@ class ArtifactStore:
                 if self._where.is_missing_bucket(exc):
                     raise
                 raise StorageError(f"artifact {digest} is missing from {self.location}") from None
+        if is_sealed_blob(data):
+            data = self._open(digest, data)
         actual = sha256_bytes(data)
         if actual != digest:
             raise ArtifactIntegrityError(
                 f"artifact {digest} in {self.location} is corrupted: its content hashes to {actual}"
             )
         return data
+
+    def size(self, digest: str) -> int:
+        """The size in bytes of the blob's content (what `get_bytes` returns), without reading it.
+
+        A sealed blob is BLOB_OVERHEAD bytes larger than its content.
+        """
+        path = self._path(digest)
+        with store_failures(self._where, f"look up artifact {digest[:12]}"):
+            stored = int(self.fs.size(path))
+            if stored < BLOB_OVERHEAD:
+                return stored
+            with self.fs.open(path, "rb") as handle:
+                head = handle.read(BLOB_OVERHEAD)
+        return stored - BLOB_OVERHEAD if is_sealed_blob(head) else stored
+
+    def _open(self, digest: str, data: bytes) -> bytes:
+        what = f"artifact {digest} in {self.location}"
+        if self.sealer is None:
+            if sha256_bytes(data) == digest:
+                return data  # plain bytes that happen to start like a sealed blob
+            raise SealError(
+                f"cannot open {what}: it is encrypted, and this store was opened without the"
+                " master key"
+            )
+        try:
+            return self.sealer.open_blob(data, _context(digest), what)
+        except SealError:
+            if sha256_bytes(data) == digest:
+                return data
+            raise
 
     def get_file(self, digest: str, dest: str | os.PathLike[str]) -> Path:
         """Copy the blob to a local file, verified; `dest` appears only once it is complete."""
@@ -200,6 +266,11 @@ class ArtifactStore:
             if os.path.exists(tmp):
                 os.unlink(tmp)
             raise
+
+
+def _context(digest: str) -> str:
+    # Bound to its address: a sealed blob copied over another address does not open.
+    return f"artifact:{digest}"
 
 
 def _check_digest(digest: str) -> None:

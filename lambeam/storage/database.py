@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from lambeam.errors import StorageError
+from lambeam.storage.sealing import Sealer, sealing_for_session
 
 __all__ = ["Database", "as_utc", "current_user", "utcnow"]
 
@@ -44,12 +45,24 @@ def current_user() -> str:
 
 
 class Database:
-    """Sessions on the metadata database at `url`, migrated to the newest schema on open."""
+    """Sessions on the metadata database at `url`, migrated to the newest schema on open.
+
+    `sealer` seals the secrets kept in rows (access-key secrets, environment values) under the
+    project's master key; a project passes its own. Without one, a Database seals under a key that
+    lives in memory as long as it does (tests, scratch databases): what it seals does not open in
+    another process, loudly.
+    """
 
     def __init__(
-        self, url: str, *, migrate: bool = True, engine_options: dict[str, Any] | None = None
+        self,
+        url: str,
+        *,
+        migrate: bool = True,
+        engine_options: dict[str, Any] | None = None,
+        sealer: Sealer | None = None,
     ):
         self.url = url
+        self.sealer = sealer if sealer is not None else Sealer.ephemeral()
         options = dict(engine_options or {})
         if url.startswith("sqlite"):
             path = url.split("///", 1)[-1]
@@ -88,8 +101,9 @@ class Database:
         """A session whose work commits as one transaction, or rolls back on any error."""
         session = self._sessions()
         try:
-            yield session
-            session.commit()
+            with sealing_for_session(self.sealer):
+                yield session
+                session.commit()
         except SQLAlchemyError as exc:
             session.rollback()
             raise StorageError(f"database {_redact(self.url)}: {_reason(exc)}") from exc
@@ -115,6 +129,14 @@ class Database:
                 time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def forget_old_pages(self) -> None:
+        """Fold SQLite's write-ahead log into the file and empty it, so that rows just rewritten
+        (a secret sealed in place) leave no old copy behind; a no-op on PostgreSQL."""
+        if self.engine.dialect.name != "sqlite":
+            return
+        with self.engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
@@ -126,6 +148,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    # A secret sealed in place must not survive as plain text in a freed page of the file.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 
