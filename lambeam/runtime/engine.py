@@ -13,6 +13,8 @@ import contextlib
 import json
 import logging
 import math
+import os
+import secrets
 import sys
 import time
 import uuid
@@ -20,7 +22,9 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 
 from lambeam.runtime import error_types as codes
+from lambeam.runtime.cgroups import CgroupTree, Leaf
 from lambeam.runtime.environment import instance_init
+from lambeam.runtime.isolation import MAX_PROCESSES, Isolation, isolation_wanted
 from lambeam.runtime.limits import read_memory
 from lambeam.runtime.logs import FileLogSink, LogSink, billed_ms, format_report, frame_log
 from lambeam.runtime.outcomes import InstanceInfo, InvocationResult, describe_end
@@ -48,6 +52,9 @@ class Engine:
     While `start()` runs (the zygote importing the scientific stack takes seconds), `state` is
     `starting` and invocations wait for it, up to `start_wait_s`; a server can listen meanwhile.
     `before_zygote` is awaited before the zygote starts (tests hold the engine in `starting`).
+
+    `isolation` (default: on unless LAMBEAM_ISOLATION=off) confines every instance with what the
+    host offers (see isolation.py); `isolation` the property says what that is once started.
     """
 
     def __init__(
@@ -69,6 +76,7 @@ class Engine:
         environ: Mapping[str, str] | None = None,
         start_wait_s: float = 120.0,
         before_zygote: Callable[[], Awaitable[None]] | None = None,
+        isolation: bool | None = None,
     ) -> None:
         self.state_dir = Path(state_dir)
         self._own_sink: FileLogSink | None = None
@@ -96,11 +104,19 @@ class Engine:
         self._state = "stopped"
         self._failure = ""
         self._started: asyncio.Event | None = None
+        self._isolate = isolation_wanted() if isolation is None else isolation
+        self._isolation = Isolation.off() if not self._isolate else Isolation(enabled=False)
+        self._cgroups: CgroupTree | None = None
 
     @property
     def zygote_pid(self) -> int | None:
         """The zygote's process id (None before start)."""
         return self._zygote.pid
+
+    @property
+    def isolation(self) -> Isolation:
+        """What confines this engine's instances (decided by `start`)."""
+        return self._isolation
 
     @property
     def state(self) -> str:
@@ -118,6 +134,8 @@ class Engine:
         started = self._started = asyncio.Event()
         try:
             (self.state_dir / "tmp").mkdir(parents=True, exist_ok=True)
+            if self._isolate:
+                self._isolation = self._probe_isolation()
             if self._before_zygote is not None:
                 await self._before_zygote()
             await self._zygote.start()
@@ -150,6 +168,9 @@ class Engine:
             for instance in pool.instances():
                 pool.discard(instance)
         await self._zygote.stop()
+        if self._cgroups is not None:
+            self._cgroups.remove()
+            self._cgroups = None
         if self._own_sink is not None:
             self._own_sink.close()
 
@@ -311,8 +332,18 @@ class Engine:
         instance = InstanceProcess(spec, self._zygote, self._memory_poll_s)
         pool.add_busy(instance)
         try:
-            init = instance_init(spec, self.state_dir / "tmp" / spec.name, self.region)
-            ended = await instance.start(init, spec.timeout_s, self._take_spare())
+            spare = self._take_spare()
+            leaf = spare.leaf if spare is not None else self._new_leaf()
+            if leaf is not None:
+                leaf.limit(spec.memory_mb * 1024 * 1024, MAX_PROCESSES)
+            # Each instance its own /tmp, as each Lambda execution environment has.
+            instance.tmp = tmp = self.state_dir / "tmp" / spec.name / uuid.uuid4().hex[:12]
+            tmp.mkdir(parents=True)
+            if self._isolation.uid is not None:
+                os.chown(tmp, self._isolation.uid, self._isolation.uid)
+            options = self._isolation.instance_options(tmp, [self.state_dir])
+            init = instance_init(spec, tmp, self.region, options)
+            ended = await instance.start(init, spec.timeout_s, spare, leaf)
         except BaseException:
             pool.discard(instance)
             raise
@@ -340,15 +371,41 @@ class Engine:
             self._refilling = asyncio.create_task(self._fork_spare())
 
     async def _fork_spare(self) -> None:
+        leaf = self._new_leaf()
         try:
-            spare = await fork(self._zygote, None)
+            spare = await fork(self._zygote, None, leaf)
         except Exception:  # noqa: BLE001 - a cold start forks for itself instead
             _log.exception("forking a spare instance failed")
+            if leaf is not None:
+                leaf.remove()
             return
         if self._spare is None and self._running:
             self._spare = spare
         else:
             spare.discard()
+
+    def _new_leaf(self) -> Leaf | None:
+        if self._cgroups is None:
+            return None
+        try:
+            return self._cgroups.leaf()
+        except OSError as exc:
+            _log.warning("an instance runs without its cgroup: %s", exc)
+            return None
+
+    def _probe_isolation(self) -> Isolation:
+        """Make the instances' cgroup tree and find what else confines them here; say it."""
+        tree, reason = CgroupTree.create(f"{os.getpid()}-{secrets.token_hex(3)}")
+        self._cgroups = tree
+        package = Path(__file__).resolve().parents[2]
+        roots = [Path(sys.prefix), Path(sys.base_prefix), package, self.state_dir]
+        isolation = Isolation.probe(
+            tree.description if tree is not None else "", reason, roots=roots
+        )
+        _log.info("%s", isolation.summary())
+        for warning in isolation.warnings:
+            _log.warning("instance isolation: %s", warning)
+        return isolation
 
     async def _start_idle(self, pool: FunctionPool, spec: FunctionSpec) -> bool:
         instance, ended = await self._new_instance(pool, spec)

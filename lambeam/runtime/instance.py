@@ -22,6 +22,7 @@ from typing import Any, NoReturn, TextIO
 
 from lambeam.runtime import error_types as codes
 from lambeam.runtime.context import LambdaContext
+from lambeam.runtime.isolation import confine
 from lambeam.runtime.limits import read_memory, read_own_memory
 from lambeam.runtime.protocol import encode_frame, recv_frame
 
@@ -61,6 +62,9 @@ def run_instance(conn: socket.socket, log_fd: int, init: dict[str, Any] | None) 
             os._exit(0)  # never needed: the engine stopped
         init = frame[0]["init"]
     started = time.perf_counter()
+    if init.get("isolation"):
+        # Before any of the function's code runs; failing to confine ends the instance.
+        confine(init["isolation"], init["path"], keep_fds=(conn.fileno(),))
     request_filter = _setup_process(init)
     try:
         handler = _load_handler(init["handler"])

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
+import shutil
 import signal
 import socket
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from lambeam.runtime.cgroups import Leaf
 from lambeam.runtime.limits import MemorySample, read_memory
 from lambeam.runtime.protocol import (
     PREFIX_SIZE,
@@ -27,6 +31,8 @@ from lambeam.runtime.zygote_client import ExitStatus, ZygoteClient
 __all__ = ["Ended", "Finished", "InstanceProcess", "Spare", "fork"]
 
 _EXIT_REPORT_WAIT_S = 2.0
+_LEAF_RETRY_S = 0.5
+_LEAF_ATTEMPTS = 20
 
 
 @dataclass(frozen=True)
@@ -61,22 +67,36 @@ class Spare:
     log_fd: int  # the read end of its stdout/stderr pipe
     anon_at_fork_kb: int | None
     zygote_pid: int | None  # the zygote it was forked from (it dies with it)
+    leaf: Leaf | None = None  # its cgroup leaf (None: no cgroup on this host)
 
     def discard(self) -> None:
         """Kill it and close the engine's ends (the zygote reaps it)."""
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.pid, signal.SIGKILL)
+        kill_tree(self.pid, self.leaf)
         self.sock.close()
         with contextlib.suppress(OSError):
             os.close(self.log_fd)
 
 
-async def fork(zygote: ZygoteClient, init: dict[str, Any] | None) -> Spare:
-    """Fork a process: an instance told `init` at once, or (init None) a spare."""
+def kill_tree(pid: int, leaf: Leaf | None) -> None:
+    """SIGKILL a process and everything it started: its cgroup leaf, else its process group
+    (an instance leads its own session; a handler's child that made a new session escapes)."""
+    if leaf is not None:
+        leaf.kill()
+    for kill, target in ((os.killpg, pid), (os.kill, pid)):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            kill(target, signal.SIGKILL)
+
+
+async def fork(
+    zygote: ZygoteClient, init: dict[str, Any] | None, leaf: Leaf | None = None
+) -> Spare:
+    """Fork a process: an instance told `init` at once, or (init None) a spare; it joins `leaf`."""
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     log_r, log_w = os.pipe()
     try:
-        pid = await zygote.spawn(init, theirs.fileno(), log_w)
+        pid = await zygote.spawn(
+            init, theirs.fileno(), log_w, leaf.procs_files if leaf is not None else ()
+        )
     except BaseException:
         ours.close()
         os.close(log_r)
@@ -87,7 +107,7 @@ async def fork(zygote: ZygoteClient, init: dict[str, Any] | None) -> Spare:
     # The memory it is charged for is counted from here: what the fork gave it is shared.
     at_fork = read_memory(pid)
     os.set_blocking(log_r, False)
-    return Spare(pid, ours, log_r, at_fork.rss_anon_kb if at_fork else None, zygote.pid)
+    return Spare(pid, ours, log_r, at_fork.rss_anon_kb if at_fork else None, zygote.pid, leaf)
 
 
 class InstanceProcess:
@@ -111,6 +131,8 @@ class InstanceProcess:
         self._over_memory = False
         self._gone = False
         self.init_output = b""
+        self.leaf: Leaf | None = None  # its cgroup leaf: its whole process tree
+        self.tmp: Path | None = None  # its /tmp, removed when it goes
 
     @property
     def alive(self) -> bool:
@@ -120,16 +142,21 @@ class InstanceProcess:
         return not (self.pid and self._zygote.exit_status(self.pid).done())
 
     async def start(
-        self, init: dict[str, Any], timeout_s: float, spare: Spare | None = None
+        self,
+        init: dict[str, Any],
+        timeout_s: float,
+        spare: Spare | None = None,
+        leaf: Leaf | None = None,
     ) -> Ended | None:
-        """Fork the instance (or give `spare` its init) and wait for its handler to load; an
-        Ended if it never got there."""
+        """Fork the instance into `leaf` (or give `spare` its init) and wait for its handler to
+        load; an Ended if it never got there."""
         started = time.perf_counter()
         header: dict[str, Any] | None = None
         if spare is None:
-            spare = await fork(self._zygote, init)
+            spare = await fork(self._zygote, init, leaf)
         else:
             header = {"op": "init", "init": init}
+        self.leaf = spare.leaf
         self.pid = spare.pid
         self._anon_at_fork_kb = spare.anon_at_fork_kb
         self._log_fd = spare.log_fd
@@ -170,6 +197,7 @@ class InstanceProcess:
             self._account(MemorySample(*(int(value) for value in reported)))
         else:
             self._sample_memory()
+        self._account_tree()
         if self._over_memory:
             return await self._end("memory", (time.perf_counter() - started) * 1000)
         return Finished(body, reply.get("error_type"), float(reply.get("duration_ms", 0.0)))
@@ -182,21 +210,32 @@ class InstanceProcess:
         return text
 
     def kill(self) -> None:
-        """SIGKILL the instance and let go of its socket and pipe."""
+        """SIGKILL the instance and all it started, let go of its socket and pipe, and remove its
+        cgroup leaf and /tmp once they are empty."""
         if self._gone:
             return
         self._gone = True
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.pid, signal.SIGKILL)
+        kill_tree(self.pid, self.leaf)
         if self._writer is not None:
             self._writer.close()
+        loop = asyncio.get_running_loop()
         if self._log_fd >= 0:
             self._read_log()
-            asyncio.get_running_loop().remove_reader(self._log_fd)
+            loop.remove_reader(self._log_fd)
             os.close(self._log_fd)
             self._log_fd = -1
         future = self._zygote.exit_status(self.pid)
         future.add_done_callback(lambda _: self._zygote.forget(self.pid))
+        if self.leaf is not None:
+            loop.call_later(_LEAF_RETRY_S, self._remove_leaf, self.leaf, _LEAF_ATTEMPTS)
+        if self.tmp is not None:
+            loop.run_in_executor(None, functools.partial(shutil.rmtree, self.tmp, True))
+
+    def _remove_leaf(self, leaf: Leaf, attempts: int) -> None:
+        if leaf.remove() or attempts <= 1:
+            return
+        leaf.kill()  # a process forked while the tree was being killed
+        asyncio.get_running_loop().call_later(_LEAF_RETRY_S, self._remove_leaf, leaf, attempts - 1)
 
     async def _exchange(
         self, header: dict[str, Any] | None, payload: bytes, timeout_s: float
@@ -238,6 +277,7 @@ class InstanceProcess:
             if not done:
                 reply.cancel()
                 return await self._end("timeout", elapsed_ms)
+            self._account_tree()
             if reply not in done and not self._over_memory:
                 # The process is gone; whatever it sent before going still counts.
                 await asyncio.wait({reply}, timeout=_EXIT_REPORT_WAIT_S)
@@ -247,6 +287,7 @@ class InstanceProcess:
             return await self._end("memory" if self._over_memory else "exit", elapsed_ms)
         except (ConnectionError, ProtocolError, asyncio.IncompleteReadError):
             elapsed_ms = (time.perf_counter() - started) * 1000
+            self._account_tree()
             return await self._end("memory" if self._over_memory else "exit", elapsed_ms)
         finally:
             if watch is not None:
@@ -268,6 +309,18 @@ class InstanceProcess:
             return False
         self._account(sample)
         return True
+
+    def _account_tree(self) -> None:
+        """The whole tree's peak, from its cgroup leaf; any process of it the kernel killed for
+        memory ends the instance (Lambda ends the environment, not one process of it)."""
+        leaf = self.leaf
+        if leaf is None:
+            return
+        peak = leaf.peak_bytes()
+        if peak is not None:
+            self.peak_kb = max(self.peak_kb, peak // 1024)
+        if leaf.oom_kills():
+            self._over_memory = True
 
     def _account(self, sample: MemorySample) -> None:
         if self._anon_at_fork_kb is None:

@@ -3,12 +3,14 @@
 The engine starts it as `python -m lambeam.runtime.zygote FD MODULE…` with one end of a
 SOCK_SEQPACKET socket pair as FD. Each datagram is one frame (see protocol.py):
 
-    engine → zygote  {"op": "spawn", "token", "init"}  + SCM_RIGHTS [instance socket, log pipe]
+    engine → zygote  {"op": "spawn", "token", "init", "cgroup"}  + SCM_RIGHTS [socket, log pipe]
     zygote → engine  {"op": "ready", "pid", "import_ms"}
                      {"op": "spawned", "token", "pid"}  or  {"op": "spawn_failed", "token", "error"}
                      {"op": "exited", "pid", "exit_code" | "signal"}
 
-The zygote is the instances' parent, so it reaps them and reports how each one ended. It stays
+The zygote is the instances' parent, so it reaps them and reports how each one ended; as a
+child subreaper it also reaps what they leave behind (reported too; the engine ignores pids it did
+not spawn). A spawned child first joins the cgroup leaf named by `cgroup` (cgroup.procs files). It stays
 single-threaded (thread pools of BLAS libraries pinned to one thread by its environment), since
 only the forking thread survives a fork. When the engine goes away the zygote dies (EOF on its
 socket, or PR_SET_PDEATHSIG), and its instances die with it.
@@ -34,6 +36,7 @@ from lambeam.runtime.protocol import decode_frame, encode_frame
 __all__ = ["main"]
 
 _PR_SET_PDEATHSIG = 1
+_PR_SET_CHILD_SUBREAPER = 36
 _MAX_DATAGRAM = 1 << 20
 
 
@@ -45,9 +48,19 @@ def _die_with_parent() -> None:
         pass  # not Linux: instances still end on EOF of their socket
 
 
+def _adopt_orphans() -> None:
+    """Become the parent of what instances leave behind (a handler's double fork), to reap it."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
 def main(argv: list[str]) -> NoReturn:
     """Import the preload modules, then fork instances on request until the engine goes away."""
     _die_with_parent()
+    _adopt_orphans()
     control = socket.socket(fileno=int(argv[0]))
     control.setblocking(True)
     started = time.perf_counter()
@@ -120,16 +133,21 @@ def _spawn(
         _send(control, {"op": "spawn_failed", "token": token, "error": f"fork failed: {exc}"})
         return
     if pid == 0:
-        _become_instance(fds, header["init"], closing)
+        _become_instance(fds, header["init"], header.get("cgroup") or [], closing)
     for fd in fds:
         os.close(fd)
     _send(control, {"op": "spawned", "token": token, "pid": pid})
 
 
 def _become_instance(
-    fds: list[int], init: dict[str, Any] | None, closing: tuple[Any, ...]
+    fds: list[int], init: dict[str, Any] | None, cgroup: list[str], closing: tuple[Any, ...]
 ) -> NoReturn:
     try:
+        # Into the instance's cgroup leaf before anything else: whatever it starts is inside.
+        for procs in cgroup:
+            with open(procs, "w") as joined:
+                joined.write("0")
+        os.setsid()  # its own session and process group: all it starts is killed with it
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         control, selector, wake_r, wake_w = closing

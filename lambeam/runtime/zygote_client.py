@@ -128,16 +128,23 @@ class ZygoteClient:
             self.pid = ready["pid"]
             self.import_ms = ready["import_ms"]
 
-    async def spawn(self, init: dict[str, Any] | None, instance_fd: int, log_fd: int) -> int:
+    async def spawn(
+        self,
+        init: dict[str, Any] | None,
+        instance_fd: int,
+        log_fd: int,
+        cgroup: Sequence[str] = (),
+    ) -> int:
         """Fork an instance that will serve on `instance_fd` and write its output to `log_fd`
-        (a spare, waiting for its init on `instance_fd`, when `init` is None)."""
+        (a spare, waiting for its init on `instance_fd`, when `init` is None); it joins the
+        cgroup leaf whose `cgroup.procs` files are `cgroup` first."""
         if not self.alive:
             await self.start()
         assert self._control is not None
         token = next(self._tokens)
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._spawns[token] = future
-        message = encode_frame({"op": "spawn", "token": token, "init": init})
+        message = encode_frame({"op": "spawn", "token": token, "init": init, "cgroup": [*cgroup]})
         try:
             while True:
                 try:
@@ -193,6 +200,7 @@ class ZygoteClient:
             self._ready.set_result(header)
         elif op == "spawned":
             future = self._spawns.get(header["token"])
+            self.exit_status(header["pid"])  # from now on its end is awaited
             if future is not None and not future.done():
                 future.set_result(header["pid"])
         elif op == "spawn_failed":
@@ -200,10 +208,9 @@ class ZygoteClient:
             if future is not None and not future.done():
                 future.set_exception(OSError(header["error"]))
         elif op == "exited":
-            status = ExitStatus(header.get("exit_code"), header.get("signal"))
-            ended = self.exit_status(header["pid"])
-            if not ended.done():
-                ended.set_result(status)
+            ended = self._exits.get(header["pid"])  # None: an orphan it adopted and reaped
+            if ended is not None and not ended.done():
+                ended.set_result(ExitStatus(header.get("exit_code"), header.get("signal")))
 
     async def _close(self) -> None:
         # A zygote still importing reads no control message: waiting for it to see the closed

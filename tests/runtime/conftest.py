@@ -61,6 +61,16 @@ def engine(loop: LoopThread, state_dir: Path) -> Iterator[Engine]:
     loop.run(eng.stop())
 
 
+@pytest.fixture(scope="session")
+def plain_engine(loop: LoopThread, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """An engine without instance isolation (what a host without Landlock or cgroups gives)."""
+    state = tmp_path_factory.mktemp("runtime-plain")
+    eng = Engine(state, FileLogSink(state / "logs"), isolation=False)
+    loop.run(eng.start(), timeout=180)
+    yield eng
+    loop.run(eng.stop())
+
+
 def make_function(root: Path, source: str, **spec: Any) -> FunctionSpec:
     """A code directory holding `app.py` with `source`, and a spec for it with a unique name."""
     name = spec.pop("name", None) or f"fn-{uuid.uuid4().hex[:10]}"

@@ -37,6 +37,14 @@ MISBEHAVING = """
 """
 
 
+@pytest.fixture(params=["isolated", "plain"])
+def engine(request: pytest.FixtureRequest) -> Engine:
+    """Limits hold with instance isolation (a cgroup enforces memory) and without (polling)."""
+    name = "engine" if request.param == "isolated" else "plain_engine"
+    found: Engine = request.getfixturevalue(name)
+    return found
+
+
 def test_past_its_timeout_an_instance_is_killed_and_replaced(
     engine: Engine, loop: LoopThread, tmp_path: Path
 ) -> None:
@@ -66,7 +74,7 @@ def test_past_its_memory_limit_an_instance_is_killed_and_replaced(
     result = loop.run(engine.invoke(spec, b'{"do": "allocate", "mb": 400, "hold": 5}'))
     assert result.error_type == RUNTIME_OUT_OF_MEMORY
     assert json.loads(result.payload)["errorType"] == RUNTIME_OUT_OF_MEMORY
-    assert result.max_memory_mb > 128
+    assert result.max_memory_mb >= 128  # a cgroup stops it at its limit; polling sees it past
     assert result.duration_ms < 5000  # killed before the handler let go of its memory
     assert process_gone(result.instance_pid or 0)
     after = loop.run(engine.invoke(spec, b"{}"))
@@ -179,5 +187,5 @@ def test_an_instance_that_stalls_mid_reply_is_still_held_to_its_memory_limit(
     spec = make_function(tmp_path, STALLS_MID_REPLY, memory_mb=128, timeout_s=20.0)
     result = loop.run(engine.invoke(spec, b'{"mb": 400}'), timeout=60)
     assert result.error_type == RUNTIME_OUT_OF_MEMORY
-    assert result.duration_ms < 10000 and result.max_memory_mb > 128
+    assert result.duration_ms < 10000 and result.max_memory_mb >= 128
     assert process_gone(result.instance_pid or 0)
