@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import stat
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import botocore.session
 import pytest
+from sqlalchemy import text
 
 from lambeam.security import (
     AccessKeyError,
@@ -19,7 +21,9 @@ from lambeam.security import (
     list_access_keys,
     write_credentials_file,
 )
+from lambeam.security.keys import find_key_row
 from lambeam.storage import Database
+from lambeam.storage.audit import entries, verify
 
 
 def test_keys_are_created_and_listed(db: Database) -> None:
@@ -82,3 +86,28 @@ def test_credentials_file_is_private_and_boto3_reads_it(
 
     with pytest.raises(ValueError):
         write_credentials_file(path, list_access_keys(db)[0])  # a listed key carries no secret
+
+
+def test_the_secret_is_sealed_in_its_row(db: Database) -> None:
+    key = create_access_key(db, "admin")
+    with db.engine.connect() as connection:
+        stored = connection.execute(
+            text("SELECT secret FROM access_keys WHERE id = :id"), {"id": key.id}
+        ).scalar_one()
+    assert stored.startswith("lbs1:") and key.secret not in stored
+    assert len(stored) <= 128  # access_keys.secret is String(128)
+    assert get_secret(db, key.id) == key.secret
+    assert find_key_row(db, key.id) == (list_access_keys(db)[0], key.secret)
+
+
+def test_creating_and_disabling_a_key_is_audited(db: Database) -> None:
+    key = create_access_key(db, "ci", role="invoker")
+    disable_access_key(db, key.id)
+    disable_access_key(db, key.id)  # already disabled: nothing changes, nothing is recorded
+    recorded = [(e.action, e.resource, e.details) for e in entries(db, resource_prefix="key:")]
+    assert recorded == [
+        ("keys:CreateAccessKey", f"key:{key.id}", {"name": "ci", "role": "invoker"}),
+        ("keys:DisableAccessKey", f"key:{key.id}", {"name": "ci", "role": "invoker"}),
+    ]
+    assert verify(db).ok
+    assert not any(key.secret in json.dumps(e.details) for e in entries(db))  # type: ignore[operator]
