@@ -10,6 +10,7 @@ from rich.table import Table
 
 from lambeam.cli._console import console, err_console, print_json
 from lambeam.cli._context import open_project
+from lambeam.errors import StorageError
 
 __all__ = ["audit_app"]
 
@@ -96,9 +97,9 @@ def verify(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     else:
         for problem in report.problems:
             err_console.print(f"[bold red]audit:[/] {escape(problem)}", highlight=False)
-        err_console.print(
-            f"audit log NOT intact: {len(report.problems)} problem(s) in {report.entries} entries",
-            highlight=False,
-        )
     if not report.ok:
-        raise typer.Exit(1)
+        # An error, not typer.Exit(1): the CLI's main returns 0 for an Exit it catches.
+        raise StorageError(
+            f"audit log NOT intact: {len(report.problems)} problem(s) in {report.entries} entries;"
+            " the entries named above were edited, removed or inserted outside lambeam"
+        )
