@@ -243,9 +243,9 @@ def parse_request(body: Any, signature: Signature, max_rows: int = MAX_ROWS) -> 
     unknown = [key for key in body if key not in _KEYS]
     if unknown:
         raise InvalidInputError(
-            f"unknown request field {unknown[0]!r}; expected 'instances' or 'inputs',"
+            f"unknown request field {_shown(unknown[0])}; expected 'instances' or 'inputs',"
             " and optionally 'probabilities'",
-            field=str(unknown[0]),
+            field=_field(unknown[0]),
         )
     probabilities = body.get("probabilities", False)
     if not isinstance(probabilities, bool):
@@ -497,9 +497,15 @@ def _unknown_column(name: Any, signature: Signature, row: int | None) -> Invalid
     expected = ", ".join(repr(spec.name) for spec in signature.inputs)
     return InvalidInputError(
         f"{where}unknown column {_shown(name)}; the model takes {_truncated(expected)}",
-        field=str(name),
+        field=_field(name),
         row=row,
     )
+
+
+def _field(name: Any) -> str:
+    """A name the client sent, as an error's `field`: lone surrogates (which JSON can carry and
+    UTF-8 cannot) escaped, so that the answer can be written at all, and long names cut."""
+    return _truncated(str(name).encode("utf-8", "backslashreplace").decode("utf-8"), 200)
 
 
 def _kind(value: Any) -> str:
