@@ -34,6 +34,8 @@ def init(
     console.print(f"  config:    {project.settings.config_path}")
     console.print(f"  metadata:  {project.settings.database_url}")
     console.print(f"  artifacts: {project.settings.artifacts}")
+    key = project.db.sealer.key
+    console.print(f"  master key: {key.path or key.origin} (it seals secrets: back it up)")
     project.close()
 
 
