@@ -16,6 +16,7 @@ from lambeam.cli import (
     _datasets,
     _function_admin,
     _functions,
+    _keys,
     _models,
     _project,
     _server,
@@ -76,6 +77,7 @@ app.add_typer(_datasets.datasets_app, name="datasets")
 app.add_typer(_models.models_app, name="models")
 app.add_typer(_function_admin.functions_app, name="functions")
 app.add_typer(_audit.audit_app, name="audit")
+app.add_typer(_keys.keys_app, name="keys")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,7 +4,8 @@ Every other request goes through Starlette's router. An invocation is the one re
 answers thousands of times a second, and Starlette's routing (a regular expression per route
 until one matches), its Request object and its exception middleware cost more than the rest of
 the gateway's work on a batched model request. This middleware answers that one path itself,
-with the same authentication (`check_bearer`), body reading (`read_limited`, through
+with the same authentication (`check_bearer`), authorization (`INVOKE`, through
+`authorize_key`), body reading (`read_limited`, through
 `read_asgi_body`), invocation core and answers (`invoke_response`, `rest_error`) as the route in
 rest.py, so the two cannot drift apart.
 """
@@ -17,9 +18,15 @@ from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from lambeam.invoke import MAX_PAYLOAD_BYTES
-from lambeam.server._gateway import Gateway
+from lambeam.server._gateway import Gateway, authorize_key
 from lambeam.server._requests import read_asgi_body
-from lambeam.server.rest import check_bearer, invoke_ok_headers, invoke_response, rest_error
+from lambeam.server.rest import (
+    INVOKE,
+    check_bearer,
+    invoke_ok_headers,
+    invoke_response,
+    rest_error,
+)
 
 __all__ = ["InvokeFastPath"]
 
@@ -60,13 +67,14 @@ class InvokeFastPath:
                     authorization = value.decode("latin-1")
                 elif key == b"content-length":
                     declared = value.decode("latin-1")
-            if gw.auth:
-                await check_bearer(gw, authorization)
-            body = await read_asgi_body(receive, declared, MAX_PAYLOAD_BYTES)
             query = scope.get("query_string", b"")
             qualifier = None
             if query:
                 qualifier = (parse_qs(query.decode("latin-1")).get("qualifier") or [None])[0]
+            if gw.auth:
+                key = await check_bearer(gw, authorization)
+                await authorize_key(gw, key, INVOKE.action, gw.arn(name, qualifier or None))
+            body = await read_asgi_body(receive, declared, MAX_PAYLOAD_BYTES)
             result = await gw.invoker.invoke(name, body, qualifier or None)
         except Exception as exc:  # noqa: BLE001 - answered in the REST API's error form
             await rest_error(exc)(scope, receive, send)

@@ -1,7 +1,9 @@
-"""What both faces share at run time: the project, the engine and the invocation core."""
+"""What both faces share at run time: the project, the engine, the invocation core, and the
+endpoint wrapper that authenticates, authorizes and audits every route."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -11,10 +13,24 @@ from starlette.responses import Response
 
 from lambeam.invoke import Invoker
 from lambeam.project import Project
-from lambeam.runtime import Engine
-from lambeam.security import KeyCache
+from lambeam.runtime import Engine, function_arn
+from lambeam.runtime.spec import split_function_name
+from lambeam.security import AccessKey, KeyCache, PolicyCache, authorize
+from lambeam.storage.audit import acting_as
 
-__all__ = ["Admit", "Gateway", "Handler", "endpoint", "gateway"]
+__all__ = [
+    "ANY_KEY",
+    "Admit",
+    "Admitted",
+    "Gateway",
+    "Handler",
+    "Permission",
+    "Resource",
+    "authorize_key",
+    "endpoint",
+    "function_resource",
+    "gateway",
+]
 
 
 @dataclass
@@ -34,9 +50,17 @@ class Gateway:
     auth: bool = True
     server_id: str = field(default_factory=lambda: secrets.token_hex(16))
     keys: KeyCache = field(init=False)
+    policies: PolicyCache = field(init=False)
 
     def __post_init__(self) -> None:
         self.keys = KeyCache(self.project.db)
+        self.policies = PolicyCache(self.project.db)
+
+    def arn(self, name: str, qualifier: str | None = None) -> str:
+        """The ARN of function `name` (a name, `name:qualifier` or an ARN) in this server's
+        region and account, as the Lambda API writes it and policies name it."""
+        name, qualifier = split_function_name(name, qualifier)
+        return function_arn(name, self.engine.region, self.engine.account_id, qualifier)
 
 
 def gateway(request: Request) -> Gateway:
@@ -45,8 +69,66 @@ def gateway(request: Request) -> Gateway:
     return found
 
 
+@dataclass(frozen=True)
+class Admitted:
+    """A request its face let in: the key that signed it (None with authentication off or on
+    an open route) and its body."""
+
+    key: AccessKey | None
+    body: bytes
+
+
+# The resource a request acts on (an ARN, or "*"), from its path, query and body.
+Resource = Callable[[Request, "Gateway", bytes], str]
+
+
+@dataclass(frozen=True)
+class Permission:
+    """What a route asks of the key's policy: `action` on the resource `resource` names; a
+    route whose body says what it does (REST's PATCH of a function) gives `actions`, which
+    names every action that body needs instead."""
+
+    action: str
+    resource: Resource
+    actions: Callable[[bytes], tuple[str, ...]] | None = None
+
+    def needs(self, body: bytes) -> tuple[str, ...]:
+        """The actions a request with `body` needs."""
+        return (self.action,) if self.actions is None else self.actions(body)
+
+
+# A route any authenticated key may call (Lambda API paths lambeam does not implement: each
+# answers UnknownOperationException, acting on nothing).
+ANY_KEY = Permission("", lambda request, gw, body: "*")
+
 Handler = Callable[[Request, "Gateway", bytes], Awaitable[Response]]
-Admit = Callable[[Request, "Gateway"], Awaitable[bytes]]
+Admit = Callable[[Request, "Gateway"], Awaitable[Admitted]]
+
+
+def function_resource(*, qualified: bool = True, alias: bool = False) -> Resource:
+    """The route's function ARN from its `{name}` (and `{alias}`, or the qualifier in the name
+    or the query's `Qualifier`/`qualifier` unless `qualified` is False)."""
+
+    def resource(request: Request, gw: Gateway, body: bytes) -> str:
+        name = request.path_params["name"]
+        if alias:
+            return gw.arn(split_function_name(name)[0], request.path_params["alias"])
+        if not qualified:
+            return gw.arn(split_function_name(name)[0])
+        params = request.query_params
+        return gw.arn(name, params.get("Qualifier") or params.get("qualifier") or None)
+
+    return resource
+
+
+async def authorize_key(gw: Gateway, key: AccessKey, action: str, resource: str) -> None:
+    """AccessDeniedError unless `key`'s policy (its role's if it has none) allows `action` on
+    `resource`; the policy is read in a thread when the cache has none fresh."""
+    if gw.policies.fresh(key.id):
+        policy = gw.policies.policy_for(key)
+    else:
+        policy = await asyncio.to_thread(gw.policies.policy_for, key)
+    authorize(policy, key, action, resource)
 
 
 _CHANGES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -56,11 +138,14 @@ def endpoint(
     handler: Handler,
     admit: Admit,
     error: Callable[[Exception], Response],
+    permission: Permission | None,
     *,
     invokes: bool = False,
 ) -> Callable[[Request], Awaitable[Response]]:
     """A route's endpoint: `admit` authenticates and reads the body (each face its own way),
-    `handler` answers, and any exception becomes the face's error response.
+    the key's policy must allow `permission` (None: an open route), `handler` answers as the
+    key (the audit log records its changes as "key:<id> (<name>)"), and any exception becomes
+    the face's error response.
 
     A request that may change function `{name}` (any write but an invoke) drops what the
     invoker cached about it, so the change applies to the very next invocation.
@@ -71,7 +156,18 @@ def endpoint(
         try:
             gw = gateway(request)
             try:
-                return await handler(request, gw, await admit(request, gw))
+                admitted = await admit(request, gw)
+                key = admitted.key
+                if key is None:
+                    if permission is not None and gw.auth:  # a face's bug, never a user's
+                        raise RuntimeError(f"{request.url.path} was admitted without a key")
+                    return await handler(request, gw, admitted.body)
+                if permission is not None and permission is not ANY_KEY:
+                    resource = permission.resource(request, gw, admitted.body)
+                    for action in permission.needs(admitted.body):
+                        await authorize_key(gw, key, action, resource)
+                with acting_as(f"key:{key.id} ({key.name})"):
+                    return await handler(request, gw, admitted.body)
             finally:
                 name = request.path_params.get("name")
                 if changes and name and request.method in _CHANGES:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, MutableMapping
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.requests import Request
 
@@ -14,6 +14,7 @@ from lambeam.invoke import RequestTooLargeError
 __all__ = [
     "MAX_DRAIN",
     "MAX_MANAGEMENT_BODY",
+    "Hasher",
     "asgi_body",
     "json_object",
     "raw_headers",
@@ -30,13 +31,24 @@ MAX_MANAGEMENT_BODY = 70 * 1024 * 1024
 MAX_DRAIN = 64 * 1024 * 1024
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+class Hasher(Protocol):
+    """What read_limited feeds the body to, as it arrives (a hashlib object)."""
+
+    def update(self, data: bytes, /) -> None: ...
+
+
+async def read_body(request: Request, limit: int, hasher: Hasher | None = None) -> bytes:
     """A Starlette request's body; a 413 past `limit` bytes (see read_limited)."""
-    return await read_limited(request.stream(), request.headers.get("content-length"), limit)
+    return await read_limited(
+        request.stream(), request.headers.get("content-length"), limit, hasher
+    )
 
 
-async def read_limited(chunks: AsyncIterator[bytes], declared: str | None, limit: int) -> bytes:
+async def read_limited(
+    chunks: AsyncIterator[bytes], declared: str | None, limit: int, hasher: Hasher | None = None
+) -> bytes:
     """The body `chunks` make up; past `limit` bytes, a 413 once the client has sent it all.
+    `hasher` is fed each chunk as it comes (SigV4 hashes the body so, chunk by chunk).
 
     A body over the limit is read and dropped, up to MAX_DRAIN bytes more; a declared length
     past that is refused before anything is read.
@@ -52,6 +64,8 @@ async def read_limited(chunks: AsyncIterator[bytes], declared: str | None, limit
             raise too_large(size, limit)
         if size <= limit:
             kept.append(chunk)
+            if hasher is not None:
+                hasher.update(chunk)
     if size > limit:
         raise too_large(size, limit)
     return kept[0] if len(kept) == 1 else b"".join(kept)

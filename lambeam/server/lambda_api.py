@@ -2,13 +2,22 @@
 
 An unmodified boto3 `lambda` client with `endpoint_url` set to the server, and the project's
 access key id and secret, can create, invoke, version and alias code functions. Every request is
-verified with AWS Signature V4 (lambeam.security.verify_sigv4). Errors are Lambda's: a JSON body
-`{"Type": "User", "message": …}` and the error code in `x-amzn-ErrorType`, mapped in `_error`.
+verified with AWS Signature V4: its headers first (lambeam.security.begin_sigv4: an unsigned
+request, an unknown or disabled key, a wrong scope or a stale date is refused before a byte of
+the body is read), then the signature over the body, hashed as it is read. Each route names the
+action and resource the key's policy must allow (`ROUTES`), as IAM does for Lambda. A header
+that changes what a call does (X-Amz-Invocation-Type, X-Amz-Log-Type, X-Amz-Client-Context)
+counts only when the signature covers it, as AWS requires; an unsigned one is ignored.
+Errors are Lambda's: a JSON body `{"Type": "User", "message": …}` and the error code in
+`x-amzn-ErrorType`, mapped in `_error` (AccessDeniedException as IAM answers it:
+`{"Message": …}`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
@@ -43,8 +52,22 @@ from lambeam.functions import (
 from lambeam.invoke import MAX_PAYLOAD_BYTES
 from lambeam.runtime import TooManyRequestsError
 from lambeam.runtime.spec import split_function_name
-from lambeam.security import MISSING_AUTHENTICATION_TOKEN, AuthenticationError, verify_sigv4
-from lambeam.server._gateway import Admit, Gateway, Handler, endpoint
+from lambeam.security import (
+    MISSING_AUTHENTICATION_TOKEN,
+    AccessDeniedError,
+    AuthenticationError,
+    begin_sigv4,
+)
+from lambeam.server._gateway import (
+    ANY_KEY,
+    Admit,
+    Admitted,
+    Gateway,
+    Handler,
+    Permission,
+    endpoint,
+    function_resource,
+)
 from lambeam.server._lambda_shapes import (
     alias_configuration,
     code_from_zip_field,
@@ -55,7 +78,7 @@ from lambeam.server._lambda_shapes import (
 )
 from lambeam.server._requests import MAX_MANAGEMENT_BODY, json_object, raw_headers, read_body
 
-__all__ = ["lambda_routes"]
+__all__ = ["ROUTES", "lambda_routes"]
 
 _log = logging.getLogger(__name__)
 
@@ -65,29 +88,45 @@ _VERSION = re.compile(r"\$LATEST|[1-9][0-9]*")
 
 
 def _signed(body_limit: int) -> Admit:
-    """Read the body (at most `body_limit` bytes) and verify the request's SigV4 signature."""
+    """Check the request's SigV4 headers, then read the body (at most `body_limit` bytes)
+    hashing it as it comes, then verify the signature over it."""
 
-    async def admit(request: Request, gw: Gateway) -> bytes:
-        body = await read_body(request, body_limit)
-        if gw.auth:
-            await asyncio.to_thread(
-                verify_sigv4,
-                gw.keys,
-                request.method,
-                request.scope.get("raw_path", request.url.path.encode()).decode("latin-1"),
-                request.scope.get("query_string", b"").decode("latin-1"),
-                raw_headers(request),
-                body,
-            )
-        return body
+    async def admit(request: Request, gw: Gateway) -> Admitted:
+        if not gw.auth:
+            return Admitted(None, await read_body(request, body_limit))
+        pending = await asyncio.to_thread(
+            begin_sigv4,
+            gw.keys,
+            request.method,
+            request.scope.get("raw_path", request.url.path.encode()).decode("latin-1"),
+            request.scope.get("query_string", b"").decode("latin-1"),
+            raw_headers(request),
+        )
+        digest = hashlib.sha256()
+        body = await read_body(request, body_limit, digest)
+        if gw.keys.fresh(pending.key.id):  # nothing to read or write: answer here
+            key = pending.finish(digest.hexdigest(), len(body))
+        else:
+            key = await asyncio.to_thread(pending.finish, digest.hexdigest(), len(body))
+        request.state.signed_headers = frozenset(pending.signed)
+        return Admitted(key, body)
 
     return admit
 
 
+def _signed_header(request: Request, name: str) -> str | None:
+    """Header `name` (lower case) if the signature covers it (or authentication is off): a
+    header that changes what a call does must be signed, as AWS requires; boto3 signs them."""
+    signed: frozenset[str] | None = getattr(request.state, "signed_headers", None)
+    if signed is not None and name not in signed:
+        return None
+    return request.headers.get(name)
+
+
 def _endpoint(
-    handler: Handler, body_limit: int = MAX_MANAGEMENT_BODY
+    handler: Handler, permission: Permission, body_limit: int = MAX_MANAGEMENT_BODY
 ) -> Callable[[Request], Awaitable[Response]]:
-    return endpoint(handler, _signed(body_limit), _error, invokes=handler is _invoke)
+    return endpoint(handler, _signed(body_limit), _error, permission, invokes=handler is _invoke)
 
 
 def _error(exc: Exception) -> Response:
@@ -97,6 +136,10 @@ def _error(exc: Exception) -> Response:
     if isinstance(exc, AuthenticationError):
         status = 401 if exc.error_code == MISSING_AUTHENTICATION_TOKEN else 403
         code = exc.error_code
+    elif isinstance(exc, AccessDeniedError):  # IAM's own shape: "Message", no "Type"
+        return JSONResponse(
+            {"Message": str(exc)}, status_code=403, headers={"x-amzn-ErrorType": exc.lambda_error}
+        )
     elif isinstance(exc, LambeamError):
         status, code = exc.http_status, exc.lambda_error
         if isinstance(exc, TooManyRequestsError):
@@ -154,8 +197,8 @@ async def _invoke(request: Request, gw: Gateway, body: bytes) -> Response:
         name,
         body,
         qualifier=qualifier,
-        invocation_type=request.headers.get("x-amz-invocation-type", "RequestResponse"),
-        log_type=request.headers.get("x-amz-log-type"),
+        invocation_type=_signed_header(request, "x-amz-invocation-type") or "RequestResponse",
+        log_type=_signed_header(request, "x-amz-log-type"),
     )
     headers = {"x-amzn-RequestId": result.request_id}
     if result.executed_version and result.status == 200:
@@ -385,41 +428,140 @@ async def _delete_concurrency(request: Request, gw: Gateway, body: bytes) -> Res
     return Response(status_code=204)
 
 
+def _created(request: Request, gw: Gateway, body: bytes) -> str:
+    """The ARN of the function a CreateFunction names ("*" when the body names none: only a
+    key that may create any function is then told what is wrong with it)."""
+    try:
+        name = json.loads(body).get("FunctionName")
+    except (ValueError, AttributeError, RecursionError):
+        name = None
+    return gw.arn(name) if isinstance(name, str) and name else "*"
+
+
+def _allow(action: str, qualified: bool = False, alias: bool = False) -> Permission:
+    return Permission(f"lambda:{action}", function_resource(qualified=qualified, alias=alias))
+
+
+_FN = _BASE + "/{name}"
+_CONCURRENCY = "/2017-10-31/functions/{name}/concurrency"
+# (path, method, handler, permission, body limit): every route of the Lambda API, with what the
+# key's policy must allow. Qualified actions (GetFunction, Invoke, …) are asked on the ARN with
+# the qualifier the call names, as Lambda does; tests/server/test_policy_matrix.py walks this.
+ROUTES: list[tuple[str, str, Handler, Permission, int]] = [
+    (
+        _FN + "/invocations",
+        "POST",
+        _invoke,
+        _allow("InvokeFunction", qualified=True),
+        MAX_PAYLOAD_BYTES,
+    ),
+    (
+        _BASE,
+        "POST",
+        _create_function,
+        Permission("lambda:CreateFunction", _created),
+        MAX_MANAGEMENT_BODY,
+    ),
+    (
+        _BASE,
+        "GET",
+        _list_functions,
+        Permission("lambda:ListFunctions", lambda request, gw, body: "*"),
+        MAX_MANAGEMENT_BODY,
+    ),
+    (_FN, "GET", _get_function, _allow("GetFunction", qualified=True), MAX_MANAGEMENT_BODY),
+    (
+        _FN,
+        "DELETE",
+        _delete_function,
+        _allow("DeleteFunction", qualified=True),
+        MAX_MANAGEMENT_BODY,
+    ),
+    (_FN + "/code", "PUT", _update_code, _allow("UpdateFunctionCode"), MAX_MANAGEMENT_BODY),
+    (
+        _FN + "/configuration",
+        "GET",
+        _get_configuration,
+        _allow("GetFunctionConfiguration", qualified=True),
+        MAX_MANAGEMENT_BODY,
+    ),
+    (
+        _FN + "/configuration",
+        "PUT",
+        _update_configuration,
+        _allow("UpdateFunctionConfiguration"),
+        MAX_MANAGEMENT_BODY,
+    ),
+    (_FN + "/versions", "POST", _publish, _allow("PublishVersion"), MAX_MANAGEMENT_BODY),
+    (
+        _FN + "/versions",
+        "GET",
+        _list_versions,
+        _allow("ListVersionsByFunction"),
+        MAX_MANAGEMENT_BODY,
+    ),
+    (_FN + "/aliases", "POST", _create_alias, _allow("CreateAlias"), MAX_MANAGEMENT_BODY),
+    (_FN + "/aliases", "GET", _list_aliases, _allow("ListAliases"), MAX_MANAGEMENT_BODY),
+    (
+        _FN + "/aliases/{alias}",
+        "GET",
+        _get_alias,
+        _allow("GetAlias", alias=True),
+        MAX_MANAGEMENT_BODY,
+    ),
+    (
+        _FN + "/aliases/{alias}",
+        "PUT",
+        _update_alias,
+        _allow("UpdateAlias", alias=True),
+        MAX_MANAGEMENT_BODY,
+    ),
+    (
+        _FN + "/aliases/{alias}",
+        "DELETE",
+        _delete_alias,
+        _allow("DeleteAlias", alias=True),
+        MAX_MANAGEMENT_BODY,
+    ),
+    (
+        _CONCURRENCY,
+        "PUT",
+        _put_concurrency,
+        _allow("PutFunctionConcurrency"),
+        MAX_MANAGEMENT_BODY,
+    ),
+    (
+        _CONCURRENCY,
+        "DELETE",
+        _delete_concurrency,
+        _allow("DeleteFunctionConcurrency"),
+        MAX_MANAGEMENT_BODY,
+    ),
+    (
+        "/2019-09-30/functions/{name}/concurrency",
+        "GET",
+        _get_concurrency,
+        _allow("GetFunctionConcurrency"),
+        MAX_MANAGEMENT_BODY,
+    ),
+]
+
+
 def lambda_routes() -> list[BaseRoute]:
     """The Lambda API's routes, by Lambda's own paths."""
-    fn = _BASE + "/{name}"
-    concurrency = "/2017-10-31/functions/{name}/concurrency"
-    return [
-        Route(fn + "/invocations", _endpoint(_invoke, MAX_PAYLOAD_BYTES), methods=["POST"]),
-        Route(_BASE, _endpoint(_create_function), methods=["POST"]),
-        Route(_BASE, _endpoint(_list_functions), methods=["GET"]),
-        Route(_BASE + "/", _endpoint(_list_functions), methods=["GET"]),
-        Route(fn, _endpoint(_get_function), methods=["GET"]),
-        Route(fn, _endpoint(_delete_function), methods=["DELETE"]),
-        Route(fn + "/code", _endpoint(_update_code), methods=["PUT"]),
-        Route(fn + "/configuration", _endpoint(_get_configuration), methods=["GET"]),
-        Route(fn + "/configuration", _endpoint(_update_configuration), methods=["PUT"]),
-        Route(fn + "/versions", _endpoint(_publish), methods=["POST"]),
-        Route(fn + "/versions", _endpoint(_list_versions), methods=["GET"]),
-        Route(fn + "/aliases", _endpoint(_create_alias), methods=["POST"]),
-        Route(fn + "/aliases", _endpoint(_list_aliases), methods=["GET"]),
-        Route(fn + "/aliases/{alias}", _endpoint(_get_alias), methods=["GET"]),
-        Route(fn + "/aliases/{alias}", _endpoint(_update_alias), methods=["PUT"]),
-        Route(fn + "/aliases/{alias}", _endpoint(_delete_alias), methods=["DELETE"]),
-        Route(concurrency, _endpoint(_put_concurrency), methods=["PUT"]),
-        Route(concurrency, _endpoint(_delete_concurrency), methods=["DELETE"]),
-        Route(
-            "/2019-09-30/functions/{name}/concurrency",
-            _endpoint(_get_concurrency),
-            methods=["GET"],
-        ),
-        # Every other path of the Lambda API's (its dated prefixes, as boto3 sends them): a
-        # clear refusal rather than an empty 404.
-        *(
-            Route(f"/{prefix}/{{rest:path}}", _endpoint(_unsupported), methods=_ALL_METHODS)
-            for prefix in _API_PREFIXES
-        ),
+    routes: list[BaseRoute] = [
+        Route(path, _endpoint(handler, permission, limit), methods=[method])
+        for path, method, handler, permission, limit in ROUTES
     ]
+    listing = next(route for route in ROUTES if route[2] is _list_functions)
+    routes.append(Route(_BASE + "/", _endpoint(_list_functions, listing[3]), methods=["GET"]))
+    # Every other path of the Lambda API's (its dated prefixes, as boto3 sends them): a clear
+    # refusal rather than an empty 404, to any authenticated key (it acts on nothing).
+    routes += [
+        Route(f"/{prefix}/{{rest:path}}", _endpoint(_unsupported, ANY_KEY), methods=_ALL_METHODS)
+        for prefix in _API_PREFIXES
+    ]
+    return routes
 
 
 _OPERATIONS = (

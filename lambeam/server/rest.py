@@ -1,7 +1,8 @@
 """The REST API under /v1: functions, versions, aliases, invoke, health, and its OpenAPI document.
 
 Authentication is `Authorization: Bearer <key id>:<secret>` (lambeam.security.authenticate_bearer)
-on every route but health and the OpenAPI document. Errors are `{"error": {"type", "message"}}`
+on every route but health and the OpenAPI document, and each of those routes names the action
+and resource the key's policy must allow (ROUTES; a 403 AccessDeniedError otherwise). Errors are `{"error": {"type", "message"}}`
 with the error's http_status, mapped in `_error`; a model request's refusal also names its
 `field`. A function that fails (its handler raised, timed out, ran out of memory) answers 502 with
 Lambda's error document under "error", as API Gateway does for a failed Lambda proxy.
@@ -41,12 +42,28 @@ from lambeam.functions import (
     update_function_configuration,
 )
 from lambeam.invoke import MAX_PAYLOAD_BYTES, Invocation
-from lambeam.security import authenticate_bearer, bearer_key_id
-from lambeam.server._gateway import Admit, Gateway, Handler, endpoint
+from lambeam.security import AccessKey, authenticate_bearer, bearer_key_id
+from lambeam.server._gateway import (
+    Admit,
+    Admitted,
+    Gateway,
+    Handler,
+    Permission,
+    endpoint,
+    function_resource,
+)
 from lambeam.server._requests import MAX_MANAGEMENT_BODY, json_object, read_body
 from lambeam.server.openapi import openapi_document
 
-__all__ = ["check_bearer", "invoke_ok_headers", "invoke_response", "rest_error", "rest_routes"]
+__all__ = [
+    "INVOKE",
+    "ROUTES",
+    "check_bearer",
+    "invoke_ok_headers",
+    "invoke_response",
+    "rest_error",
+    "rest_routes",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -54,23 +71,24 @@ _log = logging.getLogger(__name__)
 def _bearer(body_limit: int, auth: bool) -> Admit:
     """Check the bearer token (before reading anything), then read at most `body_limit` bytes."""
 
-    async def admit(request: Request, gw: Gateway) -> bytes:
+    async def admit(request: Request, gw: Gateway) -> Admitted:
+        key = None
         if auth and gw.auth:
-            await check_bearer(gw, request.headers.get("authorization"))
-        return await read_body(request, body_limit)
+            key = await check_bearer(gw, request.headers.get("authorization"))
+        return Admitted(key, await read_body(request, body_limit))
 
     return admit
 
 
-async def check_bearer(gw: Gateway, authorization: str | None) -> None:
-    """The REST API's authentication (a 401 if it fails). Credentials that passed within the
+async def check_bearer(gw: Gateway, authorization: str | None) -> AccessKey:
+    """The REST API's authentication: the key, or a 401. Credentials that passed within the
     second cost one lookup; a database read, when one is due, runs in a thread."""
-    if gw.keys.passed(authorization) is not None:
-        return
+    known = gw.keys.passed(authorization)
+    if known is not None:
+        return known
     if gw.keys.fresh(bearer_key_id(authorization)):
-        authenticate_bearer(gw.keys, authorization)
-    else:
-        await asyncio.to_thread(authenticate_bearer, gw.keys, authorization)
+        return authenticate_bearer(gw.keys, authorization)
+    return await asyncio.to_thread(authenticate_bearer, gw.keys, authorization)
 
 
 def rest_error(exc: Exception) -> Response:
@@ -87,6 +105,11 @@ def rest_error(exc: Exception) -> Response:
         error["field"] = field
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse({"error": error}, status_code=status, headers=headers)
+
+
+# What invoking asks, here and on InvokeFastPath: lambda:InvokeFunction on the function's ARN,
+# qualified as the call is.
+INVOKE = Permission("lambda:InvokeFunction", function_resource())
 
 
 def _qualifier(request: Request) -> str | None:
@@ -131,7 +154,7 @@ async def _health(request: Request, gw: Gateway, body: bytes) -> Response:
 
 
 async def _openapi(request: Request, gw: Gateway, body: bytes) -> Response:
-    table = [(path, method, summary, auth) for path, method, _, auth, summary in ROUTES]
+    table = [(path, method, summary, need is not None) for path, method, _, need, summary in ROUTES]
     return JSONResponse(openapi_document(table))
 
 
@@ -311,31 +334,139 @@ def invoke_response(result: Invocation) -> Response:
     return JSONResponse({"error": error}, status_code=502, headers=headers)
 
 
-# (path, method, handler, auth, summary) — the OpenAPI document is built from this table.
-ROUTES: list[tuple[str, str, Handler, bool, str]] = [
-    ("/v1/health", "GET", _health, False, "Health: starting, ready or failed (its runtime)"),
-    ("/v1/openapi.json", "GET", _openapi, False, "This OpenAPI document"),
-    ("/v1/functions", "GET", _list, True, "List functions ($LATEST of each)"),
-    ("/v1/functions", "POST", _create, True, "Create a function from a base64 zip or a model"),
-    ("/v1/functions/{name}", "GET", _get, True, "Get a function (?qualifier=version or alias)"),
-    ("/v1/functions/{name}", "PATCH", _update, True, "Update $LATEST's code, model or config"),
-    ("/v1/functions/{name}", "DELETE", _delete, True, "Delete a function, or ?qualifier=N"),
-    ("/v1/functions/{name}/versions", "POST", _publish, True, "Publish $LATEST as a version"),
-    ("/v1/functions/{name}/versions", "GET", _versions, True, "List $LATEST and versions"),
-    ("/v1/functions/{name}/aliases", "GET", _aliases, True, "List aliases"),
-    ("/v1/functions/{name}/aliases", "POST", _create_alias, True, "Create an alias"),
-    ("/v1/functions/{name}/aliases/{alias}", "GET", _get_alias, True, "Get an alias"),
-    ("/v1/functions/{name}/aliases/{alias}", "PATCH", _update_alias, True, "Move an alias"),
-    ("/v1/functions/{name}/aliases/{alias}", "DELETE", _delete_alias, True, "Delete an alias"),
-    ("/v1/functions/{name}/invoke", "POST", _invoke, True, "Invoke (?qualifier=)"),
+def _created(request: Request, gw: Gateway, body: bytes) -> str:
+    """The ARN of the function a create names ("*" when the body names none: only a key that
+    may create any function is then told what is wrong with it)."""
+    try:
+        name = json.loads(body).get("name")
+    except (ValueError, AttributeError, RecursionError):
+        name = None
+    return gw.arn(name) if isinstance(name, str) and name else "*"
+
+
+def _update_actions(body: bytes) -> tuple[str, ...]:
+    """A PATCH needs UpdateFunctionCode for new code or a model, UpdateFunctionConfiguration
+    for config (both when the body says neither clearly)."""
+    try:
+        fields = json.loads(body)
+        keys = set(fields) if isinstance(fields, dict) else set()
+    except (ValueError, RecursionError):
+        keys = set()
+    code, config = bool(keys & {"code", "model"}), "config" in keys
+    if not code and not config:
+        code = config = True
+    return (("lambda:UpdateFunctionCode",) if code else ()) + (
+        ("lambda:UpdateFunctionConfiguration",) if config else ()
+    )
+
+
+def _allow(action: str, resource: Any = None) -> Permission:
+    return Permission(f"lambda:{action}", resource or function_resource())
+
+
+_ANYWHERE = Permission("lambda:ListFunctions", lambda request, gw, body: "*")
+_FUNCTION = function_resource(qualified=False)
+_ALIAS = function_resource(alias=True)
+
+# (path, method, handler, permission, summary) — None: an open route. The OpenAPI document is
+# built from this table, and tests/server/test_policy_matrix.py walks it.
+ROUTES: list[tuple[str, str, Handler, Permission | None, str]] = [
+    ("/v1/health", "GET", _health, None, "Health: starting, ready or failed (its runtime)"),
+    ("/v1/openapi.json", "GET", _openapi, None, "This OpenAPI document"),
+    ("/v1/functions", "GET", _list, _ANYWHERE, "List functions ($LATEST of each)"),
+    (
+        "/v1/functions",
+        "POST",
+        _create,
+        _allow("CreateFunction", _created),
+        "Create a function from a base64 zip or a model",
+    ),
+    (
+        "/v1/functions/{name}",
+        "GET",
+        _get,
+        _allow("GetFunction"),
+        "Get a function (?qualifier=version or alias)",
+    ),
+    (
+        "/v1/functions/{name}",
+        "PATCH",
+        _update,
+        Permission("lambda:UpdateFunctionCode", _FUNCTION, _update_actions),
+        "Update $LATEST's code, model or config",
+    ),
+    (
+        "/v1/functions/{name}",
+        "DELETE",
+        _delete,
+        _allow("DeleteFunction"),
+        "Delete a function, or ?qualifier=N",
+    ),
+    (
+        "/v1/functions/{name}/versions",
+        "POST",
+        _publish,
+        _allow("PublishVersion", _FUNCTION),
+        "Publish $LATEST as a version",
+    ),
+    (
+        "/v1/functions/{name}/versions",
+        "GET",
+        _versions,
+        _allow("ListVersionsByFunction", _FUNCTION),
+        "List $LATEST and versions",
+    ),
+    (
+        "/v1/functions/{name}/aliases",
+        "GET",
+        _aliases,
+        _allow("ListAliases", _FUNCTION),
+        "List aliases",
+    ),
+    (
+        "/v1/functions/{name}/aliases",
+        "POST",
+        _create_alias,
+        _allow("CreateAlias", _FUNCTION),
+        "Create an alias",
+    ),
+    (
+        "/v1/functions/{name}/aliases/{alias}",
+        "GET",
+        _get_alias,
+        _allow("GetAlias", _ALIAS),
+        "Get an alias",
+    ),
+    (
+        "/v1/functions/{name}/aliases/{alias}",
+        "PATCH",
+        _update_alias,
+        _allow("UpdateAlias", _ALIAS),
+        "Move an alias",
+    ),
+    (
+        "/v1/functions/{name}/aliases/{alias}",
+        "DELETE",
+        _delete_alias,
+        _allow("DeleteAlias", _ALIAS),
+        "Delete an alias",
+    ),
+    (
+        "/v1/functions/{name}/invoke",
+        "POST",
+        _invoke,
+        INVOKE,
+        "Invoke (?qualifier=)",
+    ),
 ]
 
 
 def rest_routes() -> list[BaseRoute]:
     """The REST API's routes."""
     routes: list[BaseRoute] = []
-    for path, method, handler, auth, _summary in ROUTES:
+    for path, method, handler, permission, _summary in ROUTES:
         limit = MAX_PAYLOAD_BYTES if handler is _invoke else MAX_MANAGEMENT_BODY
-        answer = endpoint(handler, _bearer(limit, auth), rest_error, invokes=handler is _invoke)
+        admit = _bearer(limit, permission is not None)
+        answer = endpoint(handler, admit, rest_error, permission, invokes=handler is _invoke)
         routes.append(Route(path, answer, methods=[method]))
     return routes
