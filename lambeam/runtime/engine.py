@@ -206,20 +206,28 @@ class Engine:
         limit = self._limit(spec)
         await pool.acquire(limit, self._throttle_wait_s)
         instance: InstanceProcess | None = None
+        header = {
+            "request_id": request_id,
+            "arn": function_arn(spec.name, self.region, self.account_id, qualifier),
+            "timeout_s": spec.timeout_s,
+        }
         try:
             pool.retire_stale(spec)
-            instance = pool.take_idle(spec)
-            cold = instance is None
-            if instance is None:
-                instance, ended = await self._new_instance(pool, spec)
-                if ended is not None or instance.init_error is not None:
-                    return self._finish(spec, request_id, instance, ended, True, batch)
-            header = {
-                "request_id": request_id,
-                "arn": function_arn(spec.name, self.region, self.account_id, qualifier),
-                "timeout_s": spec.timeout_s,
-            }
-            outcome = await instance.invoke(header, payload, spec.timeout_s)
+            while True:
+                instance = pool.take_idle(spec)
+                cold = instance is None
+                if instance is None:
+                    instance, ended = await self._new_instance(pool, spec)
+                    if ended is not None or instance.init_error is not None:
+                        return self._finish(spec, request_id, instance, ended, True, batch)
+                outcome = await instance.invoke(header, payload, spec.timeout_s)
+                if isinstance(outcome, Ended) and not outcome.reached and not cold:
+                    # An idle instance that died before the request reached it: the request
+                    # is sent again, to another instance (or a fresh one).
+                    pool.discard(instance)
+                    instance = None
+                    continue
+                break
             pool.put_idle(instance, self._clock())
             return self._finish(spec, request_id, instance, outcome, cold, batch)
         except BaseException:

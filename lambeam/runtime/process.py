@@ -28,10 +28,15 @@ from lambeam.runtime.protocol import (
 from lambeam.runtime.spec import FunctionSpec
 from lambeam.runtime.zygote_client import ExitStatus, ZygoteClient
 
-__all__ = ["Ended", "Finished", "InstanceProcess", "Spare", "fork"]
+__all__ = ["LOG_CAP", "Ended", "Finished", "InstanceProcess", "Spare", "fork", "kill_tree"]
 
 _EXIT_REPORT_WAIT_S = 2.0
 _LEAF_RETRY_S = 0.5
+# What one invocation's log keeps of its output (Lambda's logs are not for bulk data): the first
+# MiB, then a line saying how much more was dropped. The engine never holds more than this.
+LOG_CAP = 1 << 20
+_LOG_CHUNK = 65536
+_LOG_READS_PER_WAKE = 4
 _LEAF_ATTEMPTS = 20
 
 
@@ -51,6 +56,7 @@ class Ended:
     reason: str  # "timeout", "memory" or "exit"
     duration_ms: float
     status: ExitStatus | None = None
+    reached: bool = True  # False: it was gone before the request reached it (safe to retry)
 
 
 @dataclass
@@ -128,6 +134,7 @@ class InstanceProcess:
         self._writer: asyncio.StreamWriter | None = None
         self._log_fd = -1
         self._log = bytearray()
+        self._log_dropped = 0
         self._over_memory = False
         self._gone = False
         self.init_output = b""
@@ -160,7 +167,7 @@ class InstanceProcess:
         self.pid = spare.pid
         self._anon_at_fork_kb = spare.anon_at_fork_kb
         self._log_fd = spare.log_fd
-        asyncio.get_running_loop().add_reader(spare.log_fd, self._read_log)
+        asyncio.get_running_loop().add_reader(spare.log_fd, self._read_some_log)
         self._reader, self._writer = await asyncio.open_unix_connection(sock=spare.sock)
         try:
             hello = await self._exchange(header, b"", timeout_s)
@@ -203,10 +210,17 @@ class InstanceProcess:
         return Finished(body, reply.get("error_type"), float(reply.get("duration_ms", 0.0)))
 
     def take_log(self) -> bytes:
-        """Everything the instance wrote since the last call (all of it, once a reply is read)."""
+        """What the instance wrote since the last call (all of it, once a reply is read), cut at
+        LOG_CAP bytes with a line saying how much was dropped."""
         self._read_log()
         text = bytes(self._log)
         self._log.clear()
+        if self._log_dropped:
+            text += (
+                f"\n[lambeam] output truncated: the first {LOG_CAP >> 20} MiB were kept,"
+                f" {self._log_dropped} more bytes dropped\n"
+            ).encode()
+            self._log_dropped = 0
         return text
 
     def kill(self) -> None:
@@ -243,10 +257,15 @@ class InstanceProcess:
         assert self._reader is not None and self._writer is not None
         started = time.perf_counter()
         watch: asyncio.Task[None] | None = None
+        if header is not None and self.pid and self._zygote.exit_status(self.pid).done():
+            return await self._end("exit", 0.0, reached=False)  # died while idle
         try:
             if header is not None:
-                self._writer.write(encode_frame(header, payload))
-                await self._writer.drain()
+                try:
+                    self._writer.write(encode_frame(header, payload))
+                    await self._writer.drain()
+                except ConnectionError:
+                    return await self._end("exit", 0.0, reached=False)
             # Most calls answer within one memory poll: the reply then carries the instance's
             # memory, and neither a task to read it nor the watcher (a task polling /proc) is
             # needed. Waiting for the prefix, or for the rest of the frame, can be given up
@@ -329,7 +348,7 @@ class InstanceProcess:
         if self.peak_kb > self.spec.memory_mb * 1024:
             self._over_memory = True
 
-    async def _end(self, reason: str, duration_ms: float) -> Ended:
+    async def _end(self, reason: str, duration_ms: float, *, reached: bool = True) -> Ended:
         status_future = self._zygote.exit_status(self.pid)
         self.kill()
         status = None
@@ -338,17 +357,28 @@ class InstanceProcess:
                 status = await asyncio.wait_for(asyncio.shield(status_future), _EXIT_REPORT_WAIT_S)
             except (TimeoutError, ConnectionError):
                 status = None
-        return Ended(reason, duration_ms, status)
+        return Ended(reason, duration_ms, status, reached)
 
-    def _read_log(self) -> None:
+    def _read_some_log(self) -> None:
+        """The pipe is readable: take a bounded amount, so that a chatty handler cannot hold the
+        event loop (the loop calls again while there is more)."""
+        self._read_log(_LOG_READS_PER_WAKE)
+
+    def _read_log(self, reads: int = LOG_CAP // _LOG_CHUNK + 2) -> None:
+        """Read the log pipe (at most `reads` chunks), keeping up to LOG_CAP bytes per call."""
         if self._log_fd < 0:
             return
-        while True:
+        for _ in range(reads):
             try:
-                chunk = os.read(self._log_fd, 65536)
+                chunk = os.read(self._log_fd, _LOG_CHUNK)
             except BlockingIOError:
                 return
             if not chunk:
                 asyncio.get_running_loop().remove_reader(self._log_fd)
                 return
-            self._log += chunk
+            room = LOG_CAP - len(self._log)
+            if room >= len(chunk):
+                self._log += chunk
+            else:
+                self._log += chunk[: max(0, room)]
+                self._log_dropped += len(chunk) - max(0, room)

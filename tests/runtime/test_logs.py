@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import threading
@@ -9,6 +10,7 @@ import time
 from pathlib import Path
 
 from lambeam.runtime import Engine, FileLogSink
+from lambeam.runtime.process import LOG_CAP
 from tests.runtime.conftest import LoopThread, make_function
 
 CHATTY = """
@@ -233,3 +235,28 @@ def test_a_writer_goes_on_locking_after_its_folder_is_replaced(tmp_path: Path) -
         os.close(lock)
     sink.close()
     assert list(sink.read("f")) == _invocation_log(1).splitlines(keepends=True)
+
+
+FLOOD = """
+    import sys
+
+    def handler(event, context):
+        line = "x" * 1023 + "\\n"
+        for _ in range(event["mb"] * 1024):
+            sys.stdout.write(line)
+        return "done"
+"""
+
+
+def test_an_invocations_output_is_cut_at_its_cap_and_says_so(
+    engine: Engine, loop: LoopThread, tmp_path: Path
+) -> None:
+    spec = make_function(tmp_path, FLOOD, timeout_s=60.0)
+    result = loop.run(engine.invoke(spec, b'{"mb": 40}'), timeout=120)
+    assert result.function_error is None and json.loads(result.payload) == "done"
+    assert "output truncated: the first 1 MiB were kept" in result.log_tail
+    dropped = int(result.log_tail.split(" MiB were kept, ")[1].split()[0])
+    assert dropped == 40 * 1024 * 1024 - LOG_CAP
+    assert len(result.log_tail) < LOG_CAP + 4096
+    log_file = engine.state_dir / "logs" / f"{spec.name}.log"
+    assert log_file.stat().st_size < LOG_CAP + 4096

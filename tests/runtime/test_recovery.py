@@ -34,6 +34,32 @@ def test_an_instance_that_died_while_idle_is_replaced_not_reported(
     assert second.init_ms is not None and second.instance_pid != first.instance_pid
 
 
+def test_a_call_that_lands_on_an_instance_that_just_died_is_sent_again(
+    engine: Engine, loop: LoopThread, tmp_path: Path
+) -> None:
+    """The instance is dead but the zygote's report of it is not read yet: the request never
+    reached a handler, so it goes to a fresh instance instead of failing with ExitError."""
+    spec = make_function(tmp_path, PID)
+    first = loop.run(engine.invoke(spec, b"{}"))
+    pid = json.loads(first.payload)
+
+    async def kill_then_invoke() -> object:
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:  # the loop is held: the exit report waits
+            try:
+                with open(f"/proc/{pid}/stat") as stat:
+                    if stat.read().split(") ", 1)[1][0] in "ZX":
+                        break
+            except FileNotFoundError:
+                break
+        return await engine.invoke(spec, b"{}")
+
+    second = loop.run(kill_then_invoke())
+    assert second.function_error is None, second.payload  # type: ignore[attr-defined]
+    assert second.instance_pid != pid  # type: ignore[attr-defined]
+
+
 def test_a_new_zygote_is_started_when_the_old_one_dies(loop: LoopThread, tmp_path: Path) -> None:
     engine = Engine(tmp_path / "state", preload=())
     loop.run(engine.start())
