@@ -3,6 +3,7 @@
 LambeamError
 ├── ConfigError (ValueError)            lambeam.toml or a LAMBEAM_* setting is wrong
 │   ├── ProjectNotFoundError            no lambeam.toml here or above
+│   ├── MasterKeyError                  the master key is missing, malformed or readable by others
 │   └── CodeBundleError                 a code bundle is unusable or its requirements fail (400)
 ├── NotFoundError (LookupError)         a named thing does not exist (404)
 │   ├── DatasetNotFoundError
@@ -19,12 +20,15 @@ LambeamError
 ├── PipelineError                       a pipeline step failed while running
 ├── TrainingError (ValueError)          an estimator, its params or a search is unusable
 ├── StorageError                        the metadata database or the artifact store failed
-│   └── ArtifactIntegrityError          an artifact's bytes do not match its sha256
+│   ├── ArtifactIntegrityError          an artifact's bytes do not match its sha256
+│   └── SealError                       a sealed value does not open (another key, or changed)
 ├── UntrustedModelError                 a stored model holds types outside the trusted set
 ├── FunctionConflictError               a duplicate function, or a version an alias uses (409)
 ├── PreconditionFailedError             a stale RevisionId (412)
 ├── AuthenticationError                 missing, malformed, unknown or wrong credentials (401)
+├── AccessDeniedError                   a key whose policy does not allow the action (403)
 ├── AccessKeyError (ValueError)         an access key asked for with no name or an unknown role
+│   └── PolicyError                     a policy document that is not valid (names the field)
 ├── TooManyRequestsError                a function at its concurrency limit: a throttle (429)
 ├── RuntimeUnavailableError             the function runtime is not running (503)
 └── UnsupportedOperationError           a Lambda API operation lambeam does not implement (404)
@@ -37,6 +41,7 @@ Each error carries what the user needs to fix it in its message, plus machine-re
 from __future__ import annotations
 
 __all__ = [
+    "AccessDeniedError",
     "AccessKeyError",
     "AccessKeyNotFoundError",
     "AliasNotFoundError",
@@ -52,13 +57,16 @@ __all__ = [
     "FunctionNotFoundError",
     "InvalidInputError",
     "LambeamError",
+    "MasterKeyError",
     "ModelNotFoundError",
     "NotFoundError",
     "PayloadTooLargeError",
     "PipelineError",
+    "PolicyError",
     "PreconditionFailedError",
     "ProjectNotFoundError",
     "RuntimeUnavailableError",
+    "SealError",
     "SourceNotFoundError",
     "StorageError",
     "TooManyRequestsError",
@@ -93,6 +101,10 @@ class ConfigError(LambeamError, ValueError):
 
 class ProjectNotFoundError(ConfigError):
     """No lambeam.toml in the working directory or any parent."""
+
+
+class MasterKeyError(ConfigError):
+    """The master key is missing where sealed data needs it, malformed, or readable by others."""
 
 
 class NotFoundError(LambeamError, LookupError):
@@ -149,6 +161,10 @@ class StorageError(LambeamError):
 
 class ArtifactIntegrityError(StorageError):
     """An artifact's content does not hash to the digest it is stored under."""
+
+
+class SealError(StorageError):
+    """A sealed value or blob could not be opened: another key sealed it, or it was changed."""
 
 
 class UntrustedModelError(LambeamError):
@@ -221,12 +237,29 @@ class AuthenticationError(LambeamError):
         self.lambda_error = error_code
 
 
+class AccessDeniedError(LambeamError):
+    """The request's key is known and enabled, but its policy does not allow this action on
+    this resource (no statement allows it, or one denies it)."""
+
+    http_status = 403
+    lambda_error = "AccessDeniedException"
+
+    def __init__(self, message: str, *, action: str, resource: str) -> None:
+        super().__init__(message)
+        self.action = action
+        self.resource = resource
+
+
 class AccessKeyError(LambeamError, ValueError):
     """An access key cannot be made as asked (no name, or a role lambeam does not know)."""
 
     exit_code = 2
     http_status = 400
     lambda_error = "InvalidParameterValueException"
+
+
+class PolicyError(AccessKeyError):
+    """A policy document lambeam cannot use; the message names the statement and the field."""
 
 
 class TooManyRequestsError(LambeamError):

@@ -36,6 +36,7 @@ from lambeam.functions._rows import (
 from lambeam.functions.bundles import CodeBundle
 from lambeam.functions.config import LATEST, FunctionConfig, check_function_name
 from lambeam.functions.errors import FunctionConflictError
+from lambeam.functions.handlers import check_handler
 from lambeam.functions.records import FunctionInfo
 from lambeam.functions.requirements import install_requirements
 from lambeam.registry import get_model_version, parse_model_ref
@@ -87,7 +88,9 @@ def create_function(
     with db.session() as session:
         if session.get(FunctionRow, name) is not None:
             raise FunctionConflictError(exists)  # before any bundle is stored or pip is run
-    source = _prepare_source(db, store, name, config.kind, code, model, previous=None)
+    source = _prepare_source(
+        db, store, name, config.kind, code, model, previous=None, handler=config.handler
+    )
     with duplicate_is_conflict(exists), db.session() as session:
         if session.get(FunctionRow, name) is not None:
             raise FunctionConflictError(exists)
@@ -95,7 +98,9 @@ def create_function(
         row = FunctionRow(
             name=name,
             kind=config.kind,
-            config=stored_config(replace(config, requirements_sha256=source.requirements_sha256)),
+            config=stored_config(
+                replace(config, requirements_sha256=source.requirements_sha256), name
+            ),
             code_sha256=source.code_sha256,
             model_ref=source.model,
             reserved_concurrency=config.reserved_concurrency,
@@ -149,12 +154,15 @@ def update_function_configuration(
     name: str,
     config: FunctionConfig,
     expected_revision: str | None = None,
+    *,
+    store: ArtifactStore | None = None,
 ) -> FunctionInfo:
     """Replace `$LATEST`'s configuration (all of it, reserved concurrency included).
 
-    Start from `get_function(...).config` and `dataclasses.replace` what changes.
+    Start from `get_function(...).config` and `dataclasses.replace` what changes. A new handler
+    of a code function is checked against its bundle, read from `store`.
     """
-    return deploy_latest(db, None, name, config, None, None, expected_revision, keep_code=True)
+    return deploy_latest(db, store, name, config, None, None, expected_revision, keep_code=True)
 
 
 def deploy_latest(
@@ -187,7 +195,8 @@ def deploy_latest(
     if not keep_code:
         if store is None:
             raise ValueError("deploying code needs the artifact store")
-        source = _prepare_source(db, store, name, kind, code, model, previous)
+        handler = (config or previous.config).handler
+        source = _prepare_source(db, store, name, kind, code, model, previous, handler=handler)
     with db.session() as session:
         row = function_row(session, name, lock=True)
         check_revision(f"function {name!r}", row.revision_id, expected_revision)
@@ -195,12 +204,21 @@ def deploy_latest(
         config = current.config if config is None else config
         if source is None:
             config = replace(config, requirements_sha256=current.config.requirements_sha256)
+            if (
+                kind == "code"
+                and config.handler is not None
+                and config.handler != current.config.handler
+                and current.code_sha256 is not None
+            ):
+                if store is None:
+                    raise ValueError("changing a code function's handler needs the artifact store")
+                check_handler(store.get_bytes(current.code_sha256), config.handler)
         else:
             config = replace(config, requirements_sha256=source.requirements_sha256)
             row.code_sha256 = source.code_sha256
             row.model_ref = source.model
         _check_warm_minimums(session, name, config.reserved_concurrency, config)
-        row.config = stored_config(config)
+        row.config = stored_config(config, name)
         row.reserved_concurrency = config.reserved_concurrency
         row.revision_id = new_revision()
         row.updated_at = utcnow()
@@ -302,6 +320,8 @@ def remove_function_files(
     targets = [state_dir / cache / digest for cache in _CACHES for digest in sorted(unused)]
     removed = [path for path in targets if path.is_dir() and _remove_tree(path)]
     if logs_of is not None and not remains:  # not if it was created again meanwhile
+        with contextlib.suppress(OSError):  # its instances' /tmp folders are gone with them
+            (state_dir / "tmp" / logs_of).rmdir()
         sink = FileLogSink(state_dir / _LOGS)
         for path in [*sink.rotated(logs_of), sink.path(logs_of)]:
             try:
@@ -375,6 +395,8 @@ def _prepare_source(
     code: CodeBundle | None,
     model: str | None,
     previous: FunctionInfo | None,
+    *,
+    handler: str | None,
 ) -> _Source:
     if kind == "model":
         if code is not None or model is None:
@@ -389,6 +411,8 @@ def _prepare_source(
         return _Source(None, ref, None)
     if model is not None or code is None:
         raise ConfigError(f"function {name!r}: a code function takes a code bundle and no model")
+    if handler is not None:
+        check_handler(code, handler)  # defined by the bundle itself, never `os.system`
     kept = previous.config.requirements_sha256 if previous is not None else None
     if (
         previous is not None

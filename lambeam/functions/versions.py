@@ -56,7 +56,7 @@ def publish_version(
             raise PreconditionFailedError(
                 f"function {name!r}: its model changed while publishing; publish again"
             )
-        config = stored_config(latest_info(row).config)
+        config = stored_config(latest_info(row).config, name)
         newest = session.scalars(
             select(FunctionVersionRow)
             .where(FunctionVersionRow.function == name)

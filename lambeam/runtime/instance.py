@@ -64,10 +64,10 @@ def run_instance(conn: socket.socket, log_fd: int, init: dict[str, Any] | None) 
     started = time.perf_counter()
     if init.get("isolation"):
         # Before any of the function's code runs; failing to confine ends the instance.
-        confine(init["isolation"], init["path"], keep_fds=(conn.fileno(),))
+        init["path"] = confine(init["isolation"], init["path"], keep_fds=(conn.fileno(),))
     request_filter = _setup_process(init)
     try:
-        handler = _load_handler(init["handler"])
+        handler = _load_handler(init["handler"], init["code_dir"])
     except _InitError as exc:
         _send(
             conn, {"op": "hello", "pid": os.getpid(), "anon_kb": anon_at_fork, "error": exc.payload}
@@ -137,7 +137,9 @@ class _LambdaFormatter(logging.Formatter):
         )
 
 
-def _load_handler(spec: str) -> Handler:
+def _load_handler(spec: str, code_dir: str) -> Handler:
+    """The handler named by `spec` ("module.function"), defined by a module of `code_dir`: never
+    a callable of the standard library or of lambeam's environment (`os.system`)."""
     module_name, _, attr = spec.rpartition(".")
     module_name = module_name.replace("/", ".")
     try:
@@ -161,6 +163,16 @@ def _load_handler(spec: str) -> Handler:
     except Exception as exc:  # noqa: BLE001 - the handler's init error goes to the caller
         _log_exception(exc, skip_frames=1)
         raise _InitError(codes.exception_payload(exc, skip_frames=1)) from None
+    origin = getattr(module, "__file__", None)
+    if not origin or not _inside(origin, code_dir):
+        raise _InitError(
+            codes.error_payload(
+                f"Handler module '{module_name}' is not part of the function's code"
+                f" ({origin or 'built in'}); a handler must be defined by the function's own files",
+                codes.RUNTIME_HANDLER_NOT_FOUND,
+                [],
+            )
+        )
     handler = getattr(module, attr, None)
     if handler is None:
         raise _InitError(
@@ -179,6 +191,11 @@ def _load_handler(spec: str) -> Handler:
             )
         )
     return handler
+
+
+def _inside(path: str, folder: str) -> bool:
+    path, folder = os.path.abspath(path), os.path.abspath(folder)
+    return os.path.commonpath([path, folder]) == folder
 
 
 def _invoke(

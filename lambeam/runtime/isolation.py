@@ -34,13 +34,15 @@ from typing import Any
 
 from lambeam.runtime import landlock
 
-__all__ = ["NOBODY", "Isolation", "confine", "isolation_wanted"]
+__all__ = ["NOBODY", "VIEWS", "Isolation", "confine", "isolation_wanted"]
 
 NOBODY = 65534
 # Lambda's ephemeral storage default; here a cap on any one file the instance writes.
 EPHEMERAL_BYTES = 512 * 1024 * 1024
 # Lambda's limit on processes and threads in an execution environment.
 MAX_PROCESSES = 1024
+# Beside an instance's /tmp folder: views of import folders that hold the project's state.
+VIEWS = ".path"
 
 _CLONE_NEWNS = 0x00020000
 _MS_BIND = 4096
@@ -200,8 +202,9 @@ class Isolation:
         }
 
 
-def confine(options: dict[str, Any], code_paths: list[str], keep_fds: tuple[int, ...]) -> str:
-    """Confine this instance for good (see the module docstring); returns where /tmp now is.
+def confine(options: dict[str, Any], code_paths: list[str], keep_fds: tuple[int, ...]) -> list[str]:
+    """Confine this instance for good (see the module docstring); returns `code_paths` as the
+    instance must import them now (a folder holding the project's state is seen through a view).
 
     Runs in the instance, before its handler's module is imported. Raises OSError when a
     mechanism the engine found available fails here: an instance is never left less confined
@@ -216,12 +219,43 @@ def confine(options: dict[str, Any], code_paths: list[str], keep_fds: tuple[int,
         _mount_own_tmp(libc, tmp)
         tmp = "/tmp"
     resource.setrlimit(resource.RLIMIT_FSIZE, (EPHEMERAL_BYTES, EPHEMERAL_BYTES))
+    protect = [Path(p) for p in options["protect"]]
+    paths, granted_dirs, granted_files = _views(code_paths, protect, Path(options["tmp"] + VIEWS))
     if options.get("landlock"):
-        read, files = _readable(code_paths, [Path(p) for p in options["protect"]])
-        landlock.restrict(read, [tmp], files, version=int(options["landlock"]))
+        read, files = _readable([*paths, *granted_dirs], protect)
+        landlock.restrict(read, [tmp], [*files, *granted_files], version=int(options["landlock"]))
     if options.get("drop_capabilities"):
         _drop_privileges(libc, options.get("uid"))
-    return tmp
+    return paths
+
+
+def _views(
+    code_paths: list[str], protect: list[Path], root: Path
+) -> tuple[list[str], list[str], list[str]]:
+    """Import folders that hold a protected one (a model's custom steps in the project's root,
+    beside `.lambeam/`) replaced by a view: a folder of links to their other entries, hidden ones
+    left out (.git, .env). Returns the paths, and the folders and files the links lead to."""
+    paths: list[str] = []
+    dirs: list[str] = []
+    files: list[str] = []
+    for index, entry in enumerate(code_paths):
+        folder = Path(entry).resolve()
+        if not any(p == folder or p.is_relative_to(folder) for p in protect):
+            paths.append(entry)
+            continue
+        view = root / str(index)
+        view.mkdir(parents=True, exist_ok=True)
+        for item in os.scandir(folder):
+            target = Path(item.path)
+            if item.name.startswith(".") or any(
+                p == target or p.is_relative_to(target) for p in protect
+            ):
+                continue
+            with contextlib.suppress(FileExistsError):
+                os.symlink(target, view / item.name)
+            (dirs if item.is_dir() else files).append(str(target))
+        paths.append(str(view))
+    return paths, dirs, files
 
 
 def _close_inherited(keep_fds: tuple[int, ...]) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from lambeam.runtime.cgroups import Leaf
+from lambeam.runtime.isolation import VIEWS
 from lambeam.runtime.limits import MemorySample, read_memory
 from lambeam.runtime.protocol import (
     PREFIX_SIZE,
@@ -243,7 +244,8 @@ class InstanceProcess:
         if self.leaf is not None:
             loop.call_later(_LEAF_RETRY_S, self._remove_leaf, self.leaf, _LEAF_ATTEMPTS)
         if self.tmp is not None:
-            loop.run_in_executor(None, functools.partial(shutil.rmtree, self.tmp, True))
+            for folder in (self.tmp, self.tmp.with_name(self.tmp.name + VIEWS)):
+                loop.run_in_executor(None, functools.partial(shutil.rmtree, folder, True))
 
     def _remove_leaf(self, leaf: Leaf, attempts: int) -> None:
         if leaf.remove() or attempts <= 1:

@@ -1,8 +1,7 @@
 """The errors of authentication, authorization and access-key management.
 
-AuthenticationError, AccessKeyError and AccessKeyNotFoundError are defined in lambeam/errors.py
-with the rest of the hierarchy; AccessDeniedError and PolicyError are this package's own. The
-wire codes are Lambda's own.
+All are defined in lambeam/errors.py with the rest of the hierarchy; the wire codes are Lambda's
+own.
 
 LambeamError
 ├── AuthenticationError                 no, malformed, unknown, disabled or wrong credentials (401)
@@ -16,10 +15,11 @@ LambeamError
 from __future__ import annotations
 
 from lambeam.errors import (
+    AccessDeniedError,
     AccessKeyError,
     AccessKeyNotFoundError,
     AuthenticationError,
-    LambeamError,
+    PolicyError,
 )
 
 __all__ = [
@@ -40,21 +40,3 @@ UNRECOGNIZED_CLIENT = "UnrecognizedClientException"
 INVALID_SIGNATURE = "InvalidSignatureException"
 MISSING_AUTHENTICATION_TOKEN = "MissingAuthenticationTokenException"
 ACCESS_DENIED = "AccessDeniedException"
-
-
-class AccessDeniedError(LambeamError):
-    """The request's key is known and enabled, but its policy does not allow this action on
-    this resource (no statement allows it, or one denies it)."""
-
-    exit_code = 1
-    http_status = 403
-    lambda_error = ACCESS_DENIED
-
-    def __init__(self, message: str, *, action: str, resource: str) -> None:
-        super().__init__(message)
-        self.action = action
-        self.resource = resource
-
-
-class PolicyError(AccessKeyError):
-    """A policy document lambeam cannot use; the message names the statement and the field."""

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, TypeVar
 
-from lambeam.errors import ConfigError
+from lambeam.errors import ConfigError, StorageError
 from lambeam.functions import LATEST, AliasInfo, CodeBundle, FunctionConfig, FunctionInfo
 from lambeam.runtime import function_arn
 from lambeam.storage import ArtifactStore
@@ -130,8 +130,8 @@ def _code_size(store: ArtifactStore, digest: str | None) -> int:
     if digest is None:
         return 0
     try:
-        return int(store.fs.size(store.url(digest)))
-    except (OSError, ValueError):
+        return store.size(digest)  # the code's own size, also when it is stored sealed
+    except (OSError, ValueError, StorageError):
         return 0
 
 

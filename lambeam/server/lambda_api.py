@@ -45,6 +45,7 @@ from lambeam.functions import (
     list_versions,
     publish_version,
     put_function_concurrency,
+    remove_function_files,
     update_alias,
     update_function_code,
     update_function_configuration,
@@ -273,9 +274,16 @@ async def _list_functions(request: Request, gw: Gateway, body: bytes) -> Respons
 
 async def _delete_function(request: Request, gw: Gateway, body: bytes) -> Response:
     name, qualifier = _name_and_qualifier(request)
-    await asyncio.to_thread(delete_function, gw.project.db, name, qualifier)
+    digests = await asyncio.to_thread(delete_function, gw.project.db, name, qualifier)
     if qualifier is None:
-        await gw.invoker.function_changed(name)
+        await gw.invoker.function_changed(name)  # its instances go before their code does
+    await asyncio.to_thread(
+        remove_function_files,
+        gw.project.db,
+        gw.project.settings.state_dir,
+        digests,
+        name if qualifier is None else None,
+    )
     return Response(status_code=204)
 
 
@@ -303,7 +311,7 @@ async def _update_configuration(request: Request, gw: Gateway, body: bytes) -> R
         current = get_function(db, name)
         config = config_with(current.config, fields)
         return update_function_configuration(
-            db, name, config, expected_revision=fields.get("RevisionId")
+            db, name, config, expected_revision=fields.get("RevisionId"), store=gw.project.store
         )
 
     return _json(_shape(gw, await asyncio.to_thread(update)))

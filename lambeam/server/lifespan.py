@@ -2,7 +2,8 @@
 
 The gateway listens at once; the runtime engine starts in the background (its zygote imports the
 scientific stack, seconds), then the warm minimums of deployed functions. Until the engine is
-ready /v1/health says `starting`, and invocations wait for it (the engine bounds the wait). On
+ready /v1/health says `starting`, and invocations wait for it (the engine bounds the wait); once it
+is, the server says on stderr which instance isolation is in force, and health reports it. On
 shutdown: stop starting, wait briefly for Event invocations, then stop every instance and the
 zygote.
 """
@@ -13,6 +14,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
@@ -48,6 +50,11 @@ async def _start(gw: Gateway) -> None:
     except Exception:  # noqa: BLE001 - the server keeps answering: health says failed, why logged
         _log.exception("the function runtime did not start")
         return
+    # What confines the instances on this host, said once (and in /v1/health): never silently.
+    isolation = gw.engine.isolation
+    print(f"lambeam: {isolation.summary()}", file=sys.stderr, flush=True)
+    for warning in isolation.warnings:
+        print(f"lambeam: warning: {warning}", file=sys.stderr, flush=True)
     try:
         await gw.invoker.warm_up()
     except Exception:  # noqa: BLE001 - a function that cannot warm up must not keep the server down

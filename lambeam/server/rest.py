@@ -37,6 +37,7 @@ from lambeam.functions import (
     list_functions,
     list_versions,
     publish_version,
+    remove_function_files,
     update_alias,
     update_function_code,
     update_function_configuration,
@@ -147,6 +148,8 @@ async def _health(request: Request, gw: Gateway, body: bytes) -> Response:
         "status": engine.state,
         "zygote": engine.zygote_pid,
         "server_id": gw.server_id,
+        # Which confinement instances get: known once the engine has probed the host.
+        "isolation": engine.isolation.to_dict() if engine.state == "ready" else None,
     }
     if engine.state == "failed":
         answer["error"] = engine.failure
@@ -200,7 +203,7 @@ async def _update(request: Request, gw: Gateway, body: bytes) -> Response:
             revision = info.revision_id
         if "config" in fields:
             config = _config(fields, info.kind, info.config)
-            info = update_function_configuration(db, name, config, revision)
+            info = update_function_configuration(db, name, config, revision, store=store)
         return info
 
     return JSONResponse((await asyncio.to_thread(update)).to_dict())
@@ -208,9 +211,16 @@ async def _update(request: Request, gw: Gateway, body: bytes) -> Response:
 
 async def _delete(request: Request, gw: Gateway, body: bytes) -> Response:
     name, qualifier = request.path_params["name"], _qualifier(request)
-    await asyncio.to_thread(delete_function, gw.project.db, name, qualifier)
+    digests = await asyncio.to_thread(delete_function, gw.project.db, name, qualifier)
     if qualifier is None:
-        await gw.invoker.function_changed(name)
+        await gw.invoker.function_changed(name)  # its instances go before their code does
+    await asyncio.to_thread(
+        remove_function_files,
+        gw.project.db,
+        gw.project.settings.state_dir,
+        digests,
+        name if qualifier is None else None,
+    )
     return Response(status_code=204)
 
 

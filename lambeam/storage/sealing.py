@@ -35,7 +35,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from lambeam.config import MASTER_KEY_ENV
-from lambeam.errors import ConfigError, StorageError
+from lambeam.errors import MasterKeyError, SealError, StorageError
 
 __all__ = [
     "BLOB_OVERHEAD",
@@ -61,14 +61,6 @@ _KEY_ID_BYTES = 4
 SEALED_TEXT_PREFIX = _TEXT_PREFIX = "lbs1:"
 _BLOB_MAGIC = b"LBSEAL1\n"
 BLOB_OVERHEAD = len(_BLOB_MAGIC) + _KEY_ID_BYTES + _NONCE_BYTES + _TAG_BYTES
-
-
-class MasterKeyError(ConfigError):
-    """The master key is missing where sealed data needs it, malformed, or readable by others."""
-
-
-class SealError(StorageError):
-    """A sealed value or blob could not be opened: another key sealed it, or it was changed."""
 
 
 def is_sealed_text(value: object) -> bool:

@@ -144,6 +144,18 @@ def test_a_handler_exception_becomes_lambdas_error_payload(
             RUNTIME_USER_CODE_SYNTAX_ERROR,
             "Syntax error in module 'app'",
         ),
+        (  # any importable callable is no handler: it must be the function's own
+            "def handler(e, c):\n    return 1\n",
+            "os.system",
+            RUNTIME_HANDLER_NOT_FOUND,
+            "Handler module 'os' is not part of the function's code",
+        ),
+        (
+            "def handler(e, c):\n    return 1\n",
+            "json.loads",
+            RUNTIME_HANDLER_NOT_FOUND,
+            "Handler module 'json' is not part of the function's code",
+        ),
     ],
 )
 def test_init_failures_have_lambdas_error_types(

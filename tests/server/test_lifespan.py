@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import threading
 import time
 import urllib.error
@@ -69,7 +70,10 @@ def test_health_says_starting_and_an_early_invocation_waits_until_ready(
     try:
         status, health = _call(server, "GET", "/v1/health")
         server_id = health.pop("server_id")
-        assert (status, health) == (200, {"status": "starting", "zygote": None})
+        assert (status, health) == (
+            200,
+            {"status": "starting", "zygote": None, "isolation": None},
+        )
         assert isinstance(server_id, str) and len(server_id) == 32
         _create_hello(server)  # management needs no runtime
         with ThreadPoolExecutor(1) as pool:
@@ -85,6 +89,10 @@ def test_health_says_starting_and_an_early_invocation_waits_until_ready(
         status, health = _call(server, "GET", "/v1/health")
         assert status == 200 and health["status"] == "ready"
         assert isinstance(health["zygote"], int)
+        # The server says which isolation its instances get (on this machine: Landlock).
+        isolation = health["isolation"]
+        assert isolation["summary"].startswith("instance isolation: ")
+        assert isolation["enabled"] is (os.environ.get("LAMBEAM_ISOLATION", "") != "off")
     finally:
         server.stop()
         server.project.close()

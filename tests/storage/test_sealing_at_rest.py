@@ -174,11 +174,6 @@ def test_environment_sealed_for_a_function_opens_for_it_only(encrypted: Project)
             config_of(stored, None, "b")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="functions/definitions.py and versions.py do not pass the function's name to"
-    " stored_config yet, so environment values are bound to their variable only",
-)
 def test_an_environment_value_copied_to_another_function_does_not_open(
     encrypted: Project, tmp_path: Path
 ) -> None:
