@@ -83,8 +83,7 @@ app.add_typer(_keys.keys_app, name="keys")
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; lambeam errors become one line on stderr and their exit code."""
     try:
-        # Without standalone mode click hands back a typer.Exit's code instead of raising it.
-        code = app(args=argv, prog_name="lambeam", standalone_mode=False)
+        app(args=argv, prog_name="lambeam", standalone_mode=False)
     except LambeamError as exc:
         err_console.print(
             f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
@@ -98,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     except _ABORTS:
         err_console.print("aborted")
         return 130
-    return code if isinstance(code, int) else 0
+    return 0
 
 
 # typer 0.2x raises its own copy of click's exceptions; older ones raise click's.
