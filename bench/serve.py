@@ -41,6 +41,7 @@ _STARTED = time.perf_counter()  # the wall time includes these imports (lambeam'
 import argparse
 import configparser
 import json
+import os
 import socket
 import statistics
 import subprocess
@@ -70,12 +71,16 @@ MODELS = ("lr", "rf")
 IDLE_FUNCTIONS = 50
 # The issue's targets: (figure, comparison, bound). Throughput and p50 ratios are the logistic
 # regression's at 32 connections (the random forest's are `…_rf`); batching is the forest's at 64.
+# throughput_vs_bare's 0.5 is retired on this 2-vCPU machine (the load generator shares the
+# cores): 0.3 is its floor. Isolation (issue 12) must not cost the cold start (25 ms, isolation
+# on) nor more than a tenth of warm throughput.
 TARGETS = [
     ("throughput_vs_fastapi", ">=", 5.0),
     ("p50_vs_fastapi", "<=", 0.5),
-    ("throughput_vs_bare", ">=", 0.5),
+    ("throughput_vs_bare", ">=", 0.3),
     ("batching_on_over_off", ">=", 3.0),
-    ("cold_start_p50_ms", "<=", 50.0),
+    ("cold_start_p50_ms", "<=", 25.0),
+    ("throughput_isolation_on_over_off", ">=", 0.9),
 ]
 
 _TOML = """\
@@ -231,17 +236,25 @@ class Server:
 
 @contextmanager
 def running(
-    name: str, args: list[str], workdir: Path, ready_path: str | None = None
+    name: str,
+    args: list[str],
+    workdir: Path,
+    ready_path: str | None = None,
+    *,
+    label: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> Iterator[Server]:
-    """Start `bench/_servers.py NAME ARGS` and wait until it answers; stop it on exit."""
+    """Start `bench/_servers.py NAME ARGS` (in `env`) and wait until it answers; stop it on
+    exit. `label` names its log (several servers of one kind)."""
     port = free_port()
-    log = workdir / f"{name}.log"
+    log = workdir / f"{label or name}.log"
     started = time.perf_counter()
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, str(BENCH / "_servers.py"), name, "--port", str(port), *args],
             stdout=out,
             stderr=subprocess.STDOUT,
+            env=env,
         )
     server = Server(name, port, process, log)
     try:
@@ -256,6 +269,16 @@ def running(
             process.kill()
             process.wait()
         say(f"{name} server stopped")
+
+
+def _health(server: Server) -> dict[str, Any]:
+    connection = HTTPConnection("127.0.0.1", server.port, timeout=5)
+    try:
+        connection.request("GET", "/v1/health")
+        found: dict[str, Any] = json.loads(connection.getresponse().read())
+        return found
+    finally:
+        connection.close()
 
 
 def _wait_ready(server: Server, path: str | None, timeout_s: float) -> None:
@@ -399,20 +422,22 @@ def measure_memory_of_idle_functions(client: Client, server: Server) -> dict[str
     return {"fifty_functions_mb": round(after - before, 2), "server_tree_pss_mb": round(after, 1)}
 
 
-def measure_cold_starts(client: Client, body: bytes, count: int) -> dict[str, float]:
+def measure_cold_starts(
+    client: Client, body: bytes, count: int, prefix: str = "cold"
+) -> dict[str, float]:
     """Fresh functions of the same model, each invoked once: from zero instances to an answer.
 
     A tenth of a second apart, so that each is measured as a lone cold start is (the engine's
     spare process, forked in the background after each cold start, is ready again)."""
     for i in range(count):
-        client.create_model_function(f"cold-{i:02d}", "bench-lr:1")
+        client.create_model_function(f"{prefix}-{i:02d}", "bench-lr:1")
     times = []
     for i in range(count):
         time.sleep(0.1)
-        times.append(client.invoke(f"cold-{i:02d}", body) * 1000)
-    warm = [client.invoke("cold-00", body) * 1000 for _ in range(20)]
+        times.append(client.invoke(f"{prefix}-{i:02d}", body) * 1000)
+    warm = [client.invoke(f"{prefix}-00", body) * 1000 for _ in range(20)]
     say(
-        f"cold start over {count}: p50 {statistics.median(times):.1f} ms, p99"
+        f"{prefix}: cold start over {count}: p50 {statistics.median(times):.1f} ms, p99"
         f" {percentile(times, 0.99):.1f} ms, first {times[0]:.1f} ms;"
         f" warm single request p50 {statistics.median(warm):.2f} ms"
     )
@@ -523,6 +548,24 @@ def main() -> None:
                 phase(gateway, f"lambeam_{model}_nobatch_c64", unbatched, 64, auth)
             figures.update(measure_idle_instance(client, gateway))
             client.close()
+            # Instance isolation's price: the same project served by a second server with
+            # isolation off, cold starts and warm LR at 32 measured back to back with the first.
+            plain_env = {**os.environ, "LAMBEAM_ISOLATION": "off"}
+            with running(
+                "lambeam",
+                ["--project", str(setup.root)],
+                workdir,
+                "/v1/health",
+                label="lambeam-plain",
+                env=plain_env,
+            ) as plain:
+                plain_client = Client(plain.port, setup.authorization)
+                off = measure_cold_starts(plain_client, body.encode(), cold_count, "cold-off")
+                figures["cold_start_p50_ms_isolation_off"] = off["cold_start_p50_ms"]
+                plain_client.close()
+                for key, server in (("isolated", gateway), ("plain", plain)):
+                    phase(server, f"lambeam_lr_c32_{key}", "/v1/functions/lr/invoke", 32, auth)
+            figures["isolation"] = _health(gateway).get("isolation", {}).get("summary")
 
     def ratio(a: str, b: str, field: str = "rps") -> float:
         return round(raw[a][field] / raw[b][field], 3) if raw[b][field] else float("nan")
@@ -542,6 +585,12 @@ def main() -> None:
         figures[f"throughput_vs_bare{suffix}"] = round(statistics.median(per_round), 3)
         figures[f"throughput_vs_bare{suffix}_rounds"] = [round(r, 3) for r in per_round]
     figures["batching_on_over_off"] = ratio("lambeam_rf_batch_c64", "lambeam_rf_nobatch_c64")
+    figures["cold_start_isolation_cost_ms"] = round(
+        figures["cold_start_p50_ms"] - figures["cold_start_p50_ms_isolation_off"], 2
+    )
+    figures["throughput_isolation_on_over_off"] = ratio(
+        "lambeam_lr_c32_isolated", "lambeam_lr_c32_plain"
+    )
     figures["batching_on_over_off_lr"] = ratio("lambeam_lr_batch_c64", "lambeam_lr_nobatch_c64")
     figures["raw"] = {
         key: {k: value[k] for k in ("rps", "p50_ms", "p99_ms", "requests", "errors", "warmup_s")}
