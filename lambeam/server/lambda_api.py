@@ -214,18 +214,19 @@ async def _invoke(request: Request, gw: Gateway, body: bytes) -> Response:
 
 
 async def _create_function(request: Request, gw: Gateway, body: bytes) -> Response:
-    fields = json_object(body)
-    name = fields.get("FunctionName")
-    if not isinstance(name, str):
-        raise ConfigError("FunctionName is required")
-    code = fields.get("Code") or {}
-    if not isinstance(code, dict) or "ZipFile" not in code:
-        raise ConfigError("Code.ZipFile is required: lambeam takes the function's zip inline")
-    bundle = code_from_zip_field(code["ZipFile"], "Code.ZipFile")
-    config = config_with(FunctionConfig(kind="code", handler=fields.get("Handler")), fields)
     db, store = gw.project.db, gw.project.store
 
     def create() -> Any:
+        # Parsing the JSON and decoding the zip (up to 70 MB) happen here, off the event loop.
+        fields = json_object(body)
+        name = fields.get("FunctionName")
+        if not isinstance(name, str):
+            raise ConfigError("FunctionName is required")
+        code = fields.get("Code") or {}
+        if not isinstance(code, dict) or "ZipFile" not in code:
+            raise ConfigError("Code.ZipFile is required: lambeam takes the function's zip inline")
+        bundle = code_from_zip_field(code["ZipFile"], "Code.ZipFile")
+        config = config_with(FunctionConfig(kind="code", handler=fields.get("Handler")), fields)
         info = create_function(db, store, name, config, code=bundle)
         return publish_version(db, store, name) if fields.get("Publish") else info
 
@@ -289,11 +290,11 @@ async def _delete_function(request: Request, gw: Gateway, body: bytes) -> Respon
 
 async def _update_code(request: Request, gw: Gateway, body: bytes) -> Response:
     name, _ = _name_and_qualifier(request)
-    fields = json_object(body)
-    bundle = code_from_zip_field(fields.get("ZipFile"))
     db, store = gw.project.db, gw.project.store
 
     def update() -> Any:
+        fields = json_object(body)  # and the zip's base64: off the event loop
+        bundle = code_from_zip_field(fields.get("ZipFile"))
         info = update_function_code(
             db, store, name, code=bundle, expected_revision=fields.get("RevisionId")
         )
