@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import math
 import os
 import shutil
 import signal
@@ -33,6 +34,7 @@ __all__ = ["LOG_CAP", "Ended", "Finished", "InstanceProcess", "Spare", "fork", "
 
 _EXIT_REPORT_WAIT_S = 2.0
 _LEAF_RETRY_S = 0.5
+TREE_POLL_S = 0.25
 # What one invocation's log keeps of its output (Lambda's logs are not for bulk data): the first
 # MiB, then a line saying how much more was dropped. The engine never holds more than this.
 LOG_CAP = 1 << 20
@@ -140,6 +142,7 @@ class InstanceProcess:
         self._gone = False
         self.init_output = b""
         self.leaf: Leaf | None = None  # its cgroup leaf: its whole process tree
+        self._tree_read_at = -math.inf
         self.tmp: Path | None = None  # its /tmp, removed when it goes
 
     @property
@@ -298,7 +301,7 @@ class InstanceProcess:
             if not done:
                 reply.cancel()
                 return await self._end("timeout", elapsed_ms)
-            self._account_tree()
+            self._account_tree(now=reply not in done)
             if reply not in done and not self._over_memory:
                 # The process is gone; whatever it sent before going still counts.
                 await asyncio.wait({reply}, timeout=_EXIT_REPORT_WAIT_S)
@@ -308,7 +311,7 @@ class InstanceProcess:
             return await self._end("memory" if self._over_memory else "exit", elapsed_ms)
         except (ConnectionError, ProtocolError, asyncio.IncompleteReadError):
             elapsed_ms = (time.perf_counter() - started) * 1000
-            self._account_tree()
+            self._account_tree(now=True)
             return await self._end("memory" if self._over_memory else "exit", elapsed_ms)
         finally:
             if watch is not None:
@@ -331,12 +334,20 @@ class InstanceProcess:
         self._account(sample)
         return True
 
-    def _account_tree(self) -> None:
+    def _account_tree(self, *, now: bool = False) -> None:
         """The whole tree's peak, from its cgroup leaf; any process of it the kernel killed for
-        memory ends the instance (Lambda ends the environment, not one process of it)."""
+        memory ends the instance (Lambda ends the environment, not one process of it).
+
+        Read at most every TREE_POLL_S after a call that went well (two file reads cost a hot
+        instance a few percent of its throughput; the kernel enforces the limit meanwhile), and
+        always (`now`) when an instance ended."""
         leaf = self.leaf
         if leaf is None:
             return
+        moment = time.monotonic()
+        if not now and moment - self._tree_read_at < TREE_POLL_S:
+            return
+        self._tree_read_at = moment
         peak = leaf.peak_bytes()
         if peak is not None:
             self.peak_kb = max(self.peak_kb, peak // 1024)
