@@ -19,6 +19,7 @@ invoke any function. Policies are stored in `key_policies`, and every change is 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import time
@@ -182,8 +183,10 @@ def parse_policy(value: str | Mapping[str, Any], *, source: str = "policy") -> P
     return Policy(statements, document, source)
 
 
+@functools.cache
 def role_policy(role: str) -> Policy:
-    """The policy a key of `role` acts by when it has none of its own (an unknown role: none)."""
+    """The policy a key of `role` acts by when it has none of its own (an unknown role: none);
+    made once per role (a server asks on every request)."""
     document = ROLE_POLICIES.get(role, {"Version": POLICY_VERSION, "Statement": []})
     return parse_policy(document, source=f"role {role}")
 

@@ -211,3 +211,10 @@ def test_policies_need_an_existing_key_and_a_valid_document(db: Database) -> Non
         put_key_policy(db, key.id, {"Version": "2012-10-17", "Statement": [{"Effect": "Maybe"}]})
     assert get_key_policy(db, key.id) is None
     assert not [e for e in entries(db) if e.action == "keys:PutKeyPolicy"]
+
+
+def test_a_roles_policy_is_made_once() -> None:
+    """A server asks for it on every request: parsing it each time cost a quarter of a model
+    function's throughput (bench/serve.py, 14.1k against 10.3k requests/s)."""
+    assert role_policy("admin") is role_policy("admin")
+    assert role_policy("invoker") is not role_policy("admin")
