@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import configparser
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -26,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from tests.services import free_port
+from tests.services import free_port, unavailable
 
 LAMBEAM = [sys.executable, "-m", "lambeam"]
 EVIL = """\
@@ -186,9 +185,7 @@ def server(project: tuple[Path, str]) -> Iterator[Server]:
     isolation = served.health["isolation"]
     if not isolation["enabled"] or isolation["filesystem"] != "landlock":
         stop(served)
-        if os.environ.get("LAMBEAM_REQUIRE_SERVICES") == "1":
-            pytest.fail(f"isolation is required here: {isolation['summary']}")
-        pytest.skip(f"no Landlock here: {isolation['summary']}")
+        unavailable(f"no Landlock here: {isolation['summary']}")
     try:
         yield served
     finally:
@@ -262,7 +259,7 @@ def test_a_handler_cannot_rewrite_another_functions_code(server: Server) -> None
 
 def test_a_handler_cannot_signal_the_server_or_the_zygote(server: Server) -> None:
     if server.health["isolation"]["signals"] != "landlock":
-        pytest.skip(f"signals are not scoped here: {server.health['isolation']['summary']}")
+        unavailable(f"signals are not scoped here: {server.health['isolation']['summary']}")
     status, victim = server.call("POST", "/v1/functions/victim/invoke", {})
     assert status == 200
     for pid in (server.process.pid, server.health["zygote"], victim["victim"]):
@@ -289,7 +286,7 @@ def test_children_die_with_their_function_when_it_is_deleted(
     server: Server, project: tuple[Path, str]
 ) -> None:
     if "cgroup" not in server.health["isolation"]["process_tree"]:
-        pytest.skip("no cgroup here: a child in a new session outlives its instance")
+        unavailable("no cgroup here: a child in a new session outlives its instance")
     root = project[0]
     (root / "evil2").mkdir(exist_ok=True)
     (root / "evil2" / "app.py").write_text(EVIL)
@@ -309,7 +306,7 @@ def test_children_die_when_the_server_stops(project: tuple[Path, str]) -> None:
     second = start_server(*project)
     try:
         if "cgroup" not in second.health["isolation"]["process_tree"]:
-            pytest.skip("no cgroup here: a child in a new session outlives the server")
+            unavailable("no cgroup here: a child in a new session outlives the server")
         answer = second.evil({"do": "children"})
     finally:
         stop(second)

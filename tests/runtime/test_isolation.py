@@ -23,6 +23,7 @@ from lambeam.runtime import RUNTIME_OUT_OF_MEMORY, Engine
 from lambeam.runtime.cgroups import CgroupTree
 from lambeam.runtime.isolation import Isolation
 from tests.runtime.conftest import LoopThread, make_function, process_gone
+from tests.services import unavailable
 
 HOSTILE = """
     import json, mmap, os, signal, subprocess, sys, time
@@ -109,12 +110,16 @@ HOSTILE = """
 
 def _isolated(engine: Engine) -> Isolation:
     isolation = engine.isolation
-    required = os.environ.get("LAMBEAM_REQUIRE_SERVICES") == "1"
     if not isolation.enabled or not isolation.landlock_abi:
-        if required:
-            pytest.fail(f"isolation is required here: {isolation.summary()}")
-        pytest.skip(f"no Landlock here: {isolation.summary()}")
+        unavailable(f"no Landlock here: {isolation.summary()}")
     return isolation
+
+
+def _needs_cgroup(engine: Engine, without: str) -> None:
+    """Skip (fail in CI) unless the engine's instances each have a cgroup; `without` says what
+    goes wrong without one."""
+    if not _isolated(engine).cgroup:
+        unavailable(f"no cgroup here: {without}")
 
 
 def _call(engine: Engine, loop: LoopThread, spec: Any, event: dict[str, Any]) -> Any:
@@ -184,7 +189,7 @@ def test_a_handler_cannot_signal_the_zygote_the_engine_or_a_sibling(
 ) -> None:
     isolation = _isolated(engine)
     if isolation.landlock_abi < 6:
-        pytest.skip(f"Landlock ABI {isolation.landlock_abi} cannot scope signals")
+        unavailable(f"Landlock ABI {isolation.landlock_abi} cannot scope signals")
     sibling = make_function(tmp_path, "import os\ndef handler(e, c):\n    return os.getpid()\n")
     sibling_pid = loop.run(engine.invoke(sibling, b"{}")).instance_pid
     zygote = engine.zygote_pid
@@ -234,9 +239,7 @@ def _started(log: str) -> set[int]:
 def test_processes_a_handler_starts_die_with_its_instance_after_a_timeout(
     engine: Engine, loop: LoopThread, tmp_path: Path
 ) -> None:
-    isolation = _isolated(engine)
-    if not isolation.cgroup:
-        pytest.skip("no cgroup here: a child in a new session outlives its instance")
+    _needs_cgroup(engine, "a child in a new session outlives its instance")
     spec = make_function(tmp_path, HOSTILE, memory_mb=128, timeout_s=2.0)
     result = loop.run(engine.invoke(spec, b'{"do": "children", "hang": true}'), timeout=60)
     assert result.error_type == "Sandbox.Timedout"
@@ -248,9 +251,7 @@ def test_processes_a_handler_starts_die_with_its_instance_after_a_timeout(
 def test_processes_a_handler_starts_die_when_its_function_scales_to_zero(
     engine: Engine, loop: LoopThread, tmp_path: Path
 ) -> None:
-    isolation = _isolated(engine)
-    if not isolation.cgroup:
-        pytest.skip("no cgroup here: a child in a new session outlives its instance")
+    _needs_cgroup(engine, "a child in a new session outlives its instance")
     spec = make_function(tmp_path, HOSTILE, memory_mb=128, timeout_s=10.0)
     started = set(_call(engine, loop, spec, {"do": "children"})["pids"])
     assert len(started) == 3 and all(_alive(pid) for pid in started)
@@ -263,9 +264,7 @@ def test_processes_a_handler_starts_die_when_the_engine_stops(tmp_path: Path) ->
     engine = Engine(tmp_path / "state", preload=("json",))
     try:
         loop.run(engine.start(), timeout=60)
-        isolation = _isolated(engine)
-        if not isolation.cgroup:
-            pytest.skip("no cgroup here: a child in a new session outlives the server")
+        _needs_cgroup(engine, "a child in a new session outlives the server")
         spec = make_function(tmp_path, HOSTILE, memory_mb=128, timeout_s=10.0)
         started = set(_call(engine, loop, spec, {"do": "children"})["pids"])
         assert len(started) == 3
@@ -278,9 +277,7 @@ def test_processes_a_handler_starts_die_when_the_engine_stops(tmp_path: Path) ->
 def test_a_child_past_the_memory_limit_ends_the_instance_and_counts_in_its_report(
     engine: Engine, loop: LoopThread, tmp_path: Path
 ) -> None:
-    isolation = _isolated(engine)
-    if not isolation.cgroup:
-        pytest.skip("no cgroup here: a child's memory is not counted")
+    _needs_cgroup(engine, "a child's memory is not counted")
     spec = make_function(tmp_path, HOSTILE, memory_mb=128, timeout_s=20.0)
     result = loop.run(engine.invoke(spec, b'{"do": "child-memory", "mb": 600}'), timeout=60)
     assert result.error_type == RUNTIME_OUT_OF_MEMORY, result.payload
@@ -290,9 +287,7 @@ def test_a_child_past_the_memory_limit_ends_the_instance_and_counts_in_its_repor
 def test_a_shared_mapping_counts_against_the_memory_limit(
     engine: Engine, loop: LoopThread, tmp_path: Path
 ) -> None:
-    isolation = _isolated(engine)
-    if not isolation.cgroup:
-        pytest.skip("no cgroup here: shared memory is not counted")
+    _needs_cgroup(engine, "shared memory is not counted")
     spec = make_function(tmp_path, HOSTILE, memory_mb=128, timeout_s=20.0)
     result = loop.run(engine.invoke(spec, b'{"do": "shared-map", "mb": 1024}'), timeout=60)
     assert result.error_type == RUNTIME_OUT_OF_MEMORY, result.payload
@@ -301,9 +296,7 @@ def test_a_shared_mapping_counts_against_the_memory_limit(
 def test_a_fork_bomb_is_bounded_and_leaves_nothing_behind(
     engine: Engine, loop: LoopThread, tmp_path: Path
 ) -> None:
-    isolation = _isolated(engine)
-    if not isolation.cgroup:
-        pytest.skip("no cgroup here: processes are not capped")
+    _needs_cgroup(engine, "processes are not capped")
     spec = make_function(tmp_path, HOSTILE, memory_mb=1024, timeout_s=30.0)
     result = loop.run(engine.invoke(spec, b'{"do": "fork-bomb"}'), timeout=120)
     if result.error_type is None:  # the process cap stopped it
@@ -335,7 +328,7 @@ def test_without_root_cgroups_are_refused_with_a_reason_and_landlock_still_confi
     from lambeam.runtime import landlock
 
     if landlock.abi() < 1:
-        pytest.skip("no Landlock here")
+        unavailable("no Landlock here")
     tmp_path = Path(tempfile.mkdtemp())  # pytest's own is not reachable by another user
     secret = tmp_path / "secret"
     secret.write_text("x")
