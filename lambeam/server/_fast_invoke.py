@@ -22,6 +22,7 @@ from lambeam.server._gateway import Gateway, authorize_key
 from lambeam.server._requests import read_asgi_body
 from lambeam.server.rest import (
     INVOKE,
+    QUALIFIER,
     check_bearer,
     invoke_ok_headers,
     invoke_response,
@@ -70,7 +71,7 @@ class InvokeFastPath:
             query = scope.get("query_string", b"")
             qualifier = None
             if query:
-                qualifier = (parse_qs(query.decode("latin-1")).get("qualifier") or [None])[0]
+                qualifier = (parse_qs(query.decode("latin-1")).get(QUALIFIER) or [None])[0]
             if gw.auth:
                 key = await check_bearer(gw, authorization)
                 await authorize_key(gw, key, INVOKE.action, gw.arn(name, qualifier or None))

@@ -105,9 +105,14 @@ Handler = Callable[[Request, "Gateway", bytes], Awaitable[Response]]
 Admit = Callable[[Request, "Gateway"], Awaitable[Admitted]]
 
 
-def function_resource(*, qualified: bool = True, alias: bool = False) -> Resource:
-    """The route's function ARN from its `{name}` (and `{alias}`, or the qualifier in the name
-    or the query's `Qualifier`/`qualifier` unless `qualified` is False)."""
+def function_resource(*, query: str, qualified: bool = True, alias: bool = False) -> Resource:
+    """The route's function ARN from its `{name}` (and `{alias}`, or the qualifier in the name or
+    in the query parameter `query` unless `qualified` is False).
+
+    `query` is the one parameter the face's handlers read (the Lambda API's `Qualifier`, the REST
+    API's `qualifier`): a resource checked from any other spelling would let a key allowed one
+    version act on another (`?qualifier=1` on the Lambda API ran `$LATEST`).
+    """
 
     def resource(request: Request, gw: Gateway, body: bytes) -> str:
         name = request.path_params["name"]
@@ -115,8 +120,7 @@ def function_resource(*, qualified: bool = True, alias: bool = False) -> Resourc
             return gw.arn(split_function_name(name)[0], request.path_params["alias"])
         if not qualified:
             return gw.arn(split_function_name(name)[0])
-        params = request.query_params
-        return gw.arn(name, params.get("Qualifier") or params.get("qualifier") or None)
+        return gw.arn(name, request.query_params.get(query) or None)
 
     return resource
 

@@ -448,7 +448,9 @@ def _created(request: Request, gw: Gateway, body: bytes) -> str:
 
 
 def _allow(action: str, qualified: bool = False, alias: bool = False) -> Permission:
-    return Permission(f"lambda:{action}", function_resource(qualified=qualified, alias=alias))
+    return Permission(
+        f"lambda:{action}", function_resource(query="Qualifier", qualified=qualified, alias=alias)
+    )
 
 
 _FN = _BASE + "/{name}"

@@ -110,11 +110,13 @@ def rest_error(exc: Exception) -> Response:
 
 # What invoking asks, here and on InvokeFastPath: lambda:InvokeFunction on the function's ARN,
 # qualified as the call is.
-INVOKE = Permission("lambda:InvokeFunction", function_resource())
+# The query parameter naming a version or alias: the handlers and the permission check read it.
+QUALIFIER = "qualifier"
+INVOKE = Permission("lambda:InvokeFunction", function_resource(query=QUALIFIER))
 
 
 def _qualifier(request: Request) -> str | None:
-    return request.query_params.get("qualifier") or None
+    return request.query_params.get(QUALIFIER) or None
 
 
 def _bundle(value: object) -> CodeBundle:
@@ -371,12 +373,12 @@ def _update_actions(body: bytes) -> tuple[str, ...]:
 
 
 def _allow(action: str, resource: Any = None) -> Permission:
-    return Permission(f"lambda:{action}", resource or function_resource())
+    return Permission(f"lambda:{action}", resource or function_resource(query=QUALIFIER))
 
 
 _ANYWHERE = Permission("lambda:ListFunctions", lambda request, gw, body: "*")
-_FUNCTION = function_resource(qualified=False)
-_ALIAS = function_resource(alias=True)
+_FUNCTION = function_resource(query=QUALIFIER, qualified=False)
+_ALIAS = function_resource(query=QUALIFIER, alias=True)
 
 # (path, method, handler, permission, summary) — None: an open route. The OpenAPI document is
 # built from this table, and tests/server/test_policy_matrix.py walks it.

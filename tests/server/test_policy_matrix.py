@@ -20,7 +20,10 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from lambeam.functions import (
@@ -474,3 +477,36 @@ def test_changes_through_the_server_are_recorded_as_the_key(server: RunningServe
     )
     created = [e for e in created if e.resource == f"function:{name}"]
     assert [e.actor for e in created] == [f"key:{key.id} ({key.name})"]
+
+
+def _signed(
+    server: RunningServer, key: AccessKey, method: str, path: str, body: bytes = b""
+) -> int:
+    """Send a SigV4-signed Lambda API request with any query, as boto3 never would."""
+    assert key.secret is not None
+    request = AWSRequest(method=method, url=server.url + path, data=body)
+    SigV4Auth(Credentials(key.id, key.secret), "lambda", "us-east-1").add_auth(request)
+    prepared = request.prepare()
+    sent = urllib.request.Request(
+        prepared.url, body or None, dict(prepared.headers.items()), method=method
+    )
+    try:
+        with urllib.request.urlopen(sent, timeout=120) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+
+
+def test_a_qualifier_spelled_otherwise_is_not_a_way_around_a_policy(
+    server: RunningServer,
+) -> None:
+    """A key allowed version 1 only: `?qualifier=1` (the REST spelling) on the Lambda API names
+    no version there, so it is asked (and refused) as $LATEST; it ran $LATEST and deleted the
+    whole function while the policy check read it as version 1."""
+    name = _published(server)
+    key = _key(server, {"Effect": "Allow", "Action": "lambda:*", "Resource": arn(f"{name}:1")})
+    base = f"/2015-03-31/functions/{name}"
+    assert _signed(server, key, "POST", f"{base}/invocations?qualifier=1", b"{}") == 403
+    assert _signed(server, key, "DELETE", f"{base}?qualifier=1") == 403
+    assert _signed(server, key, "POST", f"{base}/invocations?Qualifier=1", b"{}") == 200
+    assert _signed(server, key, "GET", f"{base}?Qualifier=1") == 200  # it is still there
