@@ -39,6 +39,7 @@ RUNTIME_MARSHAL_ERROR = "Runtime.MarshalError"
 RUNTIME_UNMARSHAL_ERROR = "Runtime.UnmarshalError"
 RUNTIME_EXIT_ERROR = "Runtime.ExitError"
 RUNTIME_OUT_OF_MEMORY = "Runtime.OutOfMemory"
+FUNCTION_RESPONSE_TOO_LARGE = "Function.ResponseSizeTooLarge"
 SANDBOX_TIMEDOUT = "Sandbox.Timedout"
 TOO_MANY_REQUESTS = "TooManyRequestsException"
 

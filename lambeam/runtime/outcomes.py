@@ -105,7 +105,13 @@ def describe_end(end: Ended, request_id: str, timeout_s: float) -> EndDescriptio
             f"{stamp}Z {request_id} {text}",
             "timeout",
         )
-    if end.reason == "memory":
+    if end.reason == "too_large":
+        error_type = codes.FUNCTION_RESPONSE_TOO_LARGE
+        text = (
+            f"Response payload size ({end.reply_bytes} bytes) exceeded maximum allowed payload"
+            " size; the instance was stopped before it was read"
+        )
+    elif end.reason == "memory":
         error_type, text = codes.RUNTIME_OUT_OF_MEMORY, "Runtime exited with error: signal: killed"
     else:
         error_type, text = codes.RUNTIME_EXIT_ERROR, _exit_words(end)

@@ -23,8 +23,6 @@ from lambeam.runtime.protocol import (
     ProtocolError,
     encode_frame,
     frame_of,
-    read_frame,
-    read_frame_after,
     rest_size,
 )
 from lambeam.runtime.spec import FunctionSpec
@@ -33,6 +31,11 @@ from lambeam.runtime.zygote_client import ExitStatus, ZygoteClient
 __all__ = ["LOG_CAP", "Ended", "Finished", "InstanceProcess", "Spare", "fork", "kill_tree"]
 
 _EXIT_REPORT_WAIT_S = 2.0
+# The largest reply the engine reads from an instance: Lambda's 6 MB response (and its header);
+# a model function's batch answers many requests at once. A larger one is not read: the instance
+# is stopped and the call fails with Function.ResponseSizeTooLarge.
+REPLY_LIMIT = 6 * 1024 * 1024 + 65536
+RAW_REPLY_LIMIT = 64 * 1024 * 1024
 _LEAF_RETRY_S = 0.5
 TREE_POLL_S = 0.25
 # What one invocation's log keeps of its output (Lambda's logs are not for bulk data): the first
@@ -56,10 +59,17 @@ class Finished:
 class Ended:
     """The instance is gone: killed for its timeout or memory, or it exited by itself."""
 
-    reason: str  # "timeout", "memory" or "exit"
+    reason: str  # "timeout", "memory", "exit" or "too_large" (a reply past its limit)
     duration_ms: float
     status: ExitStatus | None = None
     reached: bool = True  # False: it was gone before the request reached it (safe to retry)
+    reply_bytes: int = 0  # the size a too large reply announced
+
+
+class _ReplyTooLarge(Exception):
+    def __init__(self, size: int) -> None:
+        super().__init__(f"a reply of {size} bytes")
+        self.size = size
 
 
 @dataclass
@@ -279,18 +289,14 @@ class InstanceProcess:
             try:
                 async with asyncio.timeout(min(self._memory_poll_s, timeout_s)):
                     prefix = await self._reader.readexactly(PREFIX_SIZE)
-                    rest = await self._reader.readexactly(rest_size(prefix))
+                    rest = await self._reader.readexactly(self._reply_size(prefix))
             except TimeoutError:
                 pass
             else:
                 return frame_of(prefix, rest)
             # A slow call, or an instance that stalls in the middle of its reply: held to its
             # timeout and memory limit alike.
-            reply = asyncio.ensure_future(
-                read_frame(self._reader)
-                if prefix is None
-                else read_frame_after(self._reader, prefix)
-            )
+            reply = asyncio.ensure_future(self._read_reply(prefix))
             watch = asyncio.create_task(self._watch_memory())
             done, _ = await asyncio.wait(
                 {reply, watch},
@@ -305,10 +311,19 @@ class InstanceProcess:
             if reply not in done and not self._over_memory:
                 # The process is gone; whatever it sent before going still counts.
                 await asyncio.wait({reply}, timeout=_EXIT_REPORT_WAIT_S)
-            if reply.done() and not reply.cancelled() and reply.exception() is None:
-                return reply.result()
+            if reply.done() and not reply.cancelled():
+                failure = reply.exception()
+                if failure is None:
+                    return reply.result()
+                if isinstance(failure, _ReplyTooLarge):
+                    raise failure
             reply.cancel()
             return await self._end("memory" if self._over_memory else "exit", elapsed_ms)
+        except _ReplyTooLarge as too_large:
+            # Never read: a hostile instance would make the engine hold it (256 MiB a frame).
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            ended = await self._end("too_large", elapsed_ms)
+            return Ended(ended.reason, ended.duration_ms, ended.status, True, too_large.size)
         except (ConnectionError, ProtocolError, asyncio.IncompleteReadError):
             elapsed_ms = (time.perf_counter() - started) * 1000
             self._account_tree(now=True)
@@ -316,6 +331,19 @@ class InstanceProcess:
         finally:
             if watch is not None:
                 watch.cancel()
+
+    def _reply_size(self, prefix: bytes) -> int:
+        size = rest_size(prefix)
+        limit = RAW_REPLY_LIMIT if self.spec.raw else REPLY_LIMIT
+        if size > limit:
+            raise _ReplyTooLarge(size)
+        return size
+
+    async def _read_reply(self, prefix: bytes | None) -> tuple[dict[str, Any], bytes]:
+        if prefix is None:
+            prefix = await self._reader.readexactly(PREFIX_SIZE)  # type: ignore[union-attr]
+        rest = await self._reader.readexactly(self._reply_size(prefix))  # type: ignore[union-attr]
+        return frame_of(prefix, rest)
 
     async def _watch_memory(self) -> None:
         """Poll the instance's memory until it passes its limit (then kill it) or goes."""

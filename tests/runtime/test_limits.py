@@ -189,3 +189,37 @@ def test_an_instance_that_stalls_mid_reply_is_still_held_to_its_memory_limit(
     assert result.error_type == RUNTIME_OUT_OF_MEMORY
     assert result.duration_ms < 10000 and result.max_memory_mb >= 128
     assert process_gone(result.instance_pid or 0)
+
+
+FORGES_A_REPLY = """
+    import os, socket, struct, time
+
+    def handler(event, context):
+        if event.get("big"):
+            return "x" * (7 * 1024 * 1024)  # past Lambda's 6 MB response
+        for fd in range(3, 64):  # its socket to the engine
+            try:
+                if os.readlink(f"/proc/self/fd/{fd}").startswith("socket:"):
+                    break
+            except OSError:
+                continue
+        sock = socket.socket(fileno=fd)
+        sock.sendall(struct.pack("!II", 2, 200 * 1024 * 1024) + b"{}")
+        chunk = b"y" * (1 << 20)
+        for _ in range(200):
+            sock.sendall(chunk)
+        time.sleep(30)
+"""
+
+
+def test_a_reply_past_the_response_limit_is_never_read(
+    engine: Engine, loop: LoopThread, tmp_path: Path
+) -> None:
+    """A handler that forges a 200 MB reply on its socket (or returns 7 MB) is stopped before
+    the engine buffers it: its caller gets Function.ResponseSizeTooLarge."""
+    spec = make_function(tmp_path, FORGES_A_REPLY, memory_mb=128, timeout_s=20.0)
+    for event in (b"{}", b'{"big": true}'):
+        result = loop.run(engine.invoke(spec, event), timeout=60)
+        assert result.error_type == "Function.ResponseSizeTooLarge", result.payload
+        assert "exceeded maximum allowed payload size" in json.loads(result.payload)["errorMessage"]
+        assert process_gone(result.instance_pid or 0)
