@@ -11,6 +11,9 @@ prints `summary()`, /v1/health reports `to_dict()`); each instance then confines
 - Landlock: read-only its code, its libraries and the Python environment, read-write its /tmp,
   nothing of the project's `.lambeam/` (credentials, database, other functions' code and logs);
   from ABI 6 no signal to any process outside the instance; /proc shows it only itself;
+- seccomp: no chmod, chown, utime or xattr writes (Landlock does not cover a file's metadata, and
+  the instance's user owns the project's files), no new unix-domain socket (root-only services),
+  no namespaces, mounts, ptrace, BPF, keyrings or modules (see seccomp.py);
 - as root: no capabilities left (and uid 65534 where the Python environment is readable by it),
   so that nothing lets it step around the above.
 
@@ -32,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lambeam.runtime import landlock
+from lambeam.runtime import landlock, seccomp
 
 __all__ = ["NOBODY", "VIEWS", "Isolation", "confine", "isolation_wanted"]
 
@@ -100,6 +103,7 @@ class Isolation:
     as_root: bool = False
     uid: int | None = None  # the uid instances switch to (None: they keep the server's)
     mount_tmp: bool = False
+    seccomp: bool = False  # the filter of seccomp.py: metadata, unix sockets, namespaces
     warnings: tuple[str, ...] = field(default=())
 
     @classmethod
@@ -135,6 +139,11 @@ class Isolation:
                 f"no cgroup for instances ({cgroup_reason}): memory is polled per process, and"
                 " processes a handler starts in a new session escape the instance's end"
             )
+        if not seccomp.available():
+            warnings.append(
+                f"no seccomp filter for {platform.machine()}: a handler can chmod or chown the"
+                " files its user owns and connect to local unix sockets"
+            )
         as_root = os.geteuid() == 0
         uid = NOBODY if as_root and all(_readable_by_others(p) for p in roots) else None
         return cls(
@@ -144,6 +153,7 @@ class Isolation:
             as_root=as_root,
             uid=uid,
             mount_tmp=as_root,
+            seccomp=seccomp.available(),
             warnings=tuple(warnings),
         )
 
@@ -162,6 +172,8 @@ class Isolation:
             f"process tree: {self.cgroup}" if self.cgroup else "process tree: a session each",
             self._user(),
         ]
+        if self.seccomp:
+            parts.append("seccomp (no chmod, chown, unix sockets or namespaces)")
         if self.mount_tmp:
             parts.append("own /tmp (mount namespace)")
         return "instance isolation: " + "; ".join(parts)
@@ -185,6 +197,7 @@ class Isolation:
             "uid": self.uid,
             "capabilities_dropped": self.enabled and self.as_root,
             "own_tmp": self.mount_tmp,
+            "seccomp": self.enabled and self.seccomp,
             "warnings": list(self.warnings),
         }
 
@@ -199,6 +212,7 @@ class Isolation:
             "uid": self.uid,
             "drop_capabilities": self.as_root,
             "mount_tmp": self.mount_tmp,
+            "seccomp": self.seccomp,
         }
 
 
@@ -224,6 +238,8 @@ def confine(options: dict[str, Any], code_paths: list[str], keep_fds: tuple[int,
     if options.get("landlock"):
         read, files = _readable([*paths, *granted_dirs], protect)
         landlock.restrict(read, [tmp], [*files, *granted_files], version=int(options["landlock"]))
+    if options.get("seccomp"):
+        seccomp.install()
     if options.get("drop_capabilities"):
         _drop_privileges(libc, options.get("uid"))
     return paths

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -19,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from lambeam.runtime import RUNTIME_OUT_OF_MEMORY, Engine
+from lambeam.runtime import RUNTIME_OUT_OF_MEMORY, Engine, seccomp
 from lambeam.runtime.cgroups import CgroupTree
 from lambeam.runtime.isolation import Isolation
 from tests.runtime.conftest import LoopThread, make_function, process_gone
@@ -102,6 +103,34 @@ HOSTILE = """
             except OSError as exc:
                 return {"forked": len(pids), "stopped_by": str(exc)}
             return {"forked": len(pids)}
+        if do == "metadata":
+            import asyncio, ctypes, socket, threading
+            target = event["path"]
+            libc = ctypes.CDLL(None, use_errno=True)
+            def unshare():
+                if libc.unshare(0x10000000) != 0:  # CLONE_NEWUSER
+                    raise PermissionError(ctypes.get_errno(), "unshare")
+            def unix():
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                    sock.connect("/run/lambeam-test-no-such.sock")
+            def thread():
+                found = []
+                worker = threading.Thread(target=lambda: found.append(1))
+                worker.start()
+                worker.join()
+                return found
+            return {
+                "chmod": attempt(lambda: os.chmod(target, 0o777)),
+                "chown": attempt(lambda: os.chown(target, 0, 0)),
+                "utime": attempt(lambda: os.utime(target, (0, 0))),
+                "xattr": attempt(lambda: os.setxattr(target, "user.lambeam", b"x")),
+                "unix_socket": attempt(unix),
+                "unshare": attempt(unshare),
+                "socketpair": attempt(lambda: [s.close() for s in socket.socketpair()]),
+                "thread": attempt(thread),
+                "asyncio": attempt(lambda: asyncio.run(asyncio.sleep(0, "ran"))),
+                "subprocess": attempt(lambda: subprocess.run(["true"]).returncode),
+            }
         if do == "caps":
             return {"uid": os.getuid(), "status": open("/proc/self/status").read()}
         return {"unknown": do}
@@ -401,3 +430,45 @@ def test_the_server_environment_does_not_reach_an_instance(
     assert answer["ok"] is True
     assert "PYTEST_CURRENT_TEST" in os.environ  # the server's (this process's) environment
     assert "PYTEST" not in answer["got"]
+
+
+def test_a_handler_cannot_change_a_files_metadata_open_a_unix_socket_or_a_namespace(
+    engine: Engine, loop: LoopThread, hostile: Any
+) -> None:
+    """What Landlock does not cover (found in review: uid 0 without capabilities still owns the
+    project's files, so it could chmod the master key 0644 or make a binary setuid)."""
+    isolation = _isolated(engine)
+    if not isolation.seccomp:
+        unavailable(f"no seccomp filter here: {isolation.summary()}")
+    target = hostile.code_dir / "app.py"
+    mode = target.stat().st_mode
+    answer = _call(engine, loop, hostile, {"do": "metadata", "path": str(target)})
+    for refused in ("chmod", "chown", "utime", "xattr", "unix_socket", "unshare"):
+        assert answer[refused]["ok"] is False, (refused, answer[refused])
+        assert "PermissionError" in answer[refused]["error"], (refused, answer[refused])
+    assert target.stat().st_mode == mode
+    for works in ("socketpair", "thread", "asyncio", "subprocess"):  # what handlers need
+        assert answer[works]["ok"] is True, (works, answer[works])
+
+
+def test_the_seccomp_program_matches_this_machines_system_call_numbers() -> None:
+    """The filter's numbers against the kernel headers, where they are installed."""
+    headers = {
+        "x86_64": Path("/usr/include/x86_64-linux-gnu/asm/unistd_64.h"),
+        "aarch64": Path("/usr/include/asm-generic/unistd.h"),
+    }
+    checked = 0
+    for machine, header in headers.items():
+        if not header.exists():
+            continue
+        known = {
+            m.group(1): int(m.group(2))
+            for m in re.finditer(r"#define __NR(?:3264)?_(\w+)\s+(\d+)", header.read_text())
+        }
+        for name, number in seccomp._TABLES[machine][1].items():
+            if name in known:  # newer calls (fchmodat2, setxattrat) postdate some headers
+                assert known[name] == number, (machine, name)
+                checked += 1
+        assert len(seccomp.program(machine)) > 60
+    if not checked:
+        pytest.skip("no kernel headers here")
