@@ -43,6 +43,9 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
 
+_SQLITE_FILES = ("-wal", "-shm", "-journal")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a lambeam command needs to know about its project."""
@@ -67,6 +70,18 @@ class Settings:
     @property
     def state_dir(self) -> Path:
         return self.root / STATE_DIR
+
+    @property
+    def private_paths(self) -> tuple[Path, ...]:
+        """What a function instance must never read: the state folder, and the SQLite database
+        (with its journal files) and the artifact folder wherever they are configured."""
+        paths = [self.state_dir]
+        if self.database_url.startswith("sqlite:///"):
+            database = Path(self.database_url.removeprefix("sqlite:///"))
+            paths += [database, *(database.with_name(database.name + s) for s in _SQLITE_FILES)]
+        if "://" not in self.artifacts:
+            paths.append(Path(self.artifacts))
+        return tuple(paths)
 
     def with_overrides(self, **values: Any) -> Settings:
         """A copy with flag values applied (None means: keep the current value)."""

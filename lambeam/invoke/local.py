@@ -32,7 +32,11 @@ def invoke_in_process(
     """
 
     async def once() -> Invocation:
-        engine = Engine(project.settings.state_dir, FileLogSink(logs_folder(project)))
+        engine = Engine(
+            project.settings.state_dir,
+            FileLogSink(logs_folder(project)),
+            private=project.settings.private_paths,
+        )
         invoker = Invoker(project, engine)
         await invoker.invoke(function_name, payload, qualifier, invocation_type="DryRun")
         await engine.start()

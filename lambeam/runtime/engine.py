@@ -55,6 +55,7 @@ class Engine:
 
     `isolation` (default: on unless LAMBEAM_ISOLATION=off) confines every instance with what the
     host offers (see isolation.py); `isolation` the property says what that is once started.
+    `private` names paths instances must not read besides `state_dir`.
     """
 
     def __init__(
@@ -77,6 +78,7 @@ class Engine:
         start_wait_s: float = 120.0,
         before_zygote: Callable[[], Awaitable[None]] | None = None,
         isolation: bool | None = None,
+        private: Sequence[Path] = (),
     ) -> None:
         self.state_dir = Path(state_dir)
         self._own_sink: FileLogSink | None = None
@@ -107,6 +109,9 @@ class Engine:
         self._isolate = isolation_wanted() if isolation is None else isolation
         self._isolation = Isolation.off() if not self._isolate else Isolation(enabled=False)
         self._cgroups: CgroupTree | None = None
+        # Never readable by an instance, beside the state folder (a database or artifact folder
+        # configured elsewhere in the project).
+        self._private = [self.state_dir, *(Path(p) for p in private)]
 
     @property
     def zygote_pid(self) -> int | None:
@@ -349,7 +354,7 @@ class Engine:
             tmp.mkdir(parents=True)
             if self._isolation.uid is not None:
                 os.chown(tmp, self._isolation.uid, self._isolation.uid)
-            options = self._isolation.instance_options(tmp, [self.state_dir])
+            options = self._isolation.instance_options(tmp, self._private)
             init = instance_init(spec, tmp, self.region, options)
             ended = await instance.start(init, spec.timeout_s, spare, leaf)
         except BaseException:

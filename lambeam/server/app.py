@@ -49,7 +49,9 @@ def create_app(
     """The gateway for `project` as an ASGI app; `engine` defaults to one under .lambeam/,
     `server_id` (what health names the server by) to a fresh random one."""
     state = project.settings.state_dir
-    engine = engine or Engine(state, FileLogSink(state / "logs"))
+    engine = engine or Engine(
+        state, FileLogSink(state / "logs"), private=project.settings.private_paths
+    )
     gw = Gateway(project, engine, Invoker(project, engine), auth=auth)
     if server_id is not None:
         gw.server_id = server_id  # set after: the default is the dataclass's own factory

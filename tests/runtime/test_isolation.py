@@ -20,7 +20,8 @@ from typing import Any
 
 import pytest
 
-from lambeam.runtime import RUNTIME_OUT_OF_MEMORY, Engine, seccomp
+from lambeam.config import Settings
+from lambeam.runtime import RUNTIME_OUT_OF_MEMORY, Engine, FunctionSpec, seccomp
 from lambeam.runtime.cgroups import CgroupTree
 from lambeam.runtime.isolation import Isolation
 from tests.runtime.conftest import LoopThread, make_function, process_gone
@@ -472,3 +473,49 @@ def test_the_seccomp_program_matches_this_machines_system_call_numbers() -> None
         assert len(seccomp.program(machine)) > 60
     if not checked:
         pytest.skip("no kernel headers here")
+
+
+def test_an_import_folder_holding_private_files_is_seen_without_them(tmp_path: Path) -> None:
+    """A model function imports its custom steps from the project's root, where a database or
+    artifact folder may be configured (found in review): the root is seen through a view that
+    leaves out the state folder, the private paths and hidden files."""
+    root = tmp_path / "proj"
+    (root / ".lambeam").mkdir(parents=True)
+    (root / "steps.py").write_text("VALUE = 'from steps'\n")
+    (root / "meta.db").write_text("secret rows")
+    (root / "meta.db-wal").write_text("secret pages")
+    (root / ".env").write_text("TOKEN=secret")
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "app.py").write_text(
+        "import os, steps\n"
+        "def handler(event, context):\n"
+        "    folder = os.path.dirname(steps.__file__)\n"
+        "    def read(name):\n"
+        "        try:\n"
+        "            return open(os.path.join(event['root'], name)).read()\n"
+        "        except OSError as exc:\n"
+        "            return type(exc).__name__\n"
+        "    return {'steps': steps.VALUE, 'seen': sorted(os.listdir(folder)),\n"
+        "            'db': read('meta.db'), 'wal': read('meta.db-wal'), 'env': read('.env')}\n"
+    )
+    loop = LoopThread()
+    (root / "blobs").mkdir()
+    settings = Settings(
+        root=root,
+        name="p",
+        database_url=f"sqlite:///{root / 'meta.db'}",
+        artifacts=str(root / "blobs"),
+    )
+    engine = Engine(root / ".lambeam", preload=("json",), private=settings.private_paths)
+    try:
+        loop.run(engine.start(), timeout=60)
+        _isolated(engine)
+        spec = FunctionSpec(name="steps", handler="app.handler", code_dir=code, python_path=(root,))
+        answer = _call(engine, loop, spec, {"root": str(root)})
+    finally:
+        loop.run(engine.stop())
+        loop.close()
+    assert answer["steps"] == "from steps"
+    assert answer["seen"] == ["steps.py"]
+    assert answer["db"] == answer["wal"] == answer["env"] == "PermissionError"
