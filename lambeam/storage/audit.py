@@ -8,7 +8,10 @@ registered), who made it and when, in a hash chain.
 The entry commits in the change's own transaction: no change without its entry, no entry without
 its change. Each entry's hash covers its fields and the previous entry's hash, and the head row
 names the last entry, so `verify` finds an entry that was edited, removed or inserted, and a tail
-that was cut off. Appending updates the head row first, which locks it: concurrent writers (two
+that was cut off. The hash is an HMAC under a key derived from the project's master key (kept
+outside the database): someone who can write the database but not read the key cannot rewrite
+an entry and recompute the chain after it (a database whose key lives in memory only, a scratch
+one, gets plain SHA-256). Appending updates the head row first, which locks it: concurrent writers (two
 servers on one PostgreSQL) take turns, and the chain never forks.
 
 Who acted is `acting_as(...)`'s value in this context (a server sets the request's access key),
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import hmac
 import json
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
@@ -37,6 +41,7 @@ from sqlalchemy.orm import Session
 from lambeam.storage.database import Database, as_utc, current_user, utcnow
 from lambeam.storage.jsonable import jsonable
 from lambeam.storage.schema import AuditHeadRow, AuditRow
+from lambeam.storage.sealing import current_sealing
 
 __all__ = [
     "GENESIS",
@@ -129,7 +134,7 @@ def record(
         # hash computed now is the one `verify` computes from the stored row.
         "details": json.loads(json.dumps(jsonable(dict(details or {})))),
     }
-    digest = _hash(prev_hash, body)
+    digest = _hash(prev_hash, body, _mac_key())
     row = AuditRow(
         seq=seq,
         at=datetime.fromisoformat(body["at"]),
@@ -188,6 +193,7 @@ def verify(db: Database) -> ChainReport:
     expected_prev = GENESIS
     expected_seq = 1
     with db.session() as session:
+        key = _mac_key()
         head = session.get(AuditHeadRow, _HEAD_ID)
         if head is None:
             return ChainReport(0, 0, "", ("the audit head row is missing",))
@@ -203,7 +209,16 @@ def verify(db: Database) -> ChainReport:
                 )
             if row.prev_hash != expected_prev:
                 problems.append(f"entry {row.seq} does not follow the entry before it")
-            if _hash(row.prev_hash, _body(row)) != row.hash:
+            body = _body(row)
+            if key is not None and _hash(row.prev_hash, body, key) == row.hash:
+                pass  # keyed with this project's master key: nobody without it could make it
+            elif _hash(row.prev_hash, body) == row.hash:
+                if key is not None:
+                    problems.append(
+                        f"entry {row.seq} is not keyed with this project's master key: it was"
+                        " rewritten (with its hash recomputed), or written without the key"
+                    )
+            else:
                 problems.append(f"entry {row.seq} was changed after it was written")
             expected_prev = row.hash
             expected_seq = row.seq + 1
@@ -231,9 +246,18 @@ def _body(row: AuditRow) -> dict[str, Any]:
     }
 
 
-def _hash(prev_hash: str, body: Mapping[str, Any]) -> str:
+def _mac_key() -> bytes | None:
+    """The audit log's MAC key, derived from the master key of the session's database."""
+    return current_sealing().sealer.derived_key("audit log")
+
+
+def _hash(prev_hash: str, body: Mapping[str, Any], key: bytes | None = None) -> str:
+    """The entry's HMAC-SHA256 under `key` (a plain SHA-256 without one: a scratch database)."""
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return hashlib.sha256(f"{prev_hash}\n{text}".encode()).hexdigest()
+    data = f"{prev_hash}\n{text}".encode()
+    if key is None:
+        return hashlib.sha256(data).hexdigest()
+    return hmac.new(key, data, hashlib.sha256).hexdigest()
 
 
 def _entry(row: AuditRow) -> AuditEntry:

@@ -32,7 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from lambeam.config import MASTER_KEY_ENV
 from lambeam.errors import MasterKeyError, SealError, StorageError
@@ -131,6 +133,19 @@ class Sealer:
 
     def __init__(self, key: MasterKey) -> None:
         self.key = key
+        self._derived: dict[str, bytes] = {}
+
+    def derived_key(self, purpose: str) -> bytes | None:
+        """A 32-byte key for `purpose` (HKDF-SHA256 of the master key), e.g. the audit log's
+        MAC key; None when the master key lives in memory only (a scratch database: what it
+        keyed could not be checked by another process)."""
+        if self.key.origin == "memory":
+            return None
+        found = self._derived.get(purpose)
+        if found is None:
+            hkdf = HKDF(hashes.SHA256(), _KEY_BYTES, None, f"lambeam {purpose}".encode())
+            found = self._derived[purpose] = hkdf.derive(self.key.require(create=True))
+        return found
 
     @classmethod
     def ephemeral(cls) -> Sealer:

@@ -4,17 +4,22 @@ never fork the chain."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
-from lambeam.storage import Database
-from lambeam.storage.audit import acting_as, entries, record, verify
+from lambeam.storage import Database, as_utc
+from lambeam.storage.audit import GENESIS, acting_as, entries, record, verify
+from lambeam.storage.sealing import MasterKey, Sealer
 
 WRITES = 15  # per writer
 
@@ -131,3 +136,48 @@ def test_concurrent_processes_keep_one_chain(db: Database, tmp_path: Path) -> No
     assert report.ok, report.problems
     assert [e.seq for e in entries(db)] == list(range(1, 2 * WRITES + 1))
     assert {e.actor for e in entries(db)} == {"p0", "p1"}
+
+
+def test_a_chain_rewritten_without_the_master_key_is_detected(tmp_path: Path) -> None:
+    """Found in review: an entry edited and every hash after it recomputed (plain SHA-256, as
+    whoever can write the database can) passed verify; with the project's key it is named."""
+    value = base64.b64encode(b"k" * 32).decode()
+    key = MasterKey(value=value, origin="test")
+    url = f"sqlite:///{tmp_path / 'meta.db'}"
+    db = Database(url, sealer=Sealer(key))
+    _append(db, 3, "alice")
+    assert verify(db).ok
+    with db.engine.begin() as connection:
+        rows = connection.execute(text("SELECT * FROM audit_log ORDER BY seq")).mappings().all()
+        prev = GENESIS
+        for row in rows:
+            body = {
+                "seq": row["seq"],
+                "at": as_utc(datetime.fromisoformat(str(row["at"]))).isoformat(
+                    timespec="microseconds"
+                ),
+                "actor": "bob",
+                "action": row["action"],
+                "resource": row["resource"],
+                "details": json.loads(row["details"]),
+            }
+            text_ = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+            digest = hashlib.sha256(f"{prev}\n{text_}".encode()).hexdigest()
+            connection.execute(
+                text("UPDATE audit_log SET actor='bob', prev_hash=:p, hash=:h WHERE seq=:s"),
+                {"p": prev, "h": digest, "s": row["seq"]},
+            )
+            prev = digest
+        connection.execute(text("UPDATE audit_head SET hash=:h"), {"h": prev})
+    report = verify(db)
+    assert not report.ok
+    assert "entry 1 is not keyed with this project's master key" in report.problems[0]
+    # Another process with the same key verifies the untouched chain of a fresh database.
+    fresh = Database(f"sqlite:///{tmp_path / 'other.db'}", sealer=Sealer(key))
+    _append(fresh, 2, "carol")
+    again = Database(fresh.url, sealer=Sealer(MasterKey(value=value, origin="test")))
+    assert verify(again).ok
+    other = MasterKey(value=base64.b64encode(b"o" * 32).decode(), origin="test")
+    assert not verify(Database(fresh.url, sealer=Sealer(other))).ok
+    for database in (db, fresh, again):
+        database.dispose()
