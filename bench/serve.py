@@ -293,8 +293,12 @@ def _wait_ready(server: Server, path: str | None, timeout_s: float) -> None:
                 connection.close()
                 return
             connection.request("GET", path)
-            if connection.getresponse().status == 200:
-                connection.close()
+            response = connection.getresponse()
+            body = response.read()
+            connection.close()
+            # lambeam's health answers 200 while its zygote still imports: wait for "ready", or
+            # what is measured first (the idle tree's memory) would miss the zygote.
+            if response.status == 200 and b'"starting"' not in body:
                 return
         except OSError:
             pass
