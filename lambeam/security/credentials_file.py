@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lambeam.config import Settings
-from lambeam.storage.sealing import write_private_file
 
 if TYPE_CHECKING:
     from lambeam.security.keys import AccessKey
@@ -51,6 +50,10 @@ def write_credentials_file(path: Path, key: AccessKey) -> Path:
         f"aws_access_key_id = {key.id}\n"
         f"aws_secret_access_key = {key.secret}\n"
     )
+    # Imported here: reading the file (`lambeam invoke`, every call) must not load the storage
+    # layer (SQLAlchemy, cryptography: 0.3 s of a 0.3 s command).
+    from lambeam.storage.sealing import write_private_file
+
     write_private_file(path, text.encode())
     return path
 
