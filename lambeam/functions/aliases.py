@@ -181,10 +181,11 @@ def _routing(
     if (
         isinstance(weight, bool)
         or not isinstance(weight, (int, float))
+        or not 0.0 <= weight <= 1.0  # before isfinite: a huge integer overflows a float
         or not math.isfinite(weight)
-        or not 0.0 <= weight <= 1.0
     ):
-        raise ConfigError(f"{what}.weight must be a number from 0.0 to 1.0, got {weight!r}")
+        shown = weight if not isinstance(weight, int) or abs(weight) < 10**20 else "a huge integer"
+        raise ConfigError(f"{what}.weight must be a number from 0.0 to 1.0, got {shown!r}")
     if target == LATEST:
         raise ConfigError(f"{what}: an alias that routes traffic must point at a published version")
     additional = routing["additional_version"]

@@ -160,6 +160,8 @@ def parse_policy(value: str | Mapping[str, Any], *, source: str = "policy") -> P
             raise PolicyError(f"the policy is not JSON: {exc}") from None
         except RecursionError:
             raise PolicyError("the policy is nested too deeply to read") from None
+        except ValueError as exc:  # an integer past Python's digit limit
+            raise PolicyError(f"the policy cannot be read: {exc}") from None
     if not isinstance(value, Mapping):
         raise PolicyError('a policy must be a JSON object with "Version" and "Statement"')
     document = dict(value)

@@ -333,7 +333,8 @@ def _check_time(claim: _Claim, now: datetime, max_skew_s: float) -> None:
             f"X-Amz-Date {claim.amz_date} is not a date", INVALID_SIGNATURE
         ) from None
     skew = timedelta(seconds=max_skew_s)
-    if claim.expires_s is not None and now > signed_at + timedelta(seconds=claim.expires_s):
+    # now - signed_at, not signed_at + expires: a date near year 9999 would overflow the sum.
+    if claim.expires_s is not None and now - signed_at > timedelta(seconds=claim.expires_s):
         raise AuthenticationError(
             f"presigned URL expired: signed at {claim.amz_date} for {claim.expires_s} s",
             INVALID_SIGNATURE,

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from lambeam.invoke import MAX_PAYLOAD_BYTES
-from lambeam.server._gateway import Gateway, authorize_key
+from lambeam.server._gateway import Gateway, authorize_key, still_enabled
 from lambeam.server._requests import read_asgi_body
 from lambeam.server.rest import (
     INVOKE,
@@ -72,10 +72,13 @@ class InvokeFastPath:
             qualifier = None
             if query:
                 qualifier = (parse_qs(query.decode("latin-1")).get(QUALIFIER) or [None])[0]
+            key = None
             if gw.auth:
                 key = await check_bearer(gw, authorization)
                 await authorize_key(gw, key, INVOKE.action, gw.arn(name, qualifier or None))
             body = await read_asgi_body(receive, declared, MAX_PAYLOAD_BYTES)
+            if key is not None:
+                await still_enabled(gw, key)
             result = await gw.invoker.invoke(name, body, qualifier or None)
         except Exception as exc:  # noqa: BLE001 - answered in the REST API's error form
             await rest_error(exc)(scope, receive, send)

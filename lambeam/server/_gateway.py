@@ -13,9 +13,9 @@ from starlette.responses import Response
 
 from lambeam.invoke import Invoker
 from lambeam.project import Project
-from lambeam.runtime import Engine, function_arn
+from lambeam.runtime import LATEST, Engine, function_arn
 from lambeam.runtime.spec import split_function_name
-from lambeam.security import AccessKey, KeyCache, PolicyCache, authorize
+from lambeam.security import AccessKey, AuthenticationError, KeyCache, PolicyCache, authorize
 from lambeam.storage.audit import acting_as
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "endpoint",
     "function_resource",
     "gateway",
+    "still_enabled",
 ]
 
 
@@ -60,6 +61,10 @@ class Gateway:
         """The ARN of function `name` (a name, `name:qualifier` or an ARN) in this server's
         region and account, as the Lambda API writes it and policies name it."""
         name, qualifier = split_function_name(name, qualifier)
+        if qualifier == LATEST:
+            # $LATEST is what the unqualified ARN runs: one resource, however it is spelt (a
+            # Deny on `function:churn` was passed by `churn:$LATEST`).
+            qualifier = None
         return function_arn(name, self.engine.region, self.engine.account_id, qualifier)
 
 
@@ -123,6 +128,19 @@ def function_resource(*, query: str, qualified: bool = True, alias: bool = False
         return gw.arn(name, request.query_params.get(query) or None)
 
     return resource
+
+
+async def still_enabled(gw: Gateway, key: AccessKey) -> None:
+    """AuthenticationError if `key` was disabled while its request's body was being read (a
+    slow body must not outlive its key's disabling): one cached lookup, a read when one is due."""
+    if gw.keys.fresh(key.id):
+        found = gw.keys.find(key.id)
+    else:
+        found = await asyncio.to_thread(gw.keys.find, key.id)
+    if found is None or not found[0].enabled:
+        raise AuthenticationError(
+            f"access key {key.id} was disabled while its request was being read"
+        )
 
 
 async def authorize_key(gw: Gateway, key: AccessKey, action: str, resource: str) -> None:

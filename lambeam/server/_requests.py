@@ -131,6 +131,8 @@ def _json_object(body: bytes, what: str) -> dict[str, Any]:
         raise ConfigError(f"{what} is not JSON: {exc}") from None
     except RecursionError:
         raise ConfigError(f"{what} is nested too deeply to read") from None
+    except ValueError as exc:  # an integer past Python's digit limit
+        raise ConfigError(f"{what} cannot be read: {exc}") from None
     if not isinstance(value, dict):
         raise ConfigError(f"{what} must be a JSON object")
     return value

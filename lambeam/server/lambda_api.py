@@ -22,6 +22,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
+from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -68,6 +69,7 @@ from lambeam.server._gateway import (
     Permission,
     endpoint,
     function_resource,
+    still_enabled,
 )
 from lambeam.server._lambda_shapes import (
     alias_configuration,
@@ -95,6 +97,11 @@ def _signed(body_limit: int) -> Admit:
     async def admit(request: Request, gw: Gateway) -> Admitted:
         if not gw.auth:
             return Admitted(None, await read_body(request, body_limit))
+        query = request.scope.get("query_string", b"").decode("latin-1")
+        names = [name for name, _ in parse_qsl(query, keep_blank_values=True)]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:  # the canonical query is sorted: their order is not signed
+            raise ConfigError(f"query parameter {repeated[0]!r} is given more than once")
         pending = await asyncio.to_thread(
             begin_sigv4,
             gw.keys,
@@ -109,6 +116,7 @@ def _signed(body_limit: int) -> Admit:
             key = pending.finish(digest.hexdigest(), len(body))
         else:
             key = await asyncio.to_thread(pending.finish, digest.hexdigest(), len(body))
+        await still_enabled(gw, key)
         request.state.signed_headers = frozenset(pending.signed)
         return Admitted(key, body)
 

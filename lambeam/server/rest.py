@@ -52,6 +52,7 @@ from lambeam.server._gateway import (
     Permission,
     endpoint,
     function_resource,
+    still_enabled,
 )
 from lambeam.server._requests import MAX_MANAGEMENT_BODY, json_object, read_body
 from lambeam.server.openapi import openapi_document
@@ -76,7 +77,10 @@ def _bearer(body_limit: int, auth: bool) -> Admit:
         key = None
         if auth and gw.auth:
             key = await check_bearer(gw, request.headers.get("authorization"))
-        return Admitted(key, await read_body(request, body_limit))
+        body = await read_body(request, body_limit)
+        if key is not None:
+            await still_enabled(gw, key)
+        return Admitted(key, body)
 
     return admit
 

@@ -218,3 +218,8 @@ def test_a_roles_policy_is_made_once() -> None:
     function's throughput (bench/serve.py, 14.1k against 10.3k requests/s)."""
     assert role_policy("admin") is role_policy("admin")
     assert role_policy("invoker") is not role_policy("admin")
+
+
+def test_a_policy_with_a_number_past_pythons_limit_is_a_policy_error() -> None:
+    with pytest.raises(PolicyError, match="cannot be read"):
+        parse_policy('{"Version": ' + "9" * 5000 + "}")
