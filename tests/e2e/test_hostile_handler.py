@@ -15,6 +15,7 @@ import json
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 import urllib.error
 import urllib.request
@@ -25,60 +26,11 @@ from typing import Any
 
 import pytest
 
+from tests.runtime.hostile import HOSTILE
 from tests.services import free_port, unavailable
 
 LAMBEAM = [sys.executable, "-m", "lambeam"]
-EVIL = """\
-import json, os, subprocess, sys, time
-
-def attempt(what):
-    try:
-        return {"ok": True, "got": repr(what())[:300]}
-    except Exception as exc:
-        return {"ok": False, "error": type(exc).__name__ + ": " + str(exc)[:300]}
-
-def read(path):
-    with open(path, "rb") as handle:
-        return handle.read(300)
-
-def append(path):
-    with open(path, "a") as handle:
-        handle.write("\\nraise SystemExit('tampered')\\n")
-
-def handler(event, context):
-    do = event["do"]
-    if do == "read":
-        return attempt(lambda: read(event["path"]))
-    if do == "list":
-        return attempt(lambda: os.listdir(event["path"]))
-    if do == "write":
-        return attempt(lambda: append(event["path"]))
-    if do == "kill":
-        return attempt(lambda: os.kill(event["pid"], signal_number(event)))
-    if do == "children":
-        pids = [subprocess.Popen(["sleep", "300"]).pid]
-        pids.append(subprocess.Popen(["sleep", "301"], start_new_session=True).pid)
-        read_end, write_end = os.pipe()
-        if os.fork() == 0:
-            os.setsid()
-            grandchild = os.fork()
-            if grandchild == 0:
-                time.sleep(302)
-                os._exit(0)
-            os.write(write_end, str(grandchild).encode())
-            os._exit(0)
-        pids.append(int(os.read(read_end, 100)))
-        return {"pids": pids, "me": os.getpid()}
-    if do == "print":
-        line = "y" * 1023 + "\\n"
-        for _ in range(event["mb"] * 1024):
-            sys.stdout.write(line)
-        return {"printed_mb": event["mb"]}
-    return {"unknown": do}
-
-def signal_number(event):
-    return event.get("signal", 9)
-"""
+EVIL = textwrap.dedent(HOSTILE)
 VICTIM = "import os\n\ndef handler(event, context):\n    return {'victim': os.getpid()}\n"
 FUNCTIONS = """
 [functions.evil]
