@@ -6,9 +6,8 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
-from lambeam.cli._console import console, err_console, print_json
+from lambeam.cli._console import Column, console, err_console, listing, print_json
 from lambeam.cli._context import open_project
 from lambeam.errors import StorageError
 
@@ -60,16 +59,15 @@ def ls(
     if not found:
         console.print("no audit entries" + (" match" if action or resource else " yet"))
         return
-    table = Table("#", "at (UTC)", "actor", "action", "resource")
-    for e in found:
-        table.add_row(
-            str(e.seq),
-            f"{e.at:%Y-%m-%d %H:%M:%S}",
-            escape(e.actor),
-            escape(e.action),
-            escape(e.resource),
-        )
-    console.print(table)
+    columns = [
+        Column("#", key=True),
+        Column("at (UTC)", drop=2),
+        Column("actor", drop=1),
+        Column("action", key=True),
+        Column("resource", key=True),
+    ]
+    rows = [[str(e.seq), f"{e.at:%Y-%m-%d %H:%M:%S}", e.actor, e.action, e.resource] for e in found]
+    console.print(listing(columns, rows))
 
 
 @audit_app.command("verify")

@@ -9,9 +9,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
-from lambeam.cli._console import console, err_console, print_json
+from lambeam.cli._console import Column, console, err_console, listing, print_json
 from lambeam.cli._context import open_project
 from lambeam.errors import ConfigError
 
@@ -112,18 +111,28 @@ def ls(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     if not keys:
         console.print("no access keys (lambeam keys create NAME)")
         return
-    table = Table("id", "name", "role", "policy", "state", "created (UTC)", "last used (UTC)")
-    for key in keys:
-        table.add_row(
+    columns = [
+        Column("id", key=True),
+        Column("name"),
+        Column("role", drop=3),
+        Column("policy"),
+        Column("state"),
+        Column("created (UTC)", drop=2),
+        Column("last used (UTC)", drop=1),
+    ]
+    rows = [
+        [
             key.id,
-            escape(key.name),
+            key.name,
             key.role,
             "own" if policies[key.id] is not None else f"role {key.role}",
             "enabled" if key.enabled else "disabled",
             f"{key.created_at:%Y-%m-%d %H:%M}",
             f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "never",
-        )
-    console.print(table)
+        ]
+        for key in keys
+    ]
+    console.print(listing(columns, rows))
 
 
 @keys_app.command("rm")
