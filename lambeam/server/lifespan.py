@@ -3,7 +3,9 @@
 The gateway listens at once; the runtime engine starts in the background (its zygote imports the
 scientific stack, seconds), then the warm minimums of deployed functions. Until the engine is
 ready /v1/health says `starting`, and invocations wait for it (the engine bounds the wait); once it
-is, the server says on stderr which instance isolation is in force, and health reports it. On
+is, the server says on stderr which instance isolation is in force, and health reports it. Beside
+it, the server follows the change feed (the audit log), so that a function changed or deleted by
+the CLI or another server is let go of here within a second. On
 shutdown: stop starting, wait briefly for Event invocations, then stop every instance and the
 zygote.
 """
@@ -20,10 +22,14 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from lambeam.server._gateway import Gateway
+from lambeam.storage.audit import head_seq, since
 
-__all__ = ["lifespan"]
+__all__ = ["FOLLOW_INTERVAL_S", "follow_changes", "lifespan"]
 
 _log = logging.getLogger(__name__)
+
+# How often a server reads the change feed (changes made by other processes).
+FOLLOW_INTERVAL_S = 1.0
 
 
 def lifespan(gw: Gateway) -> Callable[[Any], AbstractAsyncContextManager[None]]:
@@ -32,16 +38,45 @@ def lifespan(gw: Gateway) -> Callable[[Any], AbstractAsyncContextManager[None]]:
     @contextlib.asynccontextmanager
     async def run(app: Any) -> AsyncIterator[None]:
         starting = asyncio.create_task(_start(gw), name="lambeam-start")
+        following = asyncio.create_task(follow_changes(gw), name="lambeam-changes")
         try:
             yield
         finally:
-            starting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await starting
+            for task in (following, starting):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await gw.invoker.aclose()
             await gw.engine.stop()
 
     return run
+
+
+async def follow_changes(gw: Gateway, interval_s: float = FOLLOW_INTERVAL_S) -> None:
+    """Apply function changes made elsewhere (the CLI, `apply`, another server on the same
+    database) within `interval_s`: the audit log is the feed, each change an entry in its own
+    transaction. A deleted function's instances, batchers and cached lookups go; any other
+    change drops what was read about the function, so its next call reads it again (and an
+    instance of a changed version is retired then)."""
+    db = gw.project.db
+    seen = await asyncio.to_thread(head_seq, db)
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            changes = await asyncio.to_thread(since, db, seen)
+        except Exception:  # noqa: BLE001 - a database that is down now may answer next time
+            _log.exception("reading the change feed failed")
+            continue
+        for entry in changes:
+            seen = entry.seq
+            kind, _, rest = entry.resource.partition(":")
+            if kind != "function" or not rest:
+                continue
+            name = rest.split(":", 1)[0]
+            if entry.action == "lambda:DeleteFunction" and rest == name:
+                await gw.invoker.function_changed(name)
+            else:
+                gw.invoker.forget(name)
 
 
 async def _start(gw: Gateway) -> None:

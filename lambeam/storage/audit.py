@@ -50,7 +50,9 @@ __all__ = [
     "acting_as",
     "current_actor",
     "entries",
+    "head_seq",
     "record",
+    "since",
     "verify",
 ]
 
@@ -184,6 +186,25 @@ def entries(
         query = query.limit(limit)
     with db.session() as session:
         return [_entry(row) for row in reversed(list(session.scalars(query)))]
+
+
+def head_seq(db: Database) -> int:
+    """The number of the newest entry (0 for none): where a follower of the log starts."""
+    with db.session() as session:
+        head = session.get(AuditHeadRow, _HEAD_ID)
+        return 0 if head is None else int(head.seq)
+
+
+def since(db: Database, seq: int, *, limit: int = 1000) -> list[AuditEntry]:
+    """The entries after `seq`, oldest first (at most `limit`): the change feed.
+
+    An entry's number is taken under the head row's lock, held until its transaction commits, so
+    entries become visible in the order of their numbers: a follower that asks for what came
+    after the last number it saw misses none.
+    """
+    query = select(AuditRow).where(AuditRow.seq > seq).order_by(AuditRow.seq).limit(limit)
+    with db.session() as session:
+        return [_entry(row) for row in session.scalars(query)]
 
 
 def verify(db: Database) -> ChainReport:
