@@ -1,7 +1,8 @@
 """The invocation core: the one place a function is invoked, whatever face the call came from.
 
     invoker = Invoker(project, engine)          # engine: a started lambeam.runtime.Engine
-    result = await invoker.invoke("hello", b'{"x": 1}', qualifier="prod", log_type="Tail")
+    result = await invoker.handle(InvocationRequest("hello", b'{"x": 1}', qualifier="prod",
+                                                    log_type="Tail", source="rest"))
     result.status, result.payload, result.function_error, result.executed_version
     result.log_result                           # base64 of the log's last 4 KB, as Lambda sends it
 
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
     )
     from lambeam.invoke.invocation import Invocation
     from lambeam.invoke.invoker import (
-        INVOCATION_TYPES,
         LOG_TAIL_BYTES,
         MAX_PAYLOAD_BYTES,
         RESPONSE_TOO_LARGE,
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
         invoke_running_server,
         withdraw_server,
     )
+    from lambeam.invoke.request import INVOCATION_TYPES, SOURCES, InvocationRequest
 
 __all__ = [
     "INVOCATION_TYPES",
@@ -49,9 +50,11 @@ __all__ = [
     "MAX_PAYLOAD_BYTES",
     "RESPONSE_TOO_LARGE",
     "SERVER_FILE",
+    "SOURCES",
     "InvalidInvocationError",
     "InvalidPayloadError",
     "Invocation",
+    "InvocationRequest",
     "Invoker",
     "ModelServing",
     "RemoteInvocationError",
@@ -73,7 +76,9 @@ _HOMES = {
     "InvalidPayloadError": "errors",
     "RequestTooLargeError": "errors",
     "Invocation": "invocation",
-    "INVOCATION_TYPES": "invoker",
+    "INVOCATION_TYPES": "request",
+    "InvocationRequest": "request",
+    "SOURCES": "request",
     "LOG_TAIL_BYTES": "invoker",
     "MAX_PAYLOAD_BYTES": "invoker",
     "RESPONSE_TOO_LARGE": "invoker",

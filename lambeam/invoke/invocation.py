@@ -24,6 +24,17 @@ class Invocation:
     log_result_tail: str | None
     request_id: str
     error_type: str | None = None
+    # What the runtime measured (None when nothing ran: an accepted Event, a DryRun, a call
+    # answered by another process): the queue, destinations and metrics read them.
+    duration_ms: float | None = None
+    billed_ms: int | None = None
+    max_memory_mb: int | None = None
+    init_ms: float | None = None  # set on a cold start only
+
+    @property
+    def cold(self) -> bool:
+        """Whether a new instance was started for this invocation."""
+        return self.init_ms is not None
 
     @property
     def log_result(self) -> str | None:

@@ -38,11 +38,11 @@ from lambeam.invoke.errors import (
 )
 from lambeam.invoke.invocation import Invocation
 from lambeam.invoke.models import ModelServing, spec_settings
+from lambeam.invoke.request import INVOCATION_TYPES, InvocationRequest
 from lambeam.project import Project
 from lambeam.runtime import FUNCTION_ERROR_UNHANDLED, Engine, FunctionSpec
 
 __all__ = [
-    "INVOCATION_TYPES",
     "LOG_TAIL_BYTES",
     "MAX_PAYLOAD_BYTES",
     "RESPONSE_TOO_LARGE",
@@ -52,7 +52,6 @@ __all__ = [
 _log = logging.getLogger(__name__)
 
 LOG_TAIL_BYTES = 4096  # Lambda's X-Amz-Log-Result: the last 4 KB of the invocation's log
-INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
 RESPONSE_TOO_LARGE = "Function.ResponseSizeTooLarge"
 
 
@@ -93,7 +92,13 @@ class Invoker:
         invocation_type: str = "RequestResponse",
         log_type: str | None = None,
     ) -> Invocation:
-        """Invoke `function_name` (at `qualifier`: None/$LATEST, a version, an alias).
+        """`handle` of an InvocationRequest made of these arguments (see there)."""
+        return await self.handle(
+            InvocationRequest(function_name, payload, qualifier, invocation_type, log_type)
+        )
+
+    async def handle(self, request: InvocationRequest) -> Invocation:
+        """Invoke `request.function` (at its qualifier: None/$LATEST, a version, an alias).
 
         DryRun checks the function, qualifier and payload and runs nothing (204). Event is
         accepted (202) and run in the background in this process: there is no durable queue
@@ -103,6 +108,11 @@ class Invoker:
         request, and TooManyRequestsError when throttled; a failure inside the function is an
         Invocation with `function_error` set, as in Lambda.
         """
+        invocation_type, log_type, payload = (
+            request.invocation_type,
+            request.log_type,
+            request.payload,
+        )
         if invocation_type not in INVOCATION_TYPES:
             raise InvalidInvocationError(
                 f"invocation type must be one of {', '.join(INVOCATION_TYPES)},"
@@ -117,21 +127,23 @@ class Invoker:
                 size=len(payload),
                 limit=MAX_PAYLOAD_BYTES,
             )
-        function = self._resolver.cached(function_name, qualifier)
+        function = self._resolver.cached(request.function, request.qualifier)
         if function is None:
-            function = await asyncio.to_thread(self._resolver.resolve, function_name, qualifier)
+            function = await asyncio.to_thread(
+                self._resolver.resolve, request.function, request.qualifier
+            )
         if function.kind != "model":  # a model function's instance checks its own requests
             await _check_json(payload)
         if invocation_type == "DryRun":
             return Invocation(204, b"", None, function.version, None, str(uuid.uuid4()))
         if invocation_type == "Event":
-            request_id = str(uuid.uuid4())
+            request_id = request.request_id or str(uuid.uuid4())
             task = asyncio.create_task(self._run(function, payload, request_id, tail=False))
             self._background.add(task)
             task.add_done_callback(self._event_done)
             return Invocation(202, b"", None, function.version, None, request_id)
         # The runtime names the invocation (the batcher a batched request, from its batch's id).
-        return await self._run(function, payload, None, tail=log_type == "Tail")
+        return await self._run(function, payload, request.request_id, tail=log_type == "Tail")
 
     async def warm_up(self) -> int:
         """Start the warm minimum of every code function version that has one; how many run.
@@ -207,6 +219,10 @@ class Invoker:
                 tail_text,
                 result.request_id,
                 result.error_type,
+                duration_ms=result.duration_ms,
+                billed_ms=result.billed_ms,
+                max_memory_mb=result.max_memory_mb,
+                init_ms=result.init_ms,
             )
         )
 
@@ -297,6 +313,10 @@ class Invoker:
             invocation.log_result_tail,
             invocation.request_id,
             RESPONSE_TOO_LARGE,
+            duration_ms=invocation.duration_ms,
+            billed_ms=invocation.billed_ms,
+            max_memory_mb=invocation.max_memory_mb,
+            init_ms=invocation.init_ms,
         )
 
     def _event_done(self, task: asyncio.Task[Invocation]) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from lambeam.invoke.invocation import Invocation
 from lambeam.invoke.invoker import Invoker
+from lambeam.invoke.request import InvocationRequest
 from lambeam.project import Project
 from lambeam.runtime import Engine, FileLogSink
 
@@ -38,10 +39,14 @@ def invoke_in_process(
             private=project.settings.private_paths,
         )
         invoker = Invoker(project, engine)
-        await invoker.invoke(function_name, payload, qualifier, invocation_type="DryRun")
+        checked = InvocationRequest(function_name, payload, qualifier, "DryRun", source="cli")
+        await invoker.handle(checked)
         await engine.start()
         try:
-            return await invoker.invoke(function_name, payload, qualifier, log_type=log_type)
+            asked = InvocationRequest(
+                function_name, payload, qualifier, log_type=log_type, source="cli"
+            )
+            return await invoker.handle(asked)
         finally:
             await invoker.aclose()
             await engine.stop()

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-from lambeam.invoke import MAX_PAYLOAD_BYTES
+from lambeam.invoke import MAX_PAYLOAD_BYTES, InvocationRequest
 from lambeam.server._gateway import Gateway, authorize_key, still_enabled
 from lambeam.server._requests import read_asgi_body
 from lambeam.server.rest import (
@@ -79,7 +79,7 @@ class InvokeFastPath:
             body = await read_asgi_body(receive, declared, MAX_PAYLOAD_BYTES)
             if key is not None:
                 await still_enabled(gw, key)
-            result = await gw.invoker.invoke(name, body, qualifier or None)
+            result = await gw.invoker.handle(InvocationRequest(name, body, qualifier or None))
         except Exception as exc:  # noqa: BLE001 - answered in the REST API's error form
             await rest_error(exc)(scope, receive, send)
             return

@@ -51,7 +51,7 @@ from lambeam.functions import (
     update_function_code,
     update_function_configuration,
 )
-from lambeam.invoke import MAX_PAYLOAD_BYTES
+from lambeam.invoke import MAX_PAYLOAD_BYTES, InvocationRequest
 from lambeam.runtime import TooManyRequestsError
 from lambeam.runtime.spec import split_function_name
 from lambeam.security import (
@@ -202,13 +202,15 @@ def _version_key(info: FunctionInfo) -> tuple[str, int]:
 
 async def _invoke(request: Request, gw: Gateway, body: bytes) -> Response:
     name, qualifier = _name_and_qualifier(request)
-    result = await gw.invoker.invoke(
+    asked = InvocationRequest(
         name,
         body,
-        qualifier=qualifier,
+        qualifier,
         invocation_type=_signed_header(request, "x-amz-invocation-type") or "RequestResponse",
         log_type=_signed_header(request, "x-amz-log-type"),
+        source="lambda",
     )
+    result = await gw.invoker.handle(asked)
     headers = {"x-amzn-RequestId": result.request_id}
     if result.executed_version and result.status == 200:
         headers["X-Amz-Executed-Version"] = result.executed_version

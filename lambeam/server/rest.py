@@ -42,7 +42,7 @@ from lambeam.functions import (
     update_function_code,
     update_function_configuration,
 )
-from lambeam.invoke import MAX_PAYLOAD_BYTES, Invocation
+from lambeam.invoke import MAX_PAYLOAD_BYTES, Invocation, InvocationRequest
 from lambeam.security import AccessKey, authenticate_bearer, bearer_key_id
 from lambeam.server._gateway import (
     Admit,
@@ -308,10 +308,8 @@ async def _delete_alias(request: Request, gw: Gateway, body: bytes) -> Response:
 async def _invoke(request: Request, gw: Gateway, body: bytes) -> Response:
     # The hot path is answered by InvokeFastPath before Starlette routes; this route is the
     # same call for an app built without it, and what the OpenAPI document lists.
-    result = await gw.invoker.invoke(
-        request.path_params["name"], body, qualifier=_qualifier(request)
-    )
-    return invoke_response(result)
+    asked = InvocationRequest(request.path_params["name"], body, _qualifier(request))
+    return invoke_response(await gw.invoker.handle(asked))
 
 
 def invoke_ok_headers(result: Invocation) -> list[tuple[bytes, bytes]]:

@@ -27,7 +27,13 @@ from lambeam.functions import (
     update_function_configuration,
 )
 from lambeam.inference import InvalidInputError
-from lambeam.invoke import MAX_PAYLOAD_BYTES, Invocation, Invoker, RequestTooLargeError
+from lambeam.invoke import (
+    MAX_PAYLOAD_BYTES,
+    Invocation,
+    InvocationRequest,
+    Invoker,
+    RequestTooLargeError,
+)
 from lambeam.invoke.models import batches_in_flight
 from lambeam.project import Project
 from lambeam.registry import ModelVersion
@@ -384,3 +390,22 @@ def _cached(invoker: Invoker, name: str) -> tuple[Any, Any, Any]:
     [(config, spec)] = [v for k, v in invoker._specs.items() if k[0] == name]
     [batching] = [b for k, b in invoker._models._batching.items() if k.startswith(f"{name}\0")]
     return config, spec, batching
+
+
+def test_a_typed_request_carries_its_request_id_and_the_runtime_s_measures_come_back(
+    setup, tmp_path: Path
+) -> None:
+    """Every face hands the Invoker an InvocationRequest; what the runtime measured (duration,
+    billed, memory, init on a cold start) is on the Invocation for the queue and metrics."""
+    loop, project, invoker = setup
+    _create(project, "measured", tmp_path / "code")
+    asked = InvocationRequest("measured", b'{"a": 1}', request_id="req-typed-1", source="lambda")
+    cold = loop.run(invoker.handle(asked))
+    assert cold.request_id == "req-typed-1" and cold.function_error is None
+    assert cold.cold and cold.init_ms is not None and cold.init_ms > 0
+    assert cold.duration_ms is not None and cold.billed_ms is not None and cold.billed_ms >= 1
+    assert cold.max_memory_mb is not None and cold.max_memory_mb >= 1
+    warm = loop.run(invoker.handle(InvocationRequest("measured", b"{}")))
+    assert not warm.cold and warm.request_id != "req-typed-1"
+    accepted = loop.run(invoker.handle(InvocationRequest("measured", b"{}", None, "Event")))
+    assert accepted.status == 202 and accepted.duration_ms is None  # nothing ran yet

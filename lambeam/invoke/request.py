@@ -1,0 +1,40 @@
+"""What is asked of the Invoker: one typed request, whichever face or trigger it comes from.
+
+    request = InvocationRequest("hello", b'{"x": 1}', qualifier="prod", source="lambda")
+    invocation = await invoker.handle(request)
+
+The REST and Lambda APIs, `lambeam invoke` and (issue 13) queues, topics, schedules and object
+triggers all build one and hand it to `Invoker.handle`, so that retries, event age and
+destinations can be decided in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["INVOCATION_TYPES", "SOURCES", "InvocationRequest"]
+
+# Lambda's InvocationType values.
+INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
+# Where a request came from: a face (the REST API, the Lambda API, the CLI without a server).
+SOURCES = ("rest", "lambda", "cli")
+
+
+@dataclass(slots=True)  # one per call on the hot path: no frozen __init__, no validation here
+class InvocationRequest:
+    """One invocation asked for (the Invoker checks it).
+
+    `request_id` is given by a trigger or a retry (else the runtime names the invocation);
+    `attempt` counts deliveries of the same event (1 for the first); `enqueued_at` is when an
+    asynchronous event was accepted (seconds since the epoch), from which its age is counted.
+    """
+
+    function: str
+    payload: bytes
+    qualifier: str | None = None
+    invocation_type: str = "RequestResponse"
+    log_type: str | None = None
+    request_id: str | None = None
+    source: str = "rest"
+    attempt: int = 1
+    enqueued_at: float | None = None
