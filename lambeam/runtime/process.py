@@ -391,6 +391,8 @@ class InstanceProcess:
 
     async def _end(self, reason: str, duration_ms: float, *, reached: bool = True) -> Ended:
         status_future = self._zygote.exit_status(self.pid)
+        if reason == "exit":
+            self._account_tree(now=True)  # while its leaf is there (removed once it is empty)
         self.kill()
         status = None
         if reason == "exit":
@@ -398,6 +400,11 @@ class InstanceProcess:
                 status = await asyncio.wait_for(asyncio.shield(status_future), _EXIT_REPORT_WAIT_S)
             except (TimeoutError, ConnectionError):
                 status = None
+            # The kernel counts an OOM kill just after it sends the SIGKILL: the instance's end
+            # may be seen first. Once its exit is reported, the count is certain.
+            self._account_tree(now=True)
+            if self._over_memory:
+                reason = "memory"
         return Ended(reason, duration_ms, status, reached)
 
     def _read_some_log(self) -> None:
