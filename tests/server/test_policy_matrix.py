@@ -8,41 +8,29 @@ route without a case here, or without an action there, fails this module.
 from __future__ import annotations
 
 import base64
-import json
-import socket
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from itertools import count
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
 from botocore.config import Config
-from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from lambeam.functions import (
-    CodeBundle,
-    FunctionConfig,
-    create_alias,
-    create_function,
-    publish_version,
-)
-from lambeam.security import AccessKey, create_access_key, disable_access_key, put_key_policy
+from lambeam.security import AccessKey, create_access_key, put_key_policy
 from lambeam.server import lambda_api, rest
 from lambeam.server._gateway import ANY_KEY
-from tests.server.conftest import RunningServer, start_server, zip_of
+from tests.server.conftest import RunningServer, start_server
+from tests.server.keyed import ZIP, arn, fresh_name
+from tests.server.keyed import code_function as _function
+from tests.server.keyed import key_with as _key
+from tests.server.keyed import rest_call as _rest
 
-APP = "def handler(event, context):\n    return {'got': event}\n"
-ZIP = zip_of({"app.py": APP})
 _CONFIG = Config(retries={"max_attempts": 1}, connect_timeout=10, read_timeout=120)
-_names = count(1)
 
 
 @pytest.fixture(scope="module")
@@ -51,23 +39,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     yield running
     running.stop()
     running.project.close()
-
-
-def arn(name: str) -> str:
-    return f"arn:aws:lambda:*:*:function:{name}"
-
-
-def _function(server: RunningServer, *, published: bool = False, alias: bool = False) -> str:
-    """A fresh code function (with version 1 and alias `live` when asked)."""
-    name = f"m{next(_names)}"
-    db, store = server.project.db, server.project.store
-    config = FunctionConfig(kind="code", handler="app.handler")
-    create_function(db, store, name, config, code=CodeBundle.from_zip(ZIP))
-    if published or alias:
-        publish_version(db, store, name)
-    if alias:
-        create_alias(db, name, "live", "1")
-    return name
 
 
 @dataclass(frozen=True)
@@ -83,7 +54,7 @@ class Case:
 
 
 def _new(server: RunningServer) -> str:
-    return f"m{next(_names)}"
+    return fresh_name()
 
 
 _plain = _function
@@ -317,14 +288,6 @@ def test_every_route_has_an_action_and_a_case() -> None:
         assert lambda_routes[route] is not ANY_KEY and lambda_routes[route].action == case.action
 
 
-def _key(server: RunningServer, *statements: dict[str, Any]) -> AccessKey:
-    key = create_access_key(server.project.db, f"matrix {next(_names)}", role="invoker")
-    put_key_policy(
-        server.project.db, key.id, {"Version": "2012-10-17", "Statement": list(statements)}
-    )
-    return key
-
-
 def _lacking(server: RunningServer, action: str) -> AccessKey:
     return _key(
         server,
@@ -335,23 +298,6 @@ def _lacking(server: RunningServer, action: str) -> AccessKey:
 
 def _granted(server: RunningServer, action: str, resource: str) -> AccessKey:
     return _key(server, {"Effect": "Allow", "Action": action, "Resource": resource})
-
-
-def _rest(
-    server: RunningServer, request: tuple[str, str, Any], authorization: str | None
-) -> tuple[int, Any]:
-    method, path, body = request
-    data = None if body is None else json.dumps(body).encode()
-    headers = {"Content-Type": "application/json"}
-    if authorization is not None:
-        headers["Authorization"] = authorization
-    sent = urllib.request.Request(server.url + path, data, headers, method=method)
-    try:
-        with urllib.request.urlopen(sent, timeout=120) as response:
-            raw, status = response.read(), response.status
-    except urllib.error.HTTPError as error:
-        raw, status = error.read(), error.code
-    return status, json.loads(raw) if raw else None
 
 
 @pytest.mark.parametrize("route", sorted(REST_CASES), ids=" ".join)
@@ -478,124 +424,3 @@ def test_changes_through_the_server_are_recorded_as_the_key(server: RunningServe
     )
     created = [e for e in created if e.resource == f"function:{name}"]
     assert [e.actor for e in created] == [f"key:{key.id} ({key.name})"]
-
-
-def _signed(
-    server: RunningServer, key: AccessKey, method: str, path: str, body: bytes = b""
-) -> int:
-    """Send a SigV4-signed Lambda API request with any query, as boto3 never would."""
-    assert key.secret is not None
-    request = AWSRequest(method=method, url=server.url + path, data=body)
-    SigV4Auth(Credentials(key.id, key.secret), "lambda", "us-east-1").add_auth(request)
-    prepared = request.prepare()
-    sent = urllib.request.Request(
-        prepared.url, body or None, dict(prepared.headers.items()), method=method
-    )
-    try:
-        with urllib.request.urlopen(sent, timeout=120) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as error:
-        return int(error.code)
-
-
-def test_a_qualifier_spelled_otherwise_is_not_a_way_around_a_policy(
-    server: RunningServer,
-) -> None:
-    """A key allowed version 1 only: `?qualifier=1` (the REST spelling) on the Lambda API names
-    no version there, so it is asked (and refused) as $LATEST; it ran $LATEST and deleted the
-    whole function while the policy check read it as version 1."""
-    name = _published(server)
-    key = _key(server, {"Effect": "Allow", "Action": "lambda:*", "Resource": arn(f"{name}:1")})
-    base = f"/2015-03-31/functions/{name}"
-    assert _signed(server, key, "POST", f"{base}/invocations?qualifier=1", b"{}") == 403
-    assert _signed(server, key, "DELETE", f"{base}?qualifier=1") == 403
-    assert _signed(server, key, "POST", f"{base}/invocations?Qualifier=1", b"{}") == 200
-    assert _signed(server, key, "GET", f"{base}?Qualifier=1") == 200  # it is still there
-
-
-def test_latest_spelt_out_is_the_unqualified_function_to_a_policy(server: RunningServer) -> None:
-    """A Deny on `function:NAME` held for an unqualified call but not for `NAME:$LATEST` or
-    `?Qualifier=$LATEST` (found in review): both are the same code."""
-    name = _published(server)
-    key = _key(
-        server,
-        {"Effect": "Allow", "Action": "lambda:*", "Resource": arn(f"{name}*")},
-        {"Effect": "Deny", "Action": "lambda:*", "Resource": arn(name)},
-    )
-    base = f"/2015-03-31/functions/{name}"
-    for path in (
-        f"{base}/invocations",
-        f"{base}/invocations?Qualifier=$LATEST",
-        f"/2015-03-31/functions/{name}:$LATEST/invocations",
-    ):
-        assert _signed(server, key, "POST", path, b"{}") == 403, path
-    assert _signed(server, key, "POST", f"{base}/invocations?Qualifier=1", b"{}") == 200
-
-
-def test_malformed_requests_are_their_own_4xx_never_a_server_error(server: RunningServer) -> None:
-    """Found in review: a 5000-digit number in a body, a routing weight of 10**400, a presigned
-    date in year 9999 and a repeated Qualifier were answered 500 (or signed in any order)."""
-    name = _published(server)
-    key = server.key
-    huge = b'{"Description": ' + b"9" * 5000 + b"}"
-    base = f"/2015-03-31/functions/{name}"
-    assert _signed(server, key, "POST", f"{base}/versions", huge) == 400
-    status, _ = _rest(server, ("POST", f"/v1/functions/{name}/versions", None), None)
-    assert status == 401
-    weight = b'{"FunctionVersion": "1", "RoutingConfig": {"AdditionalVersionWeights": {"1": '
-    weight += b"1" + b"0" * 400 + b"}}}"
-    assert (
-        _signed(server, key, "POST", f"{base}/aliases", b'{"Name": "w", "FunctionVersion": "1"}')
-        == 201
-    )
-    assert _signed(server, key, "PUT", f"{base}/aliases/w", weight) == 400
-    assert _signed(server, key, "POST", f"{base}/invocations?Qualifier=1&Qualifier=1", b"{}") == 400
-    presigned = (
-        f"{server.url}/2015-03-31/functions?X-Amz-Algorithm=AWS4-HMAC-SHA256"
-        "&X-Amz-Credential=LBAKNOSUCHKEY000000/99991231/us-east-1/lambda/aws4_request"
-        "&X-Amz-Date=99991231T235959Z&X-Amz-Expires=604800&X-Amz-SignedHeaders=host"
-        "&X-Amz-Signature=" + "0" * 64
-    )
-    try:
-        with urllib.request.urlopen(presigned, timeout=60) as response:
-            status = response.status
-    except urllib.error.HTTPError as error:
-        status = error.code
-    assert 400 <= status < 500
-
-
-def test_a_key_disabled_while_its_body_is_read_is_refused(server: RunningServer) -> None:
-    """The key was checked before the body and never again: a slow body outlived its key's
-    disabling (found in review)."""
-    name = _function(server)
-    for face in ("rest", "lambda"):
-        key = create_access_key(server.project.db, f"slow {face}", role="admin")
-        assert key.secret is not None
-        body = b'{"slow": true}'
-        if face == "rest":
-            path = f"/v1/functions/{name}/invoke"
-            headers = {"Authorization": f"Bearer {key.id}:{key.secret}"}
-        else:
-            path = f"/2015-03-31/functions/{name}/invocations"
-            request = AWSRequest(method="POST", url=server.url + path, data=body)
-            SigV4Auth(Credentials(key.id, key.secret), "lambda", "us-east-1").add_auth(request)
-            headers = dict(request.prepare().headers.items())
-        host, port = server.url.removeprefix("http://").split(":")
-        with socket.create_connection((host, int(port)), timeout=60) as sock:
-            head = f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
-            head += "".join(
-                f"{k}: {v}\r\n"
-                for k, v in headers.items()
-                if k.lower() not in ("host", "content-length")
-            )
-            head += f"Content-Length: {len(body)}\r\n\r\n"
-            sock.sendall(head.encode() + body[:3])
-            time.sleep(0.3)  # the server has checked the key and waits for the body
-            disable_access_key(server.project.db, key.id)
-            time.sleep(1.2)  # past the key cache's second
-            sock.sendall(body[3:])
-            answer = sock.recv(65536).decode("latin-1")
-        assert answer.startswith("HTTP/1.1 401") or answer.startswith("HTTP/1.1 403"), (
-            face,
-            answer[:200],
-        )
