@@ -224,9 +224,7 @@ def confine(options: dict[str, Any], code_paths: list[str], keep_fds: tuple[int,
     mechanism the engine found available fails here: an instance is never left less confined
     than the server said.
     """
-    _close_inherited(keep_fds)
-    with contextlib.suppress(PermissionError):
-        os.setsid()  # a spare forked by the zygote is not a group leader: this succeeds
+    _close_inherited(keep_fds)  # its own session it has since its fork (zygote.py)
     tmp = options["tmp"]
     libc = ctypes.CDLL(None, use_errno=True)
     if options.get("mount_tmp"):
