@@ -18,8 +18,11 @@ from lambeam.errors import ConfigError, ProjectNotFoundError
 __all__ = [
     "ARTIFACTS_ENCRYPT_ENV",
     "CONFIG_FILE",
+    "EVENTS_POLL_ENV",
+    "EVENTS_RETRY_DELAYS_ENV",
     "MASTER_KEY_ENV",
     "STATE_DIR",
+    "EventTimings",
     "Settings",
     "find_project_root",
     "load_settings",
@@ -28,7 +31,17 @@ __all__ = [
 CONFIG_FILE = "lambeam.toml"
 STATE_DIR = ".lambeam"
 
-_TOP_LEVEL = {"project", "storage", "artifacts", "pipelines", "train", "functions"}
+_TOP_LEVEL = {
+    "project",
+    "storage",
+    "artifacts",
+    "pipelines",
+    "train",
+    "functions",
+    "queues",
+    "topics",
+    "events",
+}
 _ARTIFACTS_KEYS = {"encrypt"}
 _STORAGE_KEYS = {"database_url", "artifacts", "s3_endpoint_url"}
 _ENV = {
@@ -39,11 +52,59 @@ _ENV = {
 # Secrets never come from lambeam.toml (it is committed): the master key is a variable or a file.
 MASTER_KEY_ENV = "LAMBEAM_MASTER_KEY"
 ARTIFACTS_ENCRYPT_ENV = "LAMBEAM_ARTIFACTS_ENCRYPT"
+EVENTS_RETRY_DELAYS_ENV = "LAMBEAM_EVENTS_RETRY_DELAYS"
+EVENTS_POLL_ENV = "LAMBEAM_EVENTS_POLL_INTERVAL"
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
 
 _SQLITE_FILES = ("-wal", "-shm", "-journal")
+
+
+@dataclass(frozen=True)
+class EventTimings:
+    """When the server retries and polls asynchronous work.
+
+    `retry_delays_s`: Lambda waits 1 minute before an async event's second attempt and 2 before
+    its third. `poll_interval_s`: how often pollers (queue mappings, object watchers, the
+    dispatcher when idle, schedules) look for work made by another process; work made in this
+    process wakes them at once.
+    """
+
+    retry_delays_s: tuple[float, float] = (60.0, 120.0)
+    poll_interval_s: float = 1.0
+
+    @classmethod
+    def from_config(
+        cls, section: Mapping[str, Any], environ: Mapping[str, str], where: str
+    ) -> EventTimings:
+        """[events] retry_delays = [60, 120], poll_interval = 1.0; then LAMBEAM_EVENTS_RETRY_DELAYS
+        ("60,120") and LAMBEAM_EVENTS_POLL_INTERVAL."""
+        bad = sorted(set(section) - {"retry_delays", "poll_interval"})
+        if bad:
+            raise ConfigError(
+                f"{where}: [events] has unknown key {bad[0]!r}; expected poll_interval or"
+                " retry_delays"
+            )
+        delays: Any = section.get("retry_delays", cls.retry_delays_s)
+        interval: Any = section.get("poll_interval", cls.poll_interval_s)
+        if environ.get(EVENTS_RETRY_DELAYS_ENV):
+            where, delays = EVENTS_RETRY_DELAYS_ENV, environ[EVENTS_RETRY_DELAYS_ENV].split(",")
+        try:
+            delays = tuple(float(d) for d in delays)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: retry_delays must be two numbers of seconds") from None
+        if len(delays) != 2 or not all(0 <= d <= 3600 for d in delays):
+            raise ConfigError(f"{where}: retry_delays must be two numbers of seconds, 0 to 3600")
+        if environ.get(EVENTS_POLL_ENV):
+            where, interval = EVENTS_POLL_ENV, environ[EVENTS_POLL_ENV]
+        try:
+            interval = float(interval)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: poll_interval must be a number of seconds") from None
+        if not 0.01 <= interval <= 60:
+            raise ConfigError(f"{where}: poll_interval must be between 0.01 and 60 seconds")
+        return cls((delays[0], delays[1]), interval)
 
 
 @dataclass(frozen=True)
@@ -58,6 +119,10 @@ class Settings:
     pipelines: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     train: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     functions: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    queues: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    topics: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # [events] / LAMBEAM_EVENTS_*: how the server times asynchronous work (tests shorten them).
+    events: EventTimings = field(default_factory=lambda: EventTimings())
     # LAMBEAM_MASTER_KEY as given (base64), else None: the key file in state_dir is used.
     master_key: str | None = field(default=None, repr=False)
     # [artifacts] encrypt / LAMBEAM_ARTIFACTS_ENCRYPT: seal the artifacts stored from now on.
@@ -152,6 +217,9 @@ def load_settings(root: Path | None = None, environ: Mapping[str, str] | None = 
         pipelines=_named_tables(doc, "pipelines", path),
         train=_named_tables(doc, "train", path),
         functions=_named_tables(doc, "functions", path),
+        queues=_named_tables(doc, "queues", path),
+        topics=_named_tables(doc, "topics", path),
+        events=EventTimings.from_config(_table(doc, "events", path), environ, str(path)),
         **values,
     )
 

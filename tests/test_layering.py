@@ -48,6 +48,17 @@ ALLOWED = {
         "inference",
         "security",
     },
+    "events": {
+        "errors",
+        "config",
+        "storage",
+        "progress",
+        "project",
+        "registry",
+        "functions",
+        "runtime",
+        "invoke",
+    },
     "server": {
         "errors",
         "config",
@@ -60,6 +71,7 @@ ALLOWED = {
         "inference",
         "security",
         "invoke",
+        "events",
     },
     "cli": {
         "errors",
@@ -76,6 +88,7 @@ ALLOWED = {
         "security",
         "inference",
         "invoke",
+        "events",
         "server",
     },
 }

@@ -51,6 +51,9 @@ _FIELDS = {
     "description": "description",
 }
 _SOURCES = ("code", "model")
+# Declared here, applied by the events service (lambeam.events.declarations): its triggers
+# (`events = [...]`) and its asynchronous-invocation settings (`[functions.NAME.async]`).
+EVENT_KEYS = ("events", "async")
 
 
 @dataclass(frozen=True)
@@ -86,9 +89,9 @@ def declared_function(name: str, table: Mapping[str, Any], root: Path) -> Declar
         check_function_name(name)
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
-    unknown = sorted(set(table) - set(_FIELDS) - set(_SOURCES))
+    unknown = sorted(set(table) - set(_FIELDS) - set(_SOURCES) - set(EVENT_KEYS))
     if unknown:
-        known = ", ".join(sorted([*_FIELDS, *_SOURCES]))
+        known = ", ".join(sorted([*_FIELDS, *_SOURCES, *EVENT_KEYS]))
         raise ConfigError(f"{where} has unknown key {unknown[0]!r}; expected one of {known}")
     sources = [key for key in _SOURCES if key in table]
     if len(sources) != 1:

@@ -38,7 +38,12 @@ from lambeam.invoke.errors import (
 )
 from lambeam.invoke.invocation import Invocation
 from lambeam.invoke.models import ModelServing, spec_settings
-from lambeam.invoke.request import INVOCATION_TYPES, InvocationRequest
+from lambeam.invoke.request import (
+    INVOCATION_TYPES,
+    MAX_EVENT_PAYLOAD_BYTES,
+    EventSink,
+    InvocationRequest,
+)
 from lambeam.project import Project
 from lambeam.runtime import FUNCTION_ERROR_UNHANDLED, Engine, FunctionSpec
 
@@ -60,6 +65,7 @@ class Invoker:
 
     `rng` picks an alias's weighted version (inject a seeded one for repeatable routing).
     `engine` must be started by whoever owns it (the server's lifespan, the CLI command).
+    `events` takes Event invocations (the durable queue); without it they are refused.
     """
 
     def __init__(
@@ -69,8 +75,10 @@ class Invoker:
         *,
         cache_dir: Path | None = None,
         rng: Callable[[], float] = random.random,
+        events: EventSink | None = None,
     ) -> None:
         self.project = project
+        self.events = events
         self.engine = engine
         self.cache_dir = cache_dir or project.settings.state_dir / "functions"
         self._resolver = Resolver(project.db, rng=rng)
@@ -82,7 +90,6 @@ class Invoker:
             self.cache_dir,
             python_path=(project.settings.root,),
         )
-        self._background: set[asyncio.Task[Invocation]] = set()
 
     async def invoke(
         self,
@@ -101,9 +108,8 @@ class Invoker:
         """Invoke `request.function` (at its qualifier: None/$LATEST, a version, an alias).
 
         DryRun checks the function, qualifier and payload and runs nothing (204). Event is
-        accepted (202) and run in the background in this process: there is no durable queue
-        yet, so an Event invocation is lost if the server stops before it finishes; it will be
-        handed to the queue once that exists. Raises the functions service's errors (not found,
+        committed to the durable queue (`events`) and accepted (202); the queue's dispatcher
+        runs it, retries it and sends it to its destinations. Raises the functions service's errors (not found,
         bad qualifier), RequestTooLargeError, InvalidInputError for a model function's bad
         request, and TooManyRequestsError when throttled; a failure inside the function is an
         Invocation with `function_error` set, as in Lambda.
@@ -120,12 +126,12 @@ class Invoker:
             )
         if log_type not in (None, "None", "Tail"):
             raise InvalidInvocationError(f"log type must be None or Tail, got {log_type!r}")
-        if len(payload) > MAX_PAYLOAD_BYTES:
+        limit = MAX_EVENT_PAYLOAD_BYTES if invocation_type == "Event" else MAX_PAYLOAD_BYTES
+        if len(payload) > limit:
             raise RequestTooLargeError(
-                f"Request must be smaller than {MAX_PAYLOAD_BYTES} bytes for the InvokeFunction"
-                " operation",
+                f"Request must be smaller than {limit} bytes for the InvokeFunction operation",
                 size=len(payload),
-                limit=MAX_PAYLOAD_BYTES,
+                limit=limit,
             )
         function = self._resolver.cached(request.function, request.qualifier)
         if function is None:
@@ -137,10 +143,12 @@ class Invoker:
         if invocation_type == "DryRun":
             return Invocation(204, b"", None, function.version, None, str(uuid.uuid4()))
         if invocation_type == "Event":
-            request_id = request.request_id or str(uuid.uuid4())
-            task = asyncio.create_task(self._run(function, payload, request_id, tail=False))
-            self._background.add(task)
-            task.add_done_callback(self._event_done)
+            if self.events is None:
+                raise InvalidInvocationError(
+                    "Event invocations need the event queue; invoke through `lambeam server`"
+                )
+            request.request_id = request.request_id or str(uuid.uuid4())
+            request_id = await self.events.accept(request)
             return Invocation(202, b"", None, function.version, None, request_id)
         # The runtime names the invocation (the batcher a batched request, from its batch's id).
         return await self._run(function, payload, request.request_id, tail=log_type == "Tail")
@@ -185,13 +193,8 @@ class Invoker:
         await self.engine.scale_to_zero(function_name)
         await self._models.forget(function_name)
 
-    async def aclose(self, timeout_s: float = 10.0) -> None:
-        """Wait (up to `timeout_s`) for Event invocations still running, then close batchers."""
-        pending = list(self._background)
-        if pending:
-            _done, late = await asyncio.wait(pending, timeout=timeout_s)
-            for task in late:
-                task.cancel()
+    async def aclose(self) -> None:
+        """Close the model functions' batchers."""
         await self._models.aclose()
 
     async def _run(
@@ -318,14 +321,6 @@ class Invoker:
             max_memory_mb=invocation.max_memory_mb,
             init_ms=invocation.init_ms,
         )
-
-    def _event_done(self, task: asyncio.Task[Invocation]) -> None:
-        self._background.discard(task)
-        if task.cancelled():
-            return
-        exc = task.exception()
-        if exc is not None:
-            _log.error("an Event invocation failed: %s", exc)
 
 
 # A payload past this is parsed in a thread, so that the event loop serves others meanwhile.

@@ -11,13 +11,24 @@ destinations can be decided in one place.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
-__all__ = ["INVOCATION_TYPES", "SOURCES", "InvocationRequest"]
+__all__ = [
+    "INVOCATION_TYPES",
+    "MAX_EVENT_PAYLOAD_BYTES",
+    "SOURCES",
+    "EventSink",
+    "InvocationRequest",
+]
 
 # Lambda's InvocationType values.
 INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
-# Where a request came from: a face (the REST API, the Lambda API, the CLI without a server).
-SOURCES = ("rest", "lambda", "cli")
+# Where a request came from: a face (the REST API, the Lambda API, the CLI without a server),
+# or the event half: the async queue's dispatcher, a queue mapping, a topic, a schedule, an
+# object trigger.
+SOURCES = ("rest", "lambda", "cli", "async", "sqs", "sns", "schedule", "s3")
+# Lambda's limit on an asynchronous invocation's payload (1 MB since 2025; 256 KB before).
+MAX_EVENT_PAYLOAD_BYTES = 1024 * 1024
 
 
 @dataclass(slots=True)  # one per call on the hot path: no frozen __init__, no validation here
@@ -38,3 +49,12 @@ class InvocationRequest:
     source: str = "rest"
     attempt: int = 1
     enqueued_at: float | None = None
+
+
+class EventSink(Protocol):
+    """Where the Invoker hands an Event invocation: the durable queue (lambeam.events)."""
+
+    async def accept(self, request: InvocationRequest) -> str:
+        """Commit `request` (its function checked, its request id set) to run asynchronously;
+        returns once it is durable."""
+        ...

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from starlette.requests import Request
 from starlette.responses import Response
 
+from lambeam.events.service import EventService
 from lambeam.invoke import Invoker
 from lambeam.project import Project
 from lambeam.runtime import LATEST, Engine, function_arn
@@ -48,6 +49,7 @@ class Gateway:
     project: Project
     engine: Engine
     invoker: Invoker
+    events: EventService
     auth: bool = True
     server_id: str = field(default_factory=lambda: secrets.token_hex(16))
     keys: KeyCache = field(init=False)

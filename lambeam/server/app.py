@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from lambeam.errors import ConfigError
+from lambeam.events.service import EventService
 from lambeam.invoke import Invoker, RunningServer, announce_server, find_server, withdraw_server
 from lambeam.project import Project
 from lambeam.runtime import Engine, FileLogSink
@@ -52,7 +53,9 @@ def create_app(
     engine = engine or Engine(
         state, FileLogSink(state / "logs"), private=project.settings.private_paths
     )
-    gw = Gateway(project, engine, Invoker(project, engine), auth=auth)
+    invoker = Invoker(project, engine)
+    invoker.events = events = EventService(project, invoker)
+    gw = Gateway(project, engine, invoker, events, auth=auth)
     if server_id is not None:
         gw.server_id = server_id  # set after: the default is the dataclass's own factory
     app = Starlette(

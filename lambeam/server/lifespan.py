@@ -5,9 +5,10 @@ scientific stack, seconds), then the warm minimums of deployed functions. Until 
 ready /v1/health says `starting`, and invocations wait for it (the engine bounds the wait); once it
 is, the server says on stderr which instance isolation is in force, and health reports it. Beside
 it, the server follows the change feed (the audit log), so that a function changed or deleted by
-the CLI or another server is let go of here within a second. On
-shutdown: stop starting, wait briefly for Event invocations, then stop every instance and the
-zygote.
+the CLI or another server is let go of here within a second. Once the engine runs, so do the
+events service's loops (lambeam.events: the async dispatcher, queue mappings, schedules, object
+watchers). On shutdown: stop starting and the loops (what they hold stays queued, leased until
+its lease lapses), then stop every instance and the zygote.
 """
 
 from __future__ import annotations
@@ -94,7 +95,9 @@ async def _start(gw: Gateway) -> None:
         await gw.invoker.warm_up()
     except Exception:  # noqa: BLE001 - a function that cannot warm up must not keep the server down
         _log.exception("starting warm minimums failed")
+    events = asyncio.create_task(gw.events.run(), name="lambeam-events")
     # What is loaded by now (the libraries, the app) lives as long as the server: moved out
     # of the collector's generations, a full collection no longer walks it on the hot path.
     gc.collect()
     gc.freeze()
+    await events  # until the server stops: cancelling `_start` stops the loops

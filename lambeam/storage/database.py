@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -76,6 +76,8 @@ class Database:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._options = options
+        self._writer: Engine | None = None
         if migrate:
             self.migrate()
 
@@ -113,6 +115,34 @@ class Database:
         finally:
             session.close()
 
+    @property
+    def dialect(self) -> str:
+        """ "sqlite" or "postgresql"."""
+        return self.engine.dialect.name
+
+    @contextmanager
+    def writing(self) -> Iterator[Connection]:
+        """A connection in one transaction that holds the write lock from its first statement.
+
+        On SQLite the transaction begins IMMEDIATE (on a second engine of the same file), so that
+        a read-then-update (a queue claiming messages) never loses its lock upgrade to another
+        writer; on PostgreSQL it is an ordinary transaction (claims there use row locks, `FOR
+        UPDATE SKIP LOCKED`). Commits on leaving, rolls back on any error.
+        """
+        engine = self.engine
+        if self.dialect == "sqlite":
+            if self._writer is None:
+                self._writer = create_engine(self.url, **self._options)
+                event.listen(self._writer, "connect", _sqlite_pragmas)
+                event.listen(self._writer, "connect", _driver_leaves_transactions)
+                event.listen(self._writer, "begin", _begin_immediate)
+            engine = self._writer
+        try:
+            with engine.begin() as connection:
+                yield connection
+        except SQLAlchemyError as exc:
+            raise StorageError(f"database {_redact(self.url)}: {_reason(exc)}") from exc
+
     def write_numbered(self, work: Callable[[Session], _T], attempts: int = 5) -> _T:
         """Run `work` in one transaction, again when another writer took the same number first.
 
@@ -140,6 +170,8 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+        if self._writer is not None:
+            self._writer.dispose()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -151,6 +183,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # A secret sealed in place must not survive as plain text in a freed page of the file.
     cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
+
+
+def _driver_leaves_transactions(dbapi_connection: Any, _record: Any) -> None:
+    # pysqlite would BEGIN (deferred) on its own before the first write; SQLAlchemy's `begin`
+    # event emits the BEGIN instead (SQLAlchemy's documented recipe for SQLite transactions).
+    dbapi_connection.isolation_level = None
+
+
+def _begin_immediate(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _reason(exc: Exception) -> str:

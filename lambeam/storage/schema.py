@@ -5,7 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
@@ -15,13 +27,24 @@ __all__ = [
     "AuditRow",
     "Base",
     "DatasetVersionRow",
+    "EventInvokeConfigRow",
+    "EventSourceMappingRow",
     "FunctionAliasRow",
     "FunctionRow",
     "FunctionVersionRow",
+    "InvocationRow",
     "KeyPolicyRow",
     "ModelAliasRow",
     "ModelRow",
     "ModelVersionRow",
+    "ObjectSeenRow",
+    "ObjectTriggerRow",
+    "QueueMessageRow",
+    "QueueRow",
+    "ScheduleRow",
+    "ScheduleTickRow",
+    "SubscriptionRow",
+    "TopicRow",
 ]
 
 
@@ -224,3 +247,183 @@ class AuditHeadRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+# Events (migration 0007). `origin` is "toml" for what `lambeam apply` made, "api" otherwise.
+
+
+def _function_fk() -> Any:
+    return ForeignKey("functions.name", ondelete="CASCADE")
+
+
+class QueueRow(Base):
+    """A named queue (SQS's CreateQueue) and its attributes, in SQS's spelling."""
+
+    __tablename__ = "queues"
+
+    name: Mapped[str] = mapped_column(String(80), primary_key=True)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON)
+    origin: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class QueueMessageRow(Base):
+    """One message of a queue (an SQS queue's, or the internal queue of async invocations).
+
+    Ready when `visible_at` (epoch seconds) has passed; a receive sets a fresh `lease`.
+    """
+
+    __tablename__ = "queue_messages"
+    __table_args__ = (Index("ix_queue_messages_ready", "queue", "visible_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    queue: Mapped[str] = mapped_column(String(200))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON)
+    sent_at: Mapped[float] = mapped_column(Float)
+    visible_at: Mapped[float] = mapped_column(Float)
+    receive_count: Mapped[int] = mapped_column(Integer)
+    first_received_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    lease: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
+class InvocationRow(Base):
+    """An asynchronous invocation: its status, its attempts (`history`) and its result."""
+
+    __tablename__ = "invocations"
+    __table_args__ = (Index("ix_invocations_function", "function", "enqueued_at"),)
+
+    request_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    function: Mapped[str] = mapped_column(String(140))
+    qualifier: Mapped[str | None] = mapped_column(String(140), nullable=True)
+    source: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(20))
+    attempts: Mapped[int] = mapped_column(Integer)
+    enqueued_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+    executed_version: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    error_type: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    result: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    history: Mapped[list[Any]] = mapped_column(JSON)
+    destination: Mapped[str | None] = mapped_column(String(400), nullable=True)
+
+
+class EventInvokeConfigRow(Base):
+    """Lambda's asynchronous-invocation settings of a function (or of one qualifier)."""
+
+    __tablename__ = "event_invoke_configs"
+
+    function: Mapped[str] = mapped_column(String(140), _function_fk(), primary_key=True)
+    qualifier: Mapped[str] = mapped_column(String(140), primary_key=True)
+    maximum_retry_attempts: Mapped[int] = mapped_column(Integer)
+    maximum_event_age_s: Mapped[int] = mapped_column(Integer)
+    destinations: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class EventSourceMappingRow(Base):
+    """A queue polled for a function (Lambda's event source mapping)."""
+
+    __tablename__ = "event_source_mappings"
+
+    uuid: Mapped[str] = mapped_column(String(36), primary_key=True)
+    function: Mapped[str] = mapped_column(String(140), _function_fk(), index=True)
+    qualifier: Mapped[str | None] = mapped_column(String(140), nullable=True)
+    queue: Mapped[str] = mapped_column(String(80))
+    batch_size: Mapped[int] = mapped_column(Integer)
+    batching_window_s: Mapped[int] = mapped_column(Integer)
+    maximum_concurrency: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    function_response_types: Mapped[list[Any]] = mapped_column(JSON)
+    origin: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class TopicRow(Base):
+    """A topic (SNS's CreateTopic)."""
+
+    __tablename__ = "topics"
+
+    name: Mapped[str] = mapped_column(String(256), primary_key=True)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON)
+    origin: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SubscriptionRow(Base):
+    """A topic's subscriber: a function ("lambda") or a queue ("sqs")."""
+
+    __tablename__ = "subscriptions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    topic: Mapped[str] = mapped_column(
+        String(256), ForeignKey("topics.name", ondelete="CASCADE"), index=True
+    )
+    protocol: Mapped[str] = mapped_column(String(20))
+    endpoint: Mapped[str] = mapped_column(String(400))
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON)
+    origin: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ScheduleRow(Base):
+    """A schedule (EventBridge's cron, rate or at expression) that invokes a function."""
+
+    __tablename__ = "schedules"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expression: Mapped[str] = mapped_column(String(256))
+    timezone: Mapped[str] = mapped_column(String(64))
+    function: Mapped[str] = mapped_column(String(140), _function_fk())
+    qualifier: Mapped[str | None] = mapped_column(String(140), nullable=True)
+    input: Mapped[Any | None] = mapped_column(JSON, nullable=True)
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    origin: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ScheduleTickRow(Base):
+    """One fired tick of a schedule: its primary key makes several servers fire it once."""
+
+    __tablename__ = "schedule_ticks"
+
+    schedule: Mapped[str] = mapped_column(
+        String(64), ForeignKey("schedules.name", ondelete="CASCADE"), primary_key=True
+    )
+    tick: Mapped[float] = mapped_column(Float, primary_key=True)
+    fired_at: Mapped[float] = mapped_column(Float)
+    request_id: Mapped[str] = mapped_column(String(64))
+
+
+class ObjectTriggerRow(Base):
+    """A folder or `s3://` prefix whose new objects invoke a function."""
+
+    __tablename__ = "object_triggers"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    function: Mapped[str] = mapped_column(String(140), _function_fk())
+    qualifier: Mapped[str | None] = mapped_column(String(140), nullable=True)
+    location: Mapped[str] = mapped_column(String(1000))
+    suffix: Mapped[str] = mapped_column(String(200))
+    baseline_done: Mapped[bool] = mapped_column(Boolean)
+    origin: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ObjectSeenRow(Base):
+    """An object version (key and ETag) that has triggered its trigger: never again."""
+
+    __tablename__ = "object_seen"
+
+    trigger: Mapped[str] = mapped_column(
+        String(36), ForeignKey("object_triggers.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    etag: Mapped[str] = mapped_column(String(200), primary_key=True)
+    seen_at: Mapped[float] = mapped_column(Float)
