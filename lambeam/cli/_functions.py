@@ -50,12 +50,27 @@ def apply_(ctx: typer.Context, as_json: JsonFlag = False) -> None:
 
 
 def _apply(ctx: typer.Context, names: list[str] | None, as_json: bool) -> None:
+    from lambeam.events.declarations import apply_events, check_events, existing
     from lambeam.functions import apply
 
     with open_project(ctx) as project:
+        # Events (queues, topics, triggers, async settings) are checked whole before anything
+        # is applied, so that a bad schedule or a missing queue leaves everything as it was.
+        events = None
+        if names is None:
+            events = check_events(project, set(project.settings.functions), existing(project.db))
         results = apply(project, names)
+        applied = apply_events(project, events) if events is not None else None
     if as_json:
-        print_json([result.to_dict() for result in results])
+        listed = [result.to_dict() for result in results]
+        if applied is not None:
+            listed += [
+                {"kind": kind, "name": where, "action": action}
+                for kind, where, action in applied.actions
+            ] + [
+                {"kind": kind, "name": what, "action": "removed"} for kind, what in applied.removed
+            ]
+        print_json(listed)
         return
     if all(result.action == "undeclared" for result in results):
         console.print("no functions declared in lambeam.toml")
@@ -67,6 +82,11 @@ def _apply(ctx: typer.Context, names: list[str] | None, as_json: bool) -> None:
                 f"  (not in lambeam.toml; `lambeam functions rm {escape(result.name)}` deletes it)"
             )
         console.print(line)
+    if applied is not None:
+        for kind, where, action in applied.actions:
+            console.print(f"{action:10} {kind} {escape(where)}")
+        for kind, what in applied.removed:
+            console.print(f"{'removed':10} {kind} {escape(what)}  (no longer in lambeam.toml)")
 
 
 def invoke(
