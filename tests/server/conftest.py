@@ -7,12 +7,13 @@ import threading
 import time
 import zipfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 import uvicorn
 
+from lambeam.config import EventTimings
 from lambeam.project import Project
 from lambeam.runtime import Engine
 from lambeam.security import AccessKey, create_access_key
@@ -40,10 +41,19 @@ class RunningServer:
         self.thread.join(60)
 
 
-def start_server(root: Path, engine: Callable[[Project], Engine] | None = None) -> RunningServer:
+def start_server(
+    root: Path,
+    engine: Callable[[Project], Engine] | None = None,
+    *,
+    database_url: str | None = None,
+    events: EventTimings | None = None,
+) -> RunningServer:
     """Start a gateway for a fresh project under `root` (with the engine `engine` makes for it,
-    or the default one); waits (bounded) until it listens."""
-    project = make_project(root)
+    or the default one; on `database_url`, SQLite under `root` by default; with `events`
+    timings, e.g. short retry delays); waits (bounded) until it listens."""
+    project = make_project(root, database_url)
+    if events is not None:
+        project.settings = replace(project.settings, events=events)
     key = create_access_key(project.db, "tests")
     port = free_port()
     app = create_app(project, engine(project) if engine is not None else None)
