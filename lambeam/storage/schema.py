@@ -320,6 +320,7 @@ class EventInvokeConfigRow(Base):
     maximum_event_age_s: Mapped[int] = mapped_column(Integer)
     destinations: Mapped[dict[str, Any]] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    origin: Mapped[str] = mapped_column(String(20), server_default="api")  # "toml" | "api"
 
 
 class EventSourceMappingRow(Base):
