@@ -97,7 +97,7 @@ class Batching:
     With `max_wait_ms` 0 a batch waits for nothing: a request that finds an instance free runs
     at once, and only requests arriving while a batch runs are gathered into the next one; under
     load each batch takes its share of the requests recently open at once, so that one batch is
-    predicted while the gateway answers another (`lambeam.inference.MicroBatcher`).
+    predicted while the gateway answers another (`lambeam.invoke.MicroBatcher`).
     """
 
     max_batch_size: int = 1

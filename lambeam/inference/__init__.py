@@ -1,17 +1,18 @@
-"""Model inference: the transport-independent core a model function serves with.
+"""Model inference: what runs inside a model function's instance, and knows nothing of HTTP.
 
     runner = load_runner(get_model_version(db, store, "churn@prod"))   # ONNX when trusted
-    check_payload_size(len(raw_body))                                   # 413 past 6 MB
     request = parse_request(decode_body(raw_body), version.signature)   # 400 naming the field
     predictions = runner.predict(request.frame, probabilities=True)
     body = format_response(
         predictions, probabilities=request.probabilities, model=runner.model, runner=runner.kind
     )
 
-A model function's instance runs `BatchHandler` on the directory `write_model_files` wrote, and
-gets its requests as a micro-batch (`wire.encode_requests`, put together by a `MicroBatcher` in
-the gateway). None of it knows about HTTP. Names are imported on first use: the gateway needs
-the batcher and the wire format, not scikit-learn and ONNX Runtime, before it listens.
+A model function's instance runs `BatchHandler` on the directory the gateway wrote
+(`lambeam.invoke.write_model_files`; read here by `load_model_files`), and gets its requests as a
+micro-batch (`wire.encode_requests`, put together by the gateway's `lambeam.invoke.MicroBatcher`).
+The gateway's side (batching, payload limits, writing serving files) lives in lambeam.invoke.
+Names are imported on first use: the gateway needs the wire format, not scikit-learn and ONNX
+Runtime, before it listens.
 """
 
 from __future__ import annotations
@@ -21,18 +22,15 @@ from typing import TYPE_CHECKING
 from lambeam._lazy import first_use
 
 if TYPE_CHECKING:
-    from lambeam.inference.batching import MicroBatcher
-    from lambeam.inference.errors import InvalidInputError, PayloadTooLargeError
-    from lambeam.inference.files import HANDLER, load_model_files, write_model_files
+    from lambeam.inference.errors import InvalidInputError
+    from lambeam.inference.files import MODEL_META, load_model_files
     from lambeam.inference.handler import BatchHandler, predict_together
     from lambeam.inference.onnx_runner import OnnxRunner
     from lambeam.inference.predictions import Predictions
     from lambeam.inference.request import (
-        MAX_PAYLOAD_BYTES,
         MAX_ROWS,
         ParsedBatch,
         ParsedRequest,
-        check_payload_size,
         decode_body,
         parse_batch,
         parse_request,
@@ -52,22 +50,18 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FAILED",
-    "HANDLER",
     "INVALID",
-    "MAX_PAYLOAD_BYTES",
     "MAX_ROWS",
+    "MODEL_META",
     "BatchHandler",
     "InvalidInputError",
-    "MicroBatcher",
     "ModelRunner",
     "OnnxRunner",
     "ParsedBatch",
     "ParsedRequest",
-    "PayloadTooLargeError",
     "Predictions",
     "SklearnRunner",
     "WireError",
-    "check_payload_size",
     "decode_body",
     "decode_replies",
     "decode_requests",
@@ -79,25 +73,19 @@ __all__ = [
     "parse_batch",
     "parse_request",
     "predict_together",
-    "write_model_files",
 ]
 
 _HOMES = {
-    "MicroBatcher": "batching",
     "InvalidInputError": "errors",
-    "PayloadTooLargeError": "errors",
-    "HANDLER": "files",
+    "MODEL_META": "files",
     "load_model_files": "files",
-    "write_model_files": "files",
     "BatchHandler": "handler",
     "predict_together": "handler",
     "OnnxRunner": "onnx_runner",
     "Predictions": "predictions",
-    "MAX_PAYLOAD_BYTES": "request",
     "MAX_ROWS": "request",
     "ParsedBatch": "request",
     "ParsedRequest": "request",
-    "check_payload_size": "request",
     "decode_body": "request",
     "parse_batch": "request",
     "parse_request": "request",

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from lambeam.errors import InvalidInputError, PayloadTooLargeError
+from lambeam.errors import InvalidInputError
 
-__all__ = ["InvalidInputError", "PayloadTooLargeError"]
+__all__ = ["InvalidInputError"]

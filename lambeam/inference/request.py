@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import orjson
 
-from lambeam.inference.errors import InvalidInputError, PayloadTooLargeError
+from lambeam.inference.errors import InvalidInputError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -33,11 +33,9 @@ if TYPE_CHECKING:
     from lambeam.registry.signature import InputColumn, Signature
 
 __all__ = [
-    "MAX_PAYLOAD_BYTES",
     "MAX_ROWS",
     "ParsedBatch",
     "ParsedRequest",
-    "check_payload_size",
     "columns_frame",
     "decode_body",
     "join_columns",
@@ -45,7 +43,6 @@ __all__ = [
     "parse_request",
 ]
 
-MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # Lambda's limit for a synchronous invoke's request
 MAX_ROWS = 10_000
 _KEYS = ("instances", "inputs", "probabilities")
 _SHOWN_CATEGORIES = 10
@@ -222,16 +219,6 @@ def columns_frame(arrays: dict[str, np.ndarray]) -> pd.DataFrame:
         },
         copy=False,
     )
-
-
-def check_payload_size(nbytes: int, limit: int = MAX_PAYLOAD_BYTES) -> None:
-    """Refuse a body of `nbytes` over `limit` with PayloadTooLargeError (413), before parsing."""
-    if nbytes > limit:
-        raise PayloadTooLargeError(
-            f"request body is {nbytes} bytes; it must be at most {limit} bytes",
-            size=nbytes,
-            limit=limit,
-        )
 
 
 def parse_request(body: Any, signature: Signature, max_rows: int = MAX_ROWS) -> ParsedRequest:

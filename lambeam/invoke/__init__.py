@@ -7,7 +7,9 @@
     result.log_result                           # base64 of the log's last 4 KB, as Lambda sends it
 
 Both kinds run in instances forked by the runtime (lambeam.runtime); a model function's
-requests are micro-batched on the way (see models.py). `lambeam invoke` goes through a running
+requests are micro-batched on the way (models.py, batching.py), to instances that serve the files
+written here (model_files.py) with lambeam.inference: this package is the gateway's side, that
+one the instance's. `lambeam invoke` goes through a running
 server of the project when there is one (remote.py), else runs the function itself (local.py).
 """
 
@@ -18,19 +20,16 @@ from typing import TYPE_CHECKING
 from lambeam._lazy import first_use
 
 if TYPE_CHECKING:
+    from lambeam.invoke.batching import MicroBatcher
     from lambeam.invoke.errors import (
         InvalidInvocationError,
         InvalidPayloadError,
         RequestTooLargeError,
     )
     from lambeam.invoke.invocation import Invocation
-    from lambeam.invoke.invoker import (
-        LOG_TAIL_BYTES,
-        MAX_PAYLOAD_BYTES,
-        RESPONSE_TOO_LARGE,
-        Invoker,
-    )
+    from lambeam.invoke.invoker import LOG_TAIL_BYTES, RESPONSE_TOO_LARGE, Invoker
     from lambeam.invoke.local import invoke_in_process, logs_folder
+    from lambeam.invoke.model_files import write_model_files
     from lambeam.invoke.models import ModelServing
     from lambeam.invoke.remote import (
         SERVER_FILE,
@@ -42,7 +41,13 @@ if TYPE_CHECKING:
         invoke_running_server,
         withdraw_server,
     )
-    from lambeam.invoke.request import INVOCATION_TYPES, SOURCES, InvocationRequest
+    from lambeam.invoke.request import (
+        INVOCATION_TYPES,
+        MAX_PAYLOAD_BYTES,
+        SOURCES,
+        InvocationRequest,
+        check_payload_size,
+    )
 
 __all__ = [
     "INVOCATION_TYPES",
@@ -56,35 +61,41 @@ __all__ = [
     "Invocation",
     "InvocationRequest",
     "Invoker",
+    "MicroBatcher",
     "ModelServing",
     "RemoteInvocationError",
     "RequestTooLargeError",
     "RunningServer",
     "ServerAttempt",
     "announce_server",
+    "check_payload_size",
     "find_server",
     "invoke_in_process",
     "invoke_running_server",
     "logs_folder",
     "withdraw_server",
+    "write_model_files",
 ]
 
 # Imported on first use: the invoker brings the functions service, the registry and the model
 # serving stack, which invoking through a running server (remote.py) does without.
 _HOMES = {
+    "MicroBatcher": "batching",
     "InvalidInvocationError": "errors",
     "InvalidPayloadError": "errors",
     "RequestTooLargeError": "errors",
     "Invocation": "invocation",
     "INVOCATION_TYPES": "request",
     "InvocationRequest": "request",
+    "MAX_PAYLOAD_BYTES": "request",
     "SOURCES": "request",
+    "check_payload_size": "request",
     "LOG_TAIL_BYTES": "invoker",
-    "MAX_PAYLOAD_BYTES": "invoker",
     "RESPONSE_TOO_LARGE": "invoker",
     "Invoker": "invoker",
     "invoke_in_process": "local",
     "logs_folder": "local",
+    "write_model_files": "model_files",
     "ModelServing": "models",
     **dict.fromkeys(
         [

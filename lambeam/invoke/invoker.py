@@ -30,7 +30,6 @@ from lambeam.functions import (
     list_versions,
     materialize,
 )
-from lambeam.inference import MAX_PAYLOAD_BYTES  # Lambda's 6 MB, for requests and responses
 from lambeam.invoke.errors import (
     InvalidInvocationError,
     InvalidPayloadError,
@@ -41,6 +40,7 @@ from lambeam.invoke.models import ModelServing, spec_settings
 from lambeam.invoke.request import (
     INVOCATION_TYPES,
     MAX_EVENT_PAYLOAD_BYTES,
+    MAX_PAYLOAD_BYTES,
     EventSink,
     InvocationRequest,
 )

@@ -1,15 +1,15 @@
 """Model functions: their requests run in forked instances, micro-batched on the way.
 
 A model function version becomes a raw FunctionSpec whose code is the model version's serving
-directory (`lambeam.inference.write_model_files`): the instance loads the runner at init (ONNX
+directory (`write_model_files`, model_files.py): the instance loads the runner at init (ONNX
 Runtime when the graph is trusted, scikit-learn otherwise) and answers batches with
 `lambeam.inference.BatchHandler`. So a model function has the same limits as a code function
 (memory, timeout, reserved concurrency, warm minimum, keep-warm reaping) and the gateway never
 holds a model.
 
-With batching on (`max_batch_size` > 1), requests go through a `MicroBatcher`: at most one batch
-per core beyond the gateway's (`batches_in_flight`; the reserved concurrency, if lower) runs at a
-time, and what arrives meanwhile forms the next batch, sent as one invocation. Each request keeps
+With batching on (`max_batch_size` > 1), requests go through a `MicroBatcher` (batching.py): at
+most one batch per core beyond the gateway's (`batches_in_flight`; the reserved concurrency, if
+lower) runs at a time, and what arrives meanwhile forms the next batch, sent as one invocation. Each request keeps
 its own request id, as in Lambda; the batch is one invocation with one log (START … REPORT under
 the batch's id), whose BATCH line names the requests it answered. A request without an id takes
 its batch's id with its place in the batch as the last four hex digits (unique, and a UUID still);
@@ -34,14 +34,13 @@ from cachetools import TTLCache
 from lambeam.functions import Batching, FunctionConfig, ResolvedFunction
 from lambeam.inference import (
     FAILED,
-    HANDLER,
     INVALID,
     InvalidInputError,
-    MicroBatcher,
     decode_replies,
     encode_requests,
-    write_model_files,
 )
+from lambeam.invoke.batching import MicroBatcher
+from lambeam.invoke.model_files import HANDLER, write_model_files
 from lambeam.registry import ModelVersion, get_model_version, parse_model_ref
 from lambeam.runtime import FUNCTION_ERROR_UNHANDLED, Engine, FunctionSpec, InvocationResult
 from lambeam.storage import ArtifactStore, Database

@@ -13,12 +13,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from lambeam.errors import PayloadTooLargeError
+
 __all__ = [
     "INVOCATION_TYPES",
     "MAX_EVENT_PAYLOAD_BYTES",
+    "MAX_PAYLOAD_BYTES",
     "SOURCES",
     "EventSink",
     "InvocationRequest",
+    "check_payload_size",
 ]
 
 # Lambda's InvocationType values.
@@ -27,6 +31,8 @@ INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
 # or the event half: the async queue's dispatcher, a queue mapping, a topic, a schedule, an
 # object trigger.
 SOURCES = ("rest", "lambda", "cli", "async", "sqs", "sns", "schedule", "s3")
+# Lambda's limit on a synchronous invocation's request and response (6 MB).
+MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
 # Lambda's limit on an asynchronous invocation's payload (1 MB since 2025; 256 KB before).
 MAX_EVENT_PAYLOAD_BYTES = 1024 * 1024
 
@@ -58,3 +64,13 @@ class EventSink(Protocol):
         """Commit `request` (its function checked, its request id set) to run asynchronously;
         returns once it is durable."""
         ...
+
+
+def check_payload_size(nbytes: int, limit: int = MAX_PAYLOAD_BYTES) -> None:
+    """Refuse a body of `nbytes` over `limit` with PayloadTooLargeError (413), before parsing."""
+    if nbytes > limit:
+        raise PayloadTooLargeError(
+            f"request body is {nbytes} bytes; it must be at most {limit} bytes",
+            size=nbytes,
+            limit=limit,
+        )

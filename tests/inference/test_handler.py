@@ -1,4 +1,5 @@
-"""A model function instance's side: serving files, the batch wire, and the batch handler."""
+"""A model function instance's side: serving files (as the gateway writes them), the batch wire,
+and the batch handler."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import pandas as pd
 import pytest
 
 from lambeam.inference import (
-    HANDLER,
     BatchHandler,
     ParsedBatch,
     Predictions,
@@ -23,8 +23,9 @@ from lambeam.inference import (
     load_model_files,
     load_runner,
     predict_together,
-    write_model_files,
 )
+from lambeam.invoke import write_model_files
+from lambeam.invoke.model_files import HANDLER
 from lambeam.registry import InputColumn, Signature
 from tests.inference.conftest import HELD_OUT, Models, instances
 

@@ -12,11 +12,8 @@ import pytest
 
 from lambeam.errors import DataError
 from lambeam.inference import (
-    MAX_PAYLOAD_BYTES,
     InvalidInputError,
-    PayloadTooLargeError,
     Predictions,
-    check_payload_size,
     decode_body,
     format_response,
     parse_batch,
@@ -215,18 +212,6 @@ def test_too_many_rows_are_refused() -> None:
     assert "'instances'" in str(error) and "6 rows" in str(error) and "at most 5" in str(error)
     error = _refused({"inputs": {"age": [1] * 6, "city": ["oslo"] * 6}}, max_rows=5)
     assert "'inputs'" in str(error)
-
-
-def test_payloads_over_lambdas_six_megabytes_are_413() -> None:
-    check_payload_size(MAX_PAYLOAD_BYTES)
-    with pytest.raises(PayloadTooLargeError) as caught:
-        check_payload_size(MAX_PAYLOAD_BYTES + 1)
-    error = caught.value
-    assert error.http_status == 413 and isinstance(error, DataError)
-    assert (error.size, error.limit) == (6 * 1024 * 1024 + 1, 6 * 1024 * 1024)
-    assert str(6 * 1024 * 1024) in str(error)
-    with pytest.raises(PayloadTooLargeError):
-        check_payload_size(11, limit=10)
 
 
 def test_response_is_json_and_carries_probabilities_only_when_asked() -> None:

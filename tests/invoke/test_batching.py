@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from lambeam.inference import MicroBatcher
-from lambeam.inference.batching import PEAK_WINDOW_S
+from lambeam.invoke import MicroBatcher
+from lambeam.invoke.batching import PEAK_WINDOW_S
 
 
 class Doubler:
