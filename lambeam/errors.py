@@ -4,12 +4,15 @@ LambeamError
 ├── ConfigError (ValueError)            lambeam.toml or a LAMBEAM_* setting is wrong
 │   ├── ProjectNotFoundError            no lambeam.toml here or above
 │   ├── MasterKeyError                  the master key is missing, malformed or readable by others
+│   ├── ValidationError                 a parameter outside the range an AWS API allows (400)
 │   └── CodeBundleError                 a code bundle is unusable or its requirements fail (400)
 ├── NotFoundError (LookupError)         a named thing does not exist (404)
 │   ├── DatasetNotFoundError
 │   ├── ModelNotFoundError
 │   ├── AliasNotFoundError
 │   ├── FunctionNotFoundError           no such function, version or function alias
+│   ├── EventInvokeConfigNotFoundError  a function (or qualifier) without an async config
+│   ├── InvocationNotFoundError         no asynchronous invocation has that request id
 │   └── AccessKeyNotFoundError
 ├── DataError (ValueError)              the input data cannot be used as declared (400)
 │   ├── SourceNotFoundError             a source path or glob matches no file
@@ -53,9 +56,11 @@ __all__ = [
     "DataError",
     "DatasetNotFoundError",
     "EmptyDatasetError",
+    "EventInvokeConfigNotFoundError",
     "FunctionConflictError",
     "FunctionNotFoundError",
     "InvalidInputError",
+    "InvocationNotFoundError",
     "LambeamError",
     "MasterKeyError",
     "ModelNotFoundError",
@@ -73,6 +78,7 @@ __all__ = [
     "TrainingError",
     "UnsupportedOperationError",
     "UntrustedModelError",
+    "ValidationError",
 ]
 
 
@@ -183,6 +189,21 @@ class FunctionNotFoundError(NotFoundError):
 
 class AccessKeyNotFoundError(NotFoundError):
     """No access key has that id."""
+
+
+class EventInvokeConfigNotFoundError(NotFoundError):
+    """A function, version or alias has no asynchronous-invocation config of its own."""
+
+
+class InvocationNotFoundError(NotFoundError):
+    """No asynchronous invocation has that request id."""
+
+
+class ValidationError(ConfigError):
+    """A parameter outside the range an AWS API allows (MaximumRetryAttempts 0 to 2, say):
+    Lambda answers these with ValidationException rather than InvalidParameterValueException."""
+
+    lambda_error = "ValidationException"
 
 
 class InvalidInputError(DataError):
