@@ -13,6 +13,7 @@ LambeamError
 │   ├── FunctionNotFoundError           no such function, version or function alias
 │   ├── EventInvokeConfigNotFoundError  a function (or qualifier) without an async config
 │   ├── InvocationNotFoundError         no asynchronous invocation has that request id
+│   ├── EventSourceMappingNotFoundError no event source mapping has that UUID
 │   └── AccessKeyNotFoundError
 ├── DataError (ValueError)              the input data cannot be used as declared (400)
 │   ├── SourceNotFoundError             a source path or glob matches no file
@@ -57,6 +58,7 @@ __all__ = [
     "DatasetNotFoundError",
     "EmptyDatasetError",
     "EventInvokeConfigNotFoundError",
+    "EventSourceMappingNotFoundError",
     "FunctionConflictError",
     "FunctionNotFoundError",
     "InvalidInputError",
@@ -197,6 +199,10 @@ class EventInvokeConfigNotFoundError(NotFoundError):
 
 class InvocationNotFoundError(NotFoundError):
     """No asynchronous invocation has that request id."""
+
+
+class EventSourceMappingNotFoundError(NotFoundError):
+    """No event source mapping (a queue polled for a function) has that UUID."""
 
 
 class ValidationError(ConfigError):
