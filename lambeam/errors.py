@@ -5,7 +5,8 @@ LambeamError
 │   ├── ProjectNotFoundError            no lambeam.toml here or above
 │   ├── MasterKeyError                  the master key is missing, malformed or readable by others
 │   ├── ValidationError                 a parameter outside the range an AWS API allows (400)
-│   └── CodeBundleError                 a code bundle is unusable or its requirements fail (400)
+│   ├── CodeBundleError                 a code bundle is unusable or its requirements fail (400)
+│   └── QueueAttributeError             an SQS queue attribute SQS would refuse (names it)
 ├── NotFoundError (LookupError)         a named thing does not exist (404)
 │   ├── DatasetNotFoundError
 │   ├── ModelNotFoundError
@@ -14,13 +15,16 @@ LambeamError
 │   ├── EventInvokeConfigNotFoundError  a function (or qualifier) without an async config
 │   ├── InvocationNotFoundError         no asynchronous invocation has that request id
 │   ├── EventSourceMappingNotFoundError no event source mapping has that UUID
-│   └── AccessKeyNotFoundError
+│   ├── AccessKeyNotFoundError
+│   └── QueueNotFoundError              no such queue (SQS's QueueDoesNotExist)
 ├── DataError (ValueError)              the input data cannot be used as declared (400)
 │   ├── SourceNotFoundError             a source path or glob matches no file
 │   ├── ColumnError                     an unknown, missing or mistyped column
 │   ├── EmptyDatasetError               no rows left to write
 │   ├── InvalidInputError               a predict request does not fit the model's signature
-│   └── PayloadTooLargeError            a request body over Lambda's 6 MB (413)
+│   ├── PayloadTooLargeError            a request body over Lambda's 6 MB (413)
+│   ├── MessageError                    an SQS message SQS would refuse (too long, bad attribute)
+│   └── ReceiptHandleError              a receipt handle that is not one lambeam gave out
 ├── PipelineError                       a pipeline step failed while running
 ├── TrainingError (ValueError)          an estimator, its params or a search is unusable
 ├── StorageError                        the metadata database or the artifact store failed
@@ -28,6 +32,7 @@ LambeamError
 │   └── SealError                       a sealed value does not open (another key, or changed)
 ├── UntrustedModelError                 a stored model holds types outside the trusted set
 ├── FunctionConflictError               a duplicate function, or a version an alias uses (409)
+├── QueueExistsError                    a queue of that name exists with other attributes (409)
 ├── PreconditionFailedError             a stale RevisionId (412)
 ├── AuthenticationError                 missing, malformed, unknown or wrong credentials (401)
 ├── AccessDeniedError                   a key whose policy does not allow the action (403)
@@ -39,7 +44,8 @@ LambeamError
 
 Each error carries what the user needs to fix it in its message, plus machine-readable fields:
 `exit_code` for the CLI, `http_status` for the HTTP faces, and `lambda_error` for the Lambda API
-(Lambda's own exception names, so boto3 raises what a Lambda user expects).
+(Lambda's own exception names, so boto3 raises what a Lambda user expects). Queue errors also
+carry `sqs_error`: SQS's (error shape, query error code) pair, which the SQS API answers with.
 """
 
 from __future__ import annotations
@@ -65,6 +71,7 @@ __all__ = [
     "InvocationNotFoundError",
     "LambeamError",
     "MasterKeyError",
+    "MessageError",
     "ModelNotFoundError",
     "NotFoundError",
     "PayloadTooLargeError",
@@ -72,6 +79,10 @@ __all__ = [
     "PolicyError",
     "PreconditionFailedError",
     "ProjectNotFoundError",
+    "QueueAttributeError",
+    "QueueExistsError",
+    "QueueNotFoundError",
+    "ReceiptHandleError",
     "RuntimeUnavailableError",
     "SealError",
     "SourceNotFoundError",
@@ -314,3 +325,50 @@ class UnsupportedOperationError(LambeamError):
 
     http_status = 404
     lambda_error = "UnknownOperationException"
+
+
+# SQS's error shape for an error, and the code its query protocol named it by (the
+# x-amzn-query-error header: botocore raises the modeled exception from it).
+SqsError = tuple[str, str]
+
+
+class QueueNotFoundError(NotFoundError):
+    """No queue has that name (SQS's QueueDoesNotExist)."""
+
+    sqs_error: SqsError = ("QueueDoesNotExist", "AWS.SimpleQueueService.NonExistentQueue")
+
+
+class QueueExistsError(LambeamError):
+    """A queue of that name exists with other attributes (SQS's QueueNameExists)."""
+
+    http_status = 409
+    sqs_error: SqsError = ("QueueNameExists", "QueueAlreadyExists")
+
+
+class QueueAttributeError(ConfigError):
+    """A queue attribute SQS would refuse: an unknown name, or a value out of its range.
+
+    `attribute` names it; `unknown` says whether the name itself is the fault.
+    """
+
+    def __init__(self, message: str, *, attribute: str, unknown: bool = False) -> None:
+        super().__init__(message)
+        self.attribute = attribute
+        self.unknown = unknown
+        code = "InvalidAttributeName" if unknown else "InvalidAttributeValue"
+        self.sqs_error: SqsError = (code, code)
+
+
+class MessageError(DataError):
+    """A message SQS would refuse: a body past the queue's MaximumMessageSize, characters SQS
+    does not allow, or a malformed message attribute."""
+
+    def __init__(self, message: str, *, code: str = "InvalidParameterValue") -> None:
+        super().__init__(message)
+        self.sqs_error: SqsError = (code, code)
+
+
+class ReceiptHandleError(DataError):
+    """A receipt handle lambeam did not give out for this queue (SQS's ReceiptHandleIsInvalid)."""
+
+    sqs_error: SqsError = ("ReceiptHandleIsInvalid", "ReceiptHandleIsInvalid")
