@@ -16,7 +16,10 @@ LambeamError
 │   ├── InvocationNotFoundError         no asynchronous invocation has that request id
 │   ├── EventSourceMappingNotFoundError no event source mapping has that UUID
 │   ├── AccessKeyNotFoundError
-│   └── QueueNotFoundError              no such queue (SQS's QueueDoesNotExist)
+│   ├── QueueNotFoundError              no such queue (SQS's QueueDoesNotExist)
+│   ├── TopicNotFoundError              no such topic (SNS's NotFound)
+│   ├── SubscriptionNotFoundError       no such topic subscription
+│   └── ObjectTriggerNotFoundError      no such object-created trigger
 ├── DataError (ValueError)              the input data cannot be used as declared (400)
 │   ├── SourceNotFoundError             a source path or glob matches no file
 │   ├── ColumnError                     an unknown, missing or mistyped column
@@ -74,6 +77,7 @@ __all__ = [
     "MessageError",
     "ModelNotFoundError",
     "NotFoundError",
+    "ObjectTriggerNotFoundError",
     "PayloadTooLargeError",
     "PipelineError",
     "PolicyError",
@@ -87,7 +91,9 @@ __all__ = [
     "SealError",
     "SourceNotFoundError",
     "StorageError",
+    "SubscriptionNotFoundError",
     "TooManyRequestsError",
+    "TopicNotFoundError",
     "TrainingError",
     "UnsupportedOperationError",
     "UntrustedModelError",
@@ -372,3 +378,16 @@ class ReceiptHandleError(DataError):
     """A receipt handle lambeam did not give out for this queue (SQS's ReceiptHandleIsInvalid)."""
 
     sqs_error: SqsError = ("ReceiptHandleIsInvalid", "ReceiptHandleIsInvalid")
+
+
+# Topics and object triggers (lambeam.events.topics, lambeam.events.objects).
+class TopicNotFoundError(NotFoundError):
+    """No topic has that name (SNS's NotFound)."""
+
+
+class SubscriptionNotFoundError(NotFoundError):
+    """No topic subscription has that id or ARN."""
+
+
+class ObjectTriggerNotFoundError(NotFoundError):
+    """No object-created trigger has that id."""
