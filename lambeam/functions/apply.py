@@ -103,6 +103,11 @@ def declared_function(name: str, table: Mapping[str, Any], root: Path) -> Declar
     for key, field in _FIELDS.items():
         if key in table:
             values[field] = table[key]
+    # The dead-letter queue is part of the function's configuration (Lambda's DeadLetterConfig)
+    # though lambeam.toml declares it with the other asynchronous settings.
+    settings = table.get("async")
+    if isinstance(settings, Mapping) and "dead_letter_queue" in settings:
+        values["dead_letter_target"] = settings["dead_letter_queue"]
     try:
         if "batching" in values:
             values["batching"] = batching_from(values["batching"])
@@ -110,6 +115,7 @@ def declared_function(name: str, table: Mapping[str, Any], root: Path) -> Declar
     except ConfigError as exc:
         # Speak lambeam.toml's spelling of the two fields whose names differ there.
         message = str(exc).replace("memory_mb", "memory").replace("timeout_s", "timeout")
+        message = message.replace("dead_letter_target", "async.dead_letter_queue")
         raise ConfigError(f"{where}: {message}") from None
     if sources[0] == "model":
         try:

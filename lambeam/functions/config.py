@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from lambeam.errors import ConfigError
+from lambeam.runtime import DEFAULT_ACCOUNT_ID, DEFAULT_REGION
 from lambeam.runtime.spec import LATEST, MAX_MEMORY_MB, MAX_TIMEOUT_S, MIN_MEMORY_MB, MIN_TIMEOUT_S
 
 __all__ = [
@@ -34,6 +35,11 @@ _ALIAS_NAME = re.compile(r"(?!\d+$)[A-Za-z0-9_-]{1,128}")
 _HANDLER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+")
 _ENV_KEY = re.compile(r"[a-zA-Z][a-zA-Z0-9_]+")
 _DIGEST = re.compile(r"[0-9a-f]{64}")
+# A dead-letter target: an SQS queue's or SNS topic's ARN, or a queue's bare name.
+_DEAD_LETTER_ARN = re.compile(
+    r"arn:aws[a-zA-Z-]*:(sqs|sns):[a-z0-9-]*:[0-9]*:[A-Za-z0-9_.-]{1,256}"
+)
+_QUEUE_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}")
 # Set by the runtime itself, so Lambda refuses them as user variables.
 RESERVED_ENVIRONMENT = frozenset(
     {
@@ -125,6 +131,10 @@ class FunctionConfig:
 
     `requirements_sha256` is set by deploying, never by the user: the digest of the zip of the
     packages its bundle's requirements.txt installed.
+
+    `dead_letter_target` is Lambda's DeadLetterConfig.TargetArn: the SQS queue or SNS topic
+    that an asynchronous event goes to when it fails and no failure destination is set. A
+    queue's bare name is kept as its ARN; "" clears it, as Lambda's empty TargetArn does.
     """
 
     kind: str = "code"
@@ -137,6 +147,7 @@ class FunctionConfig:
     environment: Mapping[str, str] = field(default_factory=dict)
     description: str = ""
     requirements_sha256: str | None = None
+    dead_letter_target: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -177,6 +188,7 @@ class FunctionConfig:
             raise ConfigError(f"requirements_sha256 must be a sha256 digest, got {digest!r}")
         # A private copy, so that the caller's dict cannot change a frozen config afterwards.
         object.__setattr__(self, "environment", dict(self.environment))
+        object.__setattr__(self, "dead_letter_target", _dead_letter(self.dead_letter_target))
 
     def _check_environment(self) -> None:
         if not isinstance(self.environment, Mapping):
@@ -228,6 +240,20 @@ class FunctionConfig:
         data = self.to_dict()
         data.pop("requirements_sha256")
         return data
+
+
+def _dead_letter(value: object) -> str | None:
+    """A dead-letter target as its ARN (None for none)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and _DEAD_LETTER_ARN.fullmatch(value):
+        return value
+    if isinstance(value, str) and _QUEUE_NAME.fullmatch(value):
+        return f"arn:aws:sqs:{DEFAULT_REGION}:{DEFAULT_ACCOUNT_ID}:{value}"
+    raise ConfigError(
+        f"dead_letter_target must be an SQS queue's or SNS topic's ARN, or a queue's name;"
+        f" got {value!r}"
+    )
 
 
 def batching_from(value: object) -> Batching:

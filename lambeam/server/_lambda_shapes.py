@@ -67,6 +67,8 @@ def function_configuration(
         "PackageType": "Zip",
         "Architectures": ["x86_64"],
     }
+    if config.dead_letter_target is not None:
+        shape["DeadLetterConfig"] = {"TargetArn": config.dead_letter_target}
     return shape
 
 
@@ -121,6 +123,11 @@ def config_with(base: FunctionConfig, body: Mapping[str, Any]) -> FunctionConfig
         if not isinstance(environment, Mapping):
             raise ConfigError("Environment must be an object with Variables")
         changes["environment"] = environment.get("Variables") or {}
+    if "DeadLetterConfig" in body:  # {"TargetArn": ""} clears it, as in Lambda
+        dead_letter = body["DeadLetterConfig"]
+        if not isinstance(dead_letter, Mapping):
+            raise ConfigError("DeadLetterConfig must be an object with TargetArn")
+        changes["dead_letter_target"] = dead_letter.get("TargetArn") or None
     data = {**base.to_dict(), **changes}
     data.pop("requirements_sha256", None)
     return replace(FunctionConfig.from_dict(data), requirements_sha256=base.requirements_sha256)
