@@ -6,7 +6,8 @@ LambeamError
 │   ├── MasterKeyError                  the master key is missing, malformed or readable by others
 │   ├── ValidationError                 a parameter outside the range an AWS API allows (400)
 │   ├── CodeBundleError                 a code bundle is unusable or its requirements fail (400)
-│   └── QueueAttributeError             an SQS queue attribute SQS would refuse (names it)
+│   ├── QueueAttributeError             an SQS queue attribute SQS would refuse (names it)
+│   └── ScheduleExpressionError         a cron, rate or at expression or time zone (names the field)
 ├── NotFoundError (LookupError)         a named thing does not exist (404)
 │   ├── DatasetNotFoundError
 │   ├── ModelNotFoundError
@@ -19,7 +20,8 @@ LambeamError
 │   ├── QueueNotFoundError              no such queue (SQS's QueueDoesNotExist)
 │   ├── TopicNotFoundError              no such topic (SNS's NotFound)
 │   ├── SubscriptionNotFoundError       no such topic subscription
-│   └── ObjectTriggerNotFoundError      no such object-created trigger
+│   ├── ObjectTriggerNotFoundError      no such object-created trigger
+│   └── ScheduleNotFoundError           no such schedule
 ├── DataError (ValueError)              the input data cannot be used as declared (400)
 │   ├── SourceNotFoundError             a source path or glob matches no file
 │   ├── ColumnError                     an unknown, missing or mistyped column
@@ -36,6 +38,7 @@ LambeamError
 ├── UntrustedModelError                 a stored model holds types outside the trusted set
 ├── FunctionConflictError               a duplicate function, or a version an alias uses (409)
 ├── QueueExistsError                    a queue of that name exists with other attributes (409)
+├── ScheduleConflictError               a schedule of that name exists (409)
 ├── PreconditionFailedError             a stale RevisionId (412)
 ├── AuthenticationError                 missing, malformed, unknown or wrong credentials (401)
 ├── AccessDeniedError                   a key whose policy does not allow the action (403)
@@ -88,6 +91,9 @@ __all__ = [
     "QueueNotFoundError",
     "ReceiptHandleError",
     "RuntimeUnavailableError",
+    "ScheduleConflictError",
+    "ScheduleExpressionError",
+    "ScheduleNotFoundError",
     "SealError",
     "SourceNotFoundError",
     "StorageError",
@@ -391,3 +397,26 @@ class SubscriptionNotFoundError(NotFoundError):
 
 class ObjectTriggerNotFoundError(NotFoundError):
     """No object-created trigger has that id."""
+
+
+# Schedules (lambeam.events.schedules, lambeam.events.expressions).
+class ScheduleExpressionError(ConfigError):
+    """A schedule expression (EventBridge's cron, rate or at) or time zone that cannot be used;
+    `field` names the part at fault ("day-of-week", "year", "rate", "timezone", …)."""
+
+    lambda_error = "ValidationException"
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class ScheduleNotFoundError(NotFoundError):
+    """No schedule has that name."""
+
+
+class ScheduleConflictError(LambeamError):
+    """A schedule of that name exists already (EventBridge Scheduler's ConflictException)."""
+
+    http_status = 409
+    lambda_error = "ConflictException"
