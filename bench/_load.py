@@ -2,10 +2,11 @@
 same POST in a loop, in a process of its own so that it shares no event loop with a server.
 
     .venv/bin/python bench/_load.py --port 8000 --path /predict --body '{"instances": [...]}' \
-        --connections 32 --duration 10 --warmup 2 [--header 'Authorization: Bearer K:S']
+        --connections 32 --duration 10 --warmup 2 [--header 'Authorization: Bearer K:S'] \
+        [--ok-status 202]
 
-Prints one JSON line: requests/s, p50/p99 latency in ms, requests counted, and non-200 answers
-by status. Each connection is an asyncio Protocol that parses only the status line and
+Prints one JSON line: requests/s, p50/p99 latency in ms, requests counted, and answers other
+than --ok-status (200 unless told; 202 for an accepted asynchronous invoke) by status. Each connection is an asyncio Protocol that parses only the status line and
 Content-Length and sends the next request from inside `data_received`: on two shared cores the
 generator must cost far less than the servers it measures. Only answers that arrive in the
 measured window are counted, as wrk does; the window opens after the warm-up: at least --warmup
@@ -45,6 +46,7 @@ class LoadResult:
     """What one phase of load measured; latencies in seconds."""
 
     seconds: float
+    ok_status: int = 200
     latencies: list[float] = field(default_factory=list)
     statuses: Counter[int] = field(default_factory=Counter)
     disconnects: int = 0
@@ -62,7 +64,9 @@ class LoadResult:
             "p50_ms": quantile(0.50),
             "p99_ms": quantile(0.99),
             "requests": count,
-            "errors": {str(code): n for code, n in sorted(self.statuses.items()) if code != 200},
+            "errors": {
+                str(code): n for code, n in sorted(self.statuses.items()) if code != self.ok_status
+            },
             "disconnects": self.disconnects,
             "warmup_s": round(self.warmup_s, 2),
         }
@@ -127,7 +131,12 @@ class _Phase:
     """
 
     def __init__(
-        self, connections: int, warmup_s: float, duration_s: float, max_warmup_s: float
+        self,
+        connections: int,
+        warmup_s: float,
+        duration_s: float,
+        max_warmup_s: float,
+        ok_status: int = 200,
     ) -> None:
         self.started = time.perf_counter()
         self.connections = connections
@@ -138,7 +147,7 @@ class _Phase:
         self.measure_from: float | None = None
         self.measure_until = float("inf")
         self.stopping = False
-        self.result = LoadResult(seconds=duration_s)
+        self.result = LoadResult(seconds=duration_s, ok_status=ok_status)
 
     def open_window(self, now: float) -> None:
         self.measure_from = now
@@ -158,7 +167,7 @@ class _Phase:
             self.stopping = True
         else:
             self.result.statuses[status] += 1
-            if status == 200:
+            if status == self.result.ok_status:
                 self.result.latencies.append(done_at - sent_at)
 
 
@@ -170,10 +179,11 @@ async def run_load(
     duration_s: float,
     warmup_s: float,
     max_warmup_s: float = 60.0,
+    ok_status: int = 200,
 ) -> LoadResult:
     """Drive `connections` connections through a warm-up and `duration_s`; count only the latter."""
     loop = asyncio.get_running_loop()
-    phase = _Phase(connections, warmup_s, duration_s, max_warmup_s)
+    phase = _Phase(connections, warmup_s, duration_s, max_warmup_s, ok_status)
     opened: list[_Connection] = []
     for _ in range(connections):
         _transport, protocol = await loop.create_connection(
@@ -211,6 +221,7 @@ def main() -> None:
     parser.add_argument(
         "--max-warmup", type=float, default=60.0, help="most seconds before measuring"
     )
+    parser.add_argument("--ok-status", type=int, default=200, help="the answer that counts")
     args = parser.parse_args()
     try:
         import uvloop
@@ -228,6 +239,7 @@ def main() -> None:
             args.duration,
             args.warmup,
             args.max_warmup,
+            args.ok_status,
         )
     )
     print(json.dumps(result.summary()))

@@ -117,8 +117,15 @@ def _wait_ready(server: Server, path: str | None, timeout_s: float) -> None:
     raise SystemExit(f"the {server.name} server did not start:\n{server.log.read_text()[-3000:]}")
 
 
-def check_answer(server: Server, path: str, body: str, headers: Sequence[str]) -> None:
-    """Fail unless one POST of `body` gets a 200 with predictions."""
+def check_answer(
+    server: Server,
+    path: str,
+    body: str,
+    headers: Sequence[str],
+    ok_status: int = 200,
+    expect: str | None = "predictions",
+) -> None:
+    """Fail unless one POST of `body` gets `ok_status`, with the key `expect` in its JSON."""
     connection = HTTPConnection("127.0.0.1", server.port, timeout=120)
     fields = dict(h.split(": ", 1) for h in headers)
     connection.request(
@@ -127,7 +134,7 @@ def check_answer(server: Server, path: str, body: str, headers: Sequence[str]) -
     response = connection.getresponse()
     data = response.read()
     connection.close()
-    if response.status != 200 or "predictions" not in json.loads(data):
+    if response.status != ok_status or (expect is not None and expect not in json.loads(data)):
         raise SystemExit(f"{server.name} {path}: {response.status} {data[:500]!r}")
 
 
@@ -140,9 +147,12 @@ def load(
     warmup: float,
     max_warmup: float,
     headers: Sequence[str] = (),
+    ok_status: int = 200,
+    expect: str | None = "predictions",
 ) -> dict[str, Any]:
-    """One load phase, driven by bench/_load.py in its own process, after one checked answer."""
-    check_answer(server, path, body, headers)
+    """One load phase, driven by bench/_load.py in its own process, after one checked answer
+    (`ok_status`, with the key `expect` in its JSON unless None)."""
+    check_answer(server, path, body, headers, ok_status, expect)
     command = [
         sys.executable,
         str(BENCH / "_load.py"),
@@ -160,6 +170,8 @@ def load(
         str(warmup),
         "--max-warmup",
         str(max_warmup),
+        "--ok-status",
+        str(ok_status),
     ]
     for header in headers:
         command += ["--header", header]
