@@ -16,13 +16,11 @@ Errors are Lambda's: a JSON body `{"Type": "User", "message": …}` and the erro
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -58,18 +56,14 @@ from lambeam.security import (
     MISSING_AUTHENTICATION_TOKEN,
     AccessDeniedError,
     AuthenticationError,
-    begin_sigv4,
 )
 from lambeam.server._gateway import (
     ANY_KEY,
-    Admit,
-    Admitted,
     Gateway,
     Handler,
     Permission,
     endpoint,
     function_resource,
-    still_enabled,
 )
 from lambeam.server._lambda_shapes import (
     alias_configuration,
@@ -79,7 +73,8 @@ from lambeam.server._lambda_shapes import (
     page,
     routing_from,
 )
-from lambeam.server._requests import MAX_MANAGEMENT_BODY, json_object, raw_headers, read_body
+from lambeam.server._requests import MAX_MANAGEMENT_BODY, json_object
+from lambeam.server._signed import signed, signed_header
 
 __all__ = ["ROUTES", "lambda_routes"]
 
@@ -90,52 +85,10 @@ Item = TypeVar("Item")
 _VERSION = re.compile(r"\$LATEST|[1-9][0-9]*")
 
 
-def _signed(body_limit: int) -> Admit:
-    """Check the request's SigV4 headers, then read the body (at most `body_limit` bytes)
-    hashing it as it comes, then verify the signature over it."""
-
-    async def admit(request: Request, gw: Gateway) -> Admitted:
-        if not gw.auth:
-            return Admitted(None, await read_body(request, body_limit))
-        query = request.scope.get("query_string", b"").decode("latin-1")
-        names = [name for name, _ in parse_qsl(query, keep_blank_values=True)]
-        repeated = sorted({name for name in names if names.count(name) > 1})
-        if repeated:  # the canonical query is sorted: their order is not signed
-            raise ConfigError(f"query parameter {repeated[0]!r} is given more than once")
-        pending = await asyncio.to_thread(
-            begin_sigv4,
-            gw.keys,
-            request.method,
-            request.scope.get("raw_path", request.url.path.encode()).decode("latin-1"),
-            request.scope.get("query_string", b"").decode("latin-1"),
-            raw_headers(request),
-        )
-        digest = hashlib.sha256()
-        body = await read_body(request, body_limit, digest)
-        if gw.keys.fresh(pending.key.id):  # nothing to read or write: answer here
-            key = pending.finish(digest.hexdigest(), len(body))
-        else:
-            key = await asyncio.to_thread(pending.finish, digest.hexdigest(), len(body))
-        await still_enabled(gw, key)
-        request.state.signed_headers = frozenset(pending.signed)
-        return Admitted(key, body)
-
-    return admit
-
-
-def _signed_header(request: Request, name: str) -> str | None:
-    """Header `name` (lower case) if the signature covers it (or authentication is off): a
-    header that changes what a call does must be signed, as AWS requires; boto3 signs them."""
-    signed: frozenset[str] | None = getattr(request.state, "signed_headers", None)
-    if signed is not None and name not in signed:
-        return None
-    return request.headers.get(name)
-
-
 def _endpoint(
     handler: Handler, permission: Permission, body_limit: int = MAX_MANAGEMENT_BODY
 ) -> Callable[[Request], Awaitable[Response]]:
-    return endpoint(handler, _signed(body_limit), _error, permission, invokes=handler is _invoke)
+    return endpoint(handler, signed(body_limit), _error, permission, invokes=handler is _invoke)
 
 
 def _error(exc: Exception) -> Response:
@@ -206,8 +159,8 @@ async def _invoke(request: Request, gw: Gateway, body: bytes) -> Response:
         name,
         body,
         qualifier,
-        invocation_type=_signed_header(request, "x-amz-invocation-type") or "RequestResponse",
-        log_type=_signed_header(request, "x-amz-log-type"),
+        invocation_type=signed_header(request, "x-amz-invocation-type") or "RequestResponse",
+        log_type=signed_header(request, "x-amz-log-type"),
         source="lambda",
     )
     result = await gw.invoker.handle(asked)
