@@ -1,0 +1,438 @@
+"""EventBridge Scheduler's schedule expressions: when a schedule's ticks fall.
+
+    cron(0 8 ? * MON-FRI *)    minutes hours day-of-month month day-of-week year
+    rate(5 minutes)            rate(1 minute|hour|day), rate(N minutes|hours|days) for N > 1
+    at(2030-01-31T09:00:00)    once, at that wall-clock time
+
+each evaluated in an IANA time zone (zoneinfo). A cron expression is checked against AWS's
+grammar here, every error naming its field, then handed to cronsim (a maintained cron evaluator
+that knows `L`, `LW`, `nL` and `#`) as a five-field expression: AWS's day-of-week 1-7 = SUN-SAT
+becomes cron's 0-6, and `?` becomes `*` (AWS wants `?` in exactly one of the day fields, so
+cron's "either day field" rule never applies). What cronsim lacks is done around it: the year
+field (1970-2199) and `nW` (the weekday nearest day n, never across the month) filter its
+candidates. Never six fields to cronsim: a sixth would be read as seconds.
+
+Daylight saving follows EventBridge Scheduler: a cron time the clocks skip in spring does not
+fire, one they repeat in autumn fires once (at its first occurrence), because cron matches wall
+clock times, one each. A rate counts real time from its anchor (the schedule's creation): its
+first tick is the anchor itself, as Scheduler starts a rate schedule without a start date at
+once, and `rate(1 day)` is 24 hours across a change of offset.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from cronsim import CronSim, CronSimError
+
+from lambeam.errors import ScheduleExpressionError
+
+__all__ = ["At", "Cron", "Expression", "Rate", "parse_expression", "zone"]
+
+_DAYS = {name: i + 1 for i, name in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"])}
+_MONTHS = {
+    name: i + 1
+    for i, name in enumerate(
+        ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
+    )
+}
+_RATE_UNITS = {"minute": 60, "hour": 3600, "day": 86400}
+_ITEM = re.compile(r"(\*|\d+|[A-Z]{3})(?:-(\d+|[A-Z]{3}))?(?:/(\d+))?")
+_AT = re.compile(r"at\((\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\)")
+_RATE = re.compile(r"rate\((\d+) ([a-z]+)\)")
+_CRON = re.compile(r"cron\((.*)\)", re.DOTALL)
+_SECOND = timedelta(seconds=1)
+# Candidates cronsim may offer that a filter (year, nW) refuses before a search gives up.
+_MAX_CANDIDATES = 200_000
+
+
+def zone(name: str) -> ZoneInfo:
+    """The IANA time zone `name` ("UTC", "Europe/Paris"), or ScheduleExpressionError."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ScheduleExpressionError(
+            f"time zone {name!r} is not an IANA time zone name such as UTC or Europe/Paris",
+            field="timezone",
+        ) from None
+
+
+class Expression(ABC):
+    """When a schedule's ticks fall, as epoch seconds."""
+
+    text: str
+
+    @abstractmethod
+    def previous(self, at: float) -> float | None:
+        """The latest tick at or before `at`, or None."""
+
+    @abstractmethod
+    def next(self, after: float) -> float | None:
+        """The earliest tick strictly after `after`, or None (an at() that is past)."""
+
+    def upcoming(self, after: float, count: int) -> list[float]:
+        """The next `count` ticks after `after` (fewer if the expression runs out)."""
+        ticks: list[float] = []
+        while len(ticks) < count:
+            found = self.next(after)
+            if found is None:
+                break
+            ticks.append(found)
+            after = found
+        return ticks
+
+
+@dataclass(frozen=True)
+class Rate(Expression):
+    """rate(N unit): a tick every `seconds`, from `anchor` (the schedule's creation) on."""
+
+    text: str
+    seconds: int
+    anchor: float
+
+    def previous(self, at: float) -> float | None:
+        if at < self.anchor:
+            return None
+        return self.anchor + math.floor((at - self.anchor) / self.seconds) * self.seconds
+
+    def next(self, after: float) -> float | None:
+        if after < self.anchor:
+            return self.anchor
+        return self.anchor + (math.floor((after - self.anchor) / self.seconds) + 1) * self.seconds
+
+
+@dataclass(frozen=True)
+class At(Expression):
+    """at(yyyy-mm-ddThh:mm:ss): one tick."""
+
+    text: str
+    tick: float
+
+    def previous(self, at: float) -> float | None:
+        return self.tick if self.tick <= at else None
+
+    def next(self, after: float) -> float | None:
+        return self.tick if self.tick > after else None
+
+
+@dataclass(frozen=True)
+class Cron(Expression):
+    """cron(...) in `tz`: `spec` is the five-field expression cronsim evaluates (wall clock,
+    minute resolution), `years` the years allowed, `nearest_weekday` the n of `nW` if given."""
+
+    text: str
+    tz: ZoneInfo
+    spec: str
+    years: frozenset[int]
+    nearest_weekday: int | None = None
+
+    def next(self, after: float) -> float | None:
+        local = datetime.fromtimestamp(after, self.tz)
+        for naive in self._walk(_wall(local), reverse=False):
+            tick = _instant(naive, self.tz)
+            # In an autumn's repeated hour a wall time's first occurrence may be behind `after`.
+            if tick is not None and tick > after:
+                return tick
+        return None
+
+    def previous(self, at: float) -> float | None:
+        local = datetime.fromtimestamp(at, self.tz)
+        start = _wall(local) + _SECOND  # cronsim's reverse steps back one second first
+        if local.fold:  # the repeated hour's second pass: later wall times already happened
+            start += timedelta(hours=1)
+        for naive in self._walk(start, reverse=True):
+            tick = _instant(naive, self.tz)
+            if tick is not None and tick <= at:
+                return tick
+        return None
+
+    def _walk(self, start: datetime, *, reverse: bool) -> Iterator[datetime]:
+        """Wall-clock matches strictly after (before) the naive `start`, in order."""
+        cursor, tried = start, 0
+        while True:
+            for candidate in CronSim(self.spec, cursor, reverse=reverse):
+                tried += 1
+                if tried > _MAX_CANDIDATES:
+                    return
+                if candidate.year not in self.years:
+                    year = _next_year(self.years, candidate.year, reverse)
+                    if year is None:
+                        return
+                    # cronsim steps one second before matching: land on the year's first
+                    # (last) second.
+                    cursor = datetime(year + 1, 1, 1) if reverse else datetime(year, 1, 1) - _SECOND
+                    break
+                n = self.nearest_weekday
+                if n is not None and candidate.day != _nearest_weekday(candidate, n):
+                    continue
+                yield candidate
+            else:
+                return  # cronsim found nothing in 50 years
+
+
+def parse_expression(text: str, timezone: str = "UTC", *, anchor: float = 0.0) -> Expression:
+    """`text` (cron, rate or at) evaluated in `timezone`; a rate's ticks count from `anchor`
+    (epoch seconds). ScheduleExpressionError names the field at fault."""
+    if not isinstance(text, str):
+        raise ScheduleExpressionError(
+            "a schedule expression is a string: cron(...), rate(...) or at(...)", field="expression"
+        )
+    tz = zone(timezone)
+    text = text.strip()
+    if text.startswith("rate("):
+        return _rate(text, anchor)
+    if text.startswith("at("):
+        return _at(text, tz)
+    if text.startswith("cron("):
+        return _cron(text, tz)
+    raise ScheduleExpressionError(
+        f"{text!r} is not a schedule expression: write cron(0 8 ? * MON-FRI *),"
+        " rate(5 minutes) or at(2030-01-31T09:00:00)",
+        field="expression",
+    )
+
+
+def _rate(text: str, anchor: float) -> Rate:
+    found = _RATE.fullmatch(text)
+    if found is None:
+        raise ScheduleExpressionError(
+            f"{text}: a rate is rate(VALUE UNIT), e.g. rate(1 hour) or rate(5 minutes)",
+            field="rate",
+        )
+    value, unit = int(found[1]), found[2]
+    singular = unit.removesuffix("s")
+    if singular not in _RATE_UNITS:
+        raise ScheduleExpressionError(
+            f"{text}: the unit must be minute(s), hour(s) or day(s), not {unit!r}", field="rate"
+        )
+    if value < 1:
+        raise ScheduleExpressionError(f"{text}: the value must be 1 or more", field="rate")
+    if value == 1 and unit != singular:
+        raise ScheduleExpressionError(
+            f"{text}: a value of 1 takes the singular unit, rate(1 {singular})", field="rate"
+        )
+    if value > 1 and unit == singular:
+        raise ScheduleExpressionError(
+            f"{text}: a value above 1 takes the plural unit, rate({value} {singular}s)",
+            field="rate",
+        )
+    return Rate(text, value * _RATE_UNITS[singular], anchor)
+
+
+def _at(text: str, tz: ZoneInfo) -> At:
+    found = _AT.fullmatch(text)
+    if found is None:
+        raise ScheduleExpressionError(
+            f"{text}: a one-time schedule is at(yyyy-mm-ddThh:mm:ss), e.g. at(2030-01-31T09:00:00)",
+            field="at",
+        )
+    try:
+        year, month, day, hour, minute, second = (int(part) for part in found.groups())
+        naive = datetime(year, month, day, hour, minute, second)
+    except ValueError as exc:
+        raise ScheduleExpressionError(f"{text}: {exc}", field="at") from None
+    tick = _instant(naive, tz)
+    if tick is None:
+        raise ScheduleExpressionError(
+            f"{text}: {naive:%Y-%m-%d %H:%M:%S} does not exist in {tz.key} (the clocks skip it)",
+            field="at",
+        )
+    return At(text, tick)
+
+
+def _cron(text: str, tz: ZoneInfo) -> Cron:
+    found = _CRON.fullmatch(text)
+    fields = found[1].upper().split() if found else []
+    if len(fields) != 6:
+        raise ScheduleExpressionError(
+            f"{text}: cron takes 6 fields (minutes hours day-of-month month day-of-week year),"
+            f" got {len(fields)}",
+            field="expression",
+        )
+    minutes, hours, dom, month, dow, year = fields
+    if (dom == "?") == (dow == "?"):
+        raise ScheduleExpressionError(
+            f"{text}: exactly one of day-of-month and day-of-week must be ?"
+            " (e.g. cron(0 8 ? * MON-FRI *) or cron(0 8 1 * ? *))",
+            field="day-of-month" if dom != "?" else "day-of-week",
+        )
+    nearest: int | None = None
+    if dom == "?":
+        dom_spec = "*"
+    elif dom in ("L", "LW"):
+        dom_spec = dom
+    elif dom.endswith("W"):
+        nearest = _number(_FIELDS["day-of-month"], dom[:-1], text)
+        # cronsim offers the days around n; the filter keeps the weekday nearest to n.
+        dom_spec = f"{max(1, nearest - 2)}-{min(31, nearest + 2)}"
+    else:
+        dom_spec = _terms(_FIELDS["day-of-month"], dom, text)
+    spec = " ".join(
+        [
+            _terms(_FIELDS["minutes"], minutes, text),
+            _terms(_FIELDS["hours"], hours, text),
+            dom_spec,
+            _terms(_FIELDS["month"], month, text),
+            "*" if dow == "?" else _day_of_week(dow, text),
+        ]
+    )
+    try:
+        CronSim(spec, datetime(2000, 1, 1))
+    except CronSimError as exc:  # a day no month in the expression has, e.g. 30 of FEB
+        name = str(exc).removeprefix("Bad ")
+        raise ScheduleExpressionError(f"{text}: the {name} never matches", field=name) from None
+    return Cron(text, tz, spec, _years(year, text), nearest)
+
+
+@dataclass(frozen=True)
+class _Field:
+    name: str
+    low: int
+    high: int
+    names: Mapping[str, int]
+    example: str
+
+
+_FIELDS = {
+    f.name: f
+    for f in (
+        _Field("minutes", 0, 59, {}, "0, 0/15 or 5,35"),
+        _Field("hours", 0, 23, {}, "8, 8-17 or */2"),
+        _Field("day-of-month", 1, 31, {}, "1, 1-15, L, LW, 3W or ?"),
+        _Field("month", 1, 12, _MONTHS, "1, JAN-MAR or *"),
+        _Field("day-of-week", 1, 7, _DAYS, "MON-FRI, 2#1, 6L, L or ?"),
+        _Field("year", 1970, 2199, {}, "*, 2030 or 2030-2035"),
+    )
+}
+
+
+def _number(field: _Field, token: str, text: str) -> int:
+    value = field.names.get(token)
+    if value is None and token.isdigit():
+        value = int(token)
+    if value is None or not field.low <= value <= field.high:
+        names = f" or {min(field.names)}..." if field.names else ""
+        raise ScheduleExpressionError(
+            f"{text}: {field.name} {token!r} is not {field.low}-{field.high}{names}"
+            f" (e.g. {field.example})",
+            field=field.name,
+        )
+    return value
+
+
+def _items(
+    field: _Field, value: str, text: str
+) -> Iterator[tuple[int | None, int | None, int | None]]:
+    """Each comma-separated item as (start, end, step); start None for `*`, step None when the
+    item has no `/` (`5/1` is every minute from 5 on, `5` the fifth alone)."""
+    for item in value.split(","):
+        found = _ITEM.fullmatch(item)
+        if found is None or (found[1] == "*" and found[2] is not None):
+            raise ScheduleExpressionError(
+                f"{text}: {field.name} {item!r} is not understood (e.g. {field.example})",
+                field=field.name,
+            )
+        start = None if found[1] == "*" else _number(field, found[1], text)
+        end = _number(field, found[2], text) if found[2] else None
+        step = int(found[3]) if found[3] else None
+        if start is not None and end is not None and end < start and field.name == "year":
+            raise ScheduleExpressionError(
+                f"{text}: {field.name} range {item!r} ends before it starts", field=field.name
+            )
+        if step is not None and step < 1:
+            raise ScheduleExpressionError(
+                f"{text}: {field.name} step in {item!r} must be 1 or more", field=field.name
+            )
+        yield start, end, step
+
+
+def _terms(field: _Field, value: str, text: str, shift: int = 0) -> str:
+    """The cron terms of an AWS list field, numbers moved by `shift` (day-of-week: -1)."""
+    terms = []
+    for start, end, step in _items(field, value, text):
+        if start is not None and end is not None and end < start:
+            # A range across the field's end (hours 20-2, FRI-MON), as AWS's examples use.
+            around = [*range(start, field.high + 1), *range(field.low, end + 1)][:: step or 1]
+            terms += [str(v + shift) for v in around]
+            continue
+        term = "*" if start is None else str(start + shift)
+        if end is not None:
+            term += f"-{end + shift}"
+        if step is not None:
+            term += f"/{step}"
+        terms.append(term)
+    return ",".join(terms)
+
+
+def _day_of_week(value: str, text: str) -> str:
+    """AWS's day-of-week (1-7 = SUN-SAT, `L`, `nL`, `n#k`) as cron's (0-6 = SUN-SAT)."""
+    field = _FIELDS["day-of-week"]
+    if value == "L":  # the last day of the week
+        return str(_DAYS["SAT"] - 1)
+    if value.endswith("L"):
+        return f"{_number(field, value[:-1], text) - 1}L"
+    if "#" in value:
+        day, _, nth = value.partition("#")
+        if "," in value or not nth.isdigit() or not 1 <= int(nth) <= 5:
+            raise ScheduleExpressionError(
+                f"{text}: day-of-week {value!r}: # takes one day and its week 1-5, e.g. 2#1"
+                " (the first Monday); only one # expression is allowed",
+                field=field.name,
+            )
+        return f"{_number(field, day, text) - 1}#{nth}"
+    if "/" in value:
+        raise ScheduleExpressionError(
+            f"{text}: day-of-week takes no / increments (its wildcards are , - * ? L #)",
+            field=field.name,
+        )
+    return _terms(field, value, text, shift=-1)
+
+
+def _years(value: str, text: str) -> frozenset[int]:
+    field = _FIELDS["year"]
+    years: set[int] = set()
+    for start, end, step in _items(field, value, text):
+        first = field.low if start is None else start
+        last = end if end is not None else (field.high if start is None or step else first)
+        years.update(range(first, last + 1, step or 1))
+    return frozenset(years)
+
+
+def _next_year(years: frozenset[int], year: int, reverse: bool) -> int | None:
+    later = [y for y in years if (y < year if reverse else y > year)]
+    if not later:
+        return None
+    return max(later) if reverse else min(later)
+
+
+def _nearest_weekday(day: datetime, n: int) -> int | None:
+    """The day of `day`'s month that `nW` names: n if a weekday, else the nearest weekday
+    within the month (Saturday the 1st: Monday the 3rd); None if the month has no day n."""
+    last = ((day.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)).day
+    if n > last:
+        return None
+    weekday = day.replace(day=n).weekday()  # Monday 0 … Sunday 6
+    if weekday == 5:
+        return n - 1 if n > 1 else n + 2
+    if weekday == 6:
+        return n + 1 if n < last else n - 2
+    return n
+
+
+def _wall(local: datetime) -> datetime:
+    return local.replace(tzinfo=None, microsecond=0, fold=0)
+
+
+def _instant(naive: datetime, tz: ZoneInfo) -> float | None:
+    """The epoch seconds of wall time `naive` in `tz` (its first occurrence), None if the
+    clocks skip it."""
+    aware = naive.replace(tzinfo=tz, fold=0)
+    if aware.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != naive:
+        return None
+    return aware.timestamp()
