@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from lambeam.events.asynchronous import ASYNC_QUEUE, enqueue_invocations
 from lambeam.events.commits import GroupCommit
+from lambeam.events.object_watcher import watch_objects
 from lambeam.events.queue import MessageQueue
 from lambeam.invoke.request import InvocationRequest
 from lambeam.project import Project
@@ -124,3 +125,4 @@ async def _forever(service: EventService, loop: Loop) -> None:
 
 # The loops a server runs, in order of start (each module owns its loop).
 LOOPS: list[Loop] = []
+LOOPS.append(watch_objects)  # object-created triggers (lambeam.events.object_watcher)
