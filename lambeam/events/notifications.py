@@ -1,4 +1,4 @@
-"""SNS's wire shapes: the Lambda event of a notification, the JSON envelope an SQS subscriber
+"""SNS's names and wire shapes: topic names and ARNs, the Lambda event of a notification, the JSON envelope an SQS subscriber
 receives, and message attributes as SNS hands them on.
 
     event = lambda_event(notification, subscription_arn, unsubscribe_url)
@@ -15,15 +15,48 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from lambeam.errors import ConfigError
+from lambeam.runtime.engine import DEFAULT_ACCOUNT_ID, DEFAULT_REGION
 
-__all__ = ["envelope", "lambda_event", "message_attributes_of", "sns_timestamp"]
+__all__ = [
+    "envelope",
+    "lambda_event",
+    "message_attributes_of",
+    "sns_timestamp",
+    "topic_arn",
+    "topic_name",
+]
 
+_TOPIC_NAME = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _DATA_TYPES = ("String", "Number", "Binary", "String.Array")
+
+
+def topic_arn(name: str, region: str = DEFAULT_REGION, account_id: str = DEFAULT_ACCOUNT_ID) -> str:
+    """arn:aws:sns:<region>:<account>:<name>, as SNS writes it."""
+    return f"arn:aws:sns:{region}:{account_id}:{name}"
+
+
+def topic_name(name_or_arn: str) -> str:
+    """The topic a name or an SNS topic ARN names; ConfigError when it cannot be one."""
+    name = name_or_arn
+    if name_or_arn.startswith("arn:"):
+        parts = name_or_arn.split(":")
+        if len(parts) != 6 or parts[2] != "sns":
+            raise ConfigError(
+                f"{name_or_arn!r} is not a topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)"
+            )
+        name = parts[5]
+    if not _TOPIC_NAME.fullmatch(name):
+        raise ConfigError(
+            f"topic name {name!r} is not valid: 1 to 256 letters, digits, hyphens and underscores"
+            " (FIFO topics are not supported)"
+        )
+    return name
 
 
 def sns_timestamp(epoch_s: float) -> str:

@@ -19,20 +19,17 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, select
 
 from lambeam.errors import (
     ConfigError,
-    FunctionNotFoundError,
     PayloadTooLargeError,
-    QueueNotFoundError,
-    SubscriptionNotFoundError,
     TopicNotFoundError,
 )
 from lambeam.events.asynchronous import enqueue_invocations
@@ -41,14 +38,23 @@ from lambeam.events.notifications import (
     lambda_event,
     message_attributes_of,
     sns_timestamp,
+    topic_arn,
+    topic_name,
 )
 from lambeam.events.queue import MessageQueue, Outgoing
+from lambeam.events.subscriptions import (
+    PROTOCOLS,
+    Subscription,
+    list_subscriptions,
+    subscribe,
+    subscription_of,
+    unsubscribe,
+)
 from lambeam.invoke.request import InvocationRequest
 from lambeam.runtime.engine import DEFAULT_ACCOUNT_ID, DEFAULT_REGION
-from lambeam.runtime.spec import function_arn, split_function_name
 from lambeam.storage import Database
 from lambeam.storage.database import utcnow
-from lambeam.storage.schema import FunctionRow, QueueRow, SubscriptionRow, TopicRow
+from lambeam.storage.schema import QueueRow, SubscriptionRow, TopicRow
 
 __all__ = [
     "MAX_MESSAGE_BYTES",
@@ -71,31 +77,6 @@ __all__ = [
 
 # SNS's limit on a published message, its attributes included (256 KiB).
 MAX_MESSAGE_BYTES = 256 * 1024
-PROTOCOLS = ("lambda", "sqs")
-_TOPIC_NAME = re.compile(r"[A-Za-z0-9_-]{1,256}")
-
-
-def topic_arn(name: str, region: str = DEFAULT_REGION, account_id: str = DEFAULT_ACCOUNT_ID) -> str:
-    """arn:aws:sns:<region>:<account>:<name>, as SNS writes it."""
-    return f"arn:aws:sns:{region}:{account_id}:{name}"
-
-
-def topic_name(name_or_arn: str) -> str:
-    """The topic a name or an SNS topic ARN names; ConfigError when it cannot be one."""
-    name = name_or_arn
-    if name_or_arn.startswith("arn:"):
-        parts = name_or_arn.split(":")
-        if len(parts) != 6 or parts[2] != "sns":
-            raise ConfigError(
-                f"{name_or_arn!r} is not a topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)"
-            )
-        name = parts[5]
-    if not _TOPIC_NAME.fullmatch(name):
-        raise ConfigError(
-            f"topic name {name!r} is not valid: 1 to 256 letters, digits, hyphens and underscores"
-            " (FIFO topics are not supported)"
-        )
-    return name
 
 
 @dataclass(frozen=True)
@@ -117,38 +98,6 @@ class Topic:
             "origin": self.origin,
             "created_at": self.created_at,
             "subscriptions": self.subscriptions,
-        }
-
-
-@dataclass(frozen=True)
-class Subscription:
-    """A topic's subscriber: a function (protocol "lambda", with an optional qualifier) or a
-    queue ("sqs", optionally with raw message delivery). `endpoint_arn` is what SNS lists."""
-
-    id: str
-    arn: str
-    topic: str
-    topic_arn: str
-    protocol: str
-    endpoint: str
-    endpoint_arn: str
-    qualifier: str | None
-    raw_message_delivery: bool
-    origin: str
-    attributes: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "arn": self.arn,
-            "topic": self.topic,
-            "topic_arn": self.topic_arn,
-            "protocol": self.protocol,
-            "endpoint": self.endpoint,
-            "endpoint_arn": self.endpoint_arn,
-            "qualifier": self.qualifier,
-            "raw_message_delivery": self.raw_message_delivery,
-            "origin": self.origin,
         }
 
 
@@ -224,107 +173,6 @@ def delete_topic(db: Database, name: str) -> None:
         session.delete(row)
 
 
-def subscribe(
-    db: Database,
-    topic: str,
-    protocol: str,
-    endpoint: str,
-    *,
-    qualifier: str | None = None,
-    raw_message_delivery: bool = False,
-    origin: str = "api",
-    declared_in: str | None = None,
-    region: str = DEFAULT_REGION,
-    account_id: str = DEFAULT_ACCOUNT_ID,
-) -> Subscription:
-    """Subscribe a function (protocol "lambda": a name, `name:qualifier` or function ARN, and
-    an optional qualifier) or an existing queue ("sqs": a name or queue ARN) to `topic`.
-
-    As SNS's Subscribe, subscribing the same endpoint again returns its subscription; with other
-    settings it is a ConfigError. `declared_in` marks a subscription lambeam.toml made (which
-    of its tables owns it, so that `apply` prunes only its own).
-    """
-    name = topic_name(topic)
-    if protocol not in PROTOCOLS:
-        raise ConfigError(f"protocol {protocol!r} is not supported; use one of {PROTOCOLS}")
-    if protocol == "lambda":
-        endpoint, qualifier = split_function_name(endpoint, qualifier)
-    else:
-        if qualifier is not None:
-            raise ConfigError("a qualifier applies to a function subscription only")
-        endpoint = queue_name(endpoint)
-    attributes: dict[str, Any] = {"RawMessageDelivery": "true" if raw_message_delivery else "false"}
-    if protocol == "lambda" and raw_message_delivery:
-        raise ConfigError("RawMessageDelivery applies to a queue subscription only")
-    if qualifier is not None:
-        attributes["Qualifier"] = qualifier
-    if declared_in is not None:
-        attributes["DeclaredIn"] = declared_in
-    now = utcnow()
-    with db.session() as session:
-        if session.get(TopicRow, name) is None:
-            raise _no_topic(name)
-        _check_endpoint(session, protocol, endpoint)
-        same = session.scalars(
-            select(SubscriptionRow).where(
-                SubscriptionRow.topic == name,
-                SubscriptionRow.protocol == protocol,
-                SubscriptionRow.endpoint == endpoint,
-            )
-        ).all()
-        for row in same:
-            if row.attributes.get("Qualifier") != qualifier:
-                continue
-            mine = {k: v for k, v in row.attributes.items() if k != "DeclaredIn"}
-            if mine != {k: v for k, v in attributes.items() if k != "DeclaredIn"}:
-                raise ConfigError(
-                    f"{protocol} {endpoint!r} is already subscribed to topic {name!r} with other"
-                    " settings; unsubscribe it first"
-                )
-            return _subscription(row, region, account_id)
-        row = SubscriptionRow(
-            id=str(uuid.uuid4()),
-            topic=name,
-            protocol=protocol,
-            endpoint=endpoint,
-            attributes=attributes,
-            origin=origin,
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(row)
-        session.flush()
-        return _subscription(row, region, account_id)
-
-
-def unsubscribe(db: Database, subscription: str) -> None:
-    """Delete a subscription by its id or ARN; SubscriptionNotFoundError when there is none."""
-    key = subscription.rsplit(":", 1)[-1] if subscription.startswith("arn:") else subscription
-    with db.session() as session:
-        row = session.get(SubscriptionRow, key)
-        if row is None:
-            raise SubscriptionNotFoundError(f"no subscription {subscription!r}")
-        session.delete(row)
-
-
-def list_subscriptions(
-    db: Database,
-    topic: str | None = None,
-    *,
-    region: str = DEFAULT_REGION,
-    account_id: str = DEFAULT_ACCOUNT_ID,
-) -> list[Subscription]:
-    """Every subscription, or `topic`'s (TopicNotFoundError when it does not exist)."""
-    with db.session() as session:
-        query = select(SubscriptionRow).order_by(SubscriptionRow.topic, SubscriptionRow.created_at)
-        if topic is not None:
-            name = topic_name(topic)
-            if session.get(TopicRow, name) is None:
-                raise _no_topic(name)
-            query = query.where(SubscriptionRow.topic == name)
-        return [_subscription(row, region, account_id) for row in session.scalars(query)]
-
-
 def publish(
     target: Database | MessageQueue,
     topic: str,
@@ -385,7 +233,7 @@ def publish_message(
         if session.get(TopicRow, name) is None:
             raise _no_topic(name)
         subscriptions = [
-            _subscription(row, region, account_id)
+            subscription_of(row, region, account_id)
             for row in session.scalars(
                 select(SubscriptionRow)
                 .where(SubscriptionRow.topic == name)
@@ -433,20 +281,6 @@ def publish_message(
     elif sends:
         queue.send_many(sends)
     return Published(message_id, request_ids, sorted({q for q, _ in sends}))
-
-
-def queue_name(name_or_arn: str) -> str:
-    """The queue a name or an SQS queue ARN (arn:aws:sqs:REGION:ACCOUNT:NAME) names."""
-    if name_or_arn.startswith("arn:"):
-        parts = name_or_arn.split(":")
-        if len(parts) != 6 or parts[2] != "sqs":
-            raise ConfigError(
-                f"{name_or_arn!r} is not a queue ARN (arn:aws:sqs:REGION:ACCOUNT:NAME)"
-            )
-        return parts[5]
-    if not name_or_arn:
-        raise ConfigError("a queue subscription needs the queue's name or ARN")
-    return name_or_arn
 
 
 class _Alongside(MessageQueue):
@@ -500,14 +334,6 @@ def _check_subject(subject: str | None) -> None:
         )
 
 
-def _check_endpoint(session: Any, protocol: str, endpoint: str) -> None:
-    if protocol == "lambda":
-        if session.get(FunctionRow, endpoint) is None:
-            raise FunctionNotFoundError(f"no function {endpoint!r} to subscribe")
-    elif session.get(QueueRow, endpoint) is None:
-        raise QueueNotFoundError(f"no queue {endpoint!r} to subscribe; create it first")
-
-
 def _topic_attributes(given: Mapping[str, Any] | None) -> dict[str, Any]:
     if given is None:
         return {}
@@ -534,32 +360,15 @@ def _topic(row: TopicRow, subscriptions: int, region: str, account_id: str) -> T
         arn=topic_arn(row.name, region, account_id),
         attributes=dict(row.attributes),
         origin=row.origin,
-        created_at=row.created_at.isoformat(),
+        created_at=_iso(row.created_at),
         subscriptions=subscriptions,
-    )
-
-
-def _subscription(row: SubscriptionRow, region: str, account_id: str) -> Subscription:
-    arn = topic_arn(row.topic, region, account_id)
-    qualifier = row.attributes.get("Qualifier")
-    if row.protocol == "lambda":
-        endpoint_arn = function_arn(row.endpoint, region, account_id, qualifier)
-    else:
-        endpoint_arn = f"arn:aws:sqs:{region}:{account_id}:{row.endpoint}"
-    return Subscription(
-        id=row.id,
-        arn=f"{arn}:{row.id}",
-        topic=row.topic,
-        topic_arn=arn,
-        protocol=row.protocol,
-        endpoint=row.endpoint,
-        endpoint_arn=endpoint_arn,
-        qualifier=qualifier,
-        raw_message_delivery=row.attributes.get("RawMessageDelivery") == "true",
-        origin=row.origin,
-        attributes=dict(row.attributes),
     )
 
 
 def _no_topic(name: str) -> TopicNotFoundError:
     return TopicNotFoundError(f"no topic {name!r}; create it with lambeam topics create {name}")
+
+
+def _iso(moment: datetime) -> str:
+    """ISO 8601 in UTC (SQLite gives the stored UTC time back without its zone)."""
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
