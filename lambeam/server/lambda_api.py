@@ -57,6 +57,7 @@ from lambeam.security import (
     AccessDeniedError,
     AuthenticationError,
 )
+from lambeam.server import lambda_async
 from lambeam.server._gateway import (
     ANY_KEY,
     Gateway,
@@ -418,6 +419,7 @@ def _allow(action: str, qualified: bool = False, alias: bool = False) -> Permiss
 
 _FN = _BASE + "/{name}"
 _CONCURRENCY = "/2017-10-31/functions/{name}/concurrency"
+_EVENT_INVOKE_CONFIG = "/2019-09-25/functions/{name}/event-invoke-config"
 # (path, method, handler, permission, body limit): every route of the Lambda API, with what the
 # key's policy must allow. Qualified actions (GetFunction, Invoke, …) are asked on the ARN with
 # the qualifier the call names, as Lambda does; tests/server/test_policy_matrix.py walks this.
@@ -518,6 +520,17 @@ ROUTES: list[tuple[str, str, Handler, Permission, int]] = [
         _allow("GetFunctionConcurrency"),
         MAX_MANAGEMENT_BODY,
     ),
+    # Asynchronous invocation's config (lambeam/server/lambda_async.py)
+    *[
+        (_EVENT_INVOKE_CONFIG + suffix, method, handler, _allow(action, qualified), 64 * 1024)
+        for suffix, method, handler, action, qualified in (
+            ("", "PUT", lambda_async.put_config, "PutFunctionEventInvokeConfig", True),
+            ("", "POST", lambda_async.update_config, "UpdateFunctionEventInvokeConfig", True),
+            ("", "GET", lambda_async.get_config, "GetFunctionEventInvokeConfig", True),
+            ("", "DELETE", lambda_async.delete_config, "DeleteFunctionEventInvokeConfig", True),
+            ("/list", "GET", lambda_async.list_configs, "ListFunctionEventInvokeConfigs", False),
+        )
+    ],
 ]
 
 
@@ -543,6 +556,9 @@ _OPERATIONS = (
     "DeleteFunction", "UpdateFunctionCode", "UpdateFunctionConfiguration", "PublishVersion",
     "ListVersionsByFunction", "CreateAlias", "GetAlias", "ListAliases", "UpdateAlias",
     "DeleteAlias", "PutFunctionConcurrency", "GetFunctionConcurrency", "DeleteFunctionConcurrency",
+    "PutFunctionEventInvokeConfig", "UpdateFunctionEventInvokeConfig",
+    "GetFunctionEventInvokeConfig", "DeleteFunctionEventInvokeConfig",
+    "ListFunctionEventInvokeConfigs",
 )  # fmt: skip
 _API_PREFIXES = (
     "2014-11-13", "2015-03-31", "2016-08-19", "2017-03-31", "2017-10-31", "2018-10-31",

@@ -43,7 +43,9 @@ from lambeam.functions import (
     update_function_configuration,
 )
 from lambeam.invoke import MAX_PAYLOAD_BYTES, Invocation, InvocationRequest
+from lambeam.invoke.request import MAX_EVENT_PAYLOAD_BYTES
 from lambeam.security import AccessKey, authenticate_bearer, bearer_key_id
+from lambeam.server import rest_async
 from lambeam.server._gateway import (
     Admit,
     Admitted,
@@ -472,15 +474,63 @@ ROUTES: list[tuple[str, str, Handler, Permission | None, str]] = [
         INVOKE,
         "Invoke (?qualifier=)",
     ),
+    # Asynchronous invocation (lambeam/server/rest_async.py)
+    (
+        "/v1/functions/{name}/invoke-async",
+        "POST",
+        rest_async.invoke_async,
+        INVOKE,
+        "Invoke asynchronously (?qualifier=): 202 with the request id once committed",
+    ),
+    (
+        "/v1/functions/{name}/event-invoke-config",
+        "GET",
+        rest_async.get_config,
+        _allow("GetFunctionEventInvokeConfig"),
+        "Get the asynchronous-invocation config (?qualifier=)",
+    ),
+    (
+        "/v1/functions/{name}/event-invoke-config",
+        "PUT",
+        rest_async.put_config,
+        _allow("PutFunctionEventInvokeConfig"),
+        "Set the asynchronous-invocation config: retries, event age, destinations",
+    ),
+    (
+        "/v1/functions/{name}/event-invoke-config",
+        "PATCH",
+        rest_async.update_config,
+        _allow("UpdateFunctionEventInvokeConfig"),
+        "Change fields of the asynchronous-invocation config",
+    ),
+    (
+        "/v1/functions/{name}/event-invoke-config",
+        "DELETE",
+        rest_async.delete_config,
+        _allow("DeleteFunctionEventInvokeConfig"),
+        "Delete the asynchronous-invocation config",
+    ),
+    (
+        "/v1/functions/{name}/event-invoke-configs",
+        "GET",
+        rest_async.list_configs,
+        _allow("ListFunctionEventInvokeConfigs", _FUNCTION),
+        "List every qualifier's asynchronous-invocation config",
+    ),
 ]
+# Routes that invoke (a call, not a change: the invoker keeps what it cached), by body limit.
+_INVOKING: dict[Handler, int] = {
+    _invoke: MAX_PAYLOAD_BYTES,
+    rest_async.invoke_async: MAX_EVENT_PAYLOAD_BYTES,
+}
 
 
 def rest_routes() -> list[BaseRoute]:
     """The REST API's routes."""
     routes: list[BaseRoute] = []
     for path, method, handler, permission, _summary in ROUTES:
-        limit = MAX_PAYLOAD_BYTES if handler is _invoke else MAX_MANAGEMENT_BODY
+        limit = _INVOKING.get(handler, MAX_MANAGEMENT_BODY)
         admit = _bearer(limit, permission is not None)
-        answer = endpoint(handler, admit, rest_error, permission, invokes=handler is _invoke)
+        answer = endpoint(handler, admit, rest_error, permission, invokes=handler in _INVOKING)
         routes.append(Route(path, answer, methods=[method]))
     return routes

@@ -21,6 +21,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from lambeam.events.invoke_config import put_event_invoke_config
 from lambeam.security import AccessKey, create_access_key, put_key_policy
 from lambeam.server import lambda_api, rest
 from lambeam.server._gateway import ANY_KEY
@@ -74,6 +75,13 @@ def _any(name: str) -> str:
 
 def _live(name: str) -> str:
     return arn(name) + ":live"
+
+
+def _configured(server: RunningServer) -> str:
+    """A fresh function with an event invoke config."""
+    name = _function(server)
+    put_event_invoke_config(server.project.db, name, maximum_retry_attempts=1)
+    return name
 
 
 _B64 = base64.b64encode(ZIP).decode()
@@ -152,9 +160,49 @@ REST_CASES: dict[tuple[str, str], Case] = {
         "lambda:InvokeFunction",
         _live,
     ),
+    # asynchronous invocation (rest_async.py)
+    ("POST", "/v1/functions/{name}/invoke-async"): Case(
+        _aliased,
+        lambda n: ("POST", f"/v1/functions/{n}/invoke-async?qualifier=live", {"x": 1}),
+        "lambda:InvokeFunction",
+        _live,
+        202,
+    ),
+    ("GET", "/v1/functions/{name}/event-invoke-config"): Case(
+        _configured,
+        lambda n: ("GET", f"/v1/functions/{n}/event-invoke-config", None),
+        "lambda:GetFunctionEventInvokeConfig",
+        arn,
+    ),
+    ("PUT", "/v1/functions/{name}/event-invoke-config"): Case(
+        _plain,
+        lambda n: ("PUT", f"/v1/functions/{n}/event-invoke-config", {"maximum_event_age": 60}),
+        "lambda:PutFunctionEventInvokeConfig",
+        arn,
+    ),
+    ("PATCH", "/v1/functions/{name}/event-invoke-config"): Case(
+        _configured,
+        lambda n: ("PATCH", f"/v1/functions/{n}/event-invoke-config", {"maximum_event_age": 60}),
+        "lambda:UpdateFunctionEventInvokeConfig",
+        arn,
+    ),
+    ("DELETE", "/v1/functions/{name}/event-invoke-config"): Case(
+        _configured,
+        lambda n: ("DELETE", f"/v1/functions/{n}/event-invoke-config", None),
+        "lambda:DeleteFunctionEventInvokeConfig",
+        arn,
+        204,
+    ),
+    ("GET", "/v1/functions/{name}/event-invoke-configs"): Case(
+        _configured,
+        lambda n: ("GET", f"/v1/functions/{n}/event-invoke-configs", None),
+        "lambda:ListFunctionEventInvokeConfigs",
+        arn,
+    ),
 }
 
 _FN = "/2015-03-31/functions/{name}"
+_EIC = "/2019-09-25/functions/{name}/event-invoke-config"
 LAMBDA_CASES: dict[tuple[str, str], Case] = {
     ("POST", _FN + "/invocations"): Case(
         _aliased,
@@ -269,6 +317,44 @@ LAMBDA_CASES: dict[tuple[str, str], Case] = {
         _plain,
         lambda n: lambda c: c.get_function_concurrency(FunctionName=n),
         "lambda:GetFunctionConcurrency",
+        arn,
+    ),
+    # asynchronous invocation's config (lambda_async.py)
+    ("PUT", _EIC): Case(
+        _plain,
+        lambda n: (
+            lambda c: c.put_function_event_invoke_config(FunctionName=n, MaximumRetryAttempts=1)
+        ),
+        "lambda:PutFunctionEventInvokeConfig",
+        arn,
+    ),
+    ("POST", _EIC): Case(
+        _configured,
+        lambda n: (
+            lambda c: c.update_function_event_invoke_config(
+                FunctionName=n, MaximumEventAgeInSeconds=60
+            )
+        ),
+        "lambda:UpdateFunctionEventInvokeConfig",
+        arn,
+    ),
+    ("GET", _EIC): Case(
+        _configured,
+        lambda n: lambda c: c.get_function_event_invoke_config(FunctionName=n),
+        "lambda:GetFunctionEventInvokeConfig",
+        arn,
+    ),
+    ("DELETE", _EIC): Case(
+        _configured,
+        lambda n: lambda c: c.delete_function_event_invoke_config(FunctionName=n),
+        "lambda:DeleteFunctionEventInvokeConfig",
+        arn,
+        204,
+    ),
+    ("GET", _EIC + "/list"): Case(
+        _configured,
+        lambda n: lambda c: c.list_function_event_invoke_configs(FunctionName=n),
+        "lambda:ListFunctionEventInvokeConfigs",
         arn,
     ),
 }
