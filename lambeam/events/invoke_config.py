@@ -10,14 +10,14 @@ config of the qualifier it was made with; without one, Lambda's defaults apply (
 hours' maximum event age, no destinations). Put replaces the whole config (what it leaves out
 is back at its default); Update changes only what it names. A destination is a function, an SQS
 queue or an SNS topic, given as its ARN or as a bare name (`name` or `name:qualifier` for a
-function) that must name exactly one of them; it is kept as a `Destination` (kind, name) and
-written back as an ARN in the server's region and account.
+function) that must name exactly one of them. The row keeps Lambda's DestinationConfig with
+each destination's ARN, which is what the dispatcher sends to; a `Destination` (kind, name) is
+how this module hands it out.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -85,12 +85,17 @@ class Destination:
         service = "sqs" if self.kind == "queue" else "sns"
         return f"arn:aws:{service}:{region}:{account_id}:{self.name}"
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "name": self.name, "qualifier": self.qualifier}
-
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Destination:
-        return cls(data["kind"], data["name"], data.get("qualifier"))
+    def from_arn(cls, arn: str) -> Destination:
+        """The destination an ARN this module wrote names."""
+        match = _ARN.fullmatch(arn)
+        if match is None or match.group(1) not in _SERVICES:
+            raise ConfigError(f"{arn!r} is not a function's, queue's or topic's ARN")
+        kind = _SERVICES[match.group(1)]
+        if kind != "function":
+            return cls(kind, match.group(4))
+        name, qualifier = split_function_name(arn)
+        return cls(kind, name, qualifier)
 
 
 @dataclass(frozen=True)
@@ -226,16 +231,16 @@ def _config(row: EventInvokeConfigRow) -> EventInvokeConfig:
     destinations = row.destinations or {}
 
     def destination(key: str) -> Destination | None:
-        found = destinations.get(key)
-        return Destination.from_dict(found) if found else None
+        arn = (destinations.get(key) or {}).get("Destination")
+        return Destination.from_arn(arn) if arn else None
 
     return EventInvokeConfig(
         function=row.function,
         qualifier=row.qualifier,
         maximum_retry_attempts=row.maximum_retry_attempts,
         maximum_event_age_s=row.maximum_event_age_s,
-        on_success=destination("on_success"),
-        on_failure=destination("on_failure"),
+        on_success=destination("OnSuccess"),
+        on_failure=destination("OnFailure"),
         last_modified=row.updated_at,
         origin=row.origin,
     )
@@ -255,9 +260,11 @@ def _write(
 ) -> EventInvokeConfig:
     """Store `config` (one row per function and qualifier) and audit it."""
     now = utcnow()
+    # Lambda's DestinationConfig, ARNs in the default region and account: what the dispatcher
+    # and its destinations read back.
     destinations = {
-        "on_success": config.on_success.to_dict() if config.on_success else None,
-        "on_failure": config.on_failure.to_dict() if config.on_failure else None,
+        "OnSuccess": {"Destination": config.on_success.arn()} if config.on_success else {},
+        "OnFailure": {"Destination": config.on_failure.arn()} if config.on_failure else {},
     }
     row = existing or EventInvokeConfigRow(function=config.function, qualifier=config.qualifier)
     row.maximum_retry_attempts = config.maximum_retry_attempts
