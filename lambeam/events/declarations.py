@@ -97,6 +97,9 @@ def _register() -> None:
     this one, so there is no cycle). A new kind is one line here."""
     if KINDS or SECTIONS or FUNCTION_TABLES:
         return
+    from lambeam.events.queue_declarations import QueueDeclarations
+
+    SECTIONS["queues"] = QueueDeclarations
 
 
 @dataclass

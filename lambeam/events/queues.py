@@ -14,22 +14,26 @@ durable queue (lambeam.events.queue); lambeam.events.messages gives them SQS's s
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from lambeam.errors import QueueAttributeError, QueueExistsError, QueueNotFoundError
-from lambeam.events.queue import DeadLetter
+from lambeam.events.queue import DeadLetter, MessageQueue
 from lambeam.runtime import DEFAULT_ACCOUNT_ID, DEFAULT_REGION
 from lambeam.storage import Database, as_utc, utcnow
 from lambeam.storage.audit import record
 from lambeam.storage.schema import QueueMessageRow, QueueRow
+
+if TYPE_CHECKING:
+    from lambeam.events.service import EventService
 
 __all__ = [
     "DEFAULTS",
@@ -41,11 +45,13 @@ __all__ = [
     "check_queue_name",
     "create_queue",
     "delete_queue",
+    "expire_messages",
     "get_queue",
     "list_queues",
     "queue_arn",
     "queue_name_from_arn",
     "set_queue_attributes",
+    "sweep_retention",
 ]
 
 MAX_MESSAGE_BYTES = 1024 * 1024  # SQS's limit since August 2025 (it was 256 KiB)
@@ -345,3 +351,16 @@ def _not_found(name: str) -> QueueNotFoundError:
     return QueueNotFoundError(
         f"The specified queue does not exist: {name!r} (lambeam queues ls lists them)"
     )
+
+
+def expire_messages(db: Database, queue: MessageQueue) -> int:
+    """Delete every queue's messages older than its MessageRetentionPeriod; how many."""
+    return sum(queue.expire(info.name, info.retention_period) for info in list_queues(db))
+
+
+async def sweep_retention(service: EventService) -> None:
+    """The retention sweeper (a loop of LOOPS): expires messages every 30 poll intervals (30 s
+    by default; SQS's own retention is as coarse)."""
+    while True:
+        await asyncio.to_thread(expire_messages, service.project.db, service.queue)
+        await asyncio.sleep(max(1.0, 30 * service.timings.poll_interval_s))

@@ -89,7 +89,18 @@ ACTIONS = (
     "keys:GetKeyPolicy",
     "keys:PutKeyPolicy",
     "keys:DeleteKeyPolicy",
-    "sqs:SendMessage",  # reserved for the queues to come
+    # SQS's actions, on the queue's ARN (a batch action asks for its single one, as in IAM)
+    "sqs:CreateQueue",
+    "sqs:GetQueueUrl",
+    "sqs:ListQueues",
+    "sqs:DeleteQueue",
+    "sqs:GetQueueAttributes",
+    "sqs:SetQueueAttributes",
+    "sqs:SendMessage",
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibility",
+    "sqs:PurgeQueue",
 )
 ROLE_POLICIES: Mapping[str, Mapping[str, Any]] = {
     "admin": {

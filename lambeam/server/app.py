@@ -33,6 +33,7 @@ from lambeam.server._gateway import Gateway
 from lambeam.server.lambda_api import lambda_routes
 from lambeam.server.lifespan import lifespan
 from lambeam.server.rest import rest_routes
+from lambeam.server.sqs_api import sqs_routes
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "create_app", "serve", "serving"]
 
@@ -59,7 +60,7 @@ def create_app(
     if server_id is not None:
         gw.server_id = server_id  # set after: the default is the dataclass's own factory
     app = Starlette(
-        routes=[*rest_routes(), *lambda_routes()],
+        routes=[*rest_routes(), *lambda_routes(), *sqs_routes()],
         lifespan=lifespan(gw),
         exception_handlers={HTTPException: _http_error},
     )

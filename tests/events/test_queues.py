@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
 
 import pytest
 
-from lambeam.errors import QueueAttributeError, QueueExistsError, QueueNotFoundError
+from lambeam.errors import ConfigError, QueueAttributeError, QueueExistsError, QueueNotFoundError
 from lambeam.events import DeadLetter, MessageQueue, Outgoing
+from lambeam.events.declarations import apply_events, check_events, existing
 from lambeam.events.queues import (
     DEFAULTS,
     create_queue,
     delete_queue,
+    expire_messages,
     get_queue,
     list_queues,
     queue_arn,
     set_queue_attributes,
 )
+from lambeam.project import Project
 from lambeam.storage import Database
 
 
@@ -131,3 +136,78 @@ def test_deleting_a_queue_purges_its_messages_and_only_its(db: Database) -> None
     assert messages.counts("other").total == 1
     create_queue(db, "q")
     assert messages.counts("q").total == 0
+
+
+def _declare(project: Project, queues: dict[str, Any]) -> dict[str, Any]:
+    project.settings = replace(project.settings, queues=queues)
+    declared = check_events(project, set(), existing(project.db))
+    return apply_events(project, declared).to_dict()
+
+
+def test_lambeam_toml_queues_are_applied_updated_and_pruned(project: Project) -> None:
+    applied = _declare(
+        project,
+        {
+            "orders": {
+                "visibility_timeout": 60,
+                "message_retention_period": 3600,
+                "delay_seconds": 1,
+                "redrive": {"dead_letter_queue": "orders-dlq", "max_receive_count": 4},
+            },
+            "orders-dlq": {},
+        },
+    )
+    assert sorted(a["action"] for a in applied["applied"]) == ["created", "created"]
+    orders = get_queue(project.db, "orders")
+    assert (orders.visibility_timeout, orders.retention_period, orders.delay_seconds) == (
+        60,
+        3600,
+        1,
+    )
+    assert orders.dead_letter == DeadLetter("orders-dlq", 4)
+    assert orders.origin == "toml"
+    create_queue(project.db, "made-by-the-api")
+    applied = _declare(project, {"orders": {"visibility_timeout": 90}})
+    assert [a["action"] for a in applied["applied"]] == ["updated"]
+    assert applied["removed"] == [{"kind": "queues", "what": "queue orders-dlq"}]
+    assert get_queue(project.db, "orders").attributes["VisibilityTimeout"] == "90"
+    assert get_queue(project.db, "orders").dead_letter is None
+    assert [q.name for q in list_queues(project.db)] == ["made-by-the-api", "orders"]
+    applied = _declare(project, {"orders": {"visibility_timeout": 90}})
+    assert [a["action"] for a in applied["applied"]] == ["unchanged"]
+
+
+@pytest.mark.parametrize(
+    ("table", "fault"),
+    [
+        ({"visibility_timeout": 43201}, "visibility_timeout"),
+        ({"delay_seconds": "soon"}, "delay_seconds"),
+        ({"colour": "blue"}, "unknown key 'colour'"),
+        ({"redrive": {"dead_letter_queue": "nowhere", "max_receive_count": 3}}, "'nowhere'"),
+        ({"redrive": {"dead_letter_queue": "dlq", "max_receive_count": 0}}, "maxReceiveCount"),
+        ({"redrive": {"dead_letter_queue": "dlq"}}, "max_receive_count"),
+    ],
+)
+def test_a_bad_queue_table_is_one_clear_error_and_nothing_is_applied(
+    project: Project, table: dict[str, Any], fault: str
+) -> None:
+    with pytest.raises(ConfigError, match=fault) as caught:
+        _declare(project, {"orders": table, "dlq": {}})
+    assert "[queues.orders]" in str(caught.value)
+    assert list_queues(project.db) == []
+
+
+def test_the_retention_sweeper_deletes_messages_past_each_queues_period(db: Database) -> None:
+    now = [1_800_000_000.0]
+    messages = MessageQueue(db, clock=lambda: now[0])
+    create_queue(db, "short", {"MessageRetentionPeriod": "60"})
+    create_queue(db, "long")
+    messages.send("short", [Outgoing(b"old")])
+    messages.send("long", [Outgoing(b"old")])
+    now[0] += 61
+    messages.send("short", [Outgoing(b"new")])
+    assert expire_messages(db, messages) == 1
+    assert [m["body"] for m in messages.peek("short")] == [b"new"]
+    assert messages.counts("long").total == 1
+    now[0] += 345_600
+    assert expire_messages(db, messages) == 2

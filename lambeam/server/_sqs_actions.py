@@ -1,0 +1,472 @@
+"""The SQS API's actions: each reads its parameters from SQS's JSON request, authorizes
+`sqs:<Action>` on the queue's ARN, calls lambeam.events.queues / .messages, and answers SQS's
+response shape (None: an action without output). The wire format is lambeam.server.sqs_api's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+
+from lambeam.errors import LambeamError, MessageError, QueueNotFoundError
+from lambeam.events.commits import GroupCommit
+from lambeam.events.messages import (
+    MAX_BATCH_ENTRIES,
+    Prepared,
+    parse_receipt_handle,
+    prepare,
+    receive,
+)
+from lambeam.events.queue import Outgoing
+from lambeam.events.queues import (
+    MAX_MESSAGE_BYTES,
+    QueueInfo,
+    create_queue,
+    delete_queue,
+    get_queue,
+    list_queues,
+    queue_arn,
+    set_queue_attributes,
+)
+from lambeam.server._gateway import Gateway, authorize_key
+
+__all__ = ["ACTIONS", "MAX_REQUEST_BYTES", "Call", "SqsSession"]
+
+# A 1 MiB body in JSON: every character escaped as \uXXXX is 3 times its UTF-8 size, at most.
+MAX_REQUEST_BYTES = 8 * 1024 * 1024
+_INFO_TTL_S = 1.0  # how long a queue's attributes are reused (SQS itself takes up to 60 s)
+_BATCH_ID = re.compile(r"[A-Za-z0-9_-]{1,80}")
+_MAX_VISIBILITY = 43_200
+# The query protocol's codes where they differ from the error shape's name.
+_QUERY_CODES = {
+    "QueueDoesNotExist": "AWS.SimpleQueueService.NonExistentQueue",
+    "QueueNameExists": "QueueAlreadyExists",
+    "BatchEntryIdsNotDistinct": "AWS.SimpleQueueService.BatchEntryIdsNotDistinct",
+    "BatchRequestTooLong": "AWS.SimpleQueueService.BatchRequestTooLong",
+    "EmptyBatchRequest": "AWS.SimpleQueueService.EmptyBatchRequest",
+    "InvalidBatchEntryId": "AWS.SimpleQueueService.InvalidBatchEntryId",
+    "TooManyEntriesInBatchRequest": "AWS.SimpleQueueService.TooManyEntriesInBatchRequest",
+    "UnsupportedOperation": "AWS.SimpleQueueService.UnsupportedOperation",
+    "MessageNotInflight": "AWS.SimpleQueueService.MessageNotInflight",
+    "PurgeQueueInProgress": "AWS.SimpleQueueService.PurgeQueueInProgress",
+}
+# Every name SQS's GetQueueAttributes takes; those lambeam's queues do not have answer nothing.
+_ATTRIBUTE_NAMES = frozenset((
+    "All", "Policy", "VisibilityTimeout", "MaximumMessageSize", "MessageRetentionPeriod",
+    "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "CreatedTimestamp",
+    "LastModifiedTimestamp", "QueueArn", "ApproximateNumberOfMessagesDelayed", "DelaySeconds",
+    "ReceiveMessageWaitTimeSeconds", "RedrivePolicy", "FifoQueue", "ContentBasedDeduplication",
+    "KmsMasterKeyId", "KmsDataKeyReusePeriodSeconds", "DeduplicationScope", "FifoThroughputLimit",
+    "RedriveAllowPolicy", "SqsManagedSseEnabled",
+))  # fmt: skip
+
+
+class SqsSession:
+    """What the SQS API of one app keeps: the group commit of sends and recently read queues."""
+
+    def __init__(self) -> None:
+        self.sends: GroupCommit[tuple[str, Outgoing]] | None = None
+        self.infos: dict[str, tuple[float, QueueInfo]] = {}
+
+    def committer(self, gw: Gateway) -> GroupCommit[tuple[str, Outgoing]]:
+        """Concurrent sends, committed together (each answered once its group is)."""
+        if self.sends is None:
+            queue = gw.events.queue
+
+            def flush(items: Sequence[tuple[str, Outgoing]]) -> None:
+                queue.send_many(items)
+
+            self.sends = GroupCommit(flush)
+        return self.sends
+
+
+@dataclass
+class Call:
+    """One request of action `action`: its parameters and what answering it needs."""
+
+    request: Request
+    gw: Gateway
+    params: dict[str, Any]
+    action: str
+    session: SqsSession
+
+    def text(self, name: str, *, required: bool = True) -> str:
+        value = self.params.get(name)
+        if value is None and not required:
+            return ""
+        if not isinstance(value, str) or (required and value == ""):
+            raise MessageError(
+                f"The request must contain the parameter {name}.", code="MissingParameter"
+            )
+        return value
+
+    def integer(self, name: str, low: int, high: int, default: int | None) -> int | None:
+        """Parameter `name`, an integer from `low` to `high`, or `default` when absent."""
+        value = self.params.get(name)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise MessageError(
+                f"Value {value} for parameter {name} is invalid. Reason: Must be >= {low} and"
+                f" <= {high}, if provided."
+            )
+        return value
+
+    def mapping(self, name: str) -> dict[str, Any]:
+        value = self.params.get(name) or {}
+        if not isinstance(value, dict):
+            raise MessageError(f"{name} must be a map")
+        return value
+
+    def names(self, *params: str) -> list[str]:
+        found: list[str] = []
+        for param in params:
+            value = self.params.get(param) or []
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise MessageError(f"{param} must be a list of names")
+            found += value
+        return found
+
+    def arn(self, name: str) -> str:
+        return queue_arn(name, self.gw.engine.region, self.gw.engine.account_id)
+
+    def url(self, name: str) -> str:
+        host = self.request.headers.get("host") or self.request.url.netloc
+        return f"{self.request.url.scheme}://{host}/{self.gw.engine.account_id}/{name}"
+
+    async def authorize(self, action: str, resource: str) -> None:
+        key = getattr(self.request.state, "key", None)
+        if key is not None:
+            await authorize_key(self.gw, key, action, resource)
+
+    def queue_name(self) -> str:
+        """The queue the QueueUrl parameter names (`http://host/{account}/{name}`)."""
+        url = self.text("QueueUrl")
+        parts = [part for part in urlsplit(url).path.split("/") if part]
+        if not parts:
+            raise MessageError(
+                f"The address {url} is not valid for this endpoint.", code="InvalidAddress"
+            )
+        if len(parts) >= 2 and parts[-2] != self.gw.engine.account_id:
+            raise QueueNotFoundError(
+                f"The specified queue does not exist: {url} names account {parts[-2]}, this"
+                f" server is account {self.gw.engine.account_id}"
+            )
+        return parts[-1]
+
+    async def queue(self, action: str) -> QueueInfo:
+        """The QueueUrl's queue, once the key may do `action` on it."""
+        name = self.queue_name()
+        await self.authorize(action, self.arn(name))
+        cached = self.session.infos.get(name)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        info = await asyncio.to_thread(get_queue, self.gw.project.db, name)
+        self.session.infos[name] = (time.monotonic() + _INFO_TTL_S, info)
+        return info
+
+    def forget(self, name: str) -> None:
+        self.session.infos.pop(name, None)
+
+
+async def _create_queue(call: Call) -> dict[str, Any]:
+    name = call.text("QueueName")
+    await call.authorize("sqs:CreateQueue", call.arn(name))
+    attributes = call.mapping("Attributes")
+    await asyncio.to_thread(create_queue, call.gw.project.db, name, attributes)
+    call.forget(name)
+    return {"QueueUrl": call.url(name)}
+
+
+async def _get_queue_url(call: Call) -> dict[str, Any]:
+    name = call.text("QueueName")
+    await call.authorize("sqs:GetQueueUrl", call.arn(name))
+    await asyncio.to_thread(get_queue, call.gw.project.db, name)
+    return {"QueueUrl": call.url(name)}
+
+
+async def _list_queues(call: Call) -> dict[str, Any]:
+    await call.authorize("sqs:ListQueues", "*")
+    prefix = call.text("QueueNamePrefix", required=False)
+    limit = call.integer("MaxResults", 1, 1000, None)
+    after = call.text("NextToken", required=False)
+    infos = await asyncio.to_thread(list_queues, call.gw.project.db, prefix)
+    names = [info.name for info in infos if info.name > after]
+    answer: dict[str, Any] = {}
+    chosen = names if limit is None else names[:limit]
+    if chosen:
+        answer["QueueUrls"] = [call.url(name) for name in chosen]
+    if limit is not None and len(names) > limit:
+        answer["NextToken"] = chosen[-1]
+    return answer
+
+
+async def _delete_queue(call: Call) -> None:
+    name = call.queue_name()
+    await call.authorize("sqs:DeleteQueue", call.arn(name))
+    await asyncio.to_thread(delete_queue, call.gw.project.db, name)
+    call.forget(name)
+
+
+async def _get_queue_attributes(call: Call) -> dict[str, Any]:
+    info = await call.queue("sqs:GetQueueAttributes")
+    asked = call.names("AttributeNames")
+    unknown = [name for name in asked if name not in _ATTRIBUTE_NAMES]
+    if unknown:
+        raise MessageError(f"Unknown Attribute {unknown[0]}.", code="InvalidAttributeName")
+    every = "All" in asked
+    values = {
+        **info.attributes,
+        "CreatedTimestamp": str(int(info.created_at.timestamp())),
+        "LastModifiedTimestamp": str(int(info.updated_at.timestamp())),
+        "QueueArn": call.arn(info.name),
+    }
+    if every or any(name.startswith("Approximate") for name in asked):
+        counts = await asyncio.to_thread(call.gw.events.queue.counts, info.name)
+        values["ApproximateNumberOfMessages"] = str(counts.visible)
+        values["ApproximateNumberOfMessagesNotVisible"] = str(counts.in_flight)
+        values["ApproximateNumberOfMessagesDelayed"] = str(counts.delayed)
+    answer = {k: v for k, v in values.items() if every or k in asked}
+    return {"Attributes": answer} if answer else {}
+
+
+async def _set_queue_attributes(call: Call) -> None:
+    name = call.queue_name()
+    await call.authorize("sqs:SetQueueAttributes", call.arn(name))
+    attributes = call.mapping("Attributes")
+    await asyncio.to_thread(set_queue_attributes, call.gw.project.db, name, attributes)
+    call.forget(name)
+
+
+def _prepare(call: Call, info: QueueInfo, entry: Mapping[str, Any]) -> Prepared:
+    if entry.get("MessageDeduplicationId") is not None:
+        raise MessageError(
+            "The request includes parameter MessageDeduplicationId, which only FIFO queues take;"
+            " lambeam's queues are standard queues"
+        )
+    delay = entry.get("DelaySeconds")
+    if delay is not None and (isinstance(delay, bool) or not isinstance(delay, int)):
+        raise MessageError(f"Value {delay!r} for parameter DelaySeconds is invalid.")
+    key = getattr(call.request.state, "key", None)
+    return prepare(
+        info,
+        entry.get("MessageBody"),  # type: ignore[arg-type]  # prepare checks it is a string
+        entry.get("MessageAttributes"),
+        delay_seconds=delay,
+        system_attributes=entry.get("MessageSystemAttributes"),
+        sender_id=key.id if key is not None else call.gw.engine.account_id,
+    )
+
+
+def _sent(prepared: Prepared) -> dict[str, Any]:
+    answer = {"MessageId": prepared.message_id, "MD5OfMessageBody": prepared.md5_of_body}
+    if prepared.md5_of_message_attributes:
+        answer["MD5OfMessageAttributes"] = prepared.md5_of_message_attributes
+    if prepared.md5_of_system_attributes:
+        answer["MD5OfMessageSystemAttributes"] = prepared.md5_of_system_attributes
+    return answer
+
+
+async def _commit(call: Call, info: QueueInfo, prepared: Sequence[Prepared]) -> None:
+    """Commit the messages (with concurrent senders' messages), then wake the queue's readers."""
+    committer = call.session.committer(call.gw)
+    await asyncio.gather(*(committer.submit((info.name, p.outgoing)) for p in prepared))
+    call.gw.events.wake(info.name)
+
+
+async def _send_message(call: Call) -> dict[str, Any]:
+    info = await call.queue("sqs:SendMessage")
+    prepared = _prepare(call, info, call.params)
+    await _commit(call, info, [prepared])
+    return _sent(prepared)
+
+
+def _entries(call: Call) -> list[dict[str, Any]]:
+    entries = call.params.get("Entries")
+    if not isinstance(entries, list) or not entries:
+        raise MessageError(
+            "There should be at least one SendMessageBatchRequestEntry in the request.",
+            code="EmptyBatchRequest",
+        )
+    if len(entries) > MAX_BATCH_ENTRIES:
+        raise MessageError(
+            f"Maximum number of entries per request are {MAX_BATCH_ENTRIES}. You have sent"
+            f" {len(entries)}.",
+            code="TooManyEntriesInBatchRequest",
+        )
+    ids = [entry.get("Id") if isinstance(entry, dict) else None for entry in entries]
+    for entry_id in ids:
+        if not isinstance(entry_id, str) or not _BATCH_ID.fullmatch(entry_id):
+            raise MessageError(
+                f"A batch entry id can only contain alphanumeric characters, hyphens and"
+                f" underscores. It can be at most 80 letters long (got {entry_id!r}).",
+                code="InvalidBatchEntryId",
+            )
+    if len(set(ids)) != len(ids):
+        raise MessageError(
+            "Two or more batch entries in the request have the same Id.",
+            code="BatchEntryIdsNotDistinct",
+        )
+    return entries
+
+
+def query_code(shape: str) -> str:
+    """The query protocol's error code for SQS's error shape `shape` (what botocore raises by)."""
+    return _QUERY_CODES.get(shape, shape)
+
+
+def _failed(entry_id: str, exc: LambeamError) -> dict[str, Any]:
+    shape = getattr(exc, "sqs_error", ("InvalidParameterValue",))[0]
+    return {"Id": entry_id, "SenderFault": True, "Code": query_code(shape), "Message": str(exc)}
+
+
+async def _send_message_batch(call: Call) -> dict[str, Any]:
+    info = await call.queue("sqs:SendMessage")
+    entries = _entries(call)
+    total = sum(len(str(e.get("MessageBody", "")).encode()) for e in entries)
+    if total > MAX_MESSAGE_BYTES:
+        raise MessageError(
+            f"Batch requested message too long: {total} bytes in all, at most {MAX_MESSAGE_BYTES}.",
+            code="BatchRequestTooLong",
+        )
+    good: list[tuple[str, Prepared]] = []
+    failed: list[dict[str, Any]] = []
+    for entry in entries:
+        try:
+            good.append((entry["Id"], _prepare(call, info, entry)))
+        except MessageError as exc:
+            failed.append(_failed(entry["Id"], exc))
+    await _commit(call, info, [p for _, p in good])
+    return {"Successful": [{"Id": i, **_sent(p)} for i, p in good], "Failed": failed}
+
+
+async def _receive_message(call: Call) -> dict[str, Any]:
+    info = await call.queue("sqs:ReceiveMessage")
+    most = call.integer("MaxNumberOfMessages", 1, MAX_BATCH_ENTRIES, 1) or 1
+    visibility = call.integer("VisibilityTimeout", 0, _MAX_VISIBILITY, None)
+    wait_s = call.integer("WaitTimeSeconds", 0, 20, info.receive_wait_time) or 0
+    attribute_names = call.names("AttributeNames", "MessageSystemAttributeNames")
+    message_attribute_names = call.names("MessageAttributeNames")
+    events = call.gw.events
+    deadline = time.monotonic() + wait_s
+    while True:
+        got = await asyncio.to_thread(
+            receive,
+            events.queue,
+            info,
+            most,
+            visibility_timeout=visibility,
+            attribute_names=attribute_names,
+            message_attribute_names=message_attribute_names,
+        )
+        left = deadline - time.monotonic()
+        if got or left <= 0:
+            break
+        # Woken at once by a send in this process; another process's sends (and delayed
+        # messages coming due) are found at the next poll.
+        await events.wait(info.name, min(left, events.timings.poll_interval_s))
+    if info.dead_letter is not None:
+        events.wake(info.dead_letter.queue)  # a receive may have moved messages there
+    return {"Messages": [m.to_dict() for m in got]} if got else {}
+
+
+async def _delete_message(call: Call) -> None:
+    info = await call.queue("sqs:DeleteMessage")
+    receipt = parse_receipt_handle(info.name, call.text("ReceiptHandle"))
+    # As SQS: a handle whose receive lapsed answers success (the message stays, as SQS's may).
+    await asyncio.to_thread(call.gw.events.queue.delete, [receipt])
+
+
+async def _delete_message_batch(call: Call) -> dict[str, Any]:
+    info = await call.queue("sqs:DeleteMessage")
+    receipts, failed = [], []
+    for entry in _entries(call):
+        try:
+            receipts.append(
+                (entry["Id"], parse_receipt_handle(info.name, entry.get("ReceiptHandle")))
+            )
+        except LambeamError as exc:
+            failed.append(_failed(entry["Id"], exc))
+    await asyncio.to_thread(call.gw.events.queue.delete, [r for _, r in receipts])
+    return {"Successful": [{"Id": i} for i, _ in receipts], "Failed": failed}
+
+
+def _not_in_flight(handle: str) -> MessageError:
+    return MessageError(
+        f"Value {handle} for parameter ReceiptHandle is invalid. Reason: Message does not exist"
+        " or is not available for visibility timeout change."
+    )
+
+
+async def _change_message_visibility(call: Call) -> None:
+    info = await call.queue("sqs:ChangeMessageVisibility")
+    handle = call.text("ReceiptHandle")
+    receipt = parse_receipt_handle(info.name, handle)
+    timeout = call.integer("VisibilityTimeout", 0, _MAX_VISIBILITY, None)
+    if timeout is None:
+        raise MessageError(
+            "The request must contain the parameter VisibilityTimeout.", code="MissingParameter"
+        )
+    changed = await asyncio.to_thread(call.gw.events.queue.change_visibility, [receipt], timeout)
+    if not changed[0]:
+        raise _not_in_flight(handle)
+    if timeout == 0:
+        call.gw.events.wake(info.name)
+
+
+async def _change_message_visibility_batch(call: Call) -> dict[str, Any]:
+    info = await call.queue("sqs:ChangeMessageVisibility")
+    failed: list[dict[str, Any]] = []
+    done: list[str] = []
+    for entry in _entries(call):
+        try:
+            handle = entry.get("ReceiptHandle")
+            receipt = parse_receipt_handle(info.name, handle)
+            timeout = entry.get("VisibilityTimeout", 0)
+            if isinstance(timeout, bool) or not isinstance(timeout, int):
+                raise MessageError(f"Value {timeout!r} for parameter VisibilityTimeout is invalid.")
+            if not 0 <= timeout <= _MAX_VISIBILITY:
+                raise MessageError(
+                    f"Value {timeout} for parameter VisibilityTimeout is invalid. Reason: Must be"
+                    f" >= 0 and <= {_MAX_VISIBILITY}."
+                )
+            queue = call.gw.events.queue
+            changed = await asyncio.to_thread(queue.change_visibility, [receipt], timeout)
+            if not changed[0]:
+                raise _not_in_flight(str(handle))
+            done.append(entry["Id"])
+        except LambeamError as exc:
+            failed.append(_failed(entry["Id"], exc))
+    call.gw.events.wake(info.name)
+    return {"Successful": [{"Id": i} for i in done], "Failed": failed}
+
+
+async def _purge_queue(call: Call) -> None:
+    info = await call.queue("sqs:PurgeQueue")
+    await asyncio.to_thread(call.gw.events.queue.purge, info.name)
+
+
+# Every action, by the name X-Amz-Target gives it.
+ACTIONS: dict[str, Callable[[Call], Awaitable[dict[str, Any] | None]]] = {
+    "CreateQueue": _create_queue,
+    "GetQueueUrl": _get_queue_url,
+    "ListQueues": _list_queues,
+    "DeleteQueue": _delete_queue,
+    "GetQueueAttributes": _get_queue_attributes,
+    "SetQueueAttributes": _set_queue_attributes,
+    "SendMessage": _send_message,
+    "SendMessageBatch": _send_message_batch,
+    "ReceiveMessage": _receive_message,
+    "DeleteMessage": _delete_message,
+    "DeleteMessageBatch": _delete_message_batch,
+    "ChangeMessageVisibility": _change_message_visibility,
+    "ChangeMessageVisibilityBatch": _change_message_visibility_batch,
+    "PurgeQueue": _purge_queue,
+}
