@@ -63,7 +63,8 @@ class Declaration(Protocol):
     where: str  # how errors name it: `lambeam.toml [functions.score] events[0]`
 
     def references(self) -> Sequence[tuple[str, str]]:
-        """What must exist for it to apply: ("queue" | "topic" | "function", name) pairs."""
+        """What must exist for it to apply: ("queue" | "topic" | "function", name) pairs
+        ("destination": any of the three)."""
         ...
 
     def apply(self, session: Session) -> str:
@@ -97,6 +98,9 @@ def _register() -> None:
     this one, so there is no cycle). A new kind is one line here."""
     if KINDS or SECTIONS or FUNCTION_TABLES:
         return
+    from lambeam.events.async_declarations import AsyncSettings
+
+    FUNCTION_TABLES["async"] = AsyncSettings
     from lambeam.events.queue_declarations import QueueDeclarations
 
     SECTIONS["queues"] = QueueDeclarations
@@ -183,8 +187,13 @@ def check_events(
     for _kind, declarations in declared.by_kind.values():
         for declaration in declarations:
             for what, name in declaration.references():
-                known = declared_functions if what == "function" else declared.names(what)
-                if name not in known and not exists(what, name):
+                # "destination": an async destination's bare name, a function, queue or topic
+                kinds = ("function", "queue", "topic") if what == "destination" else (what,)
+                if all(
+                    name not in (declared_functions if kind == "function" else declared.names(kind))
+                    and not exists(kind, name)
+                    for kind in kinds
+                ):
                     raise ConfigError(
                         f"{declaration.where} names {what} {name!r}, which is neither declared"
                         " in lambeam.toml nor exists"

@@ -39,7 +39,10 @@ __all__ = [
     "UNSET",
     "Destination",
     "EventInvokeConfig",
+    "check_maximum_event_age",
+    "check_maximum_retry_attempts",
     "dead_letter_destination",
+    "declare_event_invoke_config",
     "delete_event_invoke_config",
     "destination_from",
     "event_invoke_config",
@@ -285,6 +288,18 @@ def _write(
     return replace(config, last_modified=now)
 
 
+def declare_event_invoke_config(session: Session, config: EventInvokeConfig) -> str:
+    """Make `config` (lambeam.toml's, origin "toml") the stored one in `session`'s
+    transaction: "created", "updated" or "unchanged"."""
+    existing = _row(session, config.function, config.qualifier)
+    if existing is not None and _config(existing) == replace(
+        config, last_modified=existing.updated_at
+    ):
+        return "unchanged"
+    _write(session, config, "lambda:PutFunctionEventInvokeConfig", existing)
+    return "created" if existing is None else "updated"
+
+
 def put_event_invoke_config(
     db: Database,
     function: str,
@@ -302,8 +317,8 @@ def put_event_invoke_config(
     config = EventInvokeConfig(
         function,
         qualifier,
-        _retries(maximum_retry_attempts),
-        _event_age(maximum_event_age_s),
+        check_maximum_retry_attempts(maximum_retry_attempts),
+        check_maximum_event_age(maximum_event_age_s),
         destination_from(db, on_success, "DestinationConfig.OnSuccess.Destination"),
         destination_from(db, on_failure, "DestinationConfig.OnFailure.Destination"),
         origin=origin,
@@ -328,9 +343,9 @@ def update_event_invoke_config(
     qualifier = _qualifier(db, function, qualifier)
     changes: dict[str, Any] = {"origin": "api"}
     if maximum_retry_attempts is not UNSET:
-        changes["maximum_retry_attempts"] = _retries(maximum_retry_attempts)
+        changes["maximum_retry_attempts"] = check_maximum_retry_attempts(maximum_retry_attempts)
     if maximum_event_age_s is not UNSET:
-        changes["maximum_event_age_s"] = _event_age(maximum_event_age_s)
+        changes["maximum_event_age_s"] = check_maximum_event_age(maximum_event_age_s)
     if on_success is not UNSET:
         where = "DestinationConfig.OnSuccess.Destination"
         changes["on_success"] = destination_from(db, on_success, where)
@@ -395,13 +410,15 @@ def event_invoke_config(db: Database, function: str, qualifier: str | None) -> E
     return replace(config, dead_letter=dead_letter_destination(info.config.dead_letter_target))
 
 
-def _retries(value: int | None) -> int:
+def check_maximum_retry_attempts(value: object) -> int:
+    """MaximumRetryAttempts as Lambda takes it: 0 to 2 (None: the default, 2)."""
     if value is None:
         return DEFAULT_MAXIMUM_RETRY_ATTEMPTS
     return _checked("MaximumRetryAttempts", value, *_RETRIES, "maximumRetryAttempts")
 
 
-def _event_age(value: int | None) -> int:
+def check_maximum_event_age(value: object) -> int:
+    """MaximumEventAgeInSeconds as Lambda takes it: 60 to 21600 (None: the default, 21600)."""
     if value is None:
         return DEFAULT_MAXIMUM_EVENT_AGE_S
     return _checked("MaximumEventAgeInSeconds", value, *_EVENT_AGE, "maximumEventAgeInSeconds")
