@@ -101,6 +101,18 @@ ACTIONS = (
     "sqs:DeleteMessage",
     "sqs:ChangeMessageVisibility",
     "sqs:PurgeQueue",
+    # SNS's actions on the topic's ARN; S3's bucket notification actions on arn:aws:s3:::BUCKET
+    # for object-created triggers
+    "sns:CreateTopic",
+    "sns:GetTopicAttributes",
+    "sns:ListTopics",
+    "sns:DeleteTopic",
+    "sns:Publish",
+    "sns:Subscribe",
+    "sns:Unsubscribe",
+    "sns:ListSubscriptionsByTopic",
+    "s3:PutBucketNotification",
+    "s3:GetBucketNotification",
 )
 ROLE_POLICIES: Mapping[str, Mapping[str, Any]] = {
     "admin": {

@@ -47,13 +47,17 @@ def start_server(
     *,
     database_url: str | None = None,
     events: EventTimings | None = None,
+    s3_endpoint_url: str | None = None,
 ) -> RunningServer:
     """Start a gateway for a fresh project under `root` (with the engine `engine` makes for it,
     or the default one; on `database_url`, SQLite under `root` by default; with `events`
-    timings, e.g. short retry delays); waits (bounded) until it listens."""
+    timings, e.g. short retry delays; with `s3_endpoint_url`, e.g. moto's); waits (bounded) until
+    it listens."""
     project = make_project(root, database_url)
     if events is not None:
         project.settings = replace(project.settings, events=events)
+    if s3_endpoint_url is not None:
+        project.settings = replace(project.settings, s3_endpoint_url=s3_endpoint_url)
     key = create_access_key(project.db, "tests")
     port = free_port()
     app = create_app(project, engine(project) if engine is not None else None)

@@ -30,6 +30,7 @@ from tests.server.keyed import ZIP, arn, fresh_name
 from tests.server.keyed import code_function as _function
 from tests.server.keyed import key_with as _key
 from tests.server.keyed import rest_call as _rest
+from tests.server.topic_cases import topic_cases
 
 _CONFIG = Config(retries={"max_attempts": 1}, connect_timeout=10, read_timeout=120)
 
@@ -200,6 +201,8 @@ REST_CASES: dict[tuple[str, str], Case] = {
         arn,
     ),
 }
+# Topics and object triggers (lambeam/server/rest_topics.py)
+REST_CASES.update({route: Case(*case) for route, case in topic_cases().items()})
 
 _FN = "/2015-03-31/functions/{name}"
 _EIC = "/2019-09-25/functions/{name}/event-invoke-config"
