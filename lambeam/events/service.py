@@ -24,6 +24,7 @@ from lambeam.events.asynchronous import ASYNC_QUEUE, enqueue_invocations
 from lambeam.events.commits import GroupCommit
 from lambeam.events.object_watcher import watch_objects
 from lambeam.events.queue import MessageQueue
+from lambeam.events.scheduler import run_schedules
 from lambeam.events.queues import sweep_retention
 from lambeam.invoke.request import InvocationRequest
 from lambeam.project import Project
@@ -128,3 +129,4 @@ async def _forever(service: EventService, loop: Loop) -> None:
 LOOPS: list[Loop] = []
 LOOPS.append(watch_objects)  # object-created triggers (lambeam.events.object_watcher)
 LOOPS.append(sweep_retention)  # SQS queues' MessageRetentionPeriod (lambeam.events.queues)
+LOOPS.append(run_schedules)  # schedules' ticks (lambeam.events.scheduler)
