@@ -47,7 +47,7 @@ _KEYS = (
 _SERVICES = {"lambda": "function", "sqs": "queue", "sns": "topic"}
 
 
-@dataclass(frozen=True)
+@dataclass  # not frozen: the Declaration protocol's `where` is a plain attribute
 class AsyncDeclaration:
     """One checked `[functions.NAME.async]` table."""
 
