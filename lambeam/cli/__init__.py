@@ -19,6 +19,7 @@ from lambeam.cli import (
     _keys,
     _models,
     _project,
+    _queues,
     _server,
     _training,
 )
@@ -78,6 +79,7 @@ app.add_typer(_models.models_app, name="models")
 app.add_typer(_function_admin.functions_app, name="functions")
 app.add_typer(_audit.audit_app, name="audit")
 app.add_typer(_keys.keys_app, name="keys")
+app.add_typer(_queues.queues_app, name="queues")
 
 
 def main(argv: list[str] | None = None) -> int:
