@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from lambeam.events.asynchronous import ASYNC_QUEUE, enqueue_invocations
 from lambeam.events.commits import GroupCommit
+from lambeam.events.dispatcher import dispatch
 from lambeam.events.object_watcher import watch_objects
 from lambeam.events.queue import MessageQueue
 from lambeam.events.scheduler import run_schedules
@@ -127,6 +128,7 @@ async def _forever(service: EventService, loop: Loop) -> None:
 
 # The loops a server runs, in order of start (each module owns its loop).
 LOOPS: list[Loop] = []
+LOOPS.append(dispatch)  # the async queue's events (lambeam.events.dispatcher)
 LOOPS.append(watch_objects)  # object-created triggers (lambeam.events.object_watcher)
 LOOPS.append(sweep_retention)  # SQS queues' MessageRetentionPeriod (lambeam.events.queues)
 LOOPS.append(run_schedules)  # schedules' ticks (lambeam.events.scheduler)

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from sklearn.linear_model import LogisticRegression
 
+from lambeam.events.service import EventService
 from lambeam.functions import (
     Batching,
     CodeBundle,
@@ -66,7 +67,12 @@ def setup(
     engine = Engine(root / ".lambeam", FileLogSink(root / ".lambeam" / "logs"))
     loop.run(engine.start(), timeout=180)
     invoker = Invoker(project, engine)
+    # Event invocations go through the durable queue, run by the events service's dispatcher.
+    invoker.events = events = EventService(project, invoker)
+    running = asyncio.run_coroutine_threadsafe(events.run(), loop.loop)
     yield loop, project, invoker
+    running.cancel()
+    loop.run(events.aclose())
     loop.run(invoker.aclose())
     loop.run(engine.stop())
     loop.close()
