@@ -104,6 +104,11 @@ def _register() -> None:
     from lambeam.events.queue_declarations import QueueDeclarations
 
     SECTIONS["queues"] = QueueDeclarations
+    from lambeam.events.topic_declarations import ObjectTriggers, TopicDeclarations, TopicTriggers
+
+    SECTIONS["topics"] = TopicDeclarations  # after queues: a topic may subscribe one
+    KINDS["topic"] = TopicTriggers
+    KINDS["objects"] = ObjectTriggers
 
 
 @dataclass

@@ -37,6 +37,7 @@ async def watch_objects(service: EventService) -> None:
                     trigger,
                     options,
                     digests=digests,
+                    root=service.project.settings.root,
                     region=engine.region,
                     account_id=engine.account_id,
                 )

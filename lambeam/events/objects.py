@@ -56,6 +56,7 @@ __all__ = [
     "get_object_trigger",
     "list_object_triggers",
     "list_objects",
+    "normalized_location",
     "object_event",
     "object_storage_options",
     "scan",
@@ -106,7 +107,7 @@ def create_object_trigger(
     for new objects ending in `suffix`, invoking `function`. What is there now is the baseline
     and never fires. The same function, location and suffix again returns the trigger."""
     name, qualifier = split_function_name(function, qualifier)
-    location = _normalized(location, root)
+    location = normalized_location(location, root or Path.cwd())
     if not isinstance(suffix, str) or len(suffix) > 200:
         raise ConfigError("suffix must be text of at most 200 characters, e.g. .csv")
     with db.session() as session:
@@ -173,14 +174,16 @@ def scan(
     storage_options: Mapping[str, Any],
     *,
     digests: dict[tuple[str, int, int], str] | None = None,
+    root: Path | None = None,
     region: str = DEFAULT_REGION,
     account_id: str = DEFAULT_ACCOUNT_ID,
 ) -> list[str]:
-    """Fire `trigger` for each object version under its location that it has not seen (the
-    baseline first, when it has none yet); the request ids of the invocations made."""
+    """Fire `trigger` for each object version under its location (a relative folder read
+    against `root`) that it has not seen (the baseline first, when it has none yet: a trigger
+    lambeam.toml declared takes it at the first poll); the request ids of the invocations made."""
     found = [
         o
-        for o in list_objects(trigger.location, storage_options, digests)
+        for o in list_objects(_where(trigger.location, root), storage_options, digests)
         if o.key.endswith(trigger.suffix)
     ]
     with queue.db.session() as session:
@@ -301,7 +304,10 @@ def _seen(session: Any, trigger_id: str) -> set[tuple[str, str]]:
     return {(key, etag) for key, etag in session.execute(query)}
 
 
-def _normalized(location: str, root: Path | None) -> str:
+def normalized_location(location: str, root: Path | None) -> str:
+    """A trigger's location as stored: s3://bucket/prefix/ (ending in "/"), or a folder made
+    absolute against `root` (or kept relative, to be read against the project's root, when
+    `root` is None: lambeam.toml's folders). ConfigError when it is neither."""
     if not isinstance(location, str) or not location:
         raise ConfigError("an object trigger needs a folder or an s3://bucket/prefix/ to watch")
     if location.startswith("s3://"):
@@ -313,8 +319,16 @@ def _normalized(location: str, root: Path | None) -> str:
         raise ConfigError(f"{location!r}: an object trigger watches a folder or s3:// only")
     path = Path(location.removeprefix("file://")).expanduser()
     if not path.is_absolute():
-        path = (root or Path.cwd()) / path
+        if root is None:
+            return path.as_posix()
+        path = root / path
     return str(path.resolve())
+
+
+def _where(location: str, root: Path | None) -> str:
+    if location.startswith("s3://") or root is None or Path(location).is_absolute():
+        return location
+    return str(root / location)
 
 
 def _bucket(location: str) -> str:
