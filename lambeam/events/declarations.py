@@ -104,6 +104,9 @@ def _register() -> None:
     from lambeam.events.queue_declarations import QueueDeclarations
 
     SECTIONS["queues"] = QueueDeclarations
+    from lambeam.events.schedule_declarations import ScheduleDeclarations
+
+    KINDS["schedule"] = ScheduleDeclarations
     from lambeam.events.topic_declarations import ObjectTriggers, TopicDeclarations, TopicTriggers
 
     SECTIONS["topics"] = TopicDeclarations  # after queues: a topic may subscribe one

@@ -13,8 +13,6 @@ last change fires (a schedule enabled again does not catch up on what it skipped
 
 from __future__ import annotations
 
-import json
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,31 +22,25 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from lambeam.errors import (
-    ConfigError,
-    FunctionNotFoundError,
-    ScheduleConflictError,
-    ScheduleNotFoundError,
-)
+from lambeam.errors import ScheduleConflictError, ScheduleNotFoundError
 from lambeam.events.expressions import Expression, parse_expression
-from lambeam.invoke.request import MAX_EVENT_PAYLOAD_BYTES
+from lambeam.events.schedule_rules import (
+    check_enabled,
+    check_input,
+    check_schedule_name,
+    resolve_target,
+)
 from lambeam.runtime import DEFAULT_ACCOUNT_ID, DEFAULT_REGION
-from lambeam.runtime.spec import split_function_name
 from lambeam.storage import Database, as_utc
 from lambeam.storage.audit import record
-from lambeam.storage.schema import (
-    FunctionAliasRow,
-    FunctionRow,
-    FunctionVersionRow,
-    ScheduleRow,
-    ScheduleTickRow,
-)
+from lambeam.storage.schema import ScheduleRow, ScheduleTickRow
 
 __all__ = [
     "KEEP",
     "ScheduleInfo",
     "add_schedule",
     "change_schedule",
+    "check_input",
     "check_schedule_name",
     "create_schedule",
     "delete_schedule",
@@ -60,10 +52,6 @@ __all__ = [
     "schedule_arn",
     "update_schedule",
 ]
-
-# EventBridge Scheduler's rule for a schedule's name.
-_NAME = re.compile(r"[0-9A-Za-z_.-]{1,64}")
-_LATEST = "$LATEST"
 
 
 class _Keep:
@@ -80,15 +68,6 @@ def schedule_arn(
     """arn:aws:scheduler:<region>:<account>:schedule/default/<name>, as Scheduler writes it
     (lambeam has one schedule group, `default`)."""
     return f"arn:aws:scheduler:{region}:{account_id}:schedule/default/{name}"
-
-
-def check_schedule_name(name: object) -> str:
-    """`name` if Scheduler would take it: 1 to 64 letters, digits, `-`, `_` and `.`."""
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise ConfigError(
-            f"schedule name {name!r} is not valid: 1 to 64 letters, digits, '-', '_' and '.'"
-        )
-    return name
 
 
 @dataclass(frozen=True)
@@ -200,9 +179,9 @@ def add_schedule(
     """Insert a checked schedule row in `session` (create_schedule's and apply's core)."""
     check_schedule_name(name)
     parse_expression(expression, timezone)
-    function, qualifier = _target(session, function, qualifier)
-    _check_input(input)
-    _check_enabled(enabled)
+    function, qualifier = resolve_target(session, function, qualifier)
+    check_input(input)
+    check_enabled(enabled)
     if session.get(ScheduleRow, name) is not None:
         raise ScheduleConflictError(f"schedule {name!r} already exists")
     moment = datetime.fromtimestamp(now, UTC)
@@ -298,14 +277,14 @@ def change_schedule(
         "origin": row.origin if origin is KEEP else origin,
     }
     parse_expression(after["expression"], after["timezone"])
-    _check_input(after["input"])
-    _check_enabled(after["enabled"])
+    check_input(after["input"])
+    check_enabled(after["enabled"])
     if function is KEEP and qualifier is KEEP:
         after["function"], after["qualifier"] = row.function, row.qualifier
     else:
         given = row.function if function is KEEP else function
         keep_qualifier = row.qualifier if function is KEEP else None
-        after["function"], after["qualifier"] = _target(
+        after["function"], after["qualifier"] = resolve_target(
             session, given, keep_qualifier if qualifier is KEEP else qualifier
         )
     before = {key: getattr(row, key) for key in after}
@@ -353,55 +332,6 @@ def _row(session: Session, name: str) -> ScheduleRow:
     if row is None:
         raise ScheduleNotFoundError(f"Schedule not found: {name}")
     return row
-
-
-def _target(session: Session, function: Any, qualifier: Any) -> tuple[str, str | None]:
-    """The function and qualifier a schedule invokes, checked to exist now."""
-    if not isinstance(function, str) or not function:
-        raise ConfigError("a schedule's target is a function: its name, name:qualifier or ARN")
-    if qualifier is not None and (not isinstance(qualifier, str) or not qualifier):
-        raise ConfigError("qualifier must be a version number or an alias")
-    name, qualifier = split_function_name(function, qualifier)
-    if session.get(FunctionRow, name) is None:
-        raise FunctionNotFoundError(f"Function not found: {name} (the schedule's target)")
-    if qualifier is None or qualifier == _LATEST:
-        return name, None
-    if qualifier.isdigit():
-        found: Any = session.scalars(
-            select(FunctionVersionRow.number).where(
-                FunctionVersionRow.function == name, FunctionVersionRow.number == int(qualifier)
-            )
-        ).first()
-    else:
-        found = session.scalars(
-            select(FunctionAliasRow.name).where(
-                FunctionAliasRow.function == name, FunctionAliasRow.name == qualifier
-            )
-        ).first()
-    if found is None:
-        raise FunctionNotFoundError(
-            f"Function not found: {name}:{qualifier} (no such version or alias)"
-        )
-    return name, qualifier
-
-
-def _check_input(value: Any) -> None:
-    """The input is the event: JSON, within Lambda's asynchronous payload limit."""
-    if value is None:
-        return
-    try:
-        size = len(json.dumps(value, allow_nan=False).encode())
-    except (TypeError, ValueError):
-        raise ConfigError("a schedule's input must be JSON (an object, list, string, …)") from None
-    if size > MAX_EVENT_PAYLOAD_BYTES:
-        raise ConfigError(
-            f"a schedule's input is {size} bytes; an event is at most {MAX_EVENT_PAYLOAD_BYTES}"
-        )
-
-
-def _check_enabled(value: Any) -> None:
-    if not isinstance(value, bool):
-        raise ConfigError("enabled must be true or false")
 
 
 def _last_ticks(session: Session, names: list[str]) -> dict[str, float]:
