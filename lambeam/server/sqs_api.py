@@ -37,7 +37,8 @@ from lambeam.security import (
 from lambeam.server._gateway import Gateway, endpoint
 from lambeam.server._requests import json_object
 from lambeam.server._signed import signed, signed_header
-from lambeam.server._sqs_actions import ACTIONS, MAX_REQUEST_BYTES, Call, SqsSession, query_code
+from lambeam.server._sqs_actions import ACTIONS
+from lambeam.server._sqs_call import MAX_REQUEST_BYTES, Call, SqsSession, query_code
 
 __all__ = ["CONTENT_TYPE", "TARGET_PREFIX", "sqs_routes"]
 

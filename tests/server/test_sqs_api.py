@@ -451,3 +451,45 @@ def test_the_aws_cli_works_unchanged(sqs: Any, server: RunningServer, tmp_path: 
     )
     assert url in aws("list-queues")["QueueUrls"]
     aws("delete-queue", "--queue-url", url)
+
+
+def test_concurrent_sends_are_all_committed_on_either_database(
+    database_url: str, tmp_path: Path
+) -> None:
+    running = start_server(tmp_path / "proj", database_url=database_url)
+    try:
+        sqs = _client(running)
+        url = sqs.create_queue(QueueName="busy")["QueueUrl"]
+        ids: list[str] = []
+
+        def sender(n: int) -> None:
+            client = _client(running)
+            for i in range(25):
+                ids.append(client.send_message(QueueUrl=url, MessageBody=f"{n}-{i}")["MessageId"])
+
+        threads = [threading.Thread(target=sender, args=(n,)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+        assert len(set(ids)) == 200  # each answered only once committed
+        counted = sqs.get_queue_attributes(
+            QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]
+        assert counted == {"ApproximateNumberOfMessages": "200"}
+        received: set[str] = set()
+        for _ in range(40):  # bounded: 200 messages, 10 at a time
+            got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+            if not got:
+                break
+            received.update(m["MessageId"] for m in got)
+            sqs.delete_message_batch(
+                QueueUrl=url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)
+                ],
+            )
+        assert received == set(ids)
+    finally:
+        running.stop()
+        running.project.close()
