@@ -113,6 +113,12 @@ ACTIONS = (
     "sns:ListSubscriptionsByTopic",
     "s3:PutBucketNotification",
     "s3:GetBucketNotification",
+    # EventBridge Scheduler's actions, on arn:aws:scheduler:REGION:ACCOUNT:schedule/default/NAME
+    "scheduler:CreateSchedule",
+    "scheduler:GetSchedule",
+    "scheduler:ListSchedules",
+    "scheduler:UpdateSchedule",
+    "scheduler:DeleteSchedule",
 )
 ROLE_POLICIES: Mapping[str, Mapping[str, Any]] = {
     "admin": {

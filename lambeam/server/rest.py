@@ -45,7 +45,7 @@ from lambeam.functions import (
 from lambeam.invoke import MAX_PAYLOAD_BYTES, Invocation, InvocationRequest
 from lambeam.invoke.request import MAX_EVENT_PAYLOAD_BYTES
 from lambeam.security import AccessKey, authenticate_bearer, bearer_key_id
-from lambeam.server import rest_async, rest_topics
+from lambeam.server import rest_async, rest_schedules, rest_topics
 from lambeam.server._gateway import (
     Admit,
     Admitted,
@@ -519,6 +519,8 @@ ROUTES: list[tuple[str, str, Handler, Permission | None, str]] = [
     ),
     # Topics and object triggers (lambeam/server/rest_topics.py)
     *rest_topics.ROUTES,
+    # Schedules (lambeam/server/rest_schedules.py)
+    *rest_schedules.ROUTES,
 ]
 # Routes that invoke (a call, not a change: the invoker keeps what it cached), by body limit.
 _INVOKING: dict[Handler, int] = {

@@ -30,6 +30,7 @@ from tests.server.keyed import ZIP, arn, fresh_name
 from tests.server.keyed import code_function as _function
 from tests.server.keyed import key_with as _key
 from tests.server.keyed import rest_call as _rest
+from tests.server.schedule_cases import schedule_cases
 from tests.server.topic_cases import topic_cases
 
 _CONFIG = Config(retries={"max_attempts": 1}, connect_timeout=10, read_timeout=120)
@@ -203,6 +204,8 @@ REST_CASES: dict[tuple[str, str], Case] = {
 }
 # Topics and object triggers (lambeam/server/rest_topics.py)
 REST_CASES.update({route: Case(*case) for route, case in topic_cases().items()})
+# Schedules (lambeam/server/rest_schedules.py)
+REST_CASES.update({route: Case(*case) for route, case in schedule_cases().items()})
 
 _FN = "/2015-03-31/functions/{name}"
 _EIC = "/2019-09-25/functions/{name}/event-invoke-config"
