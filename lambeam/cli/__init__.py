@@ -16,6 +16,7 @@ from lambeam.cli import (
     _datasets,
     _function_admin,
     _functions,
+    _invocations,
     _keys,
     _models,
     _project,
@@ -80,6 +81,8 @@ app.add_typer(_models.models_app, name="models")
 app.add_typer(_function_admin.functions_app, name="functions")
 app.add_typer(_audit.audit_app, name="audit")
 app.add_typer(_keys.keys_app, name="keys")
+app.add_typer(_invocations.invocations_app, name="invocations")
+app.add_typer(_invocations.dlq_app, name="dlq")
 app.add_typer(_queues.queues_app, name="queues")
 app.add_typer(_topics.topics_app, name="topics")
 app.add_typer(_topics.objects_app, name="objects")
