@@ -41,7 +41,7 @@ _ORIGIN = "toml"
 _KEYS = ("schedule", "timezone", "input", "enabled", "name", "qualifier")
 
 
-@dataclass(frozen=True)
+@dataclass  # not frozen: Declaration.where is a plain attribute
 class ScheduleDeclaration:
     """One checked `{ schedule = ... }` entry: the schedule it declares."""
 
