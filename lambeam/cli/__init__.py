@@ -21,6 +21,7 @@ from lambeam.cli import (
     _models,
     _project,
     _queues,
+    _schedules,
     _server,
     _topics,
     _training,
@@ -86,6 +87,7 @@ app.add_typer(_invocations.dlq_app, name="dlq")
 app.add_typer(_queues.queues_app, name="queues")
 app.add_typer(_topics.topics_app, name="topics")
 app.add_typer(_topics.objects_app, name="objects")
+app.add_typer(_schedules.schedules_app, name="schedules")
 
 
 def main(argv: list[str] | None = None) -> int:
