@@ -94,12 +94,7 @@ def _fields(body: bytes) -> dict[str, Any]:
 async def put_config(request: Request, gw: Gateway, body: bytes) -> Response:
     """PutFunctionEventInvokeConfig: the whole config, replacing any earlier one."""
     name, qualifier = _target(request)
-    given = _fields(body)
-    if not given:
-        raise ConfigError(
-            "give at least one of MaximumRetryAttempts, MaximumEventAgeInSeconds or"
-            " DestinationConfig"
-        )
+    given = _fields(body)  # none at all: Lambda's defaults, set explicitly
     config = await asyncio.to_thread(
         put_event_invoke_config, gw.project.db, name, qualifier, **given
     )
