@@ -18,6 +18,7 @@ from lambeam.cli import (
     _functions,
     _invocations,
     _keys,
+    _mappings,
     _models,
     _project,
     _queues,
@@ -82,6 +83,7 @@ app.add_typer(_models.models_app, name="models")
 app.add_typer(_function_admin.functions_app, name="functions")
 app.add_typer(_audit.audit_app, name="audit")
 app.add_typer(_keys.keys_app, name="keys")
+app.add_typer(_mappings.mappings_app, name="mappings")
 app.add_typer(_invocations.invocations_app, name="invocations")
 app.add_typer(_invocations.dlq_app, name="dlq")
 app.add_typer(_queues.queues_app, name="queues")

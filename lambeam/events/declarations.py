@@ -98,6 +98,9 @@ def _register() -> None:
     this one, so there is no cycle). A new kind is one line here."""
     if KINDS or SECTIONS or FUNCTION_TABLES:
         return
+    from lambeam.events.mapping_declarations import QueueTriggers
+
+    KINDS["queue"] = QueueTriggers
     from lambeam.events.async_declarations import AsyncSettings
 
     FUNCTION_TABLES["async"] = AsyncSettings

@@ -22,11 +22,12 @@ from typing import TYPE_CHECKING
 
 from lambeam.events.asynchronous import ASYNC_QUEUE, enqueue_invocations
 from lambeam.events.commits import GroupCommit
+from lambeam.events.consumer import consume_queues
 from lambeam.events.dispatcher import dispatch
 from lambeam.events.object_watcher import watch_objects
 from lambeam.events.queue import MessageQueue
-from lambeam.events.scheduler import run_schedules
 from lambeam.events.queues import sweep_retention
+from lambeam.events.scheduler import run_schedules
 from lambeam.invoke.request import InvocationRequest
 from lambeam.project import Project
 
@@ -130,5 +131,6 @@ async def _forever(service: EventService, loop: Loop) -> None:
 LOOPS: list[Loop] = []
 LOOPS.append(dispatch)  # the async queue's events (lambeam.events.dispatcher)
 LOOPS.append(watch_objects)  # object-created triggers (lambeam.events.object_watcher)
+LOOPS.append(consume_queues)  # queues mapped to functions (lambeam.events.consumer)
 LOOPS.append(sweep_retention)  # SQS queues' MessageRetentionPeriod (lambeam.events.queues)
 LOOPS.append(run_schedules)  # schedules' ticks (lambeam.events.scheduler)

@@ -57,7 +57,7 @@ from lambeam.security import (
     AccessDeniedError,
     AuthenticationError,
 )
-from lambeam.server import lambda_async
+from lambeam.server import event_source_mappings, lambda_async
 from lambeam.server._gateway import (
     ANY_KEY,
     Gateway,
@@ -533,6 +533,8 @@ ROUTES: list[tuple[str, str, Handler, Permission, int]] = [
     ],
 ]
 
+# Event source mappings (lambeam/server/event_source_mappings.py)
+ROUTES += event_source_mappings.LAMBDA_ROUTES
 
 def lambda_routes() -> list[BaseRoute]:
     """The Lambda API's routes, by Lambda's own paths."""
@@ -551,7 +553,7 @@ def lambda_routes() -> list[BaseRoute]:
     return routes
 
 
-_OPERATIONS = (
+_OPERATIONS: tuple[str, ...] = (
     "Invoke", "CreateFunction", "GetFunction", "GetFunctionConfiguration", "ListFunctions",
     "DeleteFunction", "UpdateFunctionCode", "UpdateFunctionConfiguration", "PublishVersion",
     "ListVersionsByFunction", "CreateAlias", "GetAlias", "ListAliases", "UpdateAlias",
@@ -560,6 +562,7 @@ _OPERATIONS = (
     "GetFunctionEventInvokeConfig", "DeleteFunctionEventInvokeConfig",
     "ListFunctionEventInvokeConfigs",
 )  # fmt: skip
+_OPERATIONS += event_source_mappings.LAMBDA_OPERATIONS
 _API_PREFIXES = (
     "2014-11-13", "2015-03-31", "2016-08-19", "2017-03-31", "2017-10-31", "2018-10-31",
     "2019-09-25", "2019-09-30", "2020-04-22", "2020-06-30", "2021-07-20", "2021-10-31",

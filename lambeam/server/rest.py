@@ -45,7 +45,7 @@ from lambeam.functions import (
 from lambeam.invoke import MAX_PAYLOAD_BYTES, Invocation, InvocationRequest
 from lambeam.invoke.request import MAX_EVENT_PAYLOAD_BYTES
 from lambeam.security import AccessKey, authenticate_bearer, bearer_key_id
-from lambeam.server import rest_async, rest_schedules, rest_topics
+from lambeam.server import event_source_mappings, rest_async, rest_schedules, rest_topics
 from lambeam.server._gateway import (
     Admit,
     Admitted,
@@ -528,6 +528,8 @@ _INVOKING: dict[Handler, int] = {
     rest_async.invoke_async: MAX_EVENT_PAYLOAD_BYTES,
 }
 
+# Event source mappings (lambeam/server/event_source_mappings.py)
+ROUTES += event_source_mappings.REST_ROUTES
 
 def rest_routes() -> list[BaseRoute]:
     """The REST API's routes."""

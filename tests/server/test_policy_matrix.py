@@ -30,6 +30,7 @@ from tests.server.keyed import ZIP, arn, fresh_name
 from tests.server.keyed import code_function as _function
 from tests.server.keyed import key_with as _key
 from tests.server.keyed import rest_call as _rest
+from tests.server.mapping_cases import mapping_cases
 from tests.server.schedule_cases import schedule_cases
 from tests.server.topic_cases import topic_cases
 
@@ -364,6 +365,10 @@ LAMBDA_CASES: dict[tuple[str, str], Case] = {
         arn,
     ),
 }
+# Event source mappings (lambeam/server/event_source_mappings.py)
+_MAPPING_REST, _MAPPING_LAMBDA = mapping_cases()
+REST_CASES.update({route: Case(*case) for route, case in _MAPPING_REST.items()})
+LAMBDA_CASES.update({route: Case(*case) for route, case in _MAPPING_LAMBDA.items()})
 
 OPEN_REST_ROUTES = {("GET", "/v1/health"), ("GET", "/v1/openapi.json")}
 
