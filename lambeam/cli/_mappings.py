@@ -142,7 +142,8 @@ def create(
     as_json: JsonFlag = False,
 ) -> None:
     """Map a queue to a function: its messages invoke the function in batches."""
-    from lambeam.events.mappings import REPORT_BATCH_ITEM_FAILURES, create_event_source_mapping
+    from lambeam.events.mapping_rules import REPORT_BATCH_ITEM_FAILURES
+    from lambeam.events.mappings import create_event_source_mapping
     from lambeam.events.queues import queue_name_from_arn
     from lambeam.runtime.spec import split_function_name
 

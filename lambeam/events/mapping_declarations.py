@@ -19,14 +19,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lambeam.errors import ConfigError
-from lambeam.events.mappings import (
+from lambeam.events.mapping_rules import (
     DEFAULT_BATCH_SIZE,
     REPORT_BATCH_ITEM_FAILURES,
-    add_mapping,
-    change_mapping,
     check_settings,
-    remove_mapping,
 )
+from lambeam.events.mappings import add_mapping, change_mapping, remove_mapping
 from lambeam.storage.schema import EventSourceMappingRow
 
 __all__ = ["QueueTrigger", "QueueTriggers"]

@@ -23,8 +23,8 @@ from starlette.responses import JSONResponse, Response
 
 from lambeam.errors import ConfigError
 from lambeam.events.consumer import MAPPINGS_CHANGED
+from lambeam.events.mapping_rules import REPORT_BATCH_ITEM_FAILURES
 from lambeam.events.mappings import (
-    REPORT_BATCH_ITEM_FAILURES,
     UNSET,
     EventSourceMapping,
     create_event_source_mapping,
