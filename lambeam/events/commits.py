@@ -49,6 +49,11 @@ class GroupCommit(Generic[T]):
             try:
                 await asyncio.to_thread(self._flush, [item for item, _ in group])
             except Exception as exc:  # noqa: BLE001 - sorted out per item below
+                if len(group) > 1:
+                    # Each item is written alone now: slow, so it must never go unnoticed.
+                    _log.warning(
+                        "a group of %d failed (%s); writing them one by one", len(group), exc
+                    )
                 if len(group) == 1:
                     _settle(group[0][1], exc)
                     continue

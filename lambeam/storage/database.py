@@ -132,7 +132,11 @@ class Database:
         engine = self.engine
         if self.dialect == "sqlite":
             if self._writer is None:
-                self._writer = create_engine(self.url, **self._options)
+                # One connection: SQLite has one writer at a time anyway, and writers that
+                # wait for the pool queue in Python, where SQLite's busy handler would make
+                # them sleep in steps of up to 100 ms (an accept's p99 was 0.4-1.4 s).
+                options = dict(self._options, pool_size=1, max_overflow=0, pool_timeout=60)
+                self._writer = create_engine(self.url, **options)
                 event.listen(self._writer, "connect", _sqlite_pragmas)
                 event.listen(self._writer, "connect", _driver_leaves_transactions)
                 event.listen(self._writer, "begin", _begin_immediate)
