@@ -47,6 +47,10 @@ def handler(event, context):
             failures.append({"itemIdentifier": record["messageId"]})
         elif body.startswith("bogus"):
             failures.append({"itemIdentifier": "not-a-message-of-this-batch"})
+        elif body.startswith("busy"):
+            started = time.time()
+            time.sleep(0.5)
+            print("BUSY " + json.dumps([started, time.time()]), flush=True)
     return {"batchItemFailures": failures}
 """
 # The same five lines run on AWS's documented event and on lambeam's.
@@ -379,6 +383,46 @@ def test_a_batch_that_times_out_or_runs_out_of_memory_comes_back_then_goes_to_th
     ended = "timeout" if trouble == "slow" else "error Runtime.OutOfMemory"
     assert _statuses(server, function) == [ended, ended]
     _until("the queue drained", lambda: _drained(sqs, url))
+
+
+def test_maximum_concurrency_bounds_the_batches_running_at_once(
+    server: RunningServer, sqs: Any, lam: Any
+) -> None:
+    function = _function(lam, Timeout=5)
+    url, arn = _queue(sqs)
+    sqs.send_message_batch(
+        QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": f"busy {i}"} for i in range(8)]
+    )
+    lam.create_event_source_mapping(
+        EventSourceArn=arn,
+        FunctionName=function,
+        BatchSize=1,
+        ScalingConfig={"MaximumConcurrency": 2},
+    )
+    spans = _until(
+        "8 batches run", lambda: (s := _logged(server, function, "BUSY")) and len(s) == 8 and s
+    )
+    # at no moment were more than two batches inside the handler
+    for start, _ in spans:
+        assert sum(1 for s, e in spans if s <= start < e) <= 2
+
+
+def test_a_batching_window_gathers_messages_sent_apart(
+    server: RunningServer, sqs: Any, lam: Any
+) -> None:
+    function = _function(lam, Timeout=5)
+    url, arn = _queue(sqs)
+    lam.create_event_source_mapping(
+        EventSourceArn=arn, FunctionName=function, BatchSize=100, MaximumBatchingWindowInSeconds=2
+    )
+    sqs.send_message_batch(
+        QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": f"a{i}"} for i in range(10)]
+    )
+    sqs.send_message_batch(
+        QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": f"b{i}"} for i in range(5)]
+    )
+    events = _until("the batch handled", lambda: _logged(server, function, "EVENT"))
+    assert [len(event["Records"]) for event in events] == [15]
 
 
 def test_the_same_five_line_handler_reads_awss_example_and_lambeams_event(
