@@ -20,6 +20,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from lambeam.config import EventTimings
+from lambeam.events.mappings import create_event_source_mapping
 from lambeam.invoke import logs_folder
 from lambeam.runtime import FileLogSink
 from tests.server.conftest import RunningServer, start_server, zip_of
@@ -423,6 +424,17 @@ def test_a_batching_window_gathers_messages_sent_apart(
     )
     events = _until("the batch handled", lambda: _logged(server, function, "EVENT"))
     assert [len(event["Records"]) for event in events] == [15]
+
+
+def test_a_mapping_made_by_another_process_is_polled_from_the_next_poll(
+    server: RunningServer, sqs: Any, lam: Any
+) -> None:
+    function = _function(lam, Timeout=5)
+    url, arn = _queue(sqs)
+    sqs.send_message(QueueUrl=url, MessageBody="made elsewhere")
+    # written to the database directly, as the CLI or another server does: nothing wakes this one
+    create_event_source_mapping(server.project.db, function, arn.rsplit(":", 1)[1])
+    _until("the message handled", lambda: "made elsewhere" in _counts(server, function))
 
 
 def test_the_same_five_line_handler_reads_awss_example_and_lambeams_event(
