@@ -33,15 +33,20 @@ def signed(body_limit: int, service: str = "lambda") -> Admit:
         repeated = sorted({name for name in names if names.count(name) > 1})
         if repeated:  # the canonical query is sorted: their order is not signed
             raise ConfigError(f"query parameter {repeated[0]!r} is given more than once")
-        pending = await asyncio.to_thread(
-            begin_sigv4,
+        arguments = (
             gw.keys,
             request.method,
             request.scope.get("raw_path", request.url.path.encode()).decode("latin-1"),
-            request.scope.get("query_string", b"").decode("latin-1"),
+            query,
             raw_headers(request),
-            service=service,
         )
+        claimed = _claimed_key(request.headers.get("authorization", ""))
+        if claimed is not None and gw.keys.fresh(claimed):
+            # The key is cached: nothing to read, so no thread hop (a tenth of the event
+            # loop's time at a few thousand signed calls a second).
+            pending = begin_sigv4(*arguments, service=service)
+        else:
+            pending = await asyncio.to_thread(begin_sigv4, *arguments, service=service)
         digest = hashlib.sha256()
         body = await read_body(request, body_limit, digest)
         if gw.keys.fresh(pending.key.id):  # nothing to read or write: answer here
@@ -53,6 +58,12 @@ def signed(body_limit: int, service: str = "lambda") -> Admit:
         return Admitted(key, body)
 
     return admit
+
+
+def _claimed_key(authorization: str) -> str | None:
+    """The access key id an Authorization header names (unchecked: begin_sigv4 checks it)."""
+    _, found, rest = authorization.partition("Credential=")
+    return rest.split("/", 1)[0].strip() or None if found else None
 
 
 def signed_header(request: Request, name: str) -> str | None:
