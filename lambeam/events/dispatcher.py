@@ -17,7 +17,8 @@ id. Lambda's rules for an attempt's outcome:
   event is older than MaximumEventAgeInSeconds (then EventAgeExceeded); reserved concurrency 0
   sends the event straight to failure.
 
-Finished attempts are settled in groups (GroupCommit): one transaction deletes the group's
+Finished attempts are settled in groups (whatever finished meanwhile, lingering
+SETTLE_LINGER_S when few did): one transaction deletes the group's
 messages and writes their `invocations` rows (status, attempts, the per-attempt `history` with
 error type, message, duration and the attempt's log tail). A claim's lease lasts longer than the
 function's timeout plus LEASE_MARGIN_S, so the events of a server that died mid-attempt become
@@ -32,21 +33,28 @@ import logging
 import random
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
 from lambeam.errors import NotFoundError, TooManyRequestsError
 from lambeam.events.asynchronous import ASYNC_QUEUE, request_from
-from lambeam.events.commits import GroupCommit
-from lambeam.events.destinations import Outcome, dead_letter_message, deliver, invocation_record
+from lambeam.events.destinations import deliver
 from lambeam.events.invoke_config import Destination, EventInvokeConfig, event_invoke_config
+from lambeam.events.outcomes import (
+    Claim,
+    dropped,
+    error_of,
+    failed,
+    outcome_of,
+    row_of,
+    succeeded,
+    throttle_entry,
+)
 from lambeam.events.queue import Message
 from lambeam.events.settlements import Settlement, settle
 from lambeam.functions import Resolver
 from lambeam.functions.records import ResolvedFunction
-from lambeam.runtime import function_arn
 from lambeam.storage.schema import InvocationRow
 
 if TYPE_CHECKING:
@@ -74,21 +82,13 @@ THROTTLE_BACKOFF_S = (1.0, 300.0)
 # dispatcher and hold up the others.
 _WAITING_PER_SLOT = 4
 _LOG_TAIL_CHARS = 4096
+# How long finished attempts wait for others to settle with (when fewer than a claim's worth).
+SETTLE_LINGER_S = 0.005
 
 
 async def dispatch(service: EventService) -> None:
     """The async dispatcher's loop (in LOOPS): runs until cancelled."""
     await Dispatcher(service).run()
-
-
-@dataclass
-class _Claim:
-    """A claimed message and what is known of its invocation so far."""
-
-    message: Message
-    lease_until: float
-    attempts: int = 0
-    history: list[dict[str, Any]] = field(default_factory=list)
 
 
 class _Gate:
@@ -120,10 +120,15 @@ class Dispatcher:
         self._room = asyncio.Event()
         self._resolver = Resolver(self.db)
         self._gates: dict[str, _Gate] = {}
-        self._settings: dict[tuple[str, str | None], tuple[float, EventInvokeConfig]] = {}
-        self._settles: GroupCommit[Settlement] = GroupCommit(self._settle)
+        # Each config read once a second, by one task however many events ask meanwhile.
+        self._settings: dict[
+            tuple[str, str | None], tuple[float, asyncio.Task[EventInvokeConfig]]
+        ] = {}
+        self._finished: list[Settlement] = []
+        self._settling = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._lease_s = 3.0 + LEASE_MARGIN_S  # Lambda's default timeout; grows to what is seen
+        # A claim's lease: the longest timeout of the last claim's functions, plus the margin.
+        self._lease_s = 3.0 + LEASE_MARGIN_S
         self._tasks: set[asyncio.Task[None]] = set()
         engine = service.invoker.engine
         self._region, self._account = engine.region, engine.account_id
@@ -131,11 +136,12 @@ class Dispatcher:
     async def run(self) -> None:
         """Claim and run events until cancelled (claimed ones stay leased, and come back)."""
         self._loop = asyncio.get_running_loop()
+        settling = asyncio.create_task(self._settle_forever(), name="lambeam-async-settle")
         try:
             while True:
                 free = self.max_in_flight - self._in_flight
-                if free <= 0:
-                    self._room.clear()
+                if free <= 0 or (free < CLAIM_MAX // 2 and self._in_flight > 0):
+                    self._room.clear()  # claim many at once, not a few at a time
                     await self._room.wait()
                     continue
                 claims = await self._claim(min(CLAIM_MAX, free))
@@ -148,16 +154,28 @@ class Dispatcher:
                     self._tasks.add(task)
                     task.add_done_callback(self._tasks.discard)
         finally:
-            for task in list(self._tasks):
+            for task in [*self._tasks, settling]:
                 task.cancel()
-            for task in list(self._tasks):
+            for task in [*self._tasks, settling]:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
-    async def _claim(self, count: int) -> list[_Claim]:
+    async def _claim(self, count: int) -> list[Claim]:
         lease_s = self._lease_s
         messages = await asyncio.to_thread(self.queue.receive, ASYNC_QUEUE, count, lease_s)
-        claims = [_Claim(m, m.visible_at) for m in messages]
+        claims = [Claim(m, m.visible_at) for m in messages]
+        if not claims:
+            return claims
+        needed = LEASE_MARGIN_S + max([await self._timeout_of(c.message) for c in claims])
+        if needed > lease_s:  # a longer timeout than the lease was made for: one extension
+            now = self.service.clock()
+            held = await asyncio.to_thread(
+                self.queue.change_visibility, [c.message.receipt for c in claims], needed
+            )
+            claims = [c for c, kept in zip(claims, held, strict=True) if kept]
+            for claim in claims:
+                claim.lease_until = now + needed
+        self._lease_s = needed
         again = [c for c in claims if c.message.receive_count > 1]
         if again:  # a first delivery's row is as accepted: only redeliveries are read
             rows = await asyncio.to_thread(self._rows, [c.message.id for c in again])
@@ -175,20 +193,38 @@ class Dispatcher:
             ).all()
         return {row[0]: (row[1], row[2]) for row in found}
 
-    async def _run(self, claim: _Claim) -> None:
+    async def _run(self, claim: Claim) -> None:
+        settlement = None
         try:
             settlement = await self._attempt(claim)
-            if settlement is not None:
-                await self._settles.submit(settlement)
-        except asyncio.CancelledError:
-            raise
         except Exception:  # noqa: BLE001 - the event stays leased and comes back
-            _log.exception("async event %s could not be settled", claim.message.id)
+            _log.exception("async event %s failed in the dispatcher", claim.message.id)
         finally:
-            self._in_flight -= 1
-            self._room.set()
+            if settlement is None:
+                self._in_flight -= 1
+                self._room.set()
+            else:  # settled with the others that finish meanwhile
+                self._finished.append(settlement)
+                self._settling.set()
 
-    async def _attempt(self, claim: _Claim) -> Settlement | None:
+    async def _settle_forever(self) -> None:
+        """Settle finished attempts in groups: whatever finished while the last group was
+        written, after a short linger when few did (one transaction for many events)."""
+        while True:
+            await self._settling.wait()
+            self._settling.clear()
+            if len(self._finished) < CLAIM_MAX:
+                await asyncio.sleep(SETTLE_LINGER_S)
+            group, self._finished = self._finished, []
+            try:
+                await asyncio.to_thread(self._settle, group)
+            except Exception:  # noqa: BLE001 - a database that is down now may answer later
+                _log.exception("settling %d async events failed; they run again", len(group))
+            finally:
+                self._in_flight -= len(group)
+                self._room.set()
+
+    async def _attempt(self, claim: Claim) -> Settlement | None:
         """Run one attempt of `claim` (or decide it needs none); how to settle it."""
         message = claim.message
         request = request_from(message, claim.attempts + 1)
@@ -196,19 +232,36 @@ class Dispatcher:
         try:
             function = await self._resolve(request.function, request.qualifier)
         except NotFoundError as exc:  # deleted since: Lambda drops its queued events
-            return self._dropped(claim, type(exc).__name__, str(exc))
+            return dropped(claim, type(exc).__name__, str(exc), self.service.clock())
         settings = await self._settings_of(request.function, request.qualifier)
         now = self.service.clock()
         enqueued_at = request.enqueued_at or message.sent_at
         if now - enqueued_at > settings.maximum_event_age_s:
             never_ran = 429 if claim.attempts == 0 else 200  # throttled until too old
-            return await self._failed(claim, function, settings, "EventAgeExceeded", now, never_ran)
+            return failed(
+                claim,
+                function,
+                settings,
+                "EventAgeExceeded",
+                now,
+                never_ran,
+                region=self._region,
+                account_id=self._account,
+            )
         reserved = function.config.reserved_concurrency
         if reserved == 0:  # Lambda: reserved concurrency 0 sends async events straight to failure
-            claim.history.append(_throttle_entry(now, "reserved concurrency is 0"))
-            return await self._failed(claim, function, settings, "RetriesExhausted", now, 429)
+            claim.history.append(throttle_entry(now, "reserved concurrency is 0"))
+            return failed(
+                claim,
+                function,
+                settings,
+                "RetriesExhausted",
+                now,
+                429,
+                region=self._region,
+                account_id=self._account,
+            )
         timeout_s = float(function.config.timeout_s)
-        self._lease_s = max(self._lease_s, timeout_s + LEASE_MARGIN_S)
         gate = self._gate(request.function, reserved)
         if gate is not None and gate.waiting >= gate.limit * _WAITING_PER_SLOT:
             return Settlement(message.receipt, final=False, delay_s=_jitter(1.0))
@@ -226,10 +279,10 @@ class Dispatcher:
                 try:
                     invocation = await self.service.invoker.handle(request)
                 except TooManyRequestsError as exc:
-                    claim.history.append(_throttle_entry(started, str(exc)))
+                    claim.history.append(throttle_entry(started, str(exc)))
                     return self._throttled(claim, function, settings)
                 except NotFoundError as exc:
-                    return self._dropped(claim, type(exc).__name__, str(exc))
+                    return dropped(claim, type(exc).__name__, str(exc), self.service.clock())
         entry: dict[str, Any] = {
             "attempt": claim.attempts + 1,
             "started_at": started,
@@ -240,21 +293,45 @@ class Dispatcher:
         }
         claim.attempts += 1
         now = self.service.clock()
-        outcome = _outcome(message, claim.attempts, now, invocation)
+        outcome = outcome_of(message, claim.attempts, now, invocation)
         if invocation.function_error is None:
             claim.history.append(entry)
-            return self._succeeded(claim, function, settings, outcome, invocation.payload)
-        error_type, error_message = _error_of(invocation.payload, invocation.error_type)
+            return succeeded(
+                claim,
+                function,
+                settings,
+                outcome,
+                invocation.payload,
+                region=self._region,
+                account_id=self._account,
+            )
+        error_type, error_message = error_of(invocation.payload, invocation.error_type)
         entry.update(error_type=error_type, error_message=error_message)
         claim.history.append(entry)
         if claim.attempts <= settings.maximum_retry_attempts:
             delays = self.service.timings.retry_delays_s or (0.0,)
             delay = delays[min(claim.attempts, len(delays)) - 1]
-            row = self._row(claim, "retrying", now, outcome, error_type)
+            row = row_of(claim, "retrying", now, outcome, error_type)
             return Settlement(message.receipt, final=False, delay_s=delay, row=row)
-        return await self._failed(
-            claim, function, settings, "RetriesExhausted", now, outcome=outcome
+        return failed(
+            claim,
+            function,
+            settings,
+            "RetriesExhausted",
+            now,
+            outcome=outcome,
+            region=self._region,
+            account_id=self._account,
         )
+
+    async def _timeout_of(self, message: Message) -> float:
+        """The timeout of the function `message` runs (0 when it is gone: it will be dropped)."""
+        attributes = message.attributes
+        try:
+            function = await self._resolve(attributes["function"], attributes.get("qualifier"))
+        except NotFoundError:
+            return 0.0
+        return float(function.config.timeout_s)
 
     async def _resolve(self, name: str, qualifier: str | None) -> ResolvedFunction:
         found = self._resolver.cached(name, qualifier)
@@ -266,11 +343,10 @@ class Dispatcher:
         key = (name, qualifier)
         now = time.monotonic()
         known = self._settings.get(key)
-        if known is not None and now - known[0] < 1.0:  # a change applies within a second
-            return known[1]
-        settings = await asyncio.to_thread(event_invoke_config, self.db, name, qualifier)
-        self._settings[key] = (now, settings)
-        return settings
+        if known is None or now - known[0] >= 1.0:  # a change applies within a second
+            read = asyncio.to_thread(event_invoke_config, self.db, name, qualifier)
+            known = self._settings[key] = (now, asyncio.ensure_future(read))
+        return await asyncio.shield(known[1])
 
     def _gate(self, name: str, reserved: int | None) -> _Gate | None:
         gate = self._gates.get(name)
@@ -280,11 +356,11 @@ class Dispatcher:
             gate = self._gates[name] = _Gate(reserved)
         return gate
 
-    async def _hold(self, claim: _Claim, timeout_s: float) -> bool:
+    async def _hold(self, claim: Claim, timeout_s: float) -> bool:
         """Make sure the claim's lease outlasts an attempt; False if it was lost."""
         needed = timeout_s + LEASE_MARGIN_S
         now = self.service.clock()
-        if claim.lease_until - now >= needed:
+        if claim.lease_until - now >= timeout_s + LEASE_MARGIN_S / 2:  # time to start and settle
             return True
         [held] = await asyncio.to_thread(
             self.queue.change_visibility, [claim.message.receipt], needed
@@ -293,113 +369,13 @@ class Dispatcher:
         return held
 
     def _throttled(
-        self, claim: _Claim, function: ResolvedFunction, settings: EventInvokeConfig
+        self, claim: Claim, function: ResolvedFunction, settings: EventInvokeConfig
     ) -> Settlement:
         # Receives that ran no attempt were throttles (or waits for reserved concurrency).
         throttles = max(1, claim.message.receive_count - claim.attempts)
         low, high = THROTTLE_BACKOFF_S
         delay = min(high, low * 2 ** max(0, throttles - 1))
         return Settlement(claim.message.receipt, final=False, delay_s=_jitter(delay))
-
-    def _succeeded(
-        self,
-        claim: _Claim,
-        function: ResolvedFunction,
-        settings: EventInvokeConfig,
-        outcome: Outcome,
-        payload: bytes,
-    ) -> Settlement:
-        row = self._row(claim, "succeeded", outcome.at, outcome, None, result=payload)
-        settlement = Settlement(claim.message.receipt, final=True, row=row)
-        if settings.on_success:
-            arn = self._arn(function, outcome.executed_version)
-            record = invocation_record(outcome, condition="Success", function_arn=arn)
-            settlement.sends.append((settings.on_success, record))
-            row["destination"] = settings.on_success.arn(self._region, self._account)
-        return settlement
-
-    async def _failed(
-        self,
-        claim: _Claim,
-        function: ResolvedFunction,
-        settings: EventInvokeConfig,
-        condition: str,
-        now: float,
-        status_code: int = 200,
-        *,
-        outcome: Outcome | None = None,
-    ) -> Settlement:
-        last = claim.history[-1] if claim.history else {}
-        if outcome is None:
-            error = {
-                "errorMessage": last.get("error_message") or _CONDITION_MESSAGES[condition],
-                "errorType": last.get("error_type") or condition,
-            }
-            outcome = Outcome(
-                request_id=claim.message.id,
-                request_payload=claim.message.body,
-                status_code=status_code,
-                executed_version=last.get("executed_version") or function.version,
-                function_error=None if status_code == 429 else "Unhandled",
-                response_payload=_dumps(error),
-                invoke_count=max(1, claim.attempts),
-                at=now,
-            )
-        error_type = last.get("error_type") or condition
-        row = self._row(claim, "failed", now, outcome, error_type, result=outcome.response_payload)
-        settlement = Settlement(claim.message.receipt, final=True, row=row)
-        if settings.on_failure:
-            arn = self._arn(function, outcome.executed_version)
-            record = invocation_record(outcome, condition=condition, function_arn=arn)
-            settlement.sends.append((settings.on_failure, record))
-            row["destination"] = settings.on_failure.arn(self._region, self._account)
-        elif settings.dead_letter is not None:
-            message = last.get("error_message") or _CONDITION_MESSAGES[condition]
-            dead_letter = settings.dead_letter
-            settlement.sends.append(
-                (dead_letter, dead_letter_message(outcome, error_type, message))
-            )
-            row["destination"] = dead_letter.arn(self._region, self._account)
-        return settlement
-
-    def _dropped(self, claim: _Claim, error_type: str, message: str) -> Settlement:
-        now = self.service.clock()
-        claim.history.append(
-            {"attempt": claim.attempts + 1, "started_at": now, "status": "dropped",
-             "error_type": error_type, "error_message": message}
-        )  # fmt: skip
-        row = {
-            "status": "failed",
-            "attempts": claim.attempts,
-            "updated_at": now,
-            "executed_version": None,
-            "error_type": error_type,
-            "result": None,
-            "history": claim.history,
-            "destination": None,
-        }
-        return Settlement(claim.message.receipt, final=True, row=row)
-
-    def _row(
-        self,
-        claim: _Claim,
-        status: str,
-        now: float,
-        outcome: Outcome,
-        error_type: str | None,
-        *,
-        result: bytes | None = None,
-    ) -> dict[str, Any]:
-        return {
-            "status": status,
-            "attempts": claim.attempts,
-            "updated_at": now,
-            "executed_version": outcome.executed_version,
-            "error_type": error_type,
-            "result": result,
-            "history": claim.history,
-            "destination": None,
-        }
 
     def _settle(self, settlements: Sequence[Settlement]) -> None:
         """Write a group of finished attempts (in a worker thread), then wake the consumers of
@@ -411,62 +387,6 @@ class Dispatcher:
 
     def _deliver(self, destination: Destination, body: Any) -> str:
         return deliver(self.queue, destination, body, region=self._region, account_id=self._account)
-
-    def _arn(self, function: ResolvedFunction, executed_version: str | None) -> str:
-        """The function's ARN qualified as it executed (Lambda's requestContext.functionArn)."""
-        return function_arn(
-            function.name, self._region, self._account, executed_version or function.version
-        )
-
-
-_CONDITION_MESSAGES = {
-    "RetriesExhausted": "Rate Exceeded.",
-    "EventAgeExceeded": "The event was older than the function's maximum event age.",
-}
-
-
-def _outcome(message: Message, attempts: int, now: float, invocation: Any) -> Outcome:
-    return Outcome(
-        request_id=message.id,
-        request_payload=message.body,
-        status_code=invocation.status,
-        executed_version=invocation.executed_version,
-        function_error=invocation.function_error,
-        response_payload=invocation.payload,
-        invoke_count=attempts,
-        at=now,
-    )
-
-
-def _error_of(payload: bytes, error_type: str | None) -> tuple[str | None, str]:
-    """The error type and message of a failed attempt's payload (Lambda's error object)."""
-    import json
-
-    try:
-        error = json.loads(payload)
-    except ValueError:
-        return error_type, payload[:1000].decode(errors="replace")
-    if not isinstance(error, dict):
-        return error_type, str(error)[:1000]
-    return (
-        error.get("errorType") or error_type,
-        str(error.get("errorMessage", ""))[:1000],
-    )
-
-
-def _throttle_entry(at: float, message: str) -> dict[str, Any]:
-    return {
-        "started_at": at,
-        "status": "throttled",
-        "error_type": "TooManyRequestsException",
-        "error_message": message,
-    }
-
-
-def _dumps(value: Any) -> bytes:
-    import json
-
-    return json.dumps(value).encode()
 
 
 def _jitter(delay_s: float) -> float:

@@ -85,7 +85,7 @@ def write_rows(connection: Connection, settlements: Sequence[Settlement]) -> Non
             update(_INVOCATIONS)
             .where(
                 _INVOCATIONS.c.request_id == bindparam("b_id"),
-                _INVOCATIONS.c.status.not_in(FINAL_STATUSES),
+                *(_INVOCATIONS.c.status != status for status in FINAL_STATUSES),
                 ~message.exists(),
             )
             .values(**values),
