@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -41,10 +42,13 @@ def deploy(
 
 
 def apply_(ctx: typer.Context, as_json: JsonFlag = False) -> None:
-    """Make every [functions.NAME] in lambeam.toml true: created, updated or unchanged.
+    """Make lambeam.toml true: every [functions.NAME] (created, updated or unchanged), its
+    events and async settings, [queues.NAME] and [topics.NAME].
 
-    Deployed functions that lambeam.toml does not declare are listed as undeclared and left
-    as they are (delete one with `lambeam functions rm NAME`).
+    Everything is checked before anything is written. Deployed functions that lambeam.toml does
+    not declare are listed as undeclared and left as they are (delete one with `lambeam
+    functions rm NAME`); queues, topics and triggers an earlier apply made that are no longer
+    declared are removed (those made through the API or CLI never are).
     """
     _apply(ctx, None, as_json)
 
@@ -103,9 +107,18 @@ def invoke(
     log: Annotated[
         bool, typer.Option("--log", help="Show the invocation's log on stderr.")
     ] = False,
+    event: Annotated[
+        bool,
+        typer.Option(
+            "--event",
+            help="Invoke asynchronously (Lambda's InvocationType Event): print the request id"
+            " once the event is queued; `lambeam invocations show ID` follows it.",
+        ),
+    ] = False,
 ) -> None:
     """Invoke a function once and print its answer: through the project's running `lambeam
-    server` when there is one (said on stderr), else in this process."""
+    server` when there is one (said on stderr), else in this process. With --event the event
+    is queued (through the server, or straight into the project's queue) and a server runs it."""
     from lambeam.config import load_settings
     from lambeam.invoke import invoke_running_server
     from lambeam.runtime.spec import split_function_name
@@ -114,6 +127,9 @@ def invoke(
     data = sys.stdin.buffer.read() if payload == "-" else payload.encode()
     log_type = "Tail" if log else None
     settings = load_settings((ctx.find_root().obj or {}).get("root"))
+    if event:
+        _queue_event(ctx, settings.state_dir, name, data, qualifier)
+        return
     attempt = invoke_running_server(settings.state_dir, name, data, qualifier, log_type)
     if attempt.note:
         err_console.print(escape(attempt.note), highlight=False, soft_wrap=True)
@@ -129,6 +145,25 @@ def invoke(
     if result.function_error:
         kind = result.error_type or result.function_error
         raise LambeamError(f"{name} failed ({kind}){_error_message(result.payload)}")
+
+
+def _queue_event(
+    ctx: typer.Context, state_dir: Path, name: str, data: bytes, qualifier: str | None
+) -> None:
+    from lambeam.invoke import invoke_running_server
+
+    attempt = invoke_running_server(state_dir, name, data, qualifier, invocation_type="Event")
+    if attempt.note:
+        err_console.print(escape(attempt.note), highlight=False, soft_wrap=True)
+    if attempt.invocation is not None:
+        request_id = attempt.invocation.request_id
+    else:
+        from lambeam.events.asynchronous import queue_event
+
+        with open_project(ctx) as project:
+            request_id = queue_event(project, name, data, qualifier)
+        err_console.print("queued: the project's running `lambeam server` runs it")
+    sys.stdout.write(request_id + "\n")
 
 
 def _error_message(payload: bytes) -> str:

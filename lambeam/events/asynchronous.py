@@ -16,10 +16,19 @@ from typing import Any
 from sqlalchemy import Connection, Table
 
 from lambeam.events.queue import Message, MessageQueue, Outgoing
+from lambeam.functions import Resolver
+from lambeam.invoke.invoker import check_invoke_size, check_json
 from lambeam.invoke.request import InvocationRequest
+from lambeam.project import Project
 from lambeam.storage.schema import InvocationRow
 
-__all__ = ["ASYNC_QUEUE", "enqueue_invocations", "event_message", "request_from"]
+__all__ = [
+    "ASYNC_QUEUE",
+    "enqueue_invocations",
+    "event_message",
+    "queue_event",
+    "request_from",
+]
 
 # The internal queue of every function's asynchronous invocations (no SQS queue can be named
 # so: SQS names are letters, digits, hyphens and underscores).
@@ -93,3 +102,18 @@ def enqueue_invocations(
             also(connection)
 
     return queue.send(ASYNC_QUEUE, messages, also=rows)
+
+
+def queue_event(
+    project: Project, function: str, payload: bytes, qualifier: str | None = None
+) -> str:
+    """Accept an asynchronous invocation without a server (`lambeam invoke --event`): checked
+    as the Invoker checks one (the function and qualifier exist, the payload is JSON of at
+    most 1 MiB), then committed; the project's next running server runs it. Its request id."""
+    check_invoke_size(len(payload), "Event")
+    resolved = Resolver(project.db).resolve(function, qualifier)
+    if resolved.kind != "model":  # a model function's instance checks its own requests
+        check_json(payload)
+    request = InvocationRequest(function, payload, qualifier, "Event", source="cli")
+    [request_id] = enqueue_invocations(MessageQueue(project.db), [request])
+    return request_id

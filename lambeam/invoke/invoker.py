@@ -52,6 +52,8 @@ __all__ = [
     "MAX_PAYLOAD_BYTES",
     "RESPONSE_TOO_LARGE",
     "Invoker",
+    "check_invoke_size",
+    "check_json",
 ]
 
 _log = logging.getLogger(__name__)
@@ -126,13 +128,7 @@ class Invoker:
             )
         if log_type not in (None, "None", "Tail"):
             raise InvalidInvocationError(f"log type must be None or Tail, got {log_type!r}")
-        limit = MAX_EVENT_PAYLOAD_BYTES if invocation_type == "Event" else MAX_PAYLOAD_BYTES
-        if len(payload) > limit:
-            raise RequestTooLargeError(
-                f"Request must be smaller than {limit} bytes for the InvokeFunction operation",
-                size=len(payload),
-                limit=limit,
-            )
+        check_invoke_size(len(payload), invocation_type)
         function = self._resolver.cached(request.function, request.qualifier)
         if function is None:
             function = await asyncio.to_thread(
@@ -327,19 +323,35 @@ class Invoker:
 _PARSE_INLINE_BYTES = 256 * 1024
 
 
-async def _check_json(payload: bytes) -> None:
+def check_invoke_size(nbytes: int, invocation_type: str = "RequestResponse") -> None:
+    """RequestTooLargeError past Lambda's limit for the invocation type (6 MB; 1 MiB Event)."""
+    limit = MAX_EVENT_PAYLOAD_BYTES if invocation_type == "Event" else MAX_PAYLOAD_BYTES
+    if nbytes > limit:
+        raise RequestTooLargeError(
+            f"Request must be smaller than {limit} bytes for the InvokeFunction operation",
+            size=nbytes,
+            limit=limit,
+        )
+
+
+def check_json(payload: bytes) -> None:
     """InvalidPayloadError unless `payload` is JSON (or empty: the event is then `{}`), by the
     rules the instance will read it with (the standard library's, NaN and Infinity included)."""
     if not payload.strip():
         return
     try:
-        if len(payload) <= _PARSE_INLINE_BYTES:
-            json.loads(payload)
-        else:
-            await asyncio.to_thread(json.loads, payload)
+        json.loads(payload)
     except ValueError as exc:  # not JSON, not UTF-8, or an integer past Python's digit limit
         raise InvalidPayloadError(f"Could not parse request body into json: {exc}") from None
     except RecursionError:
         raise InvalidPayloadError(
             "Could not parse request body into json: it is nested too deeply"
         ) from None
+
+
+async def _check_json(payload: bytes) -> None:
+    """check_json, in a thread for a large payload (the event loop serves others meanwhile)."""
+    if len(payload) <= _PARSE_INLINE_BYTES:
+        check_json(payload)
+    else:
+        await asyncio.to_thread(check_json, payload)

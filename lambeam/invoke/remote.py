@@ -112,9 +112,10 @@ def invoke_running_server(
     payload: bytes,
     qualifier: str | None = None,
     log_type: str | None = None,
+    invocation_type: str = "RequestResponse",
 ) -> ServerAttempt:
-    """Invoke through the project's running server (RequestResponse), if it has one that
-    answers; RemoteInvocationError when that server refuses the request."""
+    """Invoke through the project's running server (RequestResponse, or Event: accepted,
+    202), if it has one that answers; RemoteInvocationError when that server refuses it."""
     server = find_server(state_dir)
     if server is None:
         return ServerAttempt(None, "")
@@ -145,7 +146,14 @@ def invoke_running_server(
         )
     try:
         invocation = _invoke(
-            connection, server, credentials, function_name, payload, qualifier, log_type
+            connection,
+            server,
+            credentials,
+            function_name,
+            payload,
+            qualifier,
+            log_type,
+            invocation_type,
         )
     except (OSError, http.client.HTTPException) as exc:
         # The request may have reached the function: running it again here could run it twice.
@@ -163,6 +171,7 @@ def _invoke(
     payload: bytes,
     qualifier: str | None,
     log_type: str | None,
+    invocation_type: str = "RequestResponse",
 ) -> Invocation:
     from botocore.auth import SigV4Auth  # only here: signing is all this module needs of it
     from botocore.awsrequest import AWSRequest
@@ -171,7 +180,7 @@ def _invoke(
     path = f"/2015-03-31/functions/{quote(function_name, safe='')}/invocations"
     if qualifier:
         path += "?" + urlencode({"Qualifier": qualifier})
-    headers = {"Content-Type": "application/json", "X-Amz-Invocation-Type": "RequestResponse"}
+    headers = {"Content-Type": "application/json", "X-Amz-Invocation-Type": invocation_type}
     if log_type:
         headers["X-Amz-Log-Type"] = log_type
     request = AWSRequest(method="POST", url=server.url + path, data=payload, headers=headers)

@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,13 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def server(root: Path, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
     """`lambeam server --access-log`, its output going to a file the test can read."""
+    with running_server(root, tmp_path) as running:
+        yield running
+
+
+@contextmanager
+def running_server(root: Path, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    """`lambeam server --access-log` on a free port until the block ends."""
     port = free_port()
     output = tmp_path / "server.log"
     with open(output, "wb") as sink:
@@ -200,3 +208,30 @@ def test_a_second_server_leaves_the_first_one_to_invoke(
         second.send_signal(signal.SIGINT)
         second.wait(60)
     assert json.loads(path.read_text()) == announced  # still the first server's
+
+
+def _status(root: Path, request_id: str) -> str:
+    shown = lambeam(root, "invocations", "show", request_id, "--json")
+    assert shown.returncode == 0, shown.stderr
+    return str(json.loads(shown.stdout)["status"])
+
+
+def test_invoke_event_queues_without_a_server_and_a_server_runs_it(
+    root: Path, tmp_path: Path
+) -> None:
+    refused = lambeam(root, "invoke", "hello", "--event", "--payload", "{not json")
+    assert refused.returncode != 0 and "Could not parse request body into json" in refused.stderr
+    queued = lambeam(root, "invoke", "hello", "--event", "--payload", '{"name": "later"}')
+    assert queued.returncode == 0, queued.stderr
+    assert "queued" in queued.stderr
+    early = queued.stdout.strip()
+    assert _status(root, early) == "queued"
+    with running_server(root, tmp_path):
+        sent = lambeam(root, "invoke", "hello", "--event", "--payload", '{"name": "now"}')
+        assert sent.returncode == 0, sent.stderr
+        assert "invoked through lambeam server" in sent.stderr
+        late = sent.stdout.strip()
+        deadline = time.monotonic() + 60
+        while {_status(root, early), _status(root, late)} != {"succeeded"}:
+            assert time.monotonic() < deadline, (_status(root, early), _status(root, late))
+            time.sleep(0.5)
