@@ -22,7 +22,7 @@ from lambeam.events.invoke_config import Destination
 from lambeam.events.queue import MessageQueue, Receipt
 from lambeam.storage.schema import InvocationRow, QueueMessageRow
 
-__all__ = ["FINAL_STATUSES", "STATUSES", "Settlement", "settle"]
+__all__ = ["FINAL_STATUSES", "STATUSES", "Settlement", "settle", "write_rows"]
 
 _log = logging.getLogger(__name__)
 

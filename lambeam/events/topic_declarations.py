@@ -33,7 +33,14 @@ from lambeam.events.objects import normalized_location
 from lambeam.storage.database import utcnow
 from lambeam.storage.schema import ObjectTriggerRow, SubscriptionRow, TopicRow
 
-__all__ = ["ObjectTriggers", "TopicDeclarations", "TopicTriggers"]
+__all__ = [
+    "ObjectTriggerDeclaration",
+    "ObjectTriggers",
+    "TopicDeclaration",
+    "TopicDeclarations",
+    "TopicTrigger",
+    "TopicTriggers",
+]
 
 _ORIGIN = "toml"
 
