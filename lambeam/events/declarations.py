@@ -98,14 +98,13 @@ def _register() -> None:
     this one, so there is no cycle). A new kind is one line here."""
     if KINDS or SECTIONS or FUNCTION_TABLES:
         return
-    from lambeam.events.mapping_declarations import QueueTriggers
-
-    KINDS["queue"] = QueueTriggers
     from lambeam.events.async_declarations import AsyncSettings
 
     FUNCTION_TABLES["async"] = AsyncSettings
+    from lambeam.events.mapping_declarations import QueueTriggers
     from lambeam.events.queue_declarations import QueueDeclarations
 
+    KINDS["queue"] = QueueTriggers
     SECTIONS["queues"] = QueueDeclarations
     from lambeam.events.schedule_declarations import ScheduleDeclarations
 

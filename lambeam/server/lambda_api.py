@@ -536,6 +536,7 @@ ROUTES: list[tuple[str, str, Handler, Permission, int]] = [
 # Event source mappings (lambeam/server/event_source_mappings.py)
 ROUTES += event_source_mappings.LAMBDA_ROUTES
 
+
 def lambda_routes() -> list[BaseRoute]:
     """The Lambda API's routes, by Lambda's own paths."""
     routes: list[BaseRoute] = [

@@ -531,6 +531,7 @@ _INVOKING: dict[Handler, int] = {
 # Event source mappings (lambeam/server/event_source_mappings.py)
 ROUTES += event_source_mappings.REST_ROUTES
 
+
 def rest_routes() -> list[BaseRoute]:
     """The REST API's routes."""
     routes: list[BaseRoute] = []
