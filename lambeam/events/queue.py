@@ -166,7 +166,8 @@ class MessageQueue:
         """Lease up to `max_messages` visible messages for `visibility_s` seconds, oldest first.
 
         A message already received `dead_letter.max_receive_count` times moves to the
-        dead-letter queue (visible there at once, its receive count reset) instead.
+        dead-letter queue instead (visible there at once; its receive count goes with it: SQS's
+        ApproximateReceiveCount counts receives across all queues).
         """
         now = self.clock()
         lease = secrets.token_hex(16)
@@ -190,13 +191,7 @@ class MessageQueue:
                 connection.execute(
                     update(_MESSAGES)
                     .where(_MESSAGES.c.id.in_(dead))
-                    .values(
-                        queue=dead_letter.queue,
-                        visible_at=now,
-                        receive_count=0,
-                        first_received_at=None,
-                        lease=None,
-                    )
+                    .values(queue=dead_letter.queue, visible_at=now, lease=None)
                 )
             taken = [r for r in rows if r["id"] not in set(dead)]
             if taken:
@@ -263,7 +258,8 @@ class MessageQueue:
         *,
         also: Callable[[Connection], None] | None = None,
     ) -> list[bool]:
-        """Move received messages to `queue` (a dead-letter queue), visible there at once."""
+        """Move received messages to `queue` (a dead-letter queue), visible there at once, with
+        their receive counts."""
         receipts = list(receipts)
         now = self.clock()
         moved: set[str] = set()
@@ -272,13 +268,7 @@ class MessageQueue:
                 result = connection.execute(
                     update(_MESSAGES)
                     .where(_MESSAGES.c.id.in_(ids), _MESSAGES.c.lease == lease)
-                    .values(
-                        queue=queue,
-                        visible_at=now,
-                        receive_count=0,
-                        first_received_at=None,
-                        lease=None,
-                    )
+                    .values(queue=queue, visible_at=now, lease=None)
                     .returning(_MESSAGES.c.id)
                 )
                 moved.update(result.scalars())
