@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from lambeam.events.notifications import topic_arn, topic_name
+from lambeam.events.queues import queue_arn
 from lambeam.events.service import EventService
 from lambeam.invoke import Invoker
 from lambeam.project import Project
@@ -28,6 +30,8 @@ __all__ = [
     "Permission",
     "Resource",
     "authorize_key",
+    "authorize_targets",
+    "delivery_target",
     "endpoint",
     "function_resource",
     "gateway",
@@ -155,6 +159,38 @@ async def authorize_key(gw: Gateway, key: AccessKey, action: str, resource: str)
     authorize(policy, key, action, resource)
 
 
+async def authorize_targets(
+    request: Request, gw: Gateway, targets: Iterable[tuple[str, str]]
+) -> None:
+    """AccessDeniedError unless the key that signed `request` may do each (action, resource)
+    of `targets`: what a request points at (a mapping's queue, a destination, a subscriber, a
+    schedule's function) besides what its route acts on. Nothing is asked with authentication
+    off; a handler reached with authentication on but no key is a face's bug (refused)."""
+    key = getattr(request.state, "key", None)
+    if key is None:
+        if gw.auth:
+            raise RuntimeError(f"{request.url.path} reached its handler without a key")
+        return
+    for action, resource in targets:
+        await authorize_key(gw, key, action, resource)
+
+
+def delivery_target(
+    gw: Gateway, kind: str, name: str, qualifier: str | None = None
+) -> tuple[str, str]:
+    """(action, ARN) a key needs to make lambeam deliver to a "function" (lambda:InvokeFunction),
+    a "queue" (sqs:SendMessage) or a "topic" (sns:Publish) called `name`, in this server's
+    region and account, spelt as the faces authorize each of them."""
+    region, account = gw.engine.region, gw.engine.account_id
+    if kind == "function":
+        return "lambda:InvokeFunction", gw.arn(name, qualifier)
+    if kind == "queue":
+        return "sqs:SendMessage", queue_arn(name, region, account)
+    if kind == "topic":
+        return "sns:Publish", topic_arn(topic_name(name), region, account)
+    raise ValueError(f"no delivery target of kind {kind!r}")
+
+
 _CHANGES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -186,6 +222,7 @@ def endpoint(
                     if permission is not None and gw.auth:  # a face's bug, never a user's
                         raise RuntimeError(f"{request.url.path} was admitted without a key")
                     return await handler(request, gw, admitted.body)
+                request.state.key = key  # authorize_targets asks it for what the body names
                 if permission is not None and permission is not ANY_KEY:
                     resource = permission.resource(request, gw, admitted.body)
                     for action in permission.needs(admitted.body):

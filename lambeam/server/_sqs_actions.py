@@ -6,6 +6,7 @@ response shape (None: an action without output). The wire format is lambeam.serv
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -26,6 +27,7 @@ from lambeam.events.queues import (
     delete_queue,
     get_queue,
     list_queues,
+    queue_name_from_arn,
     set_queue_attributes,
 )
 from lambeam.server._sqs_call import Call, query_code
@@ -50,6 +52,7 @@ async def _create_queue(call: Call) -> dict[str, Any]:
     name = call.text("QueueName")
     await call.authorize("sqs:CreateQueue", call.arn(name))
     attributes = call.mapping("Attributes")
+    await _authorize_redrive(call, attributes)
     await asyncio.to_thread(create_queue, call.gw.project.db, name, attributes)
     call.forget(name)
     return {"QueueUrl": call.url(name)}
@@ -111,8 +114,23 @@ async def _set_queue_attributes(call: Call) -> None:
     name = call.queue_name()
     await call.authorize("sqs:SetQueueAttributes", call.arn(name))
     attributes = call.mapping("Attributes")
+    await _authorize_redrive(call, attributes)
     await asyncio.to_thread(set_queue_attributes, call.gw.project.db, name, attributes)
     call.forget(name)
+
+
+async def _authorize_redrive(call: Call, attributes: Mapping[str, Any]) -> None:
+    """sqs:SendMessage on the dead-letter queue a RedrivePolicy names: a key may only redrive
+    into a queue it could send to (what is not a redrive policy is left for queues to refuse)."""
+    try:
+        policy = attributes.get("RedrivePolicy")
+        policy = json.loads(policy) if isinstance(policy, str) and policy else policy
+        target = policy.get("deadLetterTargetArn") if isinstance(policy, dict) else None
+        name = queue_name_from_arn(target) if isinstance(target, str) and target else None
+    except (TypeError, ValueError, RecursionError):
+        return
+    if name:
+        await call.authorize("sqs:SendMessage", call.arn(name))
 
 
 def _prepare(call: Call, info: QueueInfo, entry: Mapping[str, Any]) -> Prepared:

@@ -9,7 +9,9 @@
     DELETE /2015-03-31/event-source-mappings/{UUID} DELETE /v1/event-source-mappings/{uuid}
 
 Each action (lambda:CreateEventSourceMapping, …) is asked on the ARN of the function the
-mapping invokes; a listing without a function on "*". A change wakes this server's consumer.
+mapping invokes; a listing without a function on "*". A create also asks sqs:ReceiveMessage,
+sqs:DeleteMessage and sqs:GetQueueAttributes on the queue it drains, an update that moves the
+mapping lambda:InvokeFunction on its new function. A change wakes this server's consumer.
 """
 
 from __future__ import annotations
@@ -34,9 +36,9 @@ from lambeam.events.mappings import (
     update_event_source_mapping,
 )
 from lambeam.events.queues import queue_arn, queue_name_from_arn
-from lambeam.runtime import function_arn
+from lambeam.runtime import LATEST, function_arn
 from lambeam.runtime.spec import split_function_name
-from lambeam.server._gateway import Gateway, Handler, Permission
+from lambeam.server._gateway import Gateway, Handler, Permission, authorize_targets
 from lambeam.server._lambda_shapes import page
 from lambeam.server._requests import MAX_MANAGEMENT_BODY, json_object
 from lambeam.storage.schema import EventSourceMappingRow
@@ -137,6 +139,38 @@ def _scaling(fields: dict[str, Any]) -> Any:
     return scaling.get("MaximumConcurrency")
 
 
+# What a mapping points at, besides the function its route is authorized on: the queue it
+# drains (what Lambda's execution role needs of it) and, when an update moves it, the function
+# it will invoke.
+_CONSUMES = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
+
+
+async def _may_consume(request: Request, gw: Gateway, queue: str) -> None:
+    arn = queue_arn(queue, gw.engine.region, gw.engine.account_id)
+    await authorize_targets(request, gw, [(action, arn) for action in _CONSUMES])
+
+
+async def _may_retarget(request: Request, gw: Gateway, function: Any, qualifier: Any) -> None:
+    """lambda:InvokeFunction on the function (and qualifier) an update moves mapping {uuid} to,
+    as update_event_source_mapping resolves them; nothing when it stays where it is."""
+    if function in (None, UNSET) and qualifier is UNSET:
+        return
+    before = await asyncio.to_thread(
+        get_event_source_mapping, gw.project.db, request.path_params["uuid"]
+    )
+    if function in (None, UNSET):
+        function = before.function
+    elif qualifier is UNSET:
+        qualifier = None
+    if qualifier is UNSET:
+        qualifier = before.qualifier
+    if qualifier is not None and not isinstance(qualifier, str):
+        raise ConfigError(f"qualifier must be a version or an alias, got {qualifier!r}")
+    after = gw.arn(function, None if qualifier in (None, "", LATEST) else qualifier)
+    if after != gw.arn(before.function, before.qualifier):
+        await authorize_targets(request, gw, [("lambda:InvokeFunction", after)])
+
+
 # The Lambda API's handlers.
 
 
@@ -144,6 +178,7 @@ async def _create(request: Request, gw: Gateway, body: bytes) -> Response:
     fields = json_object(body, fields=_CREATE_FIELDS)
     function, qualifier = _function(fields.get("FunctionName"))
     queue = _queue(fields.get("EventSourceArn"), "EventSourceArn")
+    await _may_consume(request, gw, queue)
     concurrency = _scaling(fields)
     enabled = fields.get("Enabled")
     mapping = await asyncio.to_thread(
@@ -195,6 +230,7 @@ async def _update(request: Request, gw: Gateway, body: bytes) -> Response:
     function = qualifier = UNSET
     if fields.get("FunctionName") is not None:
         function, qualifier = _function(fields["FunctionName"])
+    await _may_retarget(request, gw, function, qualifier)
     db = gw.project.db
 
     def update() -> tuple[EventSourceMapping, EventSourceMapping]:
@@ -236,6 +272,7 @@ async def _rest_create(request: Request, gw: Gateway, body: bytes) -> Response:
     if fields.get("qualifier") is not None:
         function, qualifier = split_function_name(function, fields["qualifier"])
     queue = _queue(fields.get("queue"), "queue")
+    await _may_consume(request, gw, queue)
     report = fields.get("report_batch_item_failures", False)
     if not isinstance(report, bool):
         raise ConfigError("report_batch_item_failures must be true or false")
@@ -289,6 +326,7 @@ async def _rest_update(request: Request, gw: Gateway, body: bytes) -> Response:
         function, qualifier = _function(fields["function"], "function")
     if "qualifier" in fields:
         qualifier = fields["qualifier"]
+    await _may_retarget(request, gw, function, qualifier)
     mapping = await asyncio.to_thread(
         update_event_source_mapping,
         gw.project.db,

@@ -4,7 +4,8 @@ PutFunctionEventInvokeConfig (PUT), UpdateFunctionEventInvokeConfig (POST),
 GetFunctionEventInvokeConfig (GET), DeleteFunctionEventInvokeConfig (DELETE) and
 ListFunctionEventInvokeConfigs (GET .../list), in botocore's shapes, so that an unmodified boto3
 `lambda` client configures retries, event age and destinations. The routes and the actions they
-ask are in lambda_api.ROUTES; the rules are lambeam.events.invoke_config's.
+ask are in lambda_api.ROUTES (a Put or Update also asks lambda:InvokeFunction, sqs:SendMessage or
+sns:Publish on each destination it sets); the rules are lambeam.events.invoke_config's.
 """
 
 from __future__ import annotations
@@ -21,17 +22,19 @@ from lambeam.events.invoke_config import (
     Destination,
     EventInvokeConfig,
     delete_event_invoke_config,
+    destination_from,
     get_event_invoke_config,
     list_event_invoke_configs,
     put_event_invoke_config,
     update_event_invoke_config,
 )
 from lambeam.runtime.spec import split_function_name
-from lambeam.server._gateway import Gateway
+from lambeam.server._gateway import Gateway, authorize_targets, delivery_target
 from lambeam.server._lambda_shapes import page
 from lambeam.server._requests import json_object
 
 __all__ = [
+    "authorize_destinations",
     "delete_config",
     "event_invoke_config_shape",
     "get_config",
@@ -91,10 +94,30 @@ def _fields(body: bytes) -> dict[str, Any]:
     return given
 
 
+async def authorize_destinations(request: Request, gw: Gateway, given: Mapping[str, Any]) -> None:
+    """AccessDeniedError unless the request's key may send to the destinations `given` names
+    (its on_success and on_failure: an ARN or a function's, queue's or topic's name):
+    lambda:InvokeFunction, sqs:SendMessage or sns:Publish on each. What is not a destination
+    is left for invoke_config to refuse."""
+    targets = []
+    for keyword in ("on_success", "on_failure"):
+        value = given.get(keyword)
+        if not isinstance(value, str) or not value:
+            continue
+        if value.startswith("arn:"):
+            found: Destination | None = Destination.from_arn(value)
+        else:
+            found = await asyncio.to_thread(destination_from, gw.project.db, value, keyword)
+        if found is not None:
+            targets.append(delivery_target(gw, found.kind, found.name, found.qualifier))
+    await authorize_targets(request, gw, targets)
+
+
 async def put_config(request: Request, gw: Gateway, body: bytes) -> Response:
     """PutFunctionEventInvokeConfig: the whole config, replacing any earlier one."""
     name, qualifier = _target(request)
     given = _fields(body)  # none at all: Lambda's defaults, set explicitly
+    await authorize_destinations(request, gw, given)
     config = await asyncio.to_thread(
         put_event_invoke_config, gw.project.db, name, qualifier, **given
     )
@@ -105,6 +128,7 @@ async def update_config(request: Request, gw: Gateway, body: bytes) -> Response:
     """UpdateFunctionEventInvokeConfig: only what the request names changes."""
     name, qualifier = _target(request)
     changes = _fields(body)
+    await authorize_destinations(request, gw, changes)
     config = await asyncio.to_thread(
         update_event_invoke_config, gw.project.db, name, qualifier, **changes
     )

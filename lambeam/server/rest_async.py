@@ -9,7 +9,8 @@
 
 A config's fields are lambeam.toml's `[functions.NAME.async]` keys: maximum_retry_attempts,
 maximum_event_age (seconds), on_success and on_failure (an ARN, or the name of a function, queue
-or topic; null clears one). The routes are in rest.ROUTES.
+or topic; null clears one: setting one asks lambda:InvokeFunction, sqs:SendMessage or sns:Publish
+on it). The routes are in rest.ROUTES.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from lambeam.events.invoke_config import (
 from lambeam.invoke import InvocationRequest
 from lambeam.server._gateway import Gateway
 from lambeam.server._requests import json_object
+from lambeam.server.lambda_async import authorize_destinations
 
 __all__ = [
     "delete_config",
@@ -74,6 +76,7 @@ async def put_config(request: Request, gw: Gateway, body: bytes) -> Response:
     """Set the whole config of a function (or ?qualifier=), replacing any earlier one."""
     name, qualifier = _target(request)
     settings = _settings(body)
+    await authorize_destinations(request, gw, settings)
     config = await asyncio.to_thread(
         put_event_invoke_config, gw.project.db, name, qualifier, **settings
     )
@@ -84,6 +87,7 @@ async def update_config(request: Request, gw: Gateway, body: bytes) -> Response:
     """Change only the fields given of an existing config."""
     name, qualifier = _target(request)
     settings = _settings(body)
+    await authorize_destinations(request, gw, settings)
     config = await asyncio.to_thread(
         update_event_invoke_config, gw.project.db, name, qualifier, **settings
     )

@@ -8,7 +8,8 @@
     DELETE /v1/schedules/{name}       204
 
 Authorized as Scheduler names its actions (scheduler:CreateSchedule, …) on the schedule's ARN,
-arn:aws:scheduler:REGION:ACCOUNT:schedule/default/NAME. A schedule made or changed here is seen
+arn:aws:scheduler:REGION:ACCOUNT:schedule/default/NAME; a create, or a change of its function,
+also asks lambda:InvokeFunction on the function it will invoke. A schedule made or changed here is seen
 by this server's scheduler at once, by the others at their next poll.
 """
 
@@ -33,7 +34,7 @@ from lambeam.events.schedules import (
     schedule_arn,
     update_schedule,
 )
-from lambeam.server._gateway import Gateway, Handler, Permission
+from lambeam.server._gateway import Gateway, Handler, Permission, authorize_targets
 from lambeam.server._requests import json_object
 
 __all__ = ["ROUTES"]
@@ -51,6 +52,36 @@ async def _list(request: Request, gw: Gateway, body: bytes) -> Response:
     return JSONResponse({"schedules": [_shown(gw, s) for s in schedules]})
 
 
+def _invoked(gw: Gateway, function: Any, qualifier: Any) -> str | None:
+    """The ARN of the function a schedule will invoke (None when `function` is no name: the
+    schedules module refuses it)."""
+    if not isinstance(function, str) or not function:
+        return None
+    if qualifier is not None and not isinstance(qualifier, str):
+        raise ConfigError(f"qualifier must be a version or an alias, got {qualifier!r}")
+    return gw.arn(function, qualifier)
+
+
+async def _may_invoke(request: Request, gw: Gateway, target: str | None) -> None:
+    """lambda:InvokeFunction on the function a schedule will invoke."""
+    if target is not None:
+        await authorize_targets(request, gw, [("lambda:InvokeFunction", target)])
+
+
+async def _may_retarget(request: Request, gw: Gateway, function: Any, qualifier: Any) -> None:
+    """lambda:InvokeFunction on the function an update moves schedule {name} to (resolved as
+    update_schedule resolves it); nothing when it keeps invoking the same one."""
+    now = await asyncio.to_thread(get_schedule, gw.project.db, request.path_params["name"])
+    if function is KEEP:
+        function = now.function
+        qualifier = now.qualifier if qualifier is KEEP else qualifier
+    elif qualifier is KEEP:
+        qualifier = None
+    target = _invoked(gw, function, qualifier)
+    if target != gw.arn(now.function, now.qualifier):
+        await _may_invoke(request, gw, target)
+
+
 async def _create(request: Request, gw: Gateway, body: bytes) -> Response:
     fields = json_object(body, fields=("name", *_FIELDS))
     for required in ("name", "expression", "function"):
@@ -59,6 +90,7 @@ async def _create(request: Request, gw: Gateway, body: bytes) -> Response:
                 f"{required} is required: a schedule has a name, an expression (cron(...),"
                 " rate(...) or at(...)) and a function"
             )
+    await _may_invoke(request, gw, _invoked(gw, fields["function"], fields.get("qualifier")))
     made = await asyncio.to_thread(
         create_schedule,
         gw.project.db,
@@ -83,6 +115,8 @@ async def _get(request: Request, gw: Gateway, body: bytes) -> Response:
 async def _update(request: Request, gw: Gateway, body: bytes) -> Response:
     fields = json_object(body, fields=_FIELDS)
     changes = {key: fields.get(key, KEEP) for key in _FIELDS}
+    if changes["function"] is not KEEP or changes["qualifier"] is not KEEP:
+        await _may_retarget(request, gw, changes["function"], changes["qualifier"])
     changed = await asyncio.to_thread(
         update_schedule,
         gw.project.db,

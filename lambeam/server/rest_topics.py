@@ -15,7 +15,8 @@
     GET    /v1/object-triggers/{id}
     DELETE /v1/object-triggers/{id}
 
-Topics are authorized as SNS names its actions (sns:Publish on the topic's ARN, …); object
+Topics are authorized as SNS names its actions (sns:Publish on the topic's ARN, …), a
+subscription also as what it delivers to (lambda:InvokeFunction or sqs:SendMessage); object
 triggers as S3 names the bucket notification they stand for (s3:PutBucketNotification and
 s3:GetBucketNotification on arn:aws:s3:::BUCKET; a local folder's bucket is its name).
 """
@@ -29,15 +30,19 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from lambeam.errors import ConfigError, LambeamError
+from lambeam.errors import ConfigError, LambeamError, SubscriptionNotFoundError
 from lambeam.events.asynchronous import ASYNC_QUEUE
+from lambeam.events.notifications import topic_name
 from lambeam.events.objects import (
     create_object_trigger,
     delete_object_trigger,
     get_object_trigger,
     list_object_triggers,
+    location_arn,
+    normalized_location,
     object_storage_options,
 )
+from lambeam.events.queues import queue_name_from_arn
 from lambeam.events.topics import (
     create_topic,
     delete_topic,
@@ -49,7 +54,14 @@ from lambeam.events.topics import (
     topic_arn,
     unsubscribe,
 )
-from lambeam.server._gateway import Gateway, Handler, Permission
+from lambeam.runtime.spec import split_function_name
+from lambeam.server._gateway import (
+    Gateway,
+    Handler,
+    Permission,
+    authorize_targets,
+    delivery_target,
+)
 from lambeam.server._requests import json_object
 
 __all__ = ["ROUTES"]
@@ -131,6 +143,7 @@ async def _subscribe(request: Request, gw: Gateway, body: bytes) -> Response:
     raw = fields.get("raw_message_delivery", False)
     if not isinstance(raw, bool):
         raise ConfigError("raw_message_delivery must be true or false")
+    await _may_deliver(request, gw, protocol, endpoint, fields.get("qualifier"))
     subscription = await asyncio.to_thread(
         subscribe,
         gw.project.db,
@@ -144,8 +157,34 @@ async def _subscribe(request: Request, gw: Gateway, body: bytes) -> Response:
     return JSONResponse(subscription.to_dict(), status_code=201)
 
 
+async def _may_deliver(
+    request: Request, gw: Gateway, protocol: str, endpoint: str, qualifier: Any
+) -> None:
+    """lambda:InvokeFunction or sqs:SendMessage on what a subscription would deliver to (an
+    unknown protocol or a bad qualifier is left for subscribe to refuse)."""
+    if protocol == "lambda" and (qualifier is None or isinstance(qualifier, str)):
+        name, qualifier = split_function_name(endpoint, qualifier)
+        await authorize_targets(request, gw, [delivery_target(gw, "function", name, qualifier)])
+    elif protocol == "sqs":
+        try:
+            name = queue_name_from_arn(endpoint)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        await authorize_targets(request, gw, [delivery_target(gw, "queue", name)])
+
+
 async def _unsubscribe(request: Request, gw: Gateway, body: bytes) -> Response:
-    await asyncio.to_thread(unsubscribe, gw.project.db, request.path_params["id"])
+    topic, given = request.path_params["topic"], request.path_params["id"]
+    wanted = given.rsplit(":", 1)[-1] if given.startswith("arn:") else given
+
+    def drop() -> None:
+        # only {topic}'s own: a key allowed sns:Unsubscribe on one topic ends no other's
+        found = list_subscriptions(gw.project.db, topic, **_where(gw))
+        if not any(subscription.id == wanted for subscription in found):
+            raise SubscriptionNotFoundError(f"no subscription {given!r} of topic {topic!r}")
+        unsubscribe(gw.project.db, wanted)
+
+    await asyncio.to_thread(drop)
     return Response(status_code=204)
 
 
@@ -168,6 +207,7 @@ async def _create_trigger(request: Request, gw: Gateway, body: bytes) -> Respons
         location,
         suffix=fields.get("suffix") or "",
         qualifier=fields.get("qualifier"),
+        settings=settings,
         root=settings.root,
         storage_options=object_storage_options(settings),
     )
@@ -185,7 +225,9 @@ async def _delete_trigger(request: Request, gw: Gateway, body: bytes) -> Respons
 
 
 def _topic(request: Request, gw: Gateway, body: bytes) -> str:
-    return topic_arn(request.path_params["topic"], gw.engine.region, gw.engine.account_id)
+    """The ARN of the topic the path names, by name or ARN (one resource however it is spelt:
+    an ARN in the path was wrapped again and passed a Deny on the topic's ARN)."""
+    return _topic_of(request.path_params["topic"], gw)
 
 
 def _created_topic(request: Request, gw: Gateway, body: bytes) -> str:
@@ -200,7 +242,7 @@ def _created_topic(request: Request, gw: Gateway, body: bytes) -> str:
 def _topic_of(name: Any, gw: Gateway) -> str:
     if not isinstance(name, str) or not name:
         return "*"
-    return topic_arn(name, gw.engine.region, gw.engine.account_id)
+    return topic_arn(topic_name(name), gw.engine.region, gw.engine.account_id)
 
 
 def _anywhere(request: Request, gw: Gateway, body: bytes) -> str:
@@ -208,28 +250,29 @@ def _anywhere(request: Request, gw: Gateway, body: bytes) -> str:
 
 
 def _bucket_of_body(request: Request, gw: Gateway, body: bytes) -> str:
-    """arn:aws:s3:::BUCKET of the location a create names (a folder's bucket is its name)."""
+    """The resource of the location a create names, resolved as the trigger will store it:
+    arn:aws:s3:::BUCKET, or arn:lambeam:folder:::/REAL/PATH for a folder (object_locations)."""
     try:
         location = json.loads(body).get("location")
     except (ValueError, AttributeError, RecursionError):
         location = None
     if not isinstance(location, str) or not location:
         return "*"
-    if location.startswith("s3://"):
-        bucket = location[5:].split("/", 1)[0]
-    else:
-        bucket = location.rstrip("/").rsplit("/", 1)[-1]
-    return f"arn:aws:s3:::{bucket}" if bucket else "*"
+    try:
+        location = normalized_location(location, gw.project.settings.root)
+    except (LambeamError, OSError, ValueError):
+        return "*"  # refused by the create itself
+    return location_arn(location, gw.project.settings.root)
 
 
 def _bucket_of_trigger(request: Request, gw: Gateway, body: bytes) -> str:
-    """arn:aws:s3:::BUCKET of the trigger the path names ("*" when there is none: the key is
-    then told it does not exist only if it may act on any bucket)."""
+    """The resource of the trigger the path names, as its create named it ("*" when there is
+    none: the key is then told it does not exist only if it may act on anything)."""
     try:
         trigger = get_object_trigger(gw.project.db, request.path_params["id"])
     except LambeamError:
         return "*"
-    return f"arn:aws:s3:::{trigger.bucket}"
+    return trigger.resource(gw.project.settings.root)
 
 
 def _sns(action: str, resource: Any = _topic) -> Permission:
