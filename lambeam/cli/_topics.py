@@ -204,6 +204,7 @@ def watch(
             function,
             location,
             suffix=suffix,
+            settings=project.settings,
             root=Path.cwd(),
             storage_options=object_storage_options(project.settings),
         )

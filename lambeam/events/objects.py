@@ -15,7 +15,13 @@ ObjectCreated:Put, s3.bucket.name, s3.object.key URL-encoded as S3 encodes it, s
 sequencer). For a local folder the "bucket" is the watched folder's own name, a key is the path
 below it (with `/`), and the eTag is the MD5 of the file's content, as S3's is for a simple PUT.
 Files and folders whose name starts with "." are ignored: write a file under a dot-name and
-rename it when complete, so that a half-written file never fires.
+rename it when complete, so that a half-written file never fires. Only regular files are
+objects (links, FIFOs and devices are skipped).
+
+A local folder must be under the project root and outside its private paths (its `.lambeam`
+state, database and artifact folder), symlinks resolved: lambeam.object_locations.FolderRules.
+A trigger on any other folder is refused when created, and skipped by the watcher if it was
+stored before.
 """
 
 from __future__ import annotations
@@ -39,7 +45,13 @@ from lambeam.errors import (
     StorageError,
 )
 from lambeam.events.asynchronous import enqueue_invocations
-from lambeam.events.object_listing import ObjectVersion, list_objects, object_storage_options
+from lambeam.events.object_listing import (
+    ObjectVersion,
+    list_objects,
+    list_objects_within,
+    object_storage_options,
+)
+from lambeam.events.object_locations import FolderRules, location_arn
 from lambeam.events.queue import MessageQueue
 from lambeam.invoke.request import InvocationRequest
 from lambeam.runtime.engine import DEFAULT_ACCOUNT_ID, DEFAULT_REGION
@@ -49,6 +61,7 @@ from lambeam.storage.database import utcnow
 from lambeam.storage.schema import FunctionRow, ObjectSeenRow, ObjectTriggerRow
 
 __all__ = [
+    "SCAN_BUDGET_S",
     "ObjectTrigger",
     "ObjectVersion",
     "create_object_trigger",
@@ -63,6 +76,9 @@ __all__ = [
 ]
 
 _SEEN: Table = ObjectSeenRow.__table__  # type: ignore[assignment]
+# How long one listing of a local folder reads new files before it leaves the rest to the next
+# poll (files already read are listed at once): one large folder never holds up the others.
+SCAN_BUDGET_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -78,6 +94,11 @@ class ObjectTrigger:
     bucket: str
     origin: str
     created_at: str
+
+    def resource(self, root: Path) -> str:
+        """What a key is authorized on for this trigger (a relative folder read against `root`):
+        arn:aws:s3:::BUCKET, or arn:lambeam:folder:::/REAL/PATH (object_locations)."""
+        return location_arn(self.location, root)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -100,14 +121,20 @@ def create_object_trigger(
     suffix: str = "",
     qualifier: str | None = None,
     origin: str = "api",
+    settings: Any,
     root: Path | None = None,
     storage_options: Mapping[str, Any] | None = None,
 ) -> ObjectTrigger:
-    """Watch `location` (a folder, relative to `root` when relative, or s3://bucket/prefix/)
-    for new objects ending in `suffix`, invoking `function`. What is there now is the baseline
-    and never fires. The same function, location and suffix again returns the trigger."""
+    """Watch `location` (a folder, relative to `root` (default: the project root of
+    `settings`) when relative, or s3://bucket/prefix/) for new objects ending in `suffix`,
+    invoking `function`. What is there now is the baseline and never fires. The same function,
+    location and suffix again returns the trigger. ConfigError for a folder outside the project
+    root or inside its private paths (`settings`'s; FolderRules)."""
     name, qualifier = split_function_name(function, qualifier)
-    location = normalized_location(location, root or Path.cwd())
+    location = normalized_location(location, root or settings.root)
+    rules = FolderRules.from_settings(settings)
+    if not location.startswith("s3://"):
+        location = str(rules.check(Path(location)))
     if not isinstance(suffix, str) or len(suffix) > 200:
         raise ConfigError("suffix must be text of at most 200 characters, e.g. .csv")
     with db.session() as session:
@@ -120,7 +147,9 @@ def create_object_trigger(
         ):
             if row.suffix == suffix and row.qualifier == qualifier:
                 return _trigger(row)
-    baseline = list_objects(location, storage_options or {})
+    listing = list_objects_within(
+        location, storage_options or {}, hidden=rules.hidden, budget_s=SCAN_BUDGET_S
+    )
     now = utcnow()
     row = ObjectTriggerRow(
         id=str(uuid.uuid4()),
@@ -128,7 +157,7 @@ def create_object_trigger(
         qualifier=qualifier,
         location=location,
         suffix=suffix,
-        baseline_done=True,
+        baseline_done=listing.complete,  # else the watcher's polls take the rest of it
         origin=origin,
         created_at=now,
         updated_at=now,
@@ -136,7 +165,7 @@ def create_object_trigger(
     with db.session() as session:
         session.add(row)
         session.flush()
-        _remember(session, row.id, baseline, now.timestamp())
+        _remember(session, row.id, listing.objects, now.timestamp())
         return _trigger(row)
 
 
@@ -175,24 +204,32 @@ def scan(
     *,
     digests: dict[tuple[str, int, int], str] | None = None,
     root: Path | None = None,
+    settings: Any = None,
+    budget_s: float | None = SCAN_BUDGET_S,
     region: str = DEFAULT_REGION,
     account_id: str = DEFAULT_ACCOUNT_ID,
 ) -> list[str]:
     """Fire `trigger` for each object version under its location (a relative folder read
-    against `root`) that it has not seen (the baseline first, when it has none yet: a trigger
-    lambeam.toml declared takes it at the first poll); the request ids of the invocations made."""
-    found = [
-        o
-        for o in list_objects(_where(trigger.location, root), storage_options, digests)
-        if o.key.endswith(trigger.suffix)
-    ]
+    against `root`, by default the project root of `settings`) that it has not seen (the
+    baseline first, when it has none yet: a trigger lambeam.toml declared takes it at the first
+    polls); the request ids of the invocations made. With `settings`, a folder outside the
+    project root or inside its private paths is a ConfigError (a trigger stored before they
+    were refused), and the listing leaves the private paths out. New files are read for at most
+    `budget_s` seconds; the rest are read by the next scan."""
+    where = _where(trigger.location, root or (settings.root if settings is not None else None))
+    hidden = None
+    if settings is not None and not where.startswith("s3://"):
+        rules = FolderRules.from_settings(settings)
+        where, hidden = str(rules.check(Path(where))), rules.hidden
+    listing = list_objects_within(where, storage_options, digests, hidden=hidden, budget_s=budget_s)
+    found = [o for o in listing.objects if o.key.endswith(trigger.suffix)]
     with queue.db.session() as session:
         row = session.get(ObjectTriggerRow, trigger.id)
         if row is None:
             return []
         if not row.baseline_done:
             _remember(session, trigger.id, found, queue.clock())
-            row.baseline_done = True
+            row.baseline_done = listing.complete
             return []
         seen = _seen(session, trigger.id)
     fired = []
@@ -306,8 +343,9 @@ def _seen(session: Any, trigger_id: str) -> set[tuple[str, str]]:
 
 def normalized_location(location: str, root: Path | None) -> str:
     """A trigger's location as stored: s3://bucket/prefix/ (ending in "/"), or a folder made
-    absolute against `root` (or kept relative, to be read against the project's root, when
-    `root` is None: lambeam.toml's folders). ConfigError when it is neither."""
+    absolute against `root` and resolved (or kept relative, to be read against the project's
+    root, when `root` is None: lambeam.toml's folders, which must then be relative, without
+    `..` or a dot-name). ConfigError when it is neither."""
     if not isinstance(location, str) or not location:
         raise ConfigError("an object trigger needs a folder or an s3://bucket/prefix/ to watch")
     if location.startswith("s3://"):
@@ -318,9 +356,16 @@ def normalized_location(location: str, root: Path | None) -> str:
     if "://" in location and not location.startswith("file://"):
         raise ConfigError(f"{location!r}: an object trigger watches a folder or s3:// only")
     path = Path(location.removeprefix("file://")).expanduser()
+    if root is None:
+        # lambeam.toml's: under the project root, never in a dot-folder such as .lambeam (the
+        # watcher resolves it against the root and checks it again: FolderRules)
+        if path.is_absolute() or any(p == ".." or p.startswith(".") for p in path.parts):
+            raise ConfigError(
+                f"{location!r}: write a folder of the project relative to its root, with no"
+                " '..' or dot-folder in it (e.g. data/incoming), or s3://bucket/prefix/"
+            )
+        return path.as_posix()
     if not path.is_absolute():
-        if root is None:
-            return path.as_posix()
         path = root / path
     return str(path.resolve())
 

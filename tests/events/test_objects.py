@@ -51,11 +51,13 @@ def _events(queue: MessageQueue) -> list[dict]:
     return [json.loads(m.body)["Records"][0] for m in messages]
 
 
-def test_a_local_folder_fires_each_new_object_version_once(proj: Project, tmp_path: Path) -> None:
-    folder = tmp_path / "incoming"
+def test_a_local_folder_fires_each_new_object_version_once(proj: Project) -> None:
+    folder = proj.settings.root / "incoming"
     (folder / "old").mkdir(parents=True)
     (folder / "old" / "before.csv").write_text("a\n")
-    trigger = create_object_trigger(proj.db, "ingest", str(folder), suffix=".csv")
+    trigger = create_object_trigger(
+        proj.db, "ingest", str(folder), suffix=".csv", settings=proj.settings
+    )
     assert trigger.bucket == "incoming" and trigger.location == str(folder.resolve())
     queue = MessageQueue(proj.db)
     assert scan(queue, trigger, {}) == []  # the baseline never fires
@@ -83,7 +85,9 @@ def test_a_local_folder_fires_each_new_object_version_once(proj: Project, tmp_pa
     (folder / "new file.csv").write_text("x,y\n3,4\n")  # a new version fires again
     assert len(scan(queue, trigger, {})) == 1
     # The same trigger asked for again is the same trigger; another server's scan fires nothing.
-    again = create_object_trigger(proj.db, "ingest", str(folder), suffix=".csv")
+    again = create_object_trigger(
+        proj.db, "ingest", str(folder), suffix=".csv", settings=proj.settings
+    )
     assert again.id == trigger.id
     assert scan(MessageQueue(proj.db), again, {}) == []
 
@@ -96,7 +100,12 @@ def test_an_s3_prefix_fires_once_per_object(
     client.put_object(Bucket=bucket, Key="raw/old.csv", Body=b"old")
     options = object_storage_options(type("S", (), {"s3_endpoint_url": s3_server.endpoint_url}))
     trigger = create_object_trigger(
-        proj.db, "ingest", f"s3://{bucket}/raw", suffix=".csv", storage_options=options
+        proj.db,
+        "ingest",
+        f"s3://{bucket}/raw",
+        suffix=".csv",
+        settings=proj.settings,
+        storage_options=options,
     )
     assert trigger.location == f"s3://{bucket}/raw/" and trigger.bucket == bucket
     queue = MessageQueue(proj.db)
@@ -112,15 +121,16 @@ def test_an_s3_prefix_fires_once_per_object(
     assert obj["size"] == 5 and obj["eTag"] == hashlib.md5(b"hello").hexdigest()
 
 
-def test_triggers_are_listed_and_deleted(proj: Project, tmp_path: Path) -> None:
-    trigger = create_object_trigger(proj.db, "ingest", "data", root=tmp_path)
-    assert trigger.location == str((tmp_path / "data").resolve())
+def test_triggers_are_listed_and_deleted(proj: Project) -> None:
+    root = proj.settings.root
+    trigger = create_object_trigger(proj.db, "ingest", "data", settings=proj.settings)
+    assert trigger.location == str((root / "data").resolve())
     assert [t.id for t in list_object_triggers(proj.db, "ingest")] == [trigger.id]
     assert get_object_trigger(proj.db, trigger.id) == trigger
     delete_object_trigger(proj.db, trigger.id)
     with pytest.raises(ObjectTriggerNotFoundError):
         delete_object_trigger(proj.db, trigger.id)
     with pytest.raises(FunctionNotFoundError):
-        create_object_trigger(proj.db, "nobody", str(tmp_path))
+        create_object_trigger(proj.db, "nobody", str(root), settings=proj.settings)
     with pytest.raises(ConfigError):
-        create_object_trigger(proj.db, "ingest", "gs://bucket/x/")
+        create_object_trigger(proj.db, "ingest", "gs://bucket/x/", settings=proj.settings)
