@@ -42,14 +42,16 @@ __all__ = ["ROUTES"]
 _FIELDS = ("expression", "timezone", "function", "qualifier", "input", "enabled")
 
 
-def _shown(gw: Gateway, schedule: ScheduleInfo) -> dict[str, Any]:
-    return schedule.to_dict(gw.events.clock(), gw.engine.region, gw.engine.account_id)
+async def _shown(gw: Gateway, *schedules: ScheduleInfo) -> list[dict[str, Any]]:
+    """The schedules as JSON with their next fire times, computed off the event loop."""
+    now, region, account = gw.events.clock(), gw.engine.region, gw.engine.account_id
+    return await asyncio.to_thread(lambda: [s.to_dict(now, region, account) for s in schedules])
 
 
 async def _list(request: Request, gw: Gateway, body: bytes) -> Response:
     function = request.query_params.get("function") or None
     schedules = await asyncio.to_thread(list_schedules, gw.project.db, function=function)
-    return JSONResponse({"schedules": [_shown(gw, s) for s in schedules]})
+    return JSONResponse({"schedules": await _shown(gw, *schedules)})
 
 
 def _invoked(gw: Gateway, function: Any, qualifier: Any) -> str | None:
@@ -104,12 +106,12 @@ async def _create(request: Request, gw: Gateway, body: bytes) -> Response:
         clock=gw.events.clock,
     )
     gw.events.wake(SCHEDULES)
-    return JSONResponse(_shown(gw, made), status_code=201)
+    return JSONResponse((await _shown(gw, made))[0], status_code=201)
 
 
 async def _get(request: Request, gw: Gateway, body: bytes) -> Response:
     found = await asyncio.to_thread(get_schedule, gw.project.db, request.path_params["name"])
-    return JSONResponse(_shown(gw, found))
+    return JSONResponse((await _shown(gw, found))[0])
 
 
 async def _update(request: Request, gw: Gateway, body: bytes) -> Response:
@@ -125,7 +127,7 @@ async def _update(request: Request, gw: Gateway, body: bytes) -> Response:
         **changes,
     )
     gw.events.wake(SCHEDULES)
-    return JSONResponse(_shown(gw, changed))
+    return JSONResponse((await _shown(gw, changed))[0])
 
 
 async def _delete(request: Request, gw: Gateway, body: bytes) -> Response:
