@@ -7,6 +7,7 @@ LambeamError
 │   ├── ValidationError                 a parameter outside the range an AWS API allows (400)
 │   ├── CodeBundleError                 a code bundle is unusable or its requirements fail (400)
 │   ├── QueueAttributeError             an SQS queue attribute SQS would refuse (names it)
+│   │   └── QueueNameError              a queue name SQS would refuse (InvalidParameterValue)
 │   └── ScheduleExpressionError         a cron, rate or at expression or time zone (names the field)
 ├── NotFoundError (LookupError)         a named thing does not exist (404)
 │   ├── DatasetNotFoundError
@@ -88,6 +89,7 @@ __all__ = [
     "ProjectNotFoundError",
     "QueueAttributeError",
     "QueueExistsError",
+    "QueueNameError",
     "QueueNotFoundError",
     "ReceiptHandleError",
     "RuntimeUnavailableError",
@@ -369,6 +371,14 @@ class QueueAttributeError(ConfigError):
         self.unknown = unknown
         code = "InvalidAttributeName" if unknown else "InvalidAttributeValue"
         self.sqs_error: SqsError = (code, code)
+
+
+class QueueNameError(QueueAttributeError):
+    """A queue name SQS would refuse (1–80 of A-Z a-z 0-9 - _): SQS's InvalidParameterValue."""
+
+    def __init__(self, message: str, *, attribute: str = "QueueName") -> None:
+        super().__init__(message, attribute=attribute)
+        self.sqs_error = ("InvalidParameterValue", "InvalidParameterValue")
 
 
 class MessageError(DataError):
