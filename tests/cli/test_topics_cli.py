@@ -86,12 +86,18 @@ def test_a_topic_from_create_to_rm(root: Path, capsys: pytest.CaptureFixture[str
 def test_an_object_trigger_from_watch_to_rm(
     root: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
+    folder = root / "incoming"
     code, out, _ = run(
-        root, capsys, "objects", "watch", "score", str(tmp_path), "--suffix", ".csv", "--json"
+        root, capsys, "objects", "watch", "score", str(folder), "--suffix", ".csv", "--json"
     )
     assert code == 0
     trigger = json.loads(out)
-    assert trigger["bucket"] == tmp_path.name and trigger["suffix"] == ".csv"
+    assert trigger["bucket"] == "incoming" and trigger["suffix"] == ".csv"
+    # Only folders of the project, and never its state: refused with a clear error.
+    code, _, err = run(root, capsys, "objects", "watch", "score", str(tmp_path))
+    assert code == 2 and "only watch a folder under" in err
+    code, _, err = run(root, capsys, "objects", "watch", "score", str(root / ".lambeam"))
+    assert code == 2 and "private" in err
     code, out, _ = run(root, capsys, "objects", "ls")
     assert code == 0 and trigger["id"] in out
     assert run(root, capsys, "objects", "rm", trigger["id"])[0] == 0

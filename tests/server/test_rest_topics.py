@@ -134,8 +134,8 @@ def test_a_failing_subscriber_holds_back_no_other(server: RunningServer) -> None
 
 def test_objects_fire_once_also_after_a_restart(tmp_path: Path, s3_server: S3Server) -> None:
     root = tmp_path / "proj"
-    folder = tmp_path / "incoming"
-    folder.mkdir()
+    folder = root / "incoming"  # a trigger watches folders of its project only
+    folder.mkdir(parents=True)
     (folder / "before.csv").write_text("there before the trigger\n")
     bucket = s3_server.bucket()
     client = s3_server.client()
