@@ -18,7 +18,8 @@
 Topics are authorized as SNS names its actions (sns:Publish on the topic's ARN, …), a
 subscription also as what it delivers to (lambda:InvokeFunction or sqs:SendMessage); object
 triggers as S3 names the bucket notification they stand for (s3:PutBucketNotification and
-s3:GetBucketNotification on arn:aws:s3:::BUCKET; a local folder's bucket is its name).
+s3:GetBucketNotification on arn:aws:s3:::BUCKET; on arn:lambeam:folder:::/REAL/PATH for a local
+folder, resolved as the trigger stores it: lambeam.events.object_locations).
 """
 
 from __future__ import annotations
@@ -33,12 +34,12 @@ from starlette.responses import JSONResponse, Response
 from lambeam.errors import ConfigError, LambeamError, SubscriptionNotFoundError
 from lambeam.events.asynchronous import ASYNC_QUEUE
 from lambeam.events.notifications import topic_name
+from lambeam.events.object_locations import location_arn
 from lambeam.events.objects import (
     create_object_trigger,
     delete_object_trigger,
     get_object_trigger,
     list_object_triggers,
-    location_arn,
     normalized_location,
     object_storage_options,
 )
