@@ -12,6 +12,14 @@ cron's "either day field" rule never applies). What cronsim lacks is done around
 field (1970-2199) and `nW` (the weekday nearest day n, never across the month) filter its
 candidates. Never six fields to cronsim: a sixth would be read as seconds.
 
+An expression that can never fire (`30W` of February, the 29th of February in no leap year of
+its year field) is refused when parsed, naming why; and no search for a tick examines more
+than MAX_CANDIDATES of cronsim's candidates (filters skip a day, a month or a year at a time,
+so a tick that exists is found long before), so every next() and previous() is bounded work.
+A parsed cron remembers the ticks around the last time asked about: between two ticks its
+answers cost nothing (the scheduler asks every poll). parse_expression keeps the latest
+expressions it parsed, so a schedule's expression is parsed (and checked) once.
+
 Daylight saving follows EventBridge Scheduler: a cron time the clocks skip in spring does not
 fire, one they repeat in autumn fires once (at its first occurrence), because cron matches wall
 clock times, one each. A rate counts real time from its anchor (the schedule's creation): its
@@ -21,11 +29,12 @@ once, and `rate(1 day)` is 24 hours across a change of offset.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -33,7 +42,16 @@ from cronsim import CronSim, CronSimError
 
 from lambeam.errors import ScheduleExpressionError
 
-__all__ = ["At", "Cron", "Expression", "Rate", "parse_expression", "zone"]
+__all__ = [
+    "MAX_CANDIDATES",
+    "MAX_RATE_VALUE",
+    "At",
+    "Cron",
+    "Expression",
+    "Rate",
+    "parse_expression",
+    "zone",
+]
 
 _DAYS = {name: i + 1 for i, name in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"])}
 _MONTHS = {
@@ -43,13 +61,19 @@ _MONTHS = {
     )
 }
 _RATE_UNITS = {"minute": 60, "hour": 3600, "day": 86400}
-_ITEM = re.compile(r"(\*|\d+|[A-Z]{3})(?:-(\d+|[A-Z]{3}))?(?:/(\d+))?")
-_AT = re.compile(r"at\((\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\)")
-_RATE = re.compile(r"rate\((\d+) ([a-z]+)\)")
+_ITEM = re.compile(r"(\*|\d+|[A-Z]{3})(?:-(\d+|[A-Z]{3}))?(?:/(\d+))?", re.ASCII)
+_AT = re.compile(r"at\((\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\)", re.ASCII)
+_RATE = re.compile(r"rate\((\d+) ([a-z]+)\)", re.ASCII)
 _CRON = re.compile(r"cron\((.*)\)", re.DOTALL)
 _SECOND = timedelta(seconds=1)
-# Candidates cronsim may offer that a filter (year, nW) refuses before a search gives up.
-_MAX_CANDIDATES = 200_000
+# cronsim candidates one search examines at most. A filter (year, nW) skips a year, a month or
+# a day per refused candidate, so a tick that exists is found within a few hundred; what is
+# left are wall times the clocks skip (at most 60 a day), e.g. 02:xx on a day of spring.
+MAX_CANDIDATES = 1000
+# A rate's value: a positive integer, which Scheduler's API types as a 32-bit one.
+MAX_RATE_VALUE = 2**31 - 1
+# The longest each month can be (February's 29th in leap years).
+_MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
 def zone(name: str) -> ZoneInfo:
@@ -131,58 +155,118 @@ class Cron(Expression):
     spec: str
     years: frozenset[int]
     nearest_weekday: int | None = None
+    # The last gap asked about: (p, n), ticks with none between (None: no tick before / after).
+    _gap: list[tuple[float | None, float | None]] = field(
+        default_factory=list, init=False, compare=False, hash=False, repr=False
+    )
 
     def next(self, after: float) -> float | None:
-        local = datetime.fromtimestamp(after, self.tz)
-        for naive in self._walk(_wall(local), reverse=False):
-            tick = _instant(naive, self.tz)
-            # In an autumn's repeated hour a wall time's first occurrence may be behind `after`.
-            if tick is not None and tick > after:
-                return tick
-        return None
+        return self._around(after)[1]
 
     def previous(self, at: float) -> float | None:
-        local = datetime.fromtimestamp(at, self.tz)
-        start = _wall(local) + _SECOND  # cronsim's reverse steps back one second first
-        if local.fold:  # the repeated hour's second pass: later wall times already happened
-            start += timedelta(hours=1)
-        for naive in self._walk(start, reverse=True):
-            tick = _instant(naive, self.tz)
-            if tick is not None and tick <= at:
-                return tick
-        return None
+        return self._around(at)[0]
 
-    def _walk(self, start: datetime, *, reverse: bool) -> Iterator[datetime]:
-        """Wall-clock matches strictly after (before) the naive `start`, in order."""
-        cursor, tried = start, 0
-        while True:
+    def _around(self, at: float) -> tuple[float | None, float | None]:
+        """(previous(at), next(at)), from the remembered gap when `at` falls in it."""
+        gap = self._gap[0] if self._gap else None
+        if gap is not None and _within(gap, at):
+            return gap
+        gap = (self.scan(at, reverse=True)[0], self.scan(at)[0])
+        self._gap[:] = [gap]
+        return gap
+
+    def scan(self, at: float, *, reverse: bool = False) -> tuple[float | None, int]:
+        """Search without memory: the earliest tick strictly after `at` (with `reverse`, the
+        latest at or before it), or None, and how many of cronsim's candidates it examined
+        (at most MAX_CANDIDATES: past them the search answers None)."""
+        local = datetime.fromtimestamp(at, self.tz)
+        cursor = _wall(local)
+        if reverse:
+            cursor += _SECOND  # cronsim's reverse steps back one second first
+            if local.fold:  # the repeated hour's second pass: later wall times already happened
+                cursor += timedelta(hours=1)
+        tried = 0
+        while tried < MAX_CANDIDATES:
+            restart: datetime | None = None
             for candidate in CronSim(self.spec, cursor, reverse=reverse):
                 tried += 1
-                if tried > _MAX_CANDIDATES:
-                    return
-                if candidate.year not in self.years:
-                    year = _next_year(self.years, candidate.year, reverse)
-                    if year is None:
-                        return
-                    # cronsim steps one second before matching: land on the year's first
-                    # (last) second.
-                    cursor = datetime(year + 1, 1, 1) if reverse else datetime(year, 1, 1) - _SECOND
+                restart = self._skip(candidate, reverse)
+                if restart is None:
+                    tick = _instant(candidate, self.tz)
+                    # In an autumn's repeated hour a wall time's first occurrence may be
+                    # behind `at`; a wall time the clocks skip is no tick.
+                    if tick is not None and (tick <= at if reverse else tick > at):
+                        return tick, tried
+                if restart is not None or tried >= MAX_CANDIDATES:
                     break
-                n = self.nearest_weekday
-                if n is not None and candidate.day != _nearest_weekday(candidate, n):
-                    continue
-                yield candidate
-            else:
-                return  # cronsim found nothing in 50 years
+            else:  # cronsim found nothing within 50 years of `cursor`: look past them
+                tried += 1
+                restart = _beyond(cursor, self.years, reverse)
+            if restart is None or restart is _END:
+                break
+            cursor = restart
+        return None, tried
+
+    def _skip(self, candidate: datetime, reverse: bool) -> datetime | None:
+        """None when `candidate` passes the filters (year, nW); else the cursor to search on
+        from (past its year, month or day), or _END when no later (earlier) year is allowed."""
+        if candidate.year not in self.years:
+            year = _next_year(self.years, candidate.year, reverse)
+            if year is None:
+                return _END
+            # cronsim steps one second before matching: land on the year's first (last) second.
+            return datetime(year + 1, 1, 1) if reverse else datetime(year, 1, 1) - _SECOND
+        n = self.nearest_weekday
+        if n is None:
+            return None
+        wanted = _nearest_weekday(candidate, n)
+        if candidate.day == wanted:
+            return None
+        month = datetime(candidate.year, candidate.month, 1)
+        if reverse:
+            if wanted is not None and candidate.day > wanted:
+                return month.replace(day=wanted) + timedelta(days=1)
+            return month
+        if wanted is not None and candidate.day < wanted:
+            return month.replace(day=wanted) - _SECOND
+        return (month + timedelta(days=32)).replace(day=1) - _SECOND
+
+
+_END = datetime.max  # Cron._skip: no year left to search
+
+
+def _within(gap: tuple[float | None, float | None], at: float) -> bool:
+    earlier, later = gap
+    return (earlier is None or earlier <= at) and (later is None or at < later)
+
+
+def _beyond(cursor: datetime, years: frozenset[int], reverse: bool) -> datetime | None:
+    """Where to search on after cronsim gave up 50 years from `cursor`, if years remain."""
+    if reverse:
+        year = cursor.year - 50
+        return datetime(year + 1, 1, 1) if year >= min(years) else None
+    year = cursor.year + 50
+    return datetime(year, 1, 1) - _SECOND if year <= max(years) else None
 
 
 def parse_expression(text: str, timezone: str = "UTC", *, anchor: float = 0.0) -> Expression:
     """`text` (cron, rate or at) evaluated in `timezone`; a rate's ticks count from `anchor`
-    (epoch seconds). ScheduleExpressionError names the field at fault."""
+    (epoch seconds). ScheduleExpressionError names the field at fault, and a cron expression
+    that can never fire is refused. The same arguments give the same (immutable) expression."""
     if not isinstance(text, str):
         raise ScheduleExpressionError(
             "a schedule expression is a string: cron(...), rate(...) or at(...)", field="expression"
         )
+    if not isinstance(timezone, str):
+        raise ScheduleExpressionError(
+            f"time zone {timezone!r} is not an IANA time zone name such as UTC or Europe/Paris",
+            field="timezone",
+        )
+    return _parse(text, timezone, float(anchor))
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse(text: str, timezone: str, anchor: float) -> Expression:
     tz = zone(timezone)
     text = text.strip()
     if text.startswith("rate("):
@@ -203,6 +287,12 @@ def _rate(text: str, anchor: float) -> Rate:
     if found is None:
         raise ScheduleExpressionError(
             f"{text}: a rate is rate(VALUE UNIT), e.g. rate(1 hour) or rate(5 minutes)",
+            field="rate",
+        )
+    if len(found[1]) > len(str(MAX_RATE_VALUE)) or int(found[1]) > MAX_RATE_VALUE:
+        raise ScheduleExpressionError(
+            f"{text[:40]}{'…' if len(text) > 40 else ''}: the value must be at most"
+            f" {MAX_RATE_VALUE} (a positive 32-bit integer, as Scheduler's API types it)",
             field="rate",
         )
     value, unit = int(found[1]), found[2]
@@ -237,7 +327,14 @@ def _at(text: str, tz: ZoneInfo) -> At:
         naive = datetime(year, month, day, hour, minute, second)
     except ValueError as exc:
         raise ScheduleExpressionError(f"{text}: {exc}", field="at") from None
-    tick = _instant(naive, tz)
+    try:
+        tick = _instant(naive, tz)
+    except OverflowError:  # e.g. 9999-12-31T23:00 in New York is in year 10000 in UTC
+        raise ScheduleExpressionError(
+            f"{text}: {naive:%Y-%m-%d %H:%M:%S} in {tz.key} is past the last date (9999-12-31"
+            " in UTC)",
+            field="at",
+        ) from None
     if tick is None:
         raise ScheduleExpressionError(
             f"{text}: {naive:%Y-%m-%d %H:%M:%S} does not exist in {tz.key} (the clocks skip it)",
@@ -263,6 +360,7 @@ def _cron(text: str, tz: ZoneInfo) -> Cron:
             field="day-of-month" if dom != "?" else "day-of-week",
         )
     nearest: int | None = None
+    month_spec = _terms(_FIELDS["month"], month, text)
     if dom == "?":
         dom_spec = "*"
     elif dom in ("L", "LW"):
@@ -271,6 +369,7 @@ def _cron(text: str, tz: ZoneInfo) -> Cron:
         nearest = _number(_FIELDS["day-of-month"], dom[:-1], text)
         # cronsim offers the days around n; the filter keeps the weekday nearest to n.
         dom_spec = f"{max(1, nearest - 2)}-{min(31, nearest + 2)}"
+        month_spec = _months_with_day(nearest, month, text)
     else:
         dom_spec = _terms(_FIELDS["day-of-month"], dom, text)
     spec = " ".join(
@@ -278,7 +377,7 @@ def _cron(text: str, tz: ZoneInfo) -> Cron:
             _terms(_FIELDS["minutes"], minutes, text),
             _terms(_FIELDS["hours"], hours, text),
             dom_spec,
-            _terms(_FIELDS["month"], month, text),
+            month_spec,
             "*" if dow == "?" else _day_of_week(dow, text),
         ]
     )
@@ -287,7 +386,18 @@ def _cron(text: str, tz: ZoneInfo) -> Cron:
     except CronSimError as exc:  # a day no month in the expression has, e.g. 30 of FEB
         name = str(exc).removeprefix("Bad ")
         raise ScheduleExpressionError(f"{text}: the {name} never matches", field=name) from None
-    return Cron(text, tz, spec, _years(year, text), nearest)
+    parsed = Cron(text, tz, spec, _years(year, text), nearest)
+    first, last = min(parsed.years), max(parsed.years)
+    # From the first second of its first year: a cron that never fires is refused.
+    start = datetime(first, 1, 1, tzinfo=tz).timestamp() - 1
+    if parsed.scan(start)[0] is None:
+        raise ScheduleExpressionError(
+            f"{text}: never fires: no minute from {first} to {last} matches its minutes, hours,"
+            " day-of-month, month, day-of-week and year fields together (e.g. February 29th"
+            " in years none of which is a leap year)",
+            field="expression",
+        )
+    return parsed
 
 
 @dataclass(frozen=True)
@@ -314,10 +424,12 @@ _FIELDS = {
 
 def _number(field: _Field, token: str, text: str) -> int:
     value = field.names.get(token)
-    if value is None and token.isdigit():
+    if value is None and token.isascii() and token.isdigit() and len(token) <= 4:
         value = int(token)
     if value is None or not field.low <= value <= field.high:
-        names = f" or {min(field.names)}..." if field.names else ""
+        # by value: SUN-SAT, JAN-DEC
+        names = f" or {min(field.names, key=field.names.__getitem__)}-" if field.names else ""
+        names += max(field.names, key=field.names.__getitem__) if field.names else ""
         raise ScheduleExpressionError(
             f"{text}: {field.name} {token!r} is not {field.low}-{field.high}{names}"
             f" (e.g. {field.example})",
@@ -340,14 +452,19 @@ def _items(
             )
         start = None if found[1] == "*" else _number(field, found[1], text)
         end = _number(field, found[2], text) if found[2] else None
-        step = int(found[3]) if found[3] else None
         if start is not None and end is not None and end < start and field.name == "year":
             raise ScheduleExpressionError(
                 f"{text}: {field.name} range {item!r} ends before it starts", field=field.name
             )
-        if step is not None and step < 1:
+        # As AWS's (Quartz's) increments: at most 59 minutes, 23 hours, 31 days, 12 months.
+        most = field.high - field.low if field.name == "year" else field.high
+        step = (
+            int(found[3]) if found[3] and len(found[3]) <= 4 else (most + 1 if found[3] else None)
+        )
+        if step is not None and not 1 <= step <= most:
             raise ScheduleExpressionError(
-                f"{text}: {field.name} step in {item!r} must be 1 or more", field=field.name
+                f"{text}: {field.name} step in {item[:20]!r} must be 1 or more, at most {most}",
+                field=field.name,
             )
         yield start, end, step
 
@@ -379,7 +496,7 @@ def _day_of_week(value: str, text: str) -> str:
         return f"{_number(field, value[:-1], text) - 1}L"
     if "#" in value:
         day, _, nth = value.partition("#")
-        if "," in value or not nth.isdigit() or not 1 <= int(nth) <= 5:
+        if "," in value or nth not in ("1", "2", "3", "4", "5"):
             raise ScheduleExpressionError(
                 f"{text}: day-of-week {value!r}: # takes one day and its week 1-5, e.g. 2#1"
                 " (the first Monday); only one # expression is allowed",
@@ -392,6 +509,31 @@ def _day_of_week(value: str, text: str) -> str:
             field=field.name,
         )
     return _terms(field, value, text, shift=-1)
+
+
+def _months_with_day(day: int, value: str, text: str) -> str:
+    """The month field of `dayW` for cronsim: the expression's months that have that day, or
+    ScheduleExpressionError (the nearest weekday to the 30th of February never comes)."""
+    field = _FIELDS["month"]
+    months: set[int] = set()
+    for start, end, step in _items(field, value, text):
+        first = field.low if start is None else start
+        if end is not None and end < first:  # across the year's end (NOV-FEB)
+            around = [*range(first, field.high + 1), *range(field.low, end + 1)]
+            months.update(around[:: step or 1])
+            continue
+        last = end if end is not None else (field.high if start is None or step else first)
+        months.update(range(first, last + 1, step or 1))
+    having = sorted(m for m in months if _MONTH_DAYS[m - 1] >= day)
+    if not having:
+        names = [name for name, number in _MONTHS.items() if number in months]
+        listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+        has = "has" if len(names) == 1 else "have"
+        raise ScheduleExpressionError(
+            f"{text}: day-of-month {day}W never fires: {listed} {has} no day {day}",
+            field="day-of-month",
+        )
+    return ",".join(str(m) for m in having)
 
 
 def _years(value: str, text: str) -> frozenset[int]:

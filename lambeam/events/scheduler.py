@@ -12,8 +12,9 @@ tick). So a server that was down fires the latest tick it missed, once, when it 
 that window; older ticks and the ticks before the latest are skipped, never queued up.
 
 The event is EventBridge's Scheduled Event, as a handler written for an EventBridge schedule
-rule expects it (`source` "aws.events", `detail-type` "Scheduled Event", `resources` naming the
-schedule's ARN), or the schedule's input as it is when it has one (as Scheduler sends a
+rule expects it (`source` "aws.events", `detail-type` "Scheduled Event", `resources` naming an
+EventBridge rule ARN, arn:aws:events:REGION:ACCOUNT:rule/NAME, with the schedule's name, as
+AWS's example event does), or the schedule's input as it is when it has one (as Scheduler sends a
 target's Input).
 """
 
@@ -37,7 +38,7 @@ from lambeam.errors import ScheduleExpressionError, StorageError
 from lambeam.events.asynchronous import ASYNC_QUEUE, enqueue_invocations
 from lambeam.events.expressions import Expression
 from lambeam.events.queue import MessageQueue
-from lambeam.events.schedules import ScheduleInfo, list_schedules
+from lambeam.events.schedules import ScheduleInfo, list_schedules, rule_arn
 from lambeam.invoke.request import InvocationRequest
 from lambeam.runtime import DEFAULT_ACCOUNT_ID, DEFAULT_REGION
 from lambeam.storage import Database
@@ -104,7 +105,7 @@ def scheduled_event(
         "account": account_id,
         "time": datetime.fromtimestamp(tick, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "region": region,
-        "resources": [arn],
+        "resources": [rule_arn(schedule.name, region, account_id)],
         "detail": {},
     }
 

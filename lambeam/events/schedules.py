@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from lambeam.errors import ScheduleConflictError, ScheduleNotFoundError
+from lambeam.errors import ScheduleConflictError, ScheduleExpressionError, ScheduleNotFoundError
 from lambeam.events.expressions import Expression, parse_expression
 from lambeam.events.schedule_rules import (
     check_enabled,
@@ -49,6 +49,7 @@ __all__ = [
     "get_schedule",
     "list_schedules",
     "remove_schedule",
+    "rule_arn",
     "schedule_arn",
     "update_schedule",
 ]
@@ -68,6 +69,12 @@ def schedule_arn(
     """arn:aws:scheduler:<region>:<account>:schedule/default/<name>, as Scheduler writes it
     (lambeam has one schedule group, `default`)."""
     return f"arn:aws:scheduler:{region}:{account_id}:schedule/default/{name}"
+
+
+def rule_arn(name: str, region: str = DEFAULT_REGION, account_id: str = DEFAULT_ACCOUNT_ID) -> str:
+    """arn:aws:events:<region>:<account>:rule/<name>: what a Scheduled Event's `resources`
+    names (EventBridge's scheduled rule, as in AWS's example event from source aws.events)."""
+    return f"arn:aws:events:{region}:{account_id}:rule/{name}"
 
 
 @dataclass(frozen=True)
@@ -96,10 +103,15 @@ class ScheduleInfo:
         return parse_expression(self.expression, self.timezone, anchor=self.created_at.timestamp())
 
     def next_ticks(self, now: float, count: int = 3) -> list[float]:
-        """The next `count` ticks after `now` that will fire (none while disabled)."""
+        """The next `count` ticks after `now` that will fire (none while disabled, none for an
+        expression stored before it was refused, e.g. one that never fires)."""
         if not self.enabled:
             return []
-        return self.timing().upcoming(max(now, self.since - 1e-6), count)
+        try:
+            timing = self.timing()
+        except ScheduleExpressionError:
+            return []
+        return timing.upcoming(max(now, self.since - 1e-6), count)
 
     def arn(self, region: str = DEFAULT_REGION, account_id: str = DEFAULT_ACCOUNT_ID) -> str:
         """The schedule's ARN."""
@@ -128,7 +140,9 @@ class ScheduleInfo:
             "last_fired": _iso(self.last_tick) if self.last_tick is not None else None,
         }
         if now is not None:
-            answer["next"] = [_iso(tick) for tick in self.next_ticks(now)]
+            # a tick past year 9999 (rate(2147483647 days)) has no date to show
+            shown = (_iso(tick) for tick in self.next_ticks(now))
+            answer["next"] = [tick for tick in shown if tick is not None]
         return answer
 
 
@@ -269,6 +283,8 @@ def change_schedule(
     now: float,
 ) -> bool:
     """Make `row` say what is given (update_schedule's and apply's core); whether it changed."""
+    if expression is not KEEP:
+        parse_expression(expression, row.timezone if timezone is KEEP else timezone)
     after: dict[str, Any] = {
         "expression": row.expression if expression is KEEP else expression.strip(),
         "timezone": row.timezone if timezone is KEEP else timezone,
@@ -371,5 +387,9 @@ def _details(row: ScheduleRow) -> dict[str, Any]:
     }
 
 
-def _iso(tick: float) -> str:
-    return datetime.fromtimestamp(tick, UTC).isoformat().replace("+00:00", "Z")
+def _iso(tick: float) -> str | None:
+    """`tick` as 2030-01-31T09:00:00Z, or None past the dates Python has (year 1 to 9999)."""
+    try:
+        return datetime.fromtimestamp(tick, UTC).isoformat().replace("+00:00", "Z")
+    except (OverflowError, ValueError, OSError):
+        return None

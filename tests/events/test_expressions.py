@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from lambeam.errors import ScheduleExpressionError
-from lambeam.events.expressions import parse_expression
+from lambeam.events.expressions import MAX_CANDIDATES, Cron, parse_expression
 
 
 def _epoch(moment: str, tz: str = "UTC") -> float:
@@ -283,3 +283,107 @@ def test_a_malformed_expression_names_its_field(
     assert caught.value.field == field
     assert says in str(caught.value)
     assert caught.value.http_status == 400
+
+
+# Review 13, finding 5: an expression that can never fire is refused when it is parsed, and no
+# search walks more than a bounded number of candidates (each counted by Cron.scan).
+@pytest.mark.parametrize(
+    ("expression", "says"),
+    [
+        ("cron(* * 30W 2 ? *)", "FEB has no day 30"),
+        ("cron(* * 31W 2,4,6,9,11 ? *)", "FEB, APR, JUN, SEP and NOV have no day 31"),
+        ("cron(0 0 29W 2 ? 2025/4)", "never fires"),  # February 29th in no year of the field
+        ("cron(0 0 29 2 ? 2101-2103)", "never fires"),
+        ("cron(0 0 ? 2 2#5 2045-2060)", "never fires"),  # no fifth Monday of February then
+    ],
+)
+def test_an_expression_that_never_fires_is_refused(expression: str, says: str) -> None:
+    with pytest.raises(ScheduleExpressionError) as caught:
+        parse_expression(expression)
+    assert says in str(caught.value)
+    assert caught.value.http_status == 400
+
+
+def test_a_search_examines_a_bounded_number_of_candidates() -> None:
+    # 02:xx on the last Sunday of March is skipped by Paris's clocks every year since 1976
+    # (it fired before, so it parses): a search from 2024 gives up, it does not walk 200,000.
+    skipped = parse_expression("cron(* 2 ? 3 1L *)", "Europe/Paris")
+    assert isinstance(skipped, Cron)
+    tick, tried = skipped.scan(_epoch("2024-01-01T00:00"))
+    assert tick is None and tried <= MAX_CANDIDATES
+    assert skipped.next(_epoch("2024-01-01T00:00")) is None
+    # nW skips the days around n a day (or a month) at a time, not a minute at a time
+    nearest = parse_expression("cron(* * 15W * ? *)")
+    assert isinstance(nearest, Cron)
+    tick, tried = nearest.scan(_epoch("2024-06-01T00:00"))  # Sat 15 Jun: Fri 14th
+    assert tick == _epoch("2024-06-14T00:00") and tried <= 3
+    tick, tried = nearest.scan(_epoch("2024-06-14T23:59"))  # the next is July's 15th
+    assert tick == _epoch("2024-07-15T00:00") and tried <= 3
+    tick, tried = nearest.scan(_epoch("2024-07-15T00:00"), reverse=True)
+    assert tick == _epoch("2024-07-15T00:00") and tried == 1
+    tick, tried = nearest.scan(_epoch("2024-07-14T00:00"), reverse=True)
+    assert tick == _epoch("2024-06-14T23:59") and tried <= 3
+    # February 29th's nearest weekday: only leap years, found a year at a time
+    leap = parse_expression("cron(0 9 29W 2 ? *)")
+    assert isinstance(leap, Cron)
+    tick, tried = leap.scan(_epoch("2025-01-01T00:00"))
+    assert tick == _epoch("2028-02-29T09:00") and tried <= 6
+    tick, tried = leap.scan(_epoch("2027-12-31T00:00"), reverse=True)
+    assert tick == _epoch("2024-02-29T09:00") and tried <= 6
+
+
+def test_next_and_previous_answer_from_memory_between_ticks() -> None:
+    daily = parse_expression("cron(0 10 * * ? *)")
+    assert parse_expression("cron(0 10 * * ? *)") is daily  # parsed once per expression
+    assert daily.previous(_epoch("2024-06-02T09:00")) == _epoch("2024-06-01T10:00")
+    assert daily.next(_epoch("2024-06-02T09:00")) == _epoch("2024-06-02T10:00")
+    assert daily.next(_epoch("2024-06-02T09:59")) == _epoch("2024-06-02T10:00")
+    assert daily.previous(_epoch("2024-06-01T10:00")) == _epoch("2024-06-01T10:00")
+    assert daily.previous(_epoch("2024-06-02T10:00")) == _epoch("2024-06-02T10:00")
+    assert daily.next(_epoch("2024-06-02T10:00")) == _epoch("2024-06-03T10:00")
+    assert daily.previous(_epoch("2024-05-01T00:00")) == _epoch("2024-04-30T10:00")
+
+
+# Review 13, finding 6: a rate's value is a positive 32-bit integer (Scheduler's API types it
+# so); beyond, a clear error, not an overflow.
+@pytest.mark.parametrize(
+    "expression",
+    ["rate(99999999999999999999 minutes)", "rate(2147483648 days)", f"rate({'9' * 5000} days)"],
+)
+def test_a_rate_beyond_scheduler_limit_is_refused(expression: str) -> None:
+    with pytest.raises(ScheduleExpressionError) as caught:
+        parse_expression(expression)
+    assert caught.value.field == "rate" and "at most 2147483647" in str(caught.value)
+
+
+def test_the_largest_rate_and_far_dates_do_not_overflow() -> None:
+    largest = parse_expression("rate(2147483647 days)", anchor=0.0)
+    assert largest.next(0.0) == 2147483647 * 86400.0
+    with pytest.raises(ScheduleExpressionError) as caught:
+        parse_expression("at(9999-12-31T23:00:00)", "America/New_York")  # after year 9999 in UTC
+    assert caught.value.field == "at"
+
+
+# Review 13, S9 and other malformed input: the bounds named by value, never a 500.
+@pytest.mark.parametrize(
+    ("expression", "field", "says"),
+    [
+        ("cron(0 8 ? * FOO *)", "day-of-week", "1-7 or SUN-SAT"),
+        ("cron(0 8 ? FOO MON *)", "month", "1-12 or JAN-DEC"),
+        (f"cron(0 8 * * ? {'9' * 5000})", "year", "1970-2199"),
+        (f"cron(0/{'9' * 5000} 8 * * ? *)", "minutes", "step"),
+        ("cron(0 8 ²W * ? *)", "day-of-month", "1-31"),
+        ("cron(0 8 ? * 2#² *)", "day-of-week", "#"),
+    ],
+)
+def test_a_bad_field_names_its_bounds(expression: str, field: str, says: str) -> None:
+    with pytest.raises(ScheduleExpressionError) as caught:
+        parse_expression(expression)
+    assert caught.value.field == field and says in str(caught.value)
+
+
+@pytest.mark.parametrize("timezone", [5, None, ["UTC"], {"a": 1}])
+def test_a_time_zone_that_is_not_a_string_is_refused(timezone: object) -> None:
+    with pytest.raises(ScheduleExpressionError) as caught:
+        parse_expression("rate(1 hour)", timezone)  # type: ignore[arg-type]
+    assert caught.value.field == "timezone"

@@ -178,7 +178,8 @@ def test_the_event_is_eventbridges_scheduled_event(
     (fired,) = scheduler_for(servers[0]).fire_due()
     (message,) = _messages(servers[0].project)
     event = message["body"]
-    arn = "arn:aws:scheduler:us-east-1:000000000000:schedule/default/weekdays"
+    # the rule ARN of AWS's example (source aws.events), named for the schedule
+    arn = "arn:aws:events:us-east-1:000000000000:rule/weekdays"
     assert event == {
         "version": "0",
         "id": event["id"],

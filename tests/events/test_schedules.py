@@ -28,6 +28,7 @@ from lambeam.events.schedules import (
 from lambeam.functions import CodeBundle, FunctionConfig, create_function, publish_version
 from lambeam.project import Project
 from lambeam.storage.audit import entries
+from lambeam.storage.schema import ScheduleRow
 from tests.conftest import make_project
 
 NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z
@@ -166,3 +167,39 @@ def test_a_taken_name_is_a_conflict(proj: Project) -> None:
         create_schedule(proj.db, "x", "rate(2 hours)", "report")
     assert caught.value.http_status == 409
     assert get_schedule(proj.db, "x").expression == "rate(1 hour)"
+
+
+def test_an_expression_that_is_not_a_string_is_a_clear_error(proj: Project) -> None:
+    # Review 13, finding 12: PATCH /v1/schedules/x {"expression": 5} was a 500
+    create_schedule(proj.db, "x", "rate(1 hour)", "report")
+    for changes in ({"expression": 5}, {"expression": None}, {"timezone": 5}):
+        with pytest.raises(ScheduleExpressionError) as caught:
+            update_schedule(proj.db, "x", **changes)  # type: ignore[arg-type]
+        assert caught.value.http_status == 400
+    assert get_schedule(proj.db, "x").expression == "rate(1 hour)"
+
+
+def test_a_huge_rate_is_refused_and_the_largest_lists(proj: Project) -> None:
+    # Review 13, finding 6: rate(99999999999999999999 minutes) was stored, then every listing 500d
+    with pytest.raises(ScheduleExpressionError) as caught:
+        create_schedule(proj.db, "x", "rate(99999999999999999999 minutes)", "report")
+    assert caught.value.field == "rate"
+    assert list_schedules(proj.db) == []
+    create_schedule(proj.db, "slow", "rate(2147483647 days)", "report", clock=lambda: NOW)
+    create_schedule(proj.db, "never-again", "at(1999-01-01T00:00:00)", "report")
+    (slow,) = list_schedules(proj.db, function="report")[1:]
+    # its first tick is its creation; the second falls after year 9999 and is not listed
+    assert slow.to_dict(NOW - 1)["next"] == ["2027-01-15T08:00:00Z"]
+    assert slow.to_dict(NOW)["next"] == []
+    assert [s.to_dict(NOW)["next"] for s in list_schedules(proj.db)] == [[], []]
+
+
+def test_a_stored_expression_that_never_fires_lists_without_next_times(proj: Project) -> None:
+    # stored by an older lambeam (review 13, finding 5): listed, never computed for seconds
+    create_schedule(proj.db, "x", "cron(0 8 * * ? *)", "report")
+    with proj.db.session() as session:
+        row = session.get(ScheduleRow, "x")
+        assert row is not None
+        row.expression = "cron(* * 30W 2 ? *)"
+    (listed,) = list_schedules(proj.db)
+    assert listed.to_dict(NOW)["next"] == [] and listed.next_ticks(NOW) == []

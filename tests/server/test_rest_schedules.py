@@ -127,5 +127,17 @@ def test_each_tick_fires_once_across_two_servers(servers: list[RunningServer]) -
         {"name": "x", "expression": "rate(2 minute)", "function": "tick"},
     )
     assert status == 400 and refused["error"]["field"] == "rate"
+    # review 13: a huge rate, an expression that never fires, one that is not a string: 400s
+    for expression in ("rate(99999999999999999999 minutes)", "cron(* * 30W 2 ? *)"):
+        status, refused = _rest(
+            first,
+            "POST",
+            "/v1/schedules",
+            {"name": "x", "expression": expression, "function": "tick"},
+        )
+        assert status == 400, refused
+    status, refused = _rest(first, "PATCH", "/v1/schedules/every-minute", {"expression": 5})
+    assert status == 400 and refused["error"]["field"] == "expression", refused
+    assert _rest(first, "GET", "/v1/schedules")[0] == 200
     assert _rest(first, "DELETE", "/v1/schedules/soon")[0] == 204
     assert _rest(second, "GET", "/v1/schedules/soon")[0] == 404
