@@ -9,6 +9,7 @@ the other triggers, and that trigger is not scanned again until it has finished.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from typing import TYPE_CHECKING
 
@@ -85,7 +86,7 @@ async def watch_objects(service: EventService) -> None:
                 fired += settled(trigger, task)
             else:
                 _log.warning("object trigger %s (%s): slow scan", trigger.id, trigger.location)
-                task.add_done_callback(lambda t, trigger=trigger: late(trigger, t))  # type: ignore[misc]
+                task.add_done_callback(functools.partial(late, trigger))
         if fired:
             service.wake(ASYNC_QUEUE)
         await asyncio.sleep(service.timings.poll_interval_s)

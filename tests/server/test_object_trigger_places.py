@@ -5,13 +5,18 @@ arn:aws:s3:::BUCKET for s3://), the same for create, get and delete."""
 
 from __future__ import annotations
 
+import json
+import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from lambeam.security import AccessKey
+from lambeam.storage.schema import InvocationRow
 from tests.server.conftest import RunningServer, start_server
 from tests.server.keyed import code_function, key_with, rest_call
 
@@ -91,3 +96,52 @@ def test_keys_are_authorized_on_the_resolved_place(server: RunningServer) -> Non
     assert _as(server, key, "DELETE", f"/v1/object-triggers/{other['id']}")[0] == 403
     assert _as(server, key, "GET", f"/v1/object-triggers/{made['id']}")[0] == 200
     assert _as(server, key, "DELETE", f"/v1/object-triggers/{made['id']}")[0] == 204
+
+
+def test_a_fifo_and_links_in_a_folder_hold_back_no_trigger(
+    server: RunningServer, tmp_path: Path
+) -> None:
+    function = code_function(server)
+    root = server.project.settings.root
+    odd, plain = root / "odd", root / "plain"
+    odd.mkdir()
+    plain.mkdir()
+    os.mkfifo(odd / "pipe.csv")
+    for folder in (odd, plain):
+        status, body = _as(
+            server,
+            None,
+            "POST",
+            "/v1/object-triggers",
+            {"function": function, "location": folder.name, "suffix": ".csv"},
+        )
+        assert status == 201, body
+    (tmp_path / "secret.csv").write_text("outside\n")
+    (odd / "link.csv").symlink_to(tmp_path / "secret.csv")
+    (odd / "zero.csv").symlink_to("/dev/zero")
+    (odd / "a.csv").write_text("a\n")
+    (plain / "b.csv").write_text("b\n")
+    keys = _fired(server, function, 2)
+    assert keys == ["a.csv", "b.csv"]
+
+
+def _fired(server: RunningServer, function: str, count: int) -> list[str]:
+    """The object keys of `function`'s invocations, once `count` have succeeded (a bounded
+    wait: the watcher polls every second)."""
+    deadline = time.monotonic() + 120
+    while True:
+        with server.project.db.session() as session:
+            rows = list(
+                session.scalars(
+                    select(InvocationRow).where(
+                        InvocationRow.function == function, InvocationRow.status == "succeeded"
+                    )
+                )
+            )
+            session.expunge_all()
+        if len(rows) >= count or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    return sorted(
+        json.loads(row.result or b"{}")["got"]["Records"][0]["s3"]["object"]["key"] for row in rows
+    )
