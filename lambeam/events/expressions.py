@@ -5,8 +5,8 @@
     at(2030-01-31T09:00:00)    once, at that wall-clock time
 
 each evaluated in an IANA time zone (zoneinfo). A cron expression is checked against AWS's
-grammar (lambeam.events.cron_fields), every error naming its field, then handed to cronsim (a maintained cron evaluator
-that knows `L`, `LW`, `nL` and `#`) as a five-field expression: AWS's day-of-week 1-7 = SUN-SAT
+grammar (lambeam.events.cron_fields), every error naming its field, then handed to cronsim (a
+maintained cron evaluator that knows `L`, `LW`, `nL` and `#`) as a five-field expression: AWS's day-of-week 1-7 = SUN-SAT
 becomes cron's 0-6, and `?` becomes `*` (AWS wants `?` in exactly one of the day fields, so
 cron's "either day field" rule never applies). What cronsim lacks is done around it: the year
 field (1970-2199) and `nW` (the weekday nearest day n, never across the month) filter its
