@@ -1,5 +1,5 @@
 """The policy matrix's cases for the event source mapping routes
-(lambeam/server/event_source_mappings.py): (setup, call, action, resource, status) per route, as
+(lambeam/server/event_source_mappings.py): (setup, call, action, resource, status, targets) per route, as
 tests/server/test_policy_matrix.py's Case takes them. A setup returns the name of the function
 it made (with a queue of the same name, and a mapping of the two for the routes of one)."""
 
@@ -31,6 +31,12 @@ def _queue_arn(name: str) -> str:
     return f"arn:aws:sqs:us-east-1:000000000000:{name}"
 
 
+def _consumes(name: str) -> list[tuple[str, str]]:
+    """What a mapping draining queue `name` needs of it, besides its route's action."""
+    actions = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
+    return [(action, f"arn:aws:sqs:*:*:{name}") for action in actions]
+
+
 def mapping_cases() -> tuple[
     dict[tuple[str, str], tuple[Any, ...]], dict[tuple[str, str], tuple[Any, ...]]
 ]:
@@ -49,6 +55,7 @@ def mapping_cases() -> tuple[
             "lambda:CreateEventSourceMapping",
             arn,
             201,
+            _consumes,
         ),
         ("GET", one): (
             _mapped,
@@ -82,6 +89,7 @@ def mapping_cases() -> tuple[
             "lambda:CreateEventSourceMapping",
             arn,
             202,
+            _consumes,
         ),
         ("GET", base): (
             _mapped,

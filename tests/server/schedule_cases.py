@@ -1,5 +1,5 @@
 """The policy matrix's cases for the schedule routes (lambeam/server/rest_schedules.py):
-(setup, call, action, resource, status) per route, as tests/server/test_policy_matrix.py's Case
+(setup, call, action, resource, status, targets) per route, as tests/server/test_policy_matrix.py's Case
 takes them. A setup returns the name of the function (and schedule) it made."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Any
 
 from lambeam.events.schedules import create_schedule
 from tests.server.conftest import RunningServer
-from tests.server.keyed import code_function, fresh_name
+from tests.server.keyed import arn, code_function, fresh_name
 
 
 def _new(server: RunningServer) -> str:
@@ -53,6 +53,7 @@ def schedule_cases() -> dict[tuple[str, str], tuple[Any, ...]]:
             "scheduler:CreateSchedule",
             _arn,
             201,
+            lambda n: [("lambda:InvokeFunction", arn(n))],
         ),
         ("GET", one): (
             _scheduled,

@@ -22,6 +22,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from lambeam.events.invoke_config import put_event_invoke_config
+from lambeam.events.queues import create_queue
 from lambeam.security import AccessKey, create_access_key, put_key_policy
 from lambeam.server import lambda_api, rest
 from lambeam.server._gateway import ANY_KEY
@@ -45,16 +46,22 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     running.project.close()
 
 
+def _nothing(name: str) -> list[tuple[str, str]]:
+    return []
+
+
 @dataclass(frozen=True)
 class Case:
     """How to call one route: `setup` makes what it acts on and returns its function's name;
-    `call` makes the request; `action` and `resource(name)` are what the route must ask."""
+    `call` makes the request; `action` and `resource(name)` are what the route must ask;
+    `targets(name)` what the request points at (each (action, resource) also asked)."""
 
     setup: Callable[[RunningServer], str]
     call: Callable[[str], Any]  # REST: (method, path, body); Lambda: client -> response
     action: str
     resource: Callable[[str], str]
     status: int = 200
+    targets: Callable[[str], list[tuple[str, str]]] = _nothing
 
 
 def _new(server: RunningServer) -> str:
@@ -78,6 +85,22 @@ def _any(name: str) -> str:
 
 def _live(name: str) -> str:
     return arn(name) + ":live"
+
+
+def _with_queue(server: RunningServer) -> str:
+    """A fresh function and a queue of the same name."""
+    name = _function(server)
+    create_queue(server.project.db, name)
+    return name
+
+
+def _queue_arn(name: str) -> str:
+    return f"arn:aws:sqs:us-east-1:000000000000:{name}"
+
+
+def _sends(name: str) -> list[tuple[str, str]]:
+    """What a request sending to queue `name` needs."""
+    return [("sqs:SendMessage", f"arn:aws:sqs:*:*:{name}")]
 
 
 def _configured(server: RunningServer) -> str:
@@ -178,10 +201,15 @@ REST_CASES: dict[tuple[str, str], Case] = {
         arn,
     ),
     ("PUT", "/v1/functions/{name}/event-invoke-config"): Case(
-        _plain,
-        lambda n: ("PUT", f"/v1/functions/{n}/event-invoke-config", {"maximum_event_age": 60}),
+        _with_queue,
+        lambda n: (
+            "PUT",
+            f"/v1/functions/{n}/event-invoke-config",
+            {"maximum_event_age": 60, "on_failure": _queue_arn(n)},
+        ),
         "lambda:PutFunctionEventInvokeConfig",
         arn,
+        targets=_sends,
     ),
     ("PATCH", "/v1/functions/{name}/event-invoke-config"): Case(
         _configured,
@@ -328,12 +356,17 @@ LAMBDA_CASES: dict[tuple[str, str], Case] = {
     ),
     # asynchronous invocation's config (lambda_async.py)
     ("PUT", _EIC): Case(
-        _plain,
+        _with_queue,
         lambda n: (
-            lambda c: c.put_function_event_invoke_config(FunctionName=n, MaximumRetryAttempts=1)
+            lambda c: c.put_function_event_invoke_config(
+                FunctionName=n,
+                MaximumRetryAttempts=1,
+                DestinationConfig={"OnSuccess": {"Destination": _queue_arn(n)}},
+            )
         ),
         "lambda:PutFunctionEventInvokeConfig",
         arn,
+        targets=_sends,
     ),
     ("POST", _EIC): Case(
         _configured,
@@ -393,8 +426,14 @@ def _lacking(server: RunningServer, action: str) -> AccessKey:
     )
 
 
-def _granted(server: RunningServer, action: str, resource: str) -> AccessKey:
-    return _key(server, {"Effect": "Allow", "Action": action, "Resource": resource})
+def _granted(
+    server: RunningServer, action: str, resource: str, targets: list[tuple[str, str]] = ()
+) -> AccessKey:
+    return _key(
+        server,
+        {"Effect": "Allow", "Action": action, "Resource": resource},
+        *({"Effect": "Allow", "Action": a, "Resource": r} for a, r in targets),
+    )
 
 
 @pytest.mark.parametrize("route", sorted(REST_CASES), ids=" ".join)
@@ -413,7 +452,14 @@ def test_rest_route(server: RunningServer, route: tuple[str, str]) -> None:
     assert body["error"]["type"] == "AccessDeniedError"
     assert case.action in body["error"]["message"] and "explicit deny" in body["error"]["message"]
 
-    granted = _granted(server, case.action, case.resource(name))
+    targets = case.targets(name)
+    if targets:  # the route's action alone is not enough for what the request points at
+        alone = _granted(server, case.action, case.resource(name))
+        status, body = _rest(server, request, f"Bearer {alone.id}:{alone.secret}")
+        assert status == 403, body
+        assert f"perform: {targets[0][0]} on resource" in body["error"]["message"]
+
+    granted = _granted(server, case.action, case.resource(name), targets)
     status, body = _rest(server, request, f"Bearer {granted.id}:{granted.secret}")
     assert status == case.status, body
 
@@ -465,7 +511,16 @@ def test_lambda_route(server: RunningServer, route: tuple[str, str]) -> None:
     assert error["ResponseMetadata"]["HTTPStatusCode"] == 403
     assert case.action in error["Error"]["Message"]
 
-    granted = _granted(server, case.action, case.resource(name))
+    targets = case.targets(name)
+    if targets:  # the route's action alone is not enough for what the request points at
+        alone = _granted(server, case.action, case.resource(name))
+        assert alone.secret is not None
+        with pytest.raises(ClientError) as short:
+            operation(_client(server, alone.id, alone.secret))
+        assert short.value.response["Error"]["Code"] == "AccessDeniedException"
+        assert targets[0][0] in short.value.response["Error"]["Message"]
+
+    granted = _granted(server, case.action, case.resource(name), targets)
     assert granted.secret is not None
     response = operation(_client(server, granted.id, granted.secret))
     assert response["ResponseMetadata"]["HTTPStatusCode"] == case.status

@@ -1,20 +1,18 @@
 """The policy matrix's cases for the topic and object-trigger routes (lambeam/server/rest_topics.py):
-(setup, call, action, resource, status) per route, as tests/server/test_policy_matrix.py's Case
+(setup, call, action, resource, status, targets) per route, as tests/server/test_policy_matrix.py's Case
 takes them. A setup returns the name of what it made; routes that also need an id get
 "NAME/ID"."""
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from lambeam.events.objects import create_object_trigger
 from lambeam.events.topics import create_topic, subscribe
 from tests.server.conftest import RunningServer
-from tests.server.keyed import code_function, fresh_name
+from tests.server.keyed import arn, code_function, fresh_name
 
-_FOLDERS = Path(tempfile.gettempdir()) / "lambeam-matrix-folders"  # never created: empty
+# Object triggers watch a folder of the server's project (never created: empty), by its name
 
 
 def _new(server: RunningServer) -> str:
@@ -44,7 +42,8 @@ def _function(server: RunningServer) -> str:
 
 def _trigger(server: RunningServer) -> str:
     name = code_function(server)
-    trigger = create_object_trigger(server.project.db, name, str(_FOLDERS / name))
+    settings = server.project.settings
+    trigger = create_object_trigger(server.project.db, name, name, settings=settings)
     return f"{name}/{trigger.id}"
 
 
@@ -52,8 +51,8 @@ def _topic_arn(name: str) -> str:
     return f"arn:aws:sns:*:*:{name.split('/')[0]}"
 
 
-def _bucket_arn(name: str) -> str:
-    return f"arn:aws:s3:::{name.split('/')[0]}"
+def _folder_arn(name: str) -> str:
+    return f"arn:lambeam:folder:::*/{name.split('/')[0]}"
 
 
 def _any(name: str) -> str:
@@ -115,6 +114,7 @@ def topic_cases() -> dict[tuple[str, str], tuple[Any, ...]]:
             "sns:Subscribe",
             _topic_arn,
             201,
+            lambda n: [("lambda:InvokeFunction", arn(n))],
         ),
         ("DELETE", "/v1/topics/{topic}/subscriptions/{id}"): (
             _subscribed,
@@ -134,23 +134,23 @@ def topic_cases() -> dict[tuple[str, str], tuple[Any, ...]]:
             lambda n: (
                 "POST",
                 "/v1/object-triggers",
-                {"function": n, "location": str(_FOLDERS / n)},
+                {"function": n, "location": n},
             ),
             "s3:PutBucketNotification",
-            _bucket_arn,
+            _folder_arn,
             201,
         ),
         ("GET", "/v1/object-triggers/{id}"): (
             _trigger,
             lambda n: ("GET", f"/v1/object-triggers/{_id(n)}", None),
             "s3:GetBucketNotification",
-            _bucket_arn,
+            _folder_arn,
         ),
         ("DELETE", "/v1/object-triggers/{id}"): (
             _trigger,
             lambda n: ("DELETE", f"/v1/object-triggers/{_id(n)}", None),
             "s3:PutBucketNotification",
-            _bucket_arn,
+            _folder_arn,
             204,
         ),
     }
