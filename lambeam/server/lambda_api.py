@@ -19,7 +19,7 @@ import asyncio
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from starlette.requests import Request
@@ -63,6 +63,8 @@ from lambeam.server._gateway import (
     Gateway,
     Handler,
     Permission,
+    authorize_targets,
+    delivery_target,
     endpoint,
     function_resource,
 )
@@ -180,9 +182,11 @@ async def _invoke(request: Request, gw: Gateway, body: bytes) -> Response:
 async def _create_function(request: Request, gw: Gateway, body: bytes) -> Response:
     db, store = gw.project.db, gw.project.store
 
+    # Parsing the JSON and decoding the zip (up to 70 MB) happen in threads, off the event loop.
+    fields = await asyncio.to_thread(json_object, body)
+    await authorize_targets(request, gw, _dead_letter_targets(gw, fields))
+
     def create() -> Any:
-        # Parsing the JSON and decoding the zip (up to 70 MB) happen here, off the event loop.
-        fields = json_object(body)
         name = fields.get("FunctionName")
         if not isinstance(name, str):
             raise ConfigError("FunctionName is required")
@@ -195,6 +199,20 @@ async def _create_function(request: Request, gw: Gateway, body: bytes) -> Respon
         return publish_version(db, store, name) if fields.get("Publish") else info
 
     return _json(_shape(gw, await asyncio.to_thread(create)), 201)
+
+
+def _dead_letter_targets(gw: Gateway, fields: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """What the key must be allowed to send to as the function's DeadLetterConfig target
+    (sqs:SendMessage on a queue, sns:Publish on a topic): a failed event is delivered there."""
+    dead_letter = fields.get("DeadLetterConfig")
+    target = dead_letter.get("TargetArn") if isinstance(dead_letter, Mapping) else None
+    if not isinstance(target, str) or not target:
+        return []  # none, or cleared (a malformed one is refused by config_with)
+    parts = target.split(":")
+    if len(parts) == 6 and parts[0] == "arn" and parts[2] in ("sqs", "sns"):
+        kind = "queue" if parts[2] == "sqs" else "topic"
+        return [delivery_target(gw, kind, parts[5])]
+    return [delivery_target(gw, "queue", target)]  # a bare name is a queue's
 
 
 async def _get_function(request: Request, gw: Gateway, body: bytes) -> Response:
@@ -271,6 +289,7 @@ async def _update_configuration(request: Request, gw: Gateway, body: bytes) -> R
     name, _ = _name_and_qualifier(request)
     fields = json_object(body)
     db = gw.project.db
+    await authorize_targets(request, gw, _dead_letter_targets(gw, fields))
 
     def update() -> Any:
         current = get_function(db, name)

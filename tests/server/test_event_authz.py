@@ -267,3 +267,26 @@ def test_a_redrive_policy_moves_messages_only_where_its_key_may_send(
     sqs.set_queue_attributes(QueueUrl=url, Attributes=own)
     dead_letter = get_queue(server.project.db, mine).dead_letter
     assert dead_letter is not None and dead_letter.queue == f"{mine}-dlq"
+
+
+def test_a_dead_letter_target_needs_send_on_it(server: RunningServer) -> None:
+    mine = code_function(server)
+    secret = _queue(server, f"{mine}-dlq-secret")
+    own = _queue(server, f"{mine}-dlq-own")
+    key = key_with(
+        server,
+        _allow("lambda:*", arn(mine)),
+        _allow("sqs:SendMessage", _QUEUE.format(own)),
+    )
+    lam = _client(server, key, "lambda")
+    for target in (_QUEUE.format(secret), secret):  # as an ARN and as a bare name
+        _denied(
+            lambda target=target: lam.update_function_configuration(
+                FunctionName=mine, DeadLetterConfig={"TargetArn": target}
+            ),
+            "sqs:SendMessage",
+        )
+    lam.update_function_configuration(FunctionName=mine, DeadLetterConfig={"TargetArn": own})
+    shown = lam.get_function_configuration(FunctionName=mine)
+    assert shown["DeadLetterConfig"] == {"TargetArn": _QUEUE.format(own)}
+    lam.update_function_configuration(FunctionName=mine, DeadLetterConfig={"TargetArn": ""})
