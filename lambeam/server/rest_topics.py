@@ -200,6 +200,9 @@ async def _create_trigger(request: Request, gw: Gateway, body: bytes) -> Respons
     function, location = fields.get("function"), fields.get("location")
     if not isinstance(function, str) or not isinstance(location, str):
         raise ConfigError("function and location (a folder or s3://bucket/prefix/) are required")
+    qualifier = fields.get("qualifier")
+    # Each new object invokes the function: the key must be allowed to invoke it.
+    await authorize_targets(request, gw, [delivery_target(gw, "function", function, qualifier)])
     settings = gw.project.settings
     trigger = await asyncio.to_thread(
         create_object_trigger,
@@ -207,7 +210,7 @@ async def _create_trigger(request: Request, gw: Gateway, body: bytes) -> Respons
         function,
         location,
         suffix=fields.get("suffix") or "",
-        qualifier=fields.get("qualifier"),
+        qualifier=qualifier,
         settings=settings,
         root=settings.root,
         storage_options=object_storage_options(settings),

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from lambeam.security import AccessKey
 from lambeam.storage.schema import InvocationRow
 from tests.server.conftest import RunningServer, start_server
-from tests.server.keyed import code_function, key_with, rest_call
+from tests.server.keyed import arn, code_function, key_with, rest_call
 
 _PUT, _GET = "s3:PutBucketNotification", "s3:GetBucketNotification"
 
@@ -76,8 +76,14 @@ def test_keys_are_authorized_on_the_resolved_place(server: RunningServer) -> Non
         server,
         {"Effect": "Allow", "Action": [_PUT, _GET], "Resource": mine},
         {"Effect": "Allow", "Action": [_PUT, _GET], "Resource": "arn:aws:s3:::*"},
+        {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": arn(function)},
     )
     create = "POST", "/v1/object-triggers"
+
+    # Each new object invokes the function: a function the key may not invoke is refused.
+    someone_elses = code_function(server)
+    refused = _as(server, key, *create, {"function": someone_elses, "location": "mine"})
+    assert refused[0] == 403 and "lambda:InvokeFunction" in str(refused[1]), refused
 
     # A link named like an allowed folder is authorized as where it leads.
     assert _as(server, key, *create, {"function": function, "location": "to-theirs"})[0] == 403

@@ -139,6 +139,7 @@ def topic_cases() -> dict[tuple[str, str], tuple[Any, ...]]:
             "s3:PutBucketNotification",
             _folder_arn,
             201,
+            lambda n: [("lambda:InvokeFunction", arn(n))],
         ),
         ("GET", "/v1/object-triggers/{id}"): (
             _trigger,
