@@ -3,8 +3,12 @@ batches, as Lambda polls an SQS queue.
 
 For each mapping, batches of up to BatchSize messages are received (leased for the queue's
 visibility timeout; past the queue's `maxReceiveCount` a message goes to its dead-letter queue
-instead, lambeam.events.queue) and gathered for up to MaximumBatchingWindowInSeconds, then the
-function is invoked synchronously with SQS's event (`{"Records": [...]}`, sqs_record). On
+instead, lambeam.events.queue) and gathered for up to MaximumBatchingWindowInSeconds (a message
+whose lease would lapse while the window runs stays hidden until the window ends plus the
+visibility timeout, so that a window longer than the timeout never gives a message twice; one
+received again all the same replaces itself in the batch), then the function is invoked
+synchronously with SQS's event (`{"Records": [...]}`, sqs_record). A message whose body is not
+UTF-8 is set aside (lambeam.events.messages.set_aside), never failing its batch. On
 success the batch is deleted; with ReportBatchItemFailures only the records the function did not
 name. A function error (raised, timed out, out of memory), an answer that is not the expected
 JSON or names an unknown record fails the whole batch: its messages stay leased and come back
@@ -20,12 +24,12 @@ import contextlib
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from lambeam.errors import LambeamError, TooManyRequestsError
+from lambeam.errors import LambeamError, MessageError, TooManyRequestsError
 from lambeam.events.mappings import EventSourceMapping, list_event_source_mappings
-from lambeam.events.messages import from_message
+from lambeam.events.messages import from_message, set_aside
 from lambeam.events.queue import DeadLetter, Message
 from lambeam.events.queues import list_queues, queue_arn
 from lambeam.invoke import MAX_PAYLOAD_BYTES, Invocation, InvocationRequest
@@ -46,6 +50,8 @@ _log = logging.getLogger(__name__)
 
 # What a face wakes (EventService.wake) when it changed a mapping in this process.
 MAPPINGS_CHANGED = "lambeam:mappings"
+# How long before a gathered message's lease lapses the poller extends it (beyond its next check).
+_LEASE_MARGIN_S = 1.0
 # Concurrent batches of a mapping without ScalingConfig.MaximumConcurrency: Lambda starts an
 # SQS mapping with five pollers (it then scales up; lambeam keeps the five).
 DEFAULT_CONCURRENCY = 5
@@ -150,10 +156,11 @@ class _Poller:
 
     async def _gather(self) -> list[tuple[Message, dict[str, Any]]]:
         """Up to BatchSize messages within the batching window (and within the 6 MB a
-        synchronous invocation takes); empty when the poller stopped first."""
+        synchronous invocation takes), each once; empty when the poller stopped first."""
         service = self.service
-        batch: list[tuple[Message, dict[str, Any]]] = []
-        size = len(b'{"Records": []}')
+        batch: dict[str, tuple[Message, dict[str, Any]]] = {}  # by message id, in order
+        sizes: dict[str, int] = {}
+        empty = len(b'{"Records": []}')
         deadline: float | None = None
         while not self.stopped:
             target = self.target
@@ -167,31 +174,65 @@ class _Poller:
             )
             arn = queue_arn(mapping.queue, self._region, self._account)
             over: list[Message] = []
+            unreadable: list[Message] = []
             for message in received:
-                record = sqs_record(message, arn, self._region, self._account)
-                grown = size + len(json.dumps(record)) + 2
-                if grown > MAX_PAYLOAD_BYTES and batch:
+                try:
+                    record = sqs_record(message, arn, self._region, self._account)
+                except MessageError:
+                    unreadable.append(message)
+                    continue
+                size = len(json.dumps(record)) + 2
+                total = empty + sum(sizes.values()) - sizes.get(message.id, 0) + size
+                if total > MAX_PAYLOAD_BYTES and batch:
                     over.append(message)
                     continue
-                batch.append((message, record))
-                size = grown
+                # received again (its lease lapsed after all): the newest receipt replaces it
+                batch[message.id] = (message, record)
+                sizes[message.id] = size
+            if unreadable:
+                await asyncio.to_thread(set_aside, service.queue, unreadable, target.dead_letter)
             if over:  # the rest of this receive goes back at once, for the next batch
                 await asyncio.to_thread(service.queue.release, [m.receipt for m in over])
-                return batch
+                return list(batch.values())
             if len(batch) >= mapping.batch_size:
-                return batch
+                return list(batch.values())
             now = service.clock()
             if batch and deadline is None:
                 deadline = now + mapping.maximum_batching_window_s
             if batch and (deadline is None or now >= deadline):
-                return batch
+                return list(batch.values())
             timeout = service.timings.poll_interval_s
             if deadline is not None:
                 timeout = min(timeout, max(0.0, deadline - now))
+                await self._hold(batch, now + timeout, deadline)
+                for gone in set(sizes) - set(batch):
+                    del sizes[gone]
             await service.wait(mapping.queue, timeout)
         if batch:  # stopped while gathering: hand the messages back
-            await asyncio.to_thread(service.queue.release, [m.receipt for m, _ in batch])
+            await asyncio.to_thread(service.queue.release, [m.receipt for m, _ in batch.values()])
         return []
+
+    async def _hold(
+        self, batch: dict[str, tuple[Message, dict[str, Any]]], check_at: float, deadline: float
+    ) -> None:
+        """Keep the gathered messages hidden while the window runs: those whose lease would
+        lapse before the next check (with a margin) are leased until the window's end plus the
+        visibility timeout (what a receive at the window's end would give); one that another
+        receiver took meanwhile leaves the batch."""
+        lapsing = [m for m, _ in batch.values() if m.visible_at <= check_at + _LEASE_MARGIN_S]
+        if not lapsing:
+            return
+        now = self.service.clock()
+        visibility = deadline - now + self.target.visibility_timeout_s + _LEASE_MARGIN_S
+        held = await asyncio.to_thread(
+            self.service.queue.change_visibility, [m.receipt for m in lapsing], visibility
+        )
+        for message, kept in zip(lapsing, held, strict=True):
+            if kept:
+                record = batch[message.id][1]
+                batch[message.id] = (replace(message, visible_at=now + visibility), record)
+            else:
+                del batch[message.id]
 
     async def _process(
         self, target: _Target, batch: Sequence[tuple[Message, dict[str, Any]]]

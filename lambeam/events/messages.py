@@ -10,6 +10,12 @@ system attributes a receive can ask for, and receipt handles.
 A message's SQS attributes are kept in its row's `attributes` (`MessageAttributes` in SQS's wire
 form, binary values base64, plus `SenderId` and `AWSTraceHeader`); `from_message` turns any
 received row back into SQS's shape, for the SQS API, the CLI and queue mappings alike.
+
+SQS takes only XML's characters, so every body sent through it is UTF-8; a row whose body is not
+(only lambeam's own writes could make one) is unreadable: `from_message` refuses it naming the
+message, and `receive` (and the queue mappings, through `set_aside`) hands out the messages
+received with it and sets it aside: to the queue's dead-letter queue at once, or, without one,
+held for the visibility timeout like any received message.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import logging
 import re
 import struct
 import uuid
@@ -24,14 +31,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from lambeam.errors import MessageError, ReceiptHandleError
-from lambeam.events.queue import Message, MessageQueue, Outgoing, Receipt
+from lambeam.errors import MessageError
+from lambeam.events.queue import DeadLetter, Message, MessageQueue, Outgoing
 from lambeam.events.queues import QueueInfo
+from lambeam.events.receipts import parse_receipt_handle, receipt_handle
 
 __all__ = [
     "MAX_BATCH_ENTRIES",
     "Prepared",
     "Received",
+    "batch_entry_size",
     "from_message",
     "md5_of_attributes",
     "md5_of_body",
@@ -39,7 +48,10 @@ __all__ = [
     "prepare",
     "receipt_handle",
     "receive",
+    "set_aside",
 ]
+
+_log = logging.getLogger(__name__)
 
 MAX_BATCH_ENTRIES = 10  # SQS's most entries in one batch request and most messages per receive
 MAX_ATTRIBUTES = 10  # message attributes per message
@@ -56,7 +68,6 @@ _INVALID = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
 _ATTRIBUTE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,256}")
 _DATA_TYPE = re.compile(r"(String|Number|Binary)(\..+)?")
 _NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
-_LEASE = re.compile(r"[0-9a-f]{32}")
 
 
 @dataclass(frozen=True)
@@ -67,6 +78,7 @@ class Prepared:
     md5_of_body: str
     md5_of_message_attributes: str | None
     md5_of_system_attributes: str | None
+    size: int = 0  # what SQS counts against its limits: the body's bytes and the attributes'
 
     @property
     def message_id(self) -> str:
@@ -172,8 +184,33 @@ def prepare(
         stored["AWSTraceHeader"] = system["AWSTraceHeader"]["StringValue"]
     outgoing = Outgoing(body.encode("utf-8"), stored, float(delay), str(uuid.uuid4()))
     return Prepared(
-        outgoing, md5_of_body(body), md5_of_attributes(attributes), md5_of_attributes(system)
+        outgoing, md5_of_body(body), md5_of_attributes(attributes), md5_of_attributes(system), size
     )
+
+
+def batch_entry_size(entry: Mapping[str, Any]) -> int:
+    """What a batch entry counts towards a batch's total as `prepare` counts it (the body's
+    UTF-8 bytes, each attribute's name, type and value), never failing on a malformed entry:
+    what is not a string or a map counts nothing."""
+    body = entry.get("MessageBody")
+    total = len(body.encode("utf-8", "replace")) if isinstance(body, str) else 0
+    attributes = entry.get("MessageAttributes")
+    if not isinstance(attributes, Mapping):
+        return total
+    for name, value in attributes.items():
+        total += len(name.encode("utf-8", "replace")) if isinstance(name, str) else 0
+        if not isinstance(value, Mapping):
+            continue
+        for part in ("DataType", "StringValue"):
+            text = value.get(part)
+            total += len(text.encode("utf-8", "replace")) if isinstance(text, str) else 0
+        raw = value.get("BinaryValue")
+        if isinstance(raw, str):
+            try:
+                total += len(base64.b64decode(raw, validate=True))
+            except (binascii.Error, ValueError):
+                total += len(raw)
+    return total
 
 
 def _size(attributes: Mapping[str, Mapping[str, str]]) -> int:
@@ -257,41 +294,14 @@ def _check_value(name: str, value: Any) -> dict[str, str]:
 
 def _check_system_attributes(attributes: Mapping[str, Any]) -> dict[str, dict[str, str]]:
     """MessageSystemAttributes of a send: only AWSTraceHeader, a String (as SQS allows)."""
+    if not isinstance(attributes, Mapping):
+        raise MessageError("MessageSystemAttributes must be a map of name to value")
     for name, value in attributes.items():
         if name != "AWSTraceHeader":
             raise MessageError(f"Message system attribute name '{name}' is invalid.")
         if not isinstance(value, Mapping) or value.get("DataType") != "String":
             raise MessageError("Message system attribute AWSTraceHeader must be of type String.")
     return {name: _check_value(name, value) for name, value in attributes.items()}
-
-
-def receipt_handle(queue: str, message_id: str, lease: str) -> str:
-    """An opaque receipt handle naming the queue, the message and the receive's lease."""
-    raw = f"{queue}\x00{message_id}\x00{lease}".encode()
-    return base64.urlsafe_b64encode(raw).decode("ascii")
-
-
-def parse_receipt_handle(queue: str, handle: Any) -> Receipt:
-    """The receipt a handle from `receive` stands for; ReceiptHandleError for anything else
-    (malformed, or given out by another queue)."""
-    try:
-        if not isinstance(handle, str) or len(handle) > 1024:
-            raise ValueError
-        raw = base64.urlsafe_b64decode(handle.encode("ascii")).decode("utf-8")
-        named, message_id, lease = raw.split("\x00")
-    except (ValueError, UnicodeError):
-        raise _invalid(handle) from None
-    if named != queue or not message_id or len(message_id) > 36 or not _LEASE.fullmatch(lease):
-        raise _invalid(handle)
-    return Receipt(message_id, lease)
-
-
-def _invalid(handle: Any) -> ReceiptHandleError:
-    shown = handle[:80] + "…" if isinstance(handle, str) and len(handle) > 80 else handle
-    return ReceiptHandleError(
-        f'The input receipt handle "{shown}" is not a valid receipt handle (it must be one a'
-        " ReceiveMessage of this queue answered)."
-    )
 
 
 def receive(
@@ -305,11 +315,48 @@ def receive(
 ) -> list[Received]:
     """Receive up to `max_messages` of queue `info`'s visible messages for its visibility
     timeout (or `visibility_timeout`), moving those past its redrive policy's maxReceiveCount
-    to the dead-letter queue; each with the system and message attributes asked for."""
+    to the dead-letter queue; each with the system and message attributes asked for.
+    A message whose body is not UTF-8 is set aside (`set_aside`), never failing the others."""
     visibility = info.visibility_timeout if visibility_timeout is None else visibility_timeout
     messages = queue.receive(info.name, max_messages, visibility, dead_letter=info.dead_letter)
     names, wanted = list(attribute_names), list(message_attribute_names)
-    return [from_message(m, names, wanted) for m in messages]
+    received: list[Received] = []
+    unreadable: list[Message] = []
+    for message in messages:
+        try:
+            received.append(from_message(message, names, wanted))
+        except MessageError:
+            unreadable.append(message)
+    if unreadable:
+        set_aside(queue, unreadable, info.dead_letter)
+    return received
+
+
+def set_aside(
+    queue: MessageQueue, unreadable: Sequence[Message], dead_letter: DeadLetter | None
+) -> None:
+    """Set received messages that cannot be handed out (`from_message` refused them) aside,
+    with a warning naming each: moved to `dead_letter`'s queue at once when there is one, else
+    left leased, to come back after the visibility timeout (past a redrive policy's
+    maxReceiveCount, to its dead-letter queue) as a message no one deleted does."""
+    ids = ", ".join(m.id for m in unreadable)
+    queue_name = unreadable[0].queue
+    if dead_letter is None:
+        _log.warning(
+            "queue %s: message(s) %s skipped: the body is not UTF-8 (lambeam's own write, not an"
+            " SQS send); held for the visibility timeout, and the queue has no dead-letter queue",
+            queue_name,
+            ids,
+        )
+        return
+    queue.dead_letter([m.receipt for m in unreadable], dead_letter.queue)
+    _log.warning(
+        "queue %s: message(s) %s moved to the dead-letter queue %s: the body is not UTF-8"
+        " (lambeam's own write, not an SQS send)",
+        queue_name,
+        ids,
+        dead_letter.queue,
+    )
 
 
 def from_message(
@@ -318,9 +365,17 @@ def from_message(
     message_attribute_names: Sequence[str] = (),
 ) -> Received:
     """A received row in SQS's terms, with the system attributes (`All`, or by name) and
-    message attributes (`All`, `.*`, `prefix.*` or by name) asked for."""
+    message attributes (`All`, `.*`, `prefix.*` or by name) asked for; MessageError naming the
+    message when its body is not UTF-8 (SQS's bodies always are)."""
     stored = message.attributes or {}
-    body = message.body.decode("utf-8")
+    try:
+        body = message.body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MessageError(
+            f"Message {message.id} of queue {message.queue} cannot be handed out: its body is not"
+            f" UTF-8 ({exc.reason} at byte {exc.start})",
+            code="InvalidMessageContents",
+        ) from None
     system = {
         "SenderId": stored.get("SenderId", ""),
         "SentTimestamp": str(int(message.sent_at * 1000)),
