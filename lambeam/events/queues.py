@@ -7,8 +7,10 @@
         {"deadLetterTargetArn": queue_arn("orders-dlq"), "maxReceiveCount": 5})})
     delete_queue(db, "orders")       # and every message it held
 
-Attributes are kept as SQS spells them (string values, `RedrivePolicy` as its JSON text), only
-those set; `QueueInfo.attributes` fills in SQS's defaults. The messages themselves live in the
+Attributes are kept as SQS spells them (string values, `RedrivePolicy` as its compact JSON text),
+only those set; `QueueInfo.attributes` fills in SQS's defaults. A redrive policy names a queue of
+the server's own region and account; when that queue is deleted the policy stays (as SQS shows
+it) but `QueueInfo.dead_letter` is None, so that nothing moves to a queue that is gone. The messages themselves live in the
 durable queue (lambeam.events.queue); lambeam.events.messages gives them SQS's semantics.
 """
 
@@ -18,14 +20,19 @@ import asyncio
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from lambeam.errors import QueueAttributeError, QueueExistsError, QueueNotFoundError
+from lambeam.errors import (
+    QueueAttributeError,
+    QueueExistsError,
+    QueueNameError,
+    QueueNotFoundError,
+)
 from lambeam.events.queue import DeadLetter, MessageQueue
 from lambeam.runtime import DEFAULT_ACCOUNT_ID, DEFAULT_REGION
 from lambeam.storage import Database, as_utc, utcnow
@@ -94,6 +101,7 @@ _UNSUPPORTED = (
 )
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,80}")
 _MAX_RECEIVE_COUNT = (1, 1000)
+_DEFAULT_MAX_RECEIVE_COUNT = 10  # botocore's documentation of RedrivePolicy: "Default: 10"
 
 
 @dataclass(frozen=True)
@@ -105,11 +113,16 @@ class QueueInfo:
     origin: str
     created_at: datetime
     updated_at: datetime
+    dead_letter_exists: bool = True  # whether the redrive policy's queue exists (when read)
 
     @property
     def attributes(self) -> dict[str, str]:
         """Every settable attribute, SQS's default where none was set."""
-        return {**DEFAULTS, **self.set_attributes}
+        attributes = {**DEFAULTS, **self.set_attributes}
+        if attributes.get("RedrivePolicy"):  # compact, as SQS answers (older rows had spaces)
+            policy = json.loads(attributes["RedrivePolicy"])
+            attributes["RedrivePolicy"] = json.dumps(policy, separators=(",", ":"))
+        return attributes
 
     def _int(self, name: str) -> int:
         return int(self.set_attributes.get(name, DEFAULTS[name]))
@@ -136,14 +149,14 @@ class QueueInfo:
 
     @property
     def dead_letter(self) -> DeadLetter | None:
-        """The redrive policy: where a message goes past `maxReceiveCount` receives, or None."""
+        """The redrive policy: where a message goes past `maxReceiveCount` receives, or None
+        (also when its dead-letter queue was deleted since: the message stays where it is)."""
         text = self.set_attributes.get("RedrivePolicy")
-        if not text:
+        if not text or not self.dead_letter_exists:
             return None
         policy = json.loads(text)
-        return DeadLetter(
-            queue_name_from_arn(policy["deadLetterTargetArn"]), int(policy["maxReceiveCount"])
-        )
+        count = policy.get("maxReceiveCount", _DEFAULT_MAX_RECEIVE_COUNT)
+        return DeadLetter(queue_name_from_arn(policy["deadLetterTargetArn"]), int(count))
 
     def arn(self, region: str = DEFAULT_REGION, account_id: str = DEFAULT_ACCOUNT_ID) -> str:
         """The queue's ARN, as SQS writes it and policies name it."""
@@ -166,9 +179,10 @@ def queue_name_from_arn(value: str) -> str:
 
 
 def check_queue_name(name: str) -> str:
-    """`name` if SQS would take it for a standard queue: 1–80 of A-Z a-z 0-9 - _."""
+    """`name` if SQS would take it for a standard queue: 1–80 of A-Z a-z 0-9 - _ (else
+    QueueNameError, SQS's InvalidParameterValue)."""
     if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise QueueAttributeError(
+        raise QueueNameError(
             f"Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in"
             f" length (queue name {name!r})",
             attribute="QueueName",
@@ -177,11 +191,16 @@ def check_queue_name(name: str) -> str:
 
 
 def check_attributes(
-    attributes: Mapping[str, Any], exists: Callable[[str], bool] | None = None
+    attributes: Mapping[str, Any],
+    exists: Callable[[str], bool] | None = None,
+    *,
+    region: str = DEFAULT_REGION,
+    account_id: str = DEFAULT_ACCOUNT_ID,
 ) -> dict[str, str]:
     """The settable attributes in `attributes`, checked as SQS checks them and normalized
-    (strings; RedrivePolicy as compact JSON with an ARN). `exists(name)` says whether a
-    dead-letter queue exists (None: not checked). An empty RedrivePolicy removes it."""
+    (strings; RedrivePolicy as compact JSON with an ARN of `region` and `account_id`, the
+    only ones its target may name). `exists(name)` says whether a dead-letter queue exists
+    (None: not checked). An empty RedrivePolicy removes it."""
     checked: dict[str, str] = {}
     for name, value in attributes.items():
         if name in RANGES:
@@ -195,7 +214,7 @@ def check_attributes(
                 )
             checked[name] = str(number)
         elif name == "RedrivePolicy":
-            checked[name] = _redrive_policy(value, exists)
+            checked[name] = _redrive_policy(value, exists, region, account_id)
         elif name in _UNSUPPORTED:
             raise QueueAttributeError(
                 f"Attribute {name} is not supported: lambeam's queues are standard queues without"
@@ -218,7 +237,9 @@ def _integer(value: Any) -> int | None:
     return None
 
 
-def _redrive_policy(value: Any, exists: Callable[[str], bool] | None) -> str:
+def _redrive_policy(
+    value: Any, exists: Callable[[str], bool] | None, region: str, account_id: str
+) -> str:
     if value in ("", None):
         return ""
 
@@ -232,14 +253,17 @@ def _redrive_policy(value: Any, exists: Callable[[str], bool] | None) -> str:
         policy = json.loads(value) if isinstance(value, str) else value
     except ValueError:
         raise refuse("Redrive policy is not a valid JSON map.") from None
-    if not isinstance(policy, dict) or set(policy) != {"deadLetterTargetArn", "maxReceiveCount"}:
-        raise refuse("Redrive policy needs exactly deadLetterTargetArn and maxReceiveCount.")
-    count = _integer(policy["maxReceiveCount"])
+    if not isinstance(policy, dict) or "deadLetterTargetArn" not in policy:
+        raise refuse("Redrive policy needs deadLetterTargetArn.")
+    if not set(policy) <= {"deadLetterTargetArn", "maxReceiveCount"}:
+        raise refuse("Redrive policy takes exactly deadLetterTargetArn and maxReceiveCount.")
+    given = policy.get("maxReceiveCount", _DEFAULT_MAX_RECEIVE_COUNT)
+    count = _integer(given)
     low, high = _MAX_RECEIVE_COUNT
     if count is None or not low <= count <= high:
         raise refuse(
-            f"Invalid value for maxReceiveCount: {policy['maxReceiveCount']}, valid values are"
-            f" from {low} to {high} both inclusive."
+            f"Invalid value for maxReceiveCount: {given}, valid values are from {low} to {high}"
+            " both inclusive."
         )
     target = policy["deadLetterTargetArn"]
     try:
@@ -248,20 +272,30 @@ def _redrive_policy(value: Any, exists: Callable[[str], bool] | None) -> str:
         raise refuse(str(exc)) from None
     if not _NAME.fullmatch(name):
         raise refuse(f"{target!r} is not a queue ARN.")
+    arn = queue_arn(name, region, account_id)
+    if target.startswith("arn:") and target != arn:
+        raise refuse(
+            f"Dead letter target {target} is not a queue of this server's region and account"
+            f" ({region}, {account_id}): SQS's dead-letter queue is in the same account and"
+            " region as its source queue."
+        )
     if exists is not None and not exists(name):
         raise refuse("Dead letter target does not exist.")
-    arn = target if target.startswith("arn:") else queue_arn(name)
-    return json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": count})
+    return json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": count}, separators=(",", ":"))
 
 
-def _info(row: QueueRow) -> QueueInfo:
-    return QueueInfo(
+def _info(row: QueueRow, exists: Callable[[str], bool]) -> QueueInfo:
+    info = QueueInfo(
         name=row.name,
         set_attributes=dict(row.attributes),
         origin=row.origin,
         created_at=as_utc(row.created_at),
         updated_at=as_utc(row.updated_at),
     )
+    target = info.dead_letter
+    if target is not None and not exists(target.queue):
+        info = replace(info, dead_letter_exists=False)
+    return info
 
 
 def _exists(session: Session) -> Callable[[str], bool]:
@@ -277,14 +311,15 @@ def get_queue(db: Database, name: str) -> QueueInfo:
         row = session.get(QueueRow, name)
         if row is None:
             raise _not_found(name)
-        return _info(row)
+        return _info(row, _exists(session))
 
 
 def list_queues(db: Database, prefix: str = "") -> list[QueueInfo]:
     """Every queue whose name starts with `prefix`, by name."""
     with db.session() as session:
         rows = session.scalars(select(QueueRow).order_by(QueueRow.name)).all()
-        return [_info(row) for row in rows if row.name.startswith(prefix)]
+        names = {row.name for row in rows}
+        return [_info(row, names.__contains__) for row in rows if row.name.startswith(prefix)]
 
 
 def create_queue(
@@ -293,44 +328,59 @@ def create_queue(
     attributes: Mapping[str, Any] | None = None,
     *,
     origin: str = "api",
+    region: str = DEFAULT_REGION,
+    account_id: str = DEFAULT_ACCOUNT_ID,
 ) -> QueueInfo:
-    """Create queue `name` with `attributes` (SQS's names and values). As SQS does, creating a
-    queue that exists with the same attributes answers it; other attributes: QueueExistsError."""
+    """Create queue `name` with `attributes` (SQS's names and values; a dead-letter target of
+    `region` and `account_id`). As SQS does, creating a queue that exists with the same
+    attributes answers it; other attributes: QueueExistsError."""
     check_queue_name(name)
     with db.session() as session:
-        checked = check_attributes(attributes or {}, _exists(session))
+        exists = _exists(session)
+        where = {"region": region, "account_id": account_id}
+        checked = check_attributes(attributes or {}, exists, **where)
         checked = {k: v for k, v in checked.items() if v != ""}
         row = session.get(QueueRow, name)
         if row is not None:
-            have, given = {**DEFAULTS, **row.attributes}, {**DEFAULTS, **checked}
+            have = _info(row, exists).attributes
+            given = {**DEFAULTS, **checked}
             differ = sorted(k for k in set(have) | set(given) if have.get(k) != given.get(k))
             if differ:
                 raise QueueExistsError(
                     f"A queue already exists with the same name and a different value for"
                     f" attribute(s) {', '.join(differ)} (queue {name!r})"
                 )
-            return _info(row)
+            return _info(row, exists)
         now = utcnow()
         row = QueueRow(name=name, attributes=checked, origin=origin, created_at=now, updated_at=now)
         session.add(row)
         session.flush()
         record(session, "sqs:CreateQueue", f"queue:{name}", {"attributes": checked})
-        return _info(row)
+        return _info(row, exists)
 
 
-def set_queue_attributes(db: Database, name: str, attributes: Mapping[str, Any]) -> QueueInfo:
-    """Change some of queue `name`'s attributes (the others keep theirs)."""
+def set_queue_attributes(
+    db: Database,
+    name: str,
+    attributes: Mapping[str, Any],
+    *,
+    region: str = DEFAULT_REGION,
+    account_id: str = DEFAULT_ACCOUNT_ID,
+) -> QueueInfo:
+    """Change some of queue `name`'s attributes (the others keep theirs; a dead-letter target
+    of `region` and `account_id`)."""
     with db.session() as session:
         row = session.get(QueueRow, name)
         if row is None:
             raise _not_found(name)
-        checked = check_attributes(attributes, _exists(session))
+        exists = _exists(session)
+        checked = check_attributes(attributes, exists, region=region, account_id=account_id)
         merged = {**row.attributes, **checked}
         row.attributes = {k: v for k, v in merged.items() if v != ""}
         row.updated_at = utcnow()
         session.flush()
         record(session, "sqs:SetQueueAttributes", f"queue:{name}", {"attributes": checked})
-        return _info(row)
+        return _info(row, exists)
 
 
 def delete_queue(db: Database, name: str) -> int:

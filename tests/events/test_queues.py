@@ -211,3 +211,48 @@ def test_the_retention_sweeper_deletes_messages_past_each_queues_period(db: Data
     assert messages.counts("long").total == 1
     now[0] += 345_600
     assert expire_messages(db, messages) == 2
+
+
+def test_a_redrive_policy_is_compact_json_and_its_count_defaults_to_10(db: Database) -> None:
+    create_queue(db, "dlq")
+    policy = json.dumps({"deadLetterTargetArn": queue_arn("dlq")})
+    info = create_queue(db, "q", {"RedrivePolicy": policy})
+    arn = queue_arn("dlq")
+    assert info.attributes["RedrivePolicy"] == (
+        f'{{"deadLetterTargetArn":"{arn}","maxReceiveCount":10}}'
+    )
+    assert info.dead_letter == DeadLetter("dlq", 10)
+    assert create_queue(db, "q", {"RedrivePolicy": policy}) == info  # the same: idempotent
+    with pytest.raises(QueueAttributeError, match="deadLetterTargetArn"):
+        set_queue_attributes(db, "q", {"RedrivePolicy": json.dumps({"maxReceiveCount": 3})})
+    with pytest.raises(QueueAttributeError, match="exactly"):
+        set_queue_attributes(
+            db, "q", {"RedrivePolicy": json.dumps({"deadLetterTargetArn": arn, "colour": 1})}
+        )
+
+
+def test_a_dead_letter_queue_of_another_region_or_account_is_refused(db: Database) -> None:
+    create_queue(db, "dlq")
+    create_queue(db, "q")
+    for arn in (
+        queue_arn("dlq", "eu-west-1"),
+        queue_arn("dlq", account_id="123456789012"),
+        "arn:aws:sns:us-east-1:000000000000:dlq",
+    ):
+        policy = json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": 3})
+        with pytest.raises(QueueAttributeError, match="RedrivePolicy"):
+            set_queue_attributes(db, "q", {"RedrivePolicy": policy})
+    # a server of another region and account takes its own ARNs (and only those)
+    mine = queue_arn("dlq", "eu-west-1", "123456789012")
+    policy = json.dumps({"deadLetterTargetArn": mine, "maxReceiveCount": 3})
+    where = {"region": "eu-west-1", "account_id": "123456789012"}
+    info = set_queue_attributes(db, "q", {"RedrivePolicy": policy}, **where)
+    assert info.dead_letter == DeadLetter("dlq", 3)
+    with pytest.raises(QueueAttributeError, match="RedrivePolicy"):
+        set_queue_attributes(db, "q", {"RedrivePolicy": _redrive("dlq")}, **where)
+
+
+def test_a_bad_queue_name_is_an_invalid_parameter_value(db: Database) -> None:
+    with pytest.raises(QueueAttributeError) as caught:
+        create_queue(db, "has space")
+    assert caught.value.sqs_error[0] == "InvalidParameterValue"
