@@ -16,6 +16,7 @@ from lambeam.errors import LambeamError, MessageError
 from lambeam.events.messages import (
     MAX_BATCH_ENTRIES,
     Prepared,
+    batch_entry_size,
     parse_receipt_handle,
     prepare,
     receive,
@@ -53,9 +54,14 @@ async def _create_queue(call: Call) -> dict[str, Any]:
     await call.authorize("sqs:CreateQueue", call.arn(name))
     attributes = call.mapping("Attributes")
     await _authorize_redrive(call, attributes)
-    await asyncio.to_thread(create_queue, call.gw.project.db, name, attributes)
+    await asyncio.to_thread(create_queue, call.gw.project.db, name, attributes, **_where(call))
     call.forget(name)
     return {"QueueUrl": call.url(name)}
+
+
+def _where(call: Call) -> dict[str, str]:
+    """The region and account a RedrivePolicy's dead-letter queue must be of: this server's."""
+    return {"region": call.gw.engine.region, "account_id": call.gw.engine.account_id}
 
 
 async def _get_queue_url(call: Call) -> dict[str, Any]:
@@ -85,7 +91,7 @@ async def _delete_queue(call: Call) -> None:
     name = call.queue_name()
     await call.authorize("sqs:DeleteQueue", call.arn(name))
     await asyncio.to_thread(delete_queue, call.gw.project.db, name)
-    call.forget(name)
+    call.session.infos.clear()  # other queues' redrive policies may name it (read again)
 
 
 async def _get_queue_attributes(call: Call) -> dict[str, Any]:
@@ -100,6 +106,7 @@ async def _get_queue_attributes(call: Call) -> dict[str, Any]:
         "CreatedTimestamp": str(int(info.created_at.timestamp())),
         "LastModifiedTimestamp": str(int(info.updated_at.timestamp())),
         "QueueArn": call.arn(info.name),
+        "SqsManagedSseEnabled": "false",  # lambeam's queues are not encrypted at rest by SQS
     }
     if every or any(name.startswith("Approximate") for name in asked):
         counts = await asyncio.to_thread(call.gw.events.queue.counts, info.name)
@@ -115,7 +122,8 @@ async def _set_queue_attributes(call: Call) -> None:
     await call.authorize("sqs:SetQueueAttributes", call.arn(name))
     attributes = call.mapping("Attributes")
     await _authorize_redrive(call, attributes)
-    await asyncio.to_thread(set_queue_attributes, call.gw.project.db, name, attributes)
+    db = call.gw.project.db
+    await asyncio.to_thread(set_queue_attributes, db, name, attributes, **_where(call))
     call.forget(name)
 
 
@@ -213,7 +221,7 @@ def _failed(entry_id: str, exc: LambeamError) -> dict[str, Any]:
 async def _send_message_batch(call: Call) -> dict[str, Any]:
     info = await call.queue("sqs:SendMessage")
     entries = _entries(call)
-    total = sum(len(str(e.get("MessageBody", "")).encode()) for e in entries)
+    total = sum(batch_entry_size(entry) for entry in entries)  # bodies and attributes
     if total > MAX_MESSAGE_BYTES:
         raise MessageError(
             f"Batch requested message too long: {total} bytes in all, at most {MAX_MESSAGE_BYTES}.",
@@ -224,7 +232,7 @@ async def _send_message_batch(call: Call) -> dict[str, Any]:
     for entry in entries:
         try:
             good.append((entry["Id"], _prepare(call, info, entry)))
-        except MessageError as exc:
+        except LambeamError as exc:
             failed.append(_failed(entry["Id"], exc))
     await _commit(call, info, [p for _, p in good])
     return {"Successful": [{"Id": i, **_sent(p)} for i, p in good], "Failed": failed}

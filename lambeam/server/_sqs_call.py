@@ -130,7 +130,11 @@ class Call:
     def queue_name(self) -> str:
         """The queue the QueueUrl parameter names (`http://host/{account}/{name}`)."""
         url = self.text("QueueUrl")
-        parts = [part for part in urlsplit(url).path.split("/") if part]
+        try:
+            path = urlsplit(url).path
+        except ValueError:  # "http://[::1": not a URL at all
+            path = ""
+        parts = [part for part in path.split("/") if part]
         if not parts:
             raise MessageError(
                 f"The address {url} is not valid for this endpoint.", code="InvalidAddress"

@@ -122,7 +122,7 @@ def test_queues_are_created_found_listed_changed_and_deleted(
         "VisibilityTimeout": "10",
         "MessageRetentionPeriod": "120",
         "DelaySeconds": "2",
-        "RedrivePolicy": json.dumps(redrive),
+        "RedrivePolicy": json.dumps(redrive, separators=(",", ":")),  # compact, as SQS's
     }
 
     sqs.send_message(QueueUrl=url, MessageBody="kept until the queue goes")
