@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Table
 
 from lambeam.events.queue import Message, MessageQueue, Outgoing
 from lambeam.functions import Resolver
+from lambeam.invoke.errors import InvalidPayloadError
 from lambeam.invoke.invoker import check_invoke_size, check_json
 from lambeam.invoke.request import InvocationRequest
 from lambeam.project import Project
@@ -24,6 +25,7 @@ from lambeam.storage.schema import InvocationRow
 
 __all__ = [
     "ASYNC_QUEUE",
+    "check_utf8",
     "enqueue_invocations",
     "event_message",
     "queue_event",
@@ -35,6 +37,18 @@ __all__ = [
 ASYNC_QUEUE = "lambeam:async"
 
 _INVOCATIONS: Table = InvocationRow.__table__  # type: ignore[assignment]
+
+
+def check_utf8(payload: bytes) -> None:
+    """InvalidPayloadError (400) unless `payload` is UTF-8: Lambda takes an asynchronous event as
+    UTF-8 JSON, and its dead-letter queue, destinations and topics carry it as text."""
+    try:
+        payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidPayloadError(
+            f"Could not parse request body into json: an asynchronous event must be UTF-8 JSON"
+            f" (byte {exc.start} is not UTF-8)"
+        ) from None
 
 
 def event_message(request: InvocationRequest) -> Outgoing:
@@ -111,6 +125,7 @@ def queue_event(
     as the Invoker checks one (the function and qualifier exist, the payload is JSON of at
     most 1 MiB), then committed; the project's next running server runs it. Its request id."""
     check_invoke_size(len(payload), "Event")
+    check_utf8(payload)
     resolved = Resolver(project.db).resolve(function, qualifier)
     if resolved.kind != "model":  # a model function's instance checks its own requests
         check_json(payload)

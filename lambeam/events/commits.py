@@ -33,14 +33,20 @@ class GroupCommit(Generic[T]):
         self._max_group = max_group
         self._pending: list[tuple[T, asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
+        self.waiting = 0  # items submitted and not yet written (or failed)
 
     async def submit(self, item: T) -> None:
         """Write `item` with the next group; returns once it is committed, or raises its error."""
         done = asyncio.get_running_loop().create_future()
         self._pending.append((item, done))
+        self.waiting += 1
+        done.add_done_callback(self._written)
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write())
         await asyncio.shield(done)  # a caller that goes away does not undo its item
+
+    def _written(self, _done: asyncio.Future[None]) -> None:
+        self.waiting -= 1
 
     async def _write(self) -> None:
         while self._pending:

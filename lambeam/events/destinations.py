@@ -8,13 +8,17 @@ lambeam.events.invoke_config.Destination) is a function, a queue or a topic, and
 exactly: `version`, `timestamp`, `requestContext{requestId, functionArn, condition,
 approximateInvokeCount}`, `requestPayload`, `responseContext{statusCode, executedVersion,
 functionError}`, `responsePayload`. A function destination runs it as an asynchronous event of
-its own; a queue gets it as a message's body; a topic publishes it. A dead-letter queue (used
-when there is no failure destination) gets the original event only, with Lambda's
-`RequestID`, `ErrorCode` and `ErrorMessage` message attributes.
+its own; a queue gets it as a message's body; a topic publishes it. A record larger than its
+target takes (1 MiB for a function's event, the queue's MaximumMessageSize, 256 KiB for a
+topic) goes without its payloads, as Lambda drops them: `responsePayload`, then
+`requestPayload` if still too large, is replaced by a note saying so. A dead-letter queue or
+topic (used when there is no failure destination) gets the original event only, with Lambda's
+`RequestID`, `ErrorCode` and `ErrorMessage` (its first 1 KiB of UTF-8) message attributes.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from collections.abc import Mapping
@@ -24,20 +28,27 @@ from typing import Any
 from lambeam.errors import ConfigError
 from lambeam.events.asynchronous import ASYNC_QUEUE, enqueue_invocations
 from lambeam.events.invoke_config import Destination
+from lambeam.events.messages import prepare
 from lambeam.events.queue import MessageQueue, Outgoing
-from lambeam.invoke.request import InvocationRequest
-from lambeam.storage.schema import QueueRow
+from lambeam.events.queues import get_queue
+from lambeam.events.topics import MAX_MESSAGE_BYTES, publish
+from lambeam.invoke.request import MAX_EVENT_PAYLOAD_BYTES, InvocationRequest
 
 __all__ = [
     "CONDITIONS",
+    "ERROR_MESSAGE_BYTES",
     "Outcome",
     "dead_letter_message",
     "deliver",
+    "first_bytes",
+    "fit_record",
     "invocation_record",
 ]
 
 # Lambda's conditions of an invocation record.
 CONDITIONS = ("Success", "RetriesExhausted", "EventAgeExceeded")
+# Lambda's ErrorMessage attribute of a dead-letter message: the first 1 KB of the error.
+ERROR_MESSAGE_BYTES = 1024
 
 
 @dataclass(frozen=True)
@@ -81,13 +92,50 @@ def invocation_record(outcome: Outcome, *, condition: str, function_arn: str) ->
 
 
 def dead_letter_message(outcome: Outcome, error_type: str | None, message: str) -> Outgoing:
-    """The message a dead-letter queue gets: the original event, and Lambda's attributes."""
+    """The message a dead-letter queue gets: the original event, and Lambda's attributes.
+
+    A body that is not UTF-8 (accepted before lambeam refused such events) is stored in base64,
+    with a `LambeamBodyEncoding` attribute saying so: a queue holds text, as SQS does."""
+    text = first_bytes(message or (error_type or ""), ERROR_MESSAGE_BYTES)
     attributes = {
         "RequestID": {"DataType": "String", "StringValue": outcome.request_id},
         "ErrorCode": {"DataType": "Number", "StringValue": str(outcome.status_code)},
-        "ErrorMessage": {"DataType": "String", "StringValue": message or (error_type or "")},
+        "ErrorMessage": {"DataType": "String", "StringValue": text},
     }
-    return Outgoing(outcome.request_payload, {"MessageAttributes": attributes})
+    body = outcome.request_payload
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        body = base64.b64encode(body)
+        attributes["LambeamBodyEncoding"] = {"DataType": "String", "StringValue": "base64"}
+    return Outgoing(body, {"MessageAttributes": attributes})
+
+
+def first_bytes(text: str, limit: int) -> str:
+    """The longest start of `text` whose UTF-8 takes at most `limit` bytes (never half a
+    character)."""
+    raw = text.encode("utf-8", errors="replace")
+    if len(raw) <= limit:
+        return text
+    return raw[:limit].decode("utf-8", errors="ignore")
+
+
+def fit_record(record: Mapping[str, Any], limit: int) -> bytes:
+    """`record` as JSON of at most `limit` bytes where it can be: past it, `responsePayload`,
+    else `requestPayload`, else both are replaced by a note (Lambda drops the payloads of a
+    record too large for its destination)."""
+    body = json.dumps(record).encode()
+    if len(body) <= limit:
+        return body
+    note = (
+        f"(omitted by lambeam: the invocation record was {len(body)} bytes, and its destination"
+        f" takes at most {limit})"
+    )
+    for dropped in (("responsePayload",), ("requestPayload",)):
+        cut = json.dumps({**record, **dict.fromkeys(dropped, note)}).encode()
+        if len(cut) <= limit:
+            return cut
+    return json.dumps({**record, "responsePayload": note, "requestPayload": note}).encode()
 
 
 def deliver(
@@ -98,15 +146,17 @@ def deliver(
     region: str,
     account_id: str,
 ) -> str:
-    """Send `body` (an invocation record, or a ready message for a queue) to `target`,
-    committed; the queue it went to (a function's: the async queue), for waking its consumer.
+    """Send `body` (an invocation record, cut to the target's size, or a dead-letter message)
+    to `target`, committed; the queue it went to (a function's: the async queue), for waking
+    its consumer.
 
-    Raises ConfigError when the target no longer exists (a deleted queue or topic)."""
-    message = body if isinstance(body, Outgoing) else Outgoing(json.dumps(body).encode())
+    Raises a LambeamError with a 4xx status when the target refuses it for good: a queue or
+    topic that no longer exists, a message SQS or SNS would refuse (too large, say)."""
     if target.kind == "function":
+        payload = _body(body, MAX_EVENT_PAYLOAD_BYTES)
         request = InvocationRequest(
             function=target.name,
-            payload=message.body,
+            payload=payload,
             qualifier=target.qualifier,
             invocation_type="Event",
             source="async",
@@ -114,25 +164,32 @@ def deliver(
         enqueue_invocations(queue, [request])
         return ASYNC_QUEUE
     if target.kind == "queue":
-        with queue.db.session() as session:
-            if session.get(QueueRow, target.name) is None:
-                raise ConfigError(f"destination queue {target.name!r} does not exist")
-        queue.send(target.name, [message])
+        info = get_queue(queue.db, target.name)
+        attributes = (
+            body.attributes.get("MessageAttributes") if isinstance(body, Outgoing) else None
+        )
+        text = _body(body, info.maximum_message_size).decode()
+        queue.send(target.name, [prepare(info, text, attributes).outgoing])
         return target.name
     if target.kind == "topic":
-        try:
-            from lambeam.events.topics import publish
-        except ImportError:  # pragma: no cover - topics land beside this module
-            raise ConfigError("topics are not available in this build") from None
+        attributes = (
+            body.attributes.get("MessageAttributes") if isinstance(body, Outgoing) else None
+        )
         publish(
             queue,
             target.name,
-            message.body.decode(),
+            _body(body, MAX_MESSAGE_BYTES).decode(),
+            message_attributes=attributes,
             region=region,
             account_id=account_id,
         )
         return target.name
     raise ConfigError(f"a destination is a function, queue or topic, not {target.kind!r}")
+
+
+def _body(body: Mapping[str, Any] | Outgoing, limit: int) -> bytes:
+    """A ready message's body as it is; a record's JSON, cut to `limit`."""
+    return body.body if isinstance(body, Outgoing) else fit_record(body, limit)
 
 
 def _json_or_text(payload: bytes) -> Any:

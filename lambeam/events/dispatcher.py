@@ -15,14 +15,18 @@ id. Lambda's rules for an attempt's outcome:
   the function's dead-letter queue;
 - a throttle (TooManyRequestsError): back to the queue with backoff, not an attempt, until the
   event is older than MaximumEventAgeInSeconds (then EventAgeExceeded); reserved concurrency 0
-  sends the event straight to failure.
+  sends the event straight to failure;
+- a refusal no retry can change (a LambeamError with a 4xx status: a payload too large or not
+  JSON, a model function's invalid input): one attempt, then "failed" with the error's type.
 
 Finished attempts are settled in groups (whatever finished meanwhile, lingering
 SETTLE_LINGER_S when few did): one transaction deletes the group's
 messages and writes their `invocations` rows (status, attempts, the per-attempt `history` with
 error type, message, duration and the attempt's log tail). A claim's lease lasts longer than the
 function's timeout plus LEASE_MARGIN_S, so the events of a server that died mid-attempt become
-visible again and another server (or this one restarted) runs them.
+visible again and another server (or this one restarted) runs them. A settle that fails for a
+transient reason (the database) is tried again while the claim's lease lasts, with only the
+deliveries it still owes (lambeam.events.settlements).
 """
 
 from __future__ import annotations
@@ -30,14 +34,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from lambeam.errors import NotFoundError, TooManyRequestsError
+from lambeam.errors import LambeamError, NotFoundError, TooManyRequestsError
 from lambeam.events.asynchronous import ASYNC_QUEUE, request_from
 from lambeam.events.destinations import deliver
 from lambeam.events.invoke_config import Destination, EventInvokeConfig, event_invoke_config
@@ -46,13 +49,16 @@ from lambeam.events.outcomes import (
     dropped,
     error_of,
     failed,
+    jitter,
     outcome_of,
+    refused,
     row_of,
     succeeded,
     throttle_entry,
+    throttled,
 )
 from lambeam.events.queue import Message
-from lambeam.events.settlements import Settlement, settle
+from lambeam.events.settlements import Settlement, permanent, settle
 from lambeam.functions import Resolver
 from lambeam.functions.records import ResolvedFunction
 from lambeam.storage.schema import InvocationRow
@@ -63,6 +69,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CLAIM_MAX",
     "LEASE_MARGIN_S",
+    "RUNNING_WHILE_ACCEPTING",
     "Dispatcher",
     "dispatch",
 ]
@@ -75,8 +82,6 @@ CLAIM_MAX = 64
 # How long past the function's timeout a claim stays leased (the attempt's start, a cold start,
 # the settle): past it, a dead server's events are handed out again.
 LEASE_MARGIN_S = 15.0
-# Lambda's throttle backoff for asynchronous events: from 1 second up to 5 minutes.
-THROTTLE_BACKOFF_S = (1.0, 300.0)
 # Attempts of one function that may wait here for its reserved concurrency, per unit of it;
 # more go back to the queue for a moment, so that one throttled function cannot fill the
 # dispatcher and hold up the others.
@@ -84,6 +89,13 @@ _WAITING_PER_SLOT = 4
 _LOG_TAIL_CHARS = 4096
 # How long finished attempts wait for others to settle with (when fewer than a claim's worth).
 SETTLE_LINGER_S = 0.005
+# A settle that failed for a transient reason is tried again after this (doubling, up to 5 s),
+# while its lease lasts.
+SETTLE_RETRY_S = 0.1
+# Attempts that start while accepts wait for their commit (a burst arriving) run at most this
+# many at once: on a small machine each attempt takes the CPU an accept needs, and a caller
+# waits for its 202 while the queued event waits for nobody.
+RUNNING_WHILE_ACCEPTING = 4
 
 
 async def dispatch(service: EventService) -> None:
@@ -116,6 +128,7 @@ class Dispatcher:
         self.db = service.project.db
         self.max_in_flight = max_in_flight
         self._running = asyncio.Semaphore(max_running)
+        self._yielding = asyncio.Semaphore(min(max_running, RUNNING_WHILE_ACCEPTING))
         self._in_flight = 0
         self._room = asyncio.Event()
         self._resolver = Resolver(self.db)
@@ -204,8 +217,8 @@ class Dispatcher:
                 self._in_flight -= 1
                 self._room.set()
             else:  # settled with the others that finish meanwhile
-                self._finished.append(settlement)
-                self._settling.set()
+                settlement.deadline = claim.lease_until
+                self._again(settlement)
 
     async def _settle_forever(self) -> None:
         """Settle finished attempts in groups: whatever finished while the last group was
@@ -217,12 +230,32 @@ class Dispatcher:
                 await asyncio.sleep(SETTLE_LINGER_S)
             group, self._finished = self._finished, []
             try:
-                await asyncio.to_thread(self._settle, group)
+                again = await asyncio.to_thread(self._settle, group)
             except Exception:  # noqa: BLE001 - a database that is down now may answer later
-                _log.exception("settling %d async events failed; they run again", len(group))
-            finally:
-                self._in_flight -= len(group)
-                self._room.set()
+                _log.warning("settling %d async events failed; retrying", len(group), exc_info=True)
+                again = group
+            retried = {id(s) for s in again}
+            self._in_flight -= sum(1 for s in group if id(s) not in retried)
+            for settlement in again:
+                self._retry(settlement)
+            self._room.set()
+
+    def _again(self, settlement: Settlement) -> None:
+        self._finished.append(settlement)
+        self._settling.set()
+
+    def _retry(self, settlement: Settlement) -> None:
+        """Settle `settlement` again after a pause, unless its lease runs out first (then the
+        event runs again elsewhere: at least once)."""
+        settlement.tries += 1
+        delay = min(5.0, SETTLE_RETRY_S * 2 ** (settlement.tries - 1))
+        if self.service.clock() + delay + 1.0 >= settlement.deadline:
+            _log.error("async event %s: not settled before its lease ran out; it runs again",
+                       settlement.receipt.message_id)  # fmt: skip
+            self._in_flight -= 1
+            return
+        assert self._loop is not None  # set by run
+        self._loop.call_later(delay, self._again, settlement)
 
     async def _attempt(self, claim: Claim) -> Settlement | None:
         """Run one attempt of `claim` (or decide it needs none); how to settle it."""
@@ -264,7 +297,7 @@ class Dispatcher:
         timeout_s = float(function.config.timeout_s)
         gate = self._gate(request.function, reserved)
         if gate is not None and gate.waiting >= gate.limit * _WAITING_PER_SLOT:
-            return Settlement(message.receipt, final=False, delay_s=_jitter(1.0))
+            return Settlement(message.receipt, final=False, delay_s=jitter(1.0))
         async with contextlib.AsyncExitStack() as held:
             if gate is not None:
                 gate.waiting += 1
@@ -272,6 +305,8 @@ class Dispatcher:
                     await held.enter_async_context(gate.slots)
                 finally:
                     gate.waiting -= 1
+            if self.service.accepting:
+                await held.enter_async_context(self._yielding)
             if not await self._hold(claim, timeout_s):
                 return None  # the lease lapsed while waiting: another receiver has it
             async with self._running:
@@ -280,9 +315,15 @@ class Dispatcher:
                     invocation = await self.service.invoker.handle(request)
                 except TooManyRequestsError as exc:
                     claim.history.append(throttle_entry(started, str(exc)))
-                    return self._throttled(claim, function, settings)
+                    return throttled(claim)
                 except NotFoundError as exc:
                     return dropped(claim, type(exc).__name__, str(exc), self.service.clock())
+                except LambeamError as exc:
+                    if not permanent(exc):
+                        raise  # the event stays leased and comes back
+                    now = self.service.clock()
+                    return refused(claim, function, settings, exc, started, now,
+                                   region=self._region, account_id=self._account)  # fmt: skip
         entry: dict[str, Any] = {
             "attempt": claim.attempts + 1,
             "started_at": started,
@@ -368,27 +409,14 @@ class Dispatcher:
         claim.lease_until = now + needed
         return held
 
-    def _throttled(
-        self, claim: Claim, function: ResolvedFunction, settings: EventInvokeConfig
-    ) -> Settlement:
-        # Receives that ran no attempt were throttles (or waits for reserved concurrency).
-        throttles = max(1, claim.message.receive_count - claim.attempts)
-        low, high = THROTTLE_BACKOFF_S
-        delay = min(high, low * 2 ** max(0, throttles - 1))
-        return Settlement(claim.message.receipt, final=False, delay_s=_jitter(delay))
-
-    def _settle(self, settlements: Sequence[Settlement]) -> None:
+    def _settle(self, settlements: Sequence[Settlement]) -> list[Settlement]:
         """Write a group of finished attempts (in a worker thread), then wake the consumers of
-        the queues their records went to."""
-        woken = settle(self.queue, settlements, self._deliver)
+        the queues their records went to; those to settle again."""
+        settled = settle(self.queue, settlements, self._deliver)
         if self._loop is not None:
-            for name in woken:
+            for name in settled.woken:
                 self._loop.call_soon_threadsafe(self.service.wake, name)
+        return settled.again
 
     def _deliver(self, destination: Destination, body: Any) -> str:
         return deliver(self.queue, destination, body, region=self._region, account_id=self._account)
-
-
-def _jitter(delay_s: float) -> float:
-    """`delay_s` give or take a tenth, so that events throttled together do not return together."""
-    return delay_s * random.uniform(0.9, 1.1)

@@ -5,13 +5,21 @@ lambeam.events.dispatcher)."""
 from __future__ import annotations
 
 import json
+import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from lambeam.events.destinations import Outcome, dead_letter_message, invocation_record
+from lambeam.errors import LambeamError
+from lambeam.events.destinations import (
+    ERROR_MESSAGE_BYTES,
+    Outcome,
+    dead_letter_message,
+    first_bytes,
+    invocation_record,
+)
 from lambeam.events.invoke_config import EventInvokeConfig
 from lambeam.events.queue import Message
-from lambeam.events.settlements import Settlement
+from lambeam.events.settlements import Delivery, Settlement
 from lambeam.functions.records import ResolvedFunction
 from lambeam.runtime import function_arn
 
@@ -20,11 +28,17 @@ __all__ = [
     "dropped",
     "error_of",
     "failed",
+    "jitter",
     "outcome_of",
+    "refused",
     "row_of",
     "succeeded",
     "throttle_entry",
+    "throttled",
 ]
+
+# Lambda's throttle backoff for asynchronous events: from 1 second up to 5 minutes.
+THROTTLE_BACKOFF_S = (1.0, 300.0)
 
 
 @dataclass
@@ -53,8 +67,8 @@ def succeeded(
     if settings.on_success:
         arn = _arn(function, outcome.executed_version, region, account_id)
         record = invocation_record(outcome, condition="Success", function_arn=arn)
-        settlement.sends.append((settings.on_success, record))
-        row["destination"] = settings.on_success.arn(region, account_id)
+        target = settings.on_success
+        settlement.sends.append(Delivery(target, record, target.arn(region, account_id)))
     return settlement
 
 
@@ -71,8 +85,9 @@ def failed(
     account_id: str,
 ) -> Settlement:
     """A failure (`condition`): the row, and the record for OnFailure, or the event for the
-    dead-letter queue. Without `outcome` (nothing ran, or too late) it is made from the
-    history."""
+    dead-letter queue (also the fallback when OnFailure refuses the record). Without
+    `outcome` (nothing ran, or too late) it is made from the history; `status_code` is then
+    the last attempt's (200 it ran, 429 throttled, a 4xx the invocation was refused)."""
     last = claim.history[-1] if claim.history else {}
     if outcome is None:
         error = {
@@ -84,7 +99,7 @@ def failed(
             request_payload=claim.message.body,
             status_code=status_code,
             executed_version=last.get("executed_version") or function.version,
-            function_error=None if status_code == 429 else "Unhandled",
+            function_error="Unhandled" if status_code == 200 else None,
             response_payload=json.dumps(error).encode(),
             invoke_count=max(1, claim.attempts),
             at=now,
@@ -92,17 +107,62 @@ def failed(
     error_type = last.get("error_type") or condition
     row = row_of(claim, "failed", now, outcome, error_type, result=outcome.response_payload)
     settlement = Settlement(claim.message.receipt, final=True, row=row)
+    dead_letter = None
+    if settings.dead_letter is not None:
+        message = last.get("error_message") or _CONDITION_MESSAGES[condition]
+        dead_letter = Delivery(
+            settings.dead_letter,
+            dead_letter_message(outcome, error_type, message),
+            settings.dead_letter.arn(region, account_id),
+        )
     if settings.on_failure:
         arn = _arn(function, outcome.executed_version, region, account_id)
         record = invocation_record(outcome, condition=condition, function_arn=arn)
-        settlement.sends.append((settings.on_failure, record))
-        row["destination"] = settings.on_failure.arn(region, account_id)
-    elif settings.dead_letter is not None:
-        message = last.get("error_message") or _CONDITION_MESSAGES[condition]
-        dead_letter = settings.dead_letter
-        settlement.sends.append((dead_letter, dead_letter_message(outcome, error_type, message)))
-        row["destination"] = dead_letter.arn(region, account_id)
+        target = settings.on_failure
+        settlement.sends.append(Delivery(target, record, target.arn(region, account_id)))
+        settlement.fallback = dead_letter
+    elif dead_letter is not None:
+        settlement.sends.append(dead_letter)
     return settlement
+
+
+def refused(
+    claim: Claim,
+    function: ResolvedFunction,
+    settings: EventInvokeConfig,
+    error: LambeamError,
+    started: float,
+    now: float,
+    *,
+    region: str,
+    account_id: str,
+) -> Settlement:
+    """An attempt the invocation core refused for good (a 4xx error: a payload too large or
+    not JSON, a model function's invalid input): one attempt, then failed, with the error's
+    Lambda type; no retry could change it."""
+    claim.attempts += 1
+    claim.history.append(
+        {
+            "attempt": claim.attempts,
+            "started_at": started,
+            "duration_ms": round((now - started) * 1000, 3),
+            "executed_version": function.version,
+            "status": "error",
+            "log_tail": "",
+            "error_type": error.lambda_error,
+            "error_message": first_bytes(error.message, ERROR_MESSAGE_BYTES),
+        }
+    )
+    return failed(
+        claim,
+        function,
+        settings,
+        "RetriesExhausted",
+        now,
+        error.http_status,
+        region=region,
+        account_id=account_id,
+    )
 
 
 def dropped(claim: Claim, error_type: str, message: str, now: float) -> Settlement:
@@ -172,16 +232,18 @@ def outcome_of(message: Message, attempts: int, now: float, invocation: Any) -> 
 
 
 def error_of(payload: bytes, error_type: str | None) -> tuple[str | None, str]:
-    """The error type and message of a failed attempt's payload (Lambda's error object)."""
+    """The error type and message (its first 1 KiB of UTF-8, as Lambda's ErrorMessage) of a
+    failed attempt's payload (Lambda's error object)."""
     try:
         error = json.loads(payload)
     except ValueError:
-        return error_type, payload[:1000].decode(errors="replace")
+        text = payload[:ERROR_MESSAGE_BYTES].decode(errors="ignore")
+        return error_type, first_bytes(text, ERROR_MESSAGE_BYTES)
     if not isinstance(error, dict):
-        return error_type, str(error)[:1000]
+        return error_type, first_bytes(str(error), ERROR_MESSAGE_BYTES)
     return (
         error.get("errorType") or error_type,
-        str(error.get("errorMessage", ""))[:1000],
+        first_bytes(str(error.get("errorMessage", "")), ERROR_MESSAGE_BYTES),
     )
 
 
@@ -193,3 +255,18 @@ def throttle_entry(at: float, message: str) -> dict[str, Any]:
         "error_type": "TooManyRequestsException",
         "error_message": message,
     }
+
+
+def throttled(claim: Claim) -> Settlement:
+    """A throttled attempt: back to the queue after Lambda's backoff (doubling from 1 s up to
+    5 minutes); not an attempt."""
+    # Receives that ran no attempt were throttles (or waits for reserved concurrency).
+    throttles = max(1, claim.message.receive_count - claim.attempts)
+    low, high = THROTTLE_BACKOFF_S
+    delay = min(high, low * 2 ** max(0, throttles - 1))
+    return Settlement(claim.message.receipt, final=False, delay_s=jitter(delay))
+
+
+def jitter(delay_s: float) -> float:
+    """`delay_s` give or take a tenth, so that events throttled together do not return together."""
+    return delay_s * random.uniform(0.9, 1.1)

@@ -20,7 +20,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
-from lambeam.events.asynchronous import ASYNC_QUEUE, enqueue_invocations
+from lambeam.events.asynchronous import ASYNC_QUEUE, check_utf8, enqueue_invocations
 from lambeam.events.commits import GroupCommit
 from lambeam.events.consumer import consume_queues
 from lambeam.events.dispatcher import dispatch
@@ -63,11 +63,20 @@ class EventService:
 
     async def accept(self, request: InvocationRequest) -> str:
         """Commit an asynchronous invocation (with whatever else is being accepted now, in one
-        transaction); its request id. The dispatcher is woken."""
+        transaction); its request id. The dispatcher is woken. InvalidPayloadError (400) for a
+        payload that is not UTF-8."""
+        check_utf8(request.payload)
         await self._accepts.submit(request)
         self.wake(ASYNC_QUEUE)
         assert request.request_id is not None  # set by event_message before the commit
         return request.request_id
+
+    @property
+    def accepting(self) -> bool:
+        """Whether accepts are waiting for their commit now: the dispatcher then runs fewer
+        attempts at once, so that a burst of events is accepted (each a 202 its caller waits
+        for) before the queue it fills is worked off."""
+        return self._accepts.waiting > 0
 
     def _enqueue(self, requests: Sequence[InvocationRequest]) -> None:
         enqueue_invocations(self.queue, requests)
