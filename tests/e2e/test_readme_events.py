@@ -51,9 +51,9 @@ def test_the_tour_runs_as_written(tmp_path: Path) -> None:
             words = shlex.split(part)
             assert words[0] == "lambeam", line
             words = [request_id if w == "REQUEST_ID" else w for w in words[1:]]
-            if words[0] == "objects":  # an s3:// location in the README: a folder here
-                words = [tmp_path / "incoming" if w.startswith("s3://") else w for w in words]
-                (tmp_path / "incoming").mkdir(exist_ok=True)
+            if words[0] == "objects":  # an s3:// location in the README: a project folder here
+                words = [str(root / "incoming") if w.startswith("s3://") else w for w in words]
+                (root / "incoming").mkdir(exist_ok=True)
             done = _run(root, *map(str, words))
             assert done.returncode == 0, (line, done.stdout, done.stderr)
             if words[:2] == ["invoke", "hello"]:
