@@ -67,9 +67,9 @@ if TYPE_CHECKING:
     from lambeam.events.service import EventService
 
 __all__ = [
+    "ACCEPTING_CLAIM_EVERY_S",
     "CLAIM_MAX",
     "LEASE_MARGIN_S",
-    "RUNNING_WHILE_ACCEPTING",
     "Dispatcher",
     "dispatch",
 ]
@@ -92,10 +92,11 @@ SETTLE_LINGER_S = 0.005
 # A settle that failed for a transient reason is tried again after this (doubling, up to 5 s),
 # while its lease lasts.
 SETTLE_RETRY_S = 0.1
-# Attempts that start while accepts wait for their commit (a burst arriving) run at most this
-# many at once: on a small machine each attempt takes the CPU an accept needs, and a caller
-# waits for its 202 while the queued event waits for nobody.
-RUNNING_WHILE_ACCEPTING = 4
+# While accepts wait for their commit (a burst arriving), the dispatcher claims at most once per
+# ACCEPTING_CLAIM_EVERY_S: on a small machine each attempt takes CPU that an accept needs, and a
+# caller waits for its 202 while a queued event waits for nobody. The floor (a claim of up to
+# CLAIM_MAX events each interval) keeps the queue moving under a sustained burst.
+ACCEPTING_CLAIM_EVERY_S = 0.25
 
 
 async def dispatch(service: EventService) -> None:
@@ -128,7 +129,6 @@ class Dispatcher:
         self.db = service.project.db
         self.max_in_flight = max_in_flight
         self._running = asyncio.Semaphore(max_running)
-        self._yielding = asyncio.Semaphore(min(max_running, RUNNING_WHILE_ACCEPTING))
         self._in_flight = 0
         self._room = asyncio.Event()
         self._resolver = Resolver(self.db)
@@ -157,6 +157,8 @@ class Dispatcher:
                     self._room.clear()  # claim many at once, not a few at a time
                     await self._room.wait()
                     continue
+                if self.service.accepting and self._in_flight > 0:
+                    await asyncio.sleep(ACCEPTING_CLAIM_EVERY_S)
                 claims = await self._claim(min(CLAIM_MAX, free))
                 if not claims:
                     await self.service.wait(ASYNC_QUEUE)
@@ -305,8 +307,6 @@ class Dispatcher:
                     await held.enter_async_context(gate.slots)
                 finally:
                     gate.waiting -= 1
-            if self.service.accepting:
-                await held.enter_async_context(self._yielding)
             if not await self._hold(claim, timeout_s):
                 return None  # the lease lapsed while waiting: another receiver has it
             async with self._running:
