@@ -27,8 +27,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from lambeam.errors import LambeamError, MessageError, TooManyRequestsError
-from lambeam.events.mappings import EventSourceMapping, list_event_source_mappings
+from lambeam.errors import (
+    EventSourceMappingNotFoundError,
+    LambeamError,
+    MessageError,
+    TooManyRequestsError,
+)
+from lambeam.events.mappings import (
+    EventSourceMapping,
+    get_event_source_mapping,
+    list_event_source_mappings,
+)
 from lambeam.events.messages import from_message, set_aside
 from lambeam.events.queue import DeadLetter, Message
 from lambeam.events.queues import list_queues, queue_arn
@@ -89,6 +98,13 @@ async def consume_queues(service: EventService) -> None:
     finally:
         for poller in pollers.values():
             await poller.aclose()
+
+
+def _still_enabled(db: Database, uuid: str) -> bool:
+    try:
+        return get_event_source_mapping(db, uuid).enabled
+    except EventSourceMappingNotFoundError:
+        return False
 
 
 def _targets(db: Database) -> dict[str, _Target]:
@@ -239,6 +255,14 @@ class _Poller:
     ) -> None:
         mapping = target.mapping
         ids = [message.id for message, _ in batch]
+        if not await asyncio.to_thread(_still_enabled, self.service.project.db, mapping.uuid):
+            # Disabled or deleted since the poller last read it (by this server's API a moment
+            # ago, or by another process): the batch goes back at once, uninvoked.
+            await asyncio.to_thread(
+                self.service.queue.release, [message.receipt for message, _ in batch]
+            )
+            self.stop()
+            return
         request = InvocationRequest(
             mapping.function,
             json.dumps({"Records": [record for _, record in batch]}).encode(),
