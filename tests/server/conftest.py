@@ -48,12 +48,14 @@ def start_server(
     database_url: str | None = None,
     events: EventTimings | None = None,
     s3_endpoint_url: str | None = None,
+    artifacts: str | None = None,
 ) -> RunningServer:
     """Start a gateway for a fresh project under `root` (with the engine `engine` makes for it,
     or the default one; on `database_url`, SQLite under `root` by default; with `events`
-    timings, e.g. short retry delays; with `s3_endpoint_url`, e.g. moto's); waits (bounded) until
-    it listens."""
-    project = make_project(root, database_url)
+    timings, e.g. short retry delays; with `s3_endpoint_url`, e.g. moto's; on `artifacts`, a
+    store another server shares, a folder under `root` by default); waits (bounded) until it
+    listens."""
+    project = make_project(root, database_url, artifacts=artifacts)
     if events is not None:
         project.settings = replace(project.settings, events=events)
     if s3_endpoint_url is not None:

@@ -35,9 +35,13 @@ FAST = EventTimings((0.2, 0.4), 0.05)
 
 @pytest.fixture
 def servers(tmp_path: Path, database_url: str) -> Iterator[list[RunningServer]]:
-    """Two servers sharing one database."""
+    """Two servers sharing one database and one artifact store (as a scaled-out project does:
+    either may run a function the other deployed)."""
+    shared = str(tmp_path / "artifacts")
     running = [
-        start_server(tmp_path / f"server{i}", database_url=database_url, events=FAST)
+        start_server(
+            tmp_path / f"server{i}", database_url=database_url, events=FAST, artifacts=shared
+        )
         for i in range(2)
     ]
     yield running
