@@ -109,6 +109,7 @@ def test_an_invocation_past_the_start_wait_is_a_clear_503(
         assert body["error"]["type"] == "RuntimeUnavailableError"
         assert "still starting" in body["error"]["message"]
     finally:
+        gate.set()  # the start finishes, so the server stops at once (not after its 60 s wait)
         server.stop()
         server.project.close()
 
